@@ -1,0 +1,61 @@
+# The single entry point. `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/common/requirements.txt | sha1sum | cut -c1-12)
+export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions/api:$(CURDIR)/functions/validator:$(CURDIR)/functions/worker:$(CURDIR)
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install run test lint format typecheck cfn-lint unit integration e2e bench build deploy clean
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## the local stack, seeded; Ctrl-C stops it
+	$(PY) -m infra.local_stack
+
+test: install lint typecheck cfn-lint  ## the whole suite
+	$(BIN)/pytest --cov --cov-report=term
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy
+
+cfn-lint: install
+	$(BIN)/cfn-lint template.yaml
+	$(PY) -m infra.lint_transformed template.yaml
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+bench: install
+	$(PY) -m bench.run
+
+build:  ## needs the AWS SAM CLI (kept out of .venv: it pins its own boto3/pydantic)
+	sam build
+
+deploy: build
+	sam deploy --guided
+
+clean:
+	rm -rf $(VENV) .aws-sam .intake .pytest_cache .mypy_cache .ruff_cache .coverage
