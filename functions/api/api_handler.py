@@ -1,0 +1,34 @@
+"""API Gateway (REST) entry point: routing, validation and error mapping; all logic lives in the intake package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from api_routes import facilities, health, learners
+from api_routes.errors import register_error_handlers
+from intake.observability import logger, metrics, tracer
+
+app = APIGatewayRestResolver(enable_validation=True)
+for module in (health, facilities, learners):
+    app.include_router(module.router)
+register_error_handlers(app)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[dict]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title="Intake", version="1.0.0"),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

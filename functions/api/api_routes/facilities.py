@@ -1,0 +1,32 @@
+"""Facilities in scope and their bulk template."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from api_routes.requestor import current_requestor
+from intake import facility_service
+from intake.api_models import FacilitiesResponse
+
+router = Router()
+
+
+@router.get("/facilities", summary="Facilities (and housing units) in the requestor's scope")
+def list_facilities() -> FacilitiesResponse:
+    return FacilitiesResponse(facilities=facility_service.list_facilities(current_requestor(router)))
+
+
+@router.get(
+    "/facilities/<facilityId>/template",
+    summary="The bulk CSV template of a facility",
+    responses={200: {"description": "text/csv attachment", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def get_template(facilityId: str) -> Response[str]:
+    body = facility_service.template_csv(current_requestor(router), facilityId)
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=body,
+        headers={"Content-Disposition": f'attachment; filename="intake-template-{facilityId}.csv"'},
+    )

@@ -1,0 +1,46 @@
+"""Single learners: create, get, find by DOC ID, move."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from api_routes.requestor import current_requestor
+from intake import learner_service
+from intake.api_models import (
+    CreatedLearnerResponse,
+    CreateLearnerRequest,
+    LearnerResponse,
+    LearnersResponse,
+    MoveLearnerRequest,
+)
+
+router = Router()
+
+
+@router.post("/learners", summary="Create one learner", responses={201: {"description": "Created"}})
+def create_learner(request: CreateLearnerRequest) -> Response[CreatedLearnerResponse]:
+    created = learner_service.create_learner(current_requestor(router), request)
+    body = {"learner": created.learner.to_json_dict()}
+    if created.generated_password is not None:
+        body["generatedPassword"] = created.generated_password
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.get("/learners/<learnerId>", summary="One learner")
+def get_learner(learnerId: str) -> LearnerResponse:
+    return LearnerResponse(learner=learner_service.get_learner(current_requestor(router), learnerId))
+
+
+@router.get("/learners", summary="Learners with a DOC ID, in the requestor's agency")
+def find_learners(docId: Annotated[str, Query(min_length=1, max_length=100)]) -> LearnersResponse:
+    return LearnersResponse(learners=learner_service.find_learners(current_requestor(router), docId))
+
+
+@router.post("/learners/<learnerId>/move", summary="Move a learner to a location of the requestor's scope")
+def move_learner(learnerId: str, request: MoveLearnerRequest) -> LearnerResponse:
+    moved = learner_service.move_learner(current_requestor(router), learnerId, request.locationId)
+    return LearnerResponse(learner=moved)

@@ -1,0 +1,1 @@
+"""Intake's shared package: domain rules, data access, authorization, passwords, settings and observability."""

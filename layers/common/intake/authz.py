@@ -1,0 +1,61 @@
+"""Authorization: who may see and change what, decided in this one place."""
+
+from __future__ import annotations
+
+from intake.domain import Learner, Location, Role, StaffMember
+from intake.errors import CREATE_DENIED_MESSAGE, PermissionDenied
+
+_WRITERS = frozenset({Role.SYSTEM_ADMIN, Role.AGENCY_ADMIN, Role.FACILITY_ADMIN})
+
+
+def in_scope(staff: StaffMember, agency_id: str, facility_id: str) -> bool:
+    """Whether a facility (and so its housing units) lies in the staff member's scope."""
+    if not staff.active:
+        return False
+    if staff.role is Role.SYSTEM_ADMIN:
+        return True
+    if staff.role is Role.AGENCY_ADMIN:
+        return staff.agency_id == agency_id
+    return staff.agency_id == agency_id and facility_id in staff.facility_ids
+
+
+def can_view_location(staff: StaffMember, location: Location) -> bool:
+    """Whether the staff member may see a location, its template and its uploads."""
+    return in_scope(staff, location.agency_id, location.facility_id)
+
+
+def can_write_location(staff: StaffMember, location: Location) -> bool:
+    """Whether the staff member may create learners in, or move learners into, a location."""
+    return staff.role in _WRITERS and in_scope(staff, location.agency_id, location.facility_id)
+
+
+def can_view_learner(staff: StaffMember, learner: Learner) -> bool:
+    """Admins see every learner of their agency (to find arrivals to move); educators only those in scope."""
+    if not staff.active:
+        return False
+    if staff.role is Role.SYSTEM_ADMIN:
+        return True
+    if staff.role is Role.EDUCATOR:
+        return in_scope(staff, learner.agency_id, learner.facility_id)
+    return staff.agency_id == learner.agency_id
+
+
+def require_create_permission(staff: StaffMember, location: Location | None) -> Location:
+    """The location, if the staff member may create a learner there; else the portal's exact refusal."""
+    if location is None or not can_write_location(staff, location):
+        raise PermissionDenied(CREATE_DENIED_MESSAGE)
+    return location
+
+
+def require_move_permission(staff: StaffMember, destination: Location | None) -> Location:
+    """The destination, if the staff member may move a learner into it."""
+    if destination is None or not can_write_location(staff, destination):
+        raise PermissionDenied("Requestor does not have permission to move a learner to this location")
+    return destination
+
+
+def searchable_agencies(staff: StaffMember) -> frozenset[str] | None:
+    """Agencies a DOC ID search covers: None means every agency (SystemAdmin)."""
+    if staff.role is Role.SYSTEM_ADMIN:
+        return None
+    return frozenset({staff.agency_id}) if staff.agency_id else frozenset()

@@ -1,0 +1,1 @@
+"""Bulk uploads: reading files as staff make them, validating rows, planning, reports."""

@@ -1,0 +1,64 @@
+"""The shapes that flow through the bulk path: raw rows in, checked rows and file rejections out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class RowIssue:
+    """One problem with one row: an error blocks the row, a warning does not."""
+
+    line: int
+    request_id: str
+    doc_id: str
+    field: str
+    code: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "line": self.line,
+            "requestId": self.request_id,
+            "docId": self.doc_id,
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+@dataclass(slots=True)
+class CheckedRow:
+    """A data row after the per-row and in-file checks.
+
+    `line` is the spreadsheet line (header = 1). When `issues` holds no error, the cleaned fields are set:
+    doc_id (upper-cased), names, date_of_birth (MM/DD/YYYY), password (None = generate), location_id, and
+    facility_id/agency_id of that location.
+    """
+
+    line: int
+    request_id: str
+    doc_id: str
+    first_name: str = ""
+    last_name: str = ""
+    date_of_birth: str = ""
+    password: str | None = None
+    location_id: str = ""
+    facility_id: str = ""
+    agency_id: str = ""
+    issues: list[RowIssue] = field(default_factory=list)
+
+    @property
+    def is_valid(self) -> bool:
+        return not any(issue.severity == "error" for issue in self.issues)
+
+
+class FileRejected(Exception):
+    """The file as a whole is unusable: one error of line 0 (NOT_CSV, MISSING_COLUMN, EMPTY_FILE, TOO_LARGE, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

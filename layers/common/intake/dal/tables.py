@@ -1,0 +1,136 @@
+"""PynamoDB models of Intake's tables, bound to their real names on first use (not at import time)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from intake.settings import get_settings
+
+
+class AgencyItem(Model):
+    class Meta:
+        table_name = "unbound-agencies"
+
+    agencyId = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+
+
+class LocationsByAgency(GlobalSecondaryIndex["LocationItem"]):
+    class Meta:
+        index_name = "byAgency"
+        projection = AllProjection()
+
+    agencyId = UnicodeAttribute(hash_key=True)
+    locationId = UnicodeAttribute(range_key=True)
+
+
+class LocationItem(Model):
+    class Meta:
+        table_name = "unbound-locations"
+
+    locationId = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    agencyId = UnicodeAttribute()
+    facilityId = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    active = BooleanAttribute(default=True)
+    by_agency = LocationsByAgency()
+
+
+class StaffItem(Model):
+    class Meta:
+        table_name = "unbound-staff"
+
+    username = UnicodeAttribute(hash_key=True)
+    role = UnicodeAttribute()
+    agencyId = UnicodeAttribute(null=True)
+    facilityIds = UnicodeSetAttribute(null=True)
+    active = BooleanAttribute(default=True)
+
+
+class MoveAttribute(MapAttribute):
+    fromLocationId = UnicodeAttribute()
+    fromFacilityId = UnicodeAttribute()
+    toLocationId = UnicodeAttribute()
+    toFacilityId = UnicodeAttribute()
+    movedAt = UTCDateTimeAttribute()
+    movedBy = UnicodeAttribute()
+    uploadId = UnicodeAttribute(null=True)
+
+
+class LearnersByLearnerId(GlobalSecondaryIndex["LearnerItem"]):
+    class Meta:
+        index_name = "byLearnerId"
+        projection = AllProjection()
+
+    learnerId = UnicodeAttribute(hash_key=True)
+
+
+class LearnersByFacility(GlobalSecondaryIndex["LearnerItem"]):
+    class Meta:
+        index_name = "byFacility"
+        projection = AllProjection()
+
+    facilityId = UnicodeAttribute(hash_key=True)
+    docId = UnicodeAttribute(range_key=True)
+
+
+class LearnerItem(Model):
+    """One learner; (agencyId, docId) is the key, so a conditional put makes the DOC ID unique in its agency."""
+
+    class Meta:
+        table_name = "unbound-learners"
+
+    agencyId = UnicodeAttribute(hash_key=True)
+    docId = UnicodeAttribute(range_key=True)
+    learnerId = UnicodeAttribute()
+    firstName = UnicodeAttribute()
+    lastName = UnicodeAttribute()
+    dateOfBirth = UnicodeAttribute()
+    locationId = UnicodeAttribute()
+    facilityId = UnicodeAttribute()
+    role = UnicodeAttribute(default="Learner")
+    passwordHash = UnicodeAttribute()
+    createdAt = UTCDateTimeAttribute()
+    createdBy = UnicodeAttribute()
+    uploadId = UnicodeAttribute(null=True)
+    history = ListAttribute(of=MoveAttribute, default=list)
+    version = NumberAttribute(default=1)
+    by_learner_id = LearnersByLearnerId()
+    by_facility = LearnersByFacility()
+
+
+_MODELS: dict[type[Model], str] = {
+    AgencyItem: "agencies_table",
+    LocationItem: "locations_table",
+    StaffItem: "staff_table",
+    LearnerItem: "learners_table",
+}
+
+
+@lru_cache(maxsize=1)
+def bind_tables() -> None:
+    """Point every model at its table from the settings; called by each data-access function before use."""
+    settings = get_settings()
+    for model, setting in _MODELS.items():
+        model.Meta.table_name = getattr(settings, setting)
+        model.Meta.region = settings.region
+        model._connection = None
+
+
+def rebind_tables() -> None:
+    """Re-read table names (tests that change settings)."""
+    bind_tables.cache_clear()
+    bind_tables()

@@ -1,0 +1,85 @@
+"""Domain objects: what the data-access layer returns and the logic works with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class DomainModel(BaseModel):
+    """Base: camelCase on the wire, snake_case in code."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def to_json_dict(self) -> dict:
+        """The camelCase JSON form clients see."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Role(StrEnum):
+    SYSTEM_ADMIN = "SystemAdmin"
+    AGENCY_ADMIN = "AgencyAdmin"
+    FACILITY_ADMIN = "FacilityAdmin"
+    EDUCATOR = "Educator"
+
+
+class LocationKind(StrEnum):
+    FACILITY = "FACILITY"
+    HOUSING_UNIT = "HOUSING_UNIT"
+
+
+class Agency(DomainModel):
+    agency_id: str
+    name: str
+
+
+class Location(DomainModel):
+    """A facility (its own facility_id) or a housing unit (a child of one facility)."""
+
+    location_id: str
+    name: str
+    agency_id: str
+    facility_id: str
+    kind: LocationKind
+    active: bool = True
+
+
+class StaffMember(DomainModel):
+    """An authenticated requestor: one role and a scope, from Intake's own records."""
+
+    username: str
+    role: Role
+    agency_id: str | None = None
+    facility_ids: tuple[str, ...] = ()
+    active: bool = True
+
+
+class Move(DomainModel):
+    """One entry of a learner's history."""
+
+    from_location_id: str
+    from_facility_id: str
+    to_location_id: str
+    to_facility_id: str
+    moved_at: datetime
+    moved_by: str
+    upload_id: str | None = None
+
+
+class Learner(DomainModel):
+    learner_id: str
+    agency_id: str
+    doc_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: str = Field(description="MM/DD/YYYY")
+    location_id: str
+    facility_id: str
+    role: str = "Learner"
+    created_at: datetime
+    created_by: str
+    upload_id: str | None = None
+    history: tuple[Move, ...] = ()

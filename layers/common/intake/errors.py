@@ -1,0 +1,83 @@
+"""Domain errors. The API maps them to the contract's statuses in one exception handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CREATE_DENIED_MESSAGE = "Requestor does not have permission to create this user"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One field that failed a rule: which field, a code from the contract, and what to fix."""
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class IntakeError(Exception):
+    """Base of every error Intake reports to a client."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> dict[str, Any]:
+        """Extra fields of the error body beyond code and message."""
+        return {}
+
+
+class ValidationFailed(IntakeError):
+    code = "VALIDATION_FAILED"
+
+    def __init__(self, errors: list[FieldError], message: str | None = None) -> None:
+        fields = ", ".join(sorted({error.field for error in errors}))
+        super().__init__(message or f"Some fields need fixing: {fields}")
+        self.errors = errors
+
+    def details(self) -> dict[str, Any]:
+        return {"errors": [error.as_dict() for error in self.errors]}
+
+
+class Unauthenticated(IntakeError):
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(IntakeError):
+    code = "PERMISSION_DENIED"
+
+
+class NotFound(IntakeError):
+    code = "NOT_FOUND"
+
+
+class Conflict(IntakeError):
+    code = "CONFLICT"
+
+
+class TooLarge(IntakeError):
+    code = "TOO_LARGE"
+
+
+class LearnerExists(IntakeError):
+    code = "LEARNER_EXISTS"
+
+    def __init__(self, learner_id: str, facility_id: str, location_id: str) -> None:
+        super().__init__("A learner with this DOC ID already exists in the agency; move them instead of creating")
+        self.existing = {"learnerId": learner_id, "facilityId": facility_id, "locationId": location_id}
+
+    def details(self) -> dict[str, Any]:
+        return {"existing": self.existing}
+
+
+class StorageUnavailable(IntakeError):
+    """The data store refused or failed a call that may succeed when retried (throttling, a 5xx)."""
+
+    code = "UNAVAILABLE"

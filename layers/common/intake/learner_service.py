@@ -1,0 +1,113 @@
+"""Single learners: create, read, find by DOC ID, move."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from intake import authz, clock, passwords, rules
+from intake.api_models import CreateLearnerRequest
+from intake.dal import directory
+from intake.dal import learners as learner_store
+from intake.domain import Learner, Move, StaffMember
+from intake.errors import Conflict, FieldError, NotFound, ValidationFailed
+from intake.observability import logger, metrics, tracer
+
+
+@dataclass(frozen=True)
+class CreatedLearner:
+    learner: Learner
+    generated_password: str | None
+
+
+def new_learner_id() -> str:
+    """A new, random learner id."""
+    return str(uuid.uuid4())
+
+
+@tracer.capture_method(capture_response=False)
+def create_learner(requestor: StaffMember, request: CreateLearnerRequest) -> CreatedLearner:
+    """Create one learner where the requestor may; a blank password gets a generated one, returned once."""
+    location = authz.require_create_permission(requestor, directory.get_location(request.locationId.strip()))
+    today = clock.today()
+    doc_id = rules.clean_doc_id(request.docId)
+    first_name = rules.clean_name(request.firstName, "firstName")
+    last_name = rules.clean_name(request.lastName, "lastName")
+    date_of_birth = rules.clean_date_of_birth(request.dateOfBirth, today)
+    password = rules.check_password(request.password)
+    problems = [v for v in (doc_id, first_name, last_name, date_of_birth, password) if isinstance(v, FieldError)]
+    if problems:
+        raise ValidationFailed(problems)
+    assert isinstance(doc_id, str) and isinstance(first_name, str) and isinstance(last_name, str)
+    assert isinstance(date_of_birth, str) and not isinstance(password, FieldError)
+    if not location.active:
+        raise ValidationFailed(
+            [FieldError("locationId", "LOCATION_INACTIVE", "This location is deactivated: choose an active one")]
+        )
+
+    generated = passwords.generate_password() if password is None else None
+    learner = Learner(
+        learner_id=new_learner_id(),
+        agency_id=location.agency_id,
+        doc_id=doc_id,
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=date_of_birth,
+        location_id=location.location_id,
+        facility_id=location.facility_id,
+        created_at=clock.utc_now(),
+        created_by=requestor.username,
+    )
+    learner_store.insert_learner(learner, passwords.hash_password(password or generated or ""))
+    logger.info("learner created", extra={"learner_id": learner.learner_id, "facility_id": learner.facility_id})
+    metrics.add_metric(name="LearnersCreated", unit="Count", value=1)
+    return CreatedLearner(learner=learner, generated_password=generated)
+
+
+def get_learner(requestor: StaffMember, learner_id: str) -> Learner:
+    """A learner the requestor may see; NotFound otherwise, whether or not it exists."""
+    learner = learner_store.get_by_id(learner_id)
+    if learner is None or not authz.can_view_learner(requestor, learner):
+        raise NotFound("No such learner")
+    return learner
+
+
+def find_learners(requestor: StaffMember, doc_id: str) -> list[Learner]:
+    """Learners with this DOC ID in the agencies the requestor may search."""
+    cleaned = rules.clean_doc_id(doc_id, "docId")
+    if isinstance(cleaned, FieldError):
+        raise ValidationFailed([cleaned])
+    agencies = authz.searchable_agencies(requestor)
+    if agencies is None:
+        agencies = frozenset(agency.agency_id for agency in directory.list_agencies())
+    found = (learner_store.get_by_doc_id(agency_id, cleaned) for agency_id in sorted(agencies))
+    return [learner for learner in found if learner is not None and authz.can_view_learner(requestor, learner)]
+
+
+@tracer.capture_method(capture_response=False)
+def move_learner(requestor: StaffMember, learner_id: str, location_id: str) -> Learner:
+    """Move a learner to a location the requestor may write to, keeping its id and recording the move."""
+    learner = get_learner(requestor, learner_id)
+    destination = authz.require_move_permission(requestor, directory.get_location(location_id.strip()))
+    if destination.agency_id != learner.agency_id:
+        raise ValidationFailed(
+            [FieldError("locationId", "INVALID_VALUE", "A learner can only move between locations of their own agency")]
+        )
+    if not destination.active:
+        raise ValidationFailed(
+            [FieldError("locationId", "LOCATION_INACTIVE", "This location is deactivated: choose an active one")]
+        )
+    if destination.location_id == learner.location_id:
+        raise Conflict("The learner is already at this location")
+    move = Move(
+        from_location_id=learner.location_id,
+        from_facility_id=learner.facility_id,
+        to_location_id=destination.location_id,
+        to_facility_id=destination.facility_id,
+        moved_at=clock.utc_now(),
+        moved_by=requestor.username,
+    )
+    moved = learner_store.move_learner(learner, destination, move)
+    logger.info("learner moved", extra={"learner_id": learner.learner_id, "to_facility_id": destination.facility_id})
+    metrics.add_metric(name="LearnersMoved", unit="Count", value=1)
+    return moved

@@ -1,0 +1,156 @@
+"""Validation rules for one learner, shared by the single-learner API and the bulk validator.
+
+The bulk validator runs these once per row, so they are plain functions that return either the cleaned value or a
+FieldError (no exceptions, no models on the hot path). Each message names the field and says what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, timedelta
+
+from intake.errors import FieldError
+
+DOC_ID_MAX = 20
+NAME_MAX = 50
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+MIN_AGE_YEARS = 10
+MAX_AGE_YEARS = 110
+LEARNER_ROLE = "Learner"
+
+_DOC_ID = re.compile(r"[A-Z0-9][A-Z0-9\-]*")
+_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?E\+?\d+", re.IGNORECASE)
+_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_TWO_DIGIT_YEAR = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2})")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_SERIAL = re.compile(r"\d{4,5}(?:\.0+)?")
+_SPACES = re.compile(r"\s+")
+_NAME_PUNCTUATION = frozenset(" '-.’")
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def clean_doc_id(raw: str | None, field: str = "docId") -> str | FieldError:
+    """A DOC ID trimmed and upper-cased, or what is wrong with it."""
+    value = (raw or "").strip()
+    if not value:
+        return FieldError(field, "REQUIRED", f"{field} is required: enter the learner's DOC ID")
+    if _SCIENTIFIC.fullmatch(value):
+        return FieldError(
+            field,
+            "INVALID_VALUE",
+            f"{field} '{value}' is in scientific notation, as Excel shows long numbers: format the {field} column "
+            "as Text and re-type the IDs",
+        )
+    value = value.upper()
+    if len(value) > DOC_ID_MAX or not _DOC_ID.fullmatch(value):
+        return FieldError(
+            field,
+            "INVALID_VALUE",
+            f"{field} must be 1 to {DOC_ID_MAX} letters, digits or hyphens, starting with a letter or digit",
+        )
+    return value
+
+
+def clean_name(raw: str | None, field: str) -> str | FieldError:
+    """A name with spaces folded and trimmed, Unicode letters kept, or what is wrong with it."""
+    value = unicodedata.normalize("NFC", _SPACES.sub(" ", (raw or "").replace("\u00a0", " ")).strip())
+    if not value:
+        return FieldError(field, "REQUIRED", f"{field} is required")
+    if len(value) > NAME_MAX:
+        return FieldError(field, "INVALID_VALUE", f"{field} is longer than {NAME_MAX} characters: shorten it")
+    has_letter = False
+    for char in value:
+        if char.isalpha():
+            has_letter = True
+        elif char not in _NAME_PUNCTUATION and unicodedata.category(char)[0] != "M":
+            return FieldError(
+                field,
+                "INVALID_VALUE",
+                f"{field} may hold only letters, spaces, apostrophes, hyphens and periods: remove {_describe(char)}",
+            )
+    if not has_letter:
+        return FieldError(field, "INVALID_VALUE", f"{field} must contain at least one letter")
+    return value
+
+
+def _describe(char: str) -> str:
+    if unicodedata.category(char).startswith("C"):
+        return f"the control character U+{ord(char):04X}"
+    return f"'{char}'"
+
+
+def clean_date_of_birth(raw: str | None, today: date, field: str = "dateOfBirth") -> str | FieldError:
+    """A date of birth as MM/DD/YYYY (M/D/YYYY accepted), real, past and plausible, or what is wrong with it."""
+    value = (raw or "").strip()
+    if not value:
+        return FieldError(field, "REQUIRED", f"{field} is required: enter it as MM/DD/YYYY")
+    match = _DATE.fullmatch(value)
+    if match is None:
+        return FieldError(field, "INVALID_DATE", _unreadable_date_message(value, field))
+    month, day, year = (int(part) for part in match.groups())
+    try:
+        born = date(year, month, day)
+    except ValueError:
+        return FieldError(field, "INVALID_DATE", f"{field} {value} is not a real date: check the month and day")
+    if born > today:
+        return FieldError(field, "INVALID_DATE", f"{field} {value} is in the future: check the year")
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if age < MIN_AGE_YEARS or age > MAX_AGE_YEARS:
+        return FieldError(
+            field,
+            "INVALID_DATE",
+            f"{field} {value} gives an age of {age}: check the year (ages {MIN_AGE_YEARS} to {MAX_AGE_YEARS} accepted)",
+        )
+    return f"{month:02d}/{day:02d}/{year:04d}"
+
+
+def _unreadable_date_message(value: str, field: str) -> str:
+    if _SERIAL.fullmatch(value):
+        probable = _EXCEL_EPOCH + timedelta(days=int(float(value)))
+        return (
+            f"{field} {value} is a spreadsheet serial number, probably {probable:%m/%d/%Y}: format the column as Text "
+            "and type the date as MM/DD/YYYY"
+        )
+    two_digit = _TWO_DIGIT_YEAR.fullmatch(value)
+    if two_digit:
+        month, day, short_year = two_digit.groups()
+        example = f"{int(month):02d}/{int(day):02d}/19{short_year}"
+        return f"{field} {value} has a two-digit year: write all four digits, e.g. {example}"
+    iso = _ISO_DATE.fullmatch(value)
+    if iso:
+        year, month, day = iso.groups()
+        return f"{field} {value} must be written MM/DD/YYYY, e.g. {int(month):02d}/{int(day):02d}/{year}"
+    return f"{field} '{value}' is not a date: write it as MM/DD/YYYY"
+
+
+def check_password(raw: str | None, field: str = "password") -> str | FieldError | None:
+    """A given password within bounds, None when blank (one is generated), or what is wrong with it."""
+    if raw is None or raw == "":
+        return None
+    if len(raw) < PASSWORD_MIN or len(raw) > PASSWORD_MAX:
+        return FieldError(
+            field,
+            "INVALID_VALUE",
+            f"{field} must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, or left blank to generate one",
+        )
+    if any(unicodedata.category(char).startswith("C") for char in raw) or raw != raw.strip():
+        return FieldError(
+            field,
+            "INVALID_VALUE",
+            f"{field} may not start or end with spaces or hold control characters: retype it, or leave it blank",
+        )
+    return raw
+
+
+def check_role(raw: str | None, field: str = "role") -> str | FieldError:
+    """The role of a bulk row: only Learner, spelled exactly."""
+    value = (raw or "").strip()
+    if value == LEARNER_ROLE:
+        return value
+    if not value:
+        return FieldError(field, "REQUIRED", f"{field} is required: write {LEARNER_ROLE}")
+    if value.lower() == LEARNER_ROLE.lower():
+        return FieldError(field, "INVALID_ROLE", f"{field} '{value}' is case-sensitive: write {LEARNER_ROLE}")
+    return FieldError(field, "INVALID_ROLE", f"{field} '{value}' cannot be created here: write {LEARNER_ROLE}")

@@ -1,0 +1,44 @@
+"""Settings from the environment, read once per process through a cached factory (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Everything Intake reads from its environment; names are those of template.yaml's Globals."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    region: str = Field(default="us-east-1", alias="AWS_REGION")
+    agencies_table: str = Field(default="intake-agencies", alias="AGENCIES_TABLE")
+    locations_table: str = Field(default="intake-locations", alias="LOCATIONS_TABLE")
+    staff_table: str = Field(default="intake-staff", alias="STAFF_TABLE")
+    learners_table: str = Field(default="intake-learners", alias="LEARNERS_TABLE")
+    uploads_table: str = Field(default="intake-uploads", alias="UPLOADS_TABLE")
+    idempotency_table: str = Field(default="intake-idempotency", alias="IDEMPOTENCY_TABLE")
+    uploads_bucket: str = Field(default="intake-uploads", alias="UPLOADS_BUCKET")
+    creation_queue_url: str = Field(default="", alias="CREATION_QUEUE_URL")
+    reports_kms_key_id: str = Field(default="", alias="REPORTS_KMS_KEY_ID")
+    user_pool_id: str = Field(default="", alias="USER_POOL_ID")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, alias="MAX_UPLOAD_BYTES")
+    max_upload_rows: int = Field(default=200_000, gt=0, alias="MAX_UPLOAD_ROWS")
+    upload_link_ttl_seconds: int = Field(default=900, gt=0, le=3600, alias="UPLOAD_LINK_TTL_SECONDS")
+    report_link_ttl_seconds: int = Field(default=300, gt=0, le=3600, alias="REPORT_LINK_TTL_SECONDS")
+    creation_chunk_size: int = Field(default=200, gt=0, le=1000, alias="CREATION_CHUNK_SIZE")
+    upload_expiry_days: int = Field(default=2, gt=0, alias="UPLOAD_EXPIRY_DAYS")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, validated once."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    values = {name: value for name, value in os.environ.items() if name in _ALIASES}
+    values["AWS_REGION"] = region
+    return Settings.model_validate(values)
+
+
+_ALIASES = frozenset(field.alias for field in Settings.model_fields.values() if field.alias)
