@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_routes import facilities, health, learners
+from api_routes import facilities, health, learners, uploads
 from api_routes.errors import register_error_handlers
 from intake.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver(enable_validation=True)
-for module in (health, facilities, learners):
+for module in (health, facilities, learners, uploads):
     app.include_router(module.router)
 register_error_handlers(app)
 
@@ -23,7 +24,7 @@ def openapi_document() -> Response[dict]:
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title="Intake", version="1.0.0"),
+        body=json.loads(app.get_openapi_json_schema(title="Intake", version="1.0.0")),
     )
 
 

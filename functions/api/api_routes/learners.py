@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -21,8 +21,12 @@ from intake.api_models import (
 router = Router()
 
 
-@router.post("/learners", summary="Create one learner", responses={201: {"description": "Created"}})
-def create_learner(request: CreateLearnerRequest) -> Response[CreatedLearnerResponse]:
+@router.post(
+    "/learners",
+    summary="Create one learner",
+    responses={201: {"description": "Created", "content": {"application/json": {"model": CreatedLearnerResponse}}}},
+)
+def create_learner(request: CreateLearnerRequest) -> Response[dict[str, Any]]:
     created = learner_service.create_learner(current_requestor(router), request)
     body = {"learner": created.learner.to_json_dict()}
     if created.generated_password is not None:

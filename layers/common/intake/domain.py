@@ -45,6 +45,7 @@ class Location(DomainModel):
     facility_id: str
     kind: LocationKind
     active: bool = True
+    auto_confirm_drops: bool = False
 
 
 class StaffMember(DomainModel):
@@ -83,3 +84,47 @@ class Learner(DomainModel):
     created_by: str
     upload_id: str | None = None
     history: tuple[Move, ...] = ()
+
+
+class UploadStatus(StrEnum):
+    AWAITING_FILE = "AWAITING_FILE"
+    VALIDATING = "VALIDATING"
+    REJECTED = "REJECTED"
+    VALIDATED = "VALIDATED"
+    VALIDATED_WITH_ERRORS = "VALIDATED_WITH_ERRORS"
+    CREATING = "CREATING"
+    COMPLETED = "COMPLETED"
+    COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+
+CONFIRMABLE = frozenset({UploadStatus.VALIDATED, UploadStatus.VALIDATED_WITH_ERRORS})
+UNFINISHED = frozenset({UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING, *CONFIRMABLE})
+
+COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "warnings", "created", "moved", "skipped", "failed")
+
+
+class Upload(DomainModel):
+    upload_id: str
+    facility_id: str
+    agency_id: str
+    source: str  # "link" | "drop"
+    file_name: str | None = None
+    object_key: str
+    status: UploadStatus
+    created_at: str
+    created_by: str
+    expires_at: str
+    encoding: str | None = None
+    reason: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    errors: list[dict] = Field(default_factory=list)
+    warnings: list[dict] = Field(default_factory=list)
+    error_report_key: str | None = None
+    result_report_key: str | None = None
+    chunks_total: int = 0
+    chunks_done: int = 0
+    skip_invalid_rows: bool | None = None
+    move_existing: bool | None = None
+    confirmed_by: str | None = None

@@ -21,10 +21,11 @@ MAX_AGE_YEARS = 110
 LEARNER_ROLE = "Learner"
 
 _DOC_ID = re.compile(r"[A-Z0-9][A-Z0-9\-]*")
-_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?E\+?\d+", re.IGNORECASE)
+_SCIENTIFIC = re.compile(r"\d+(?:[.,]\d+)?E\+?\d+", re.IGNORECASE)  # "," as European Excel writes it
 _DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _TWO_DIGIT_YEAR = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2})")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_DATE_AND_TIME = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?", re.IGNORECASE)
 _SERIAL = re.compile(r"\d{4,5}(?:\.0+)?")
 _SPACES = re.compile(r"\s+")
 _NAME_PUNCTUATION = frozenset(" '-.’")
@@ -93,6 +94,13 @@ def clean_date_of_birth(raw: str | None, today: date, field: str = "dateOfBirth"
     try:
         born = date(year, month, day)
     except ValueError:
+        if month > 12 and 1 <= day <= 12:
+            return FieldError(
+                field,
+                "INVALID_DATE",
+                f"{field} {value} is not a real date: it looks like day/month order; write the month first, "
+                f"e.g. {day:02d}/{month:02d}/{year:04d}",
+            )
         return FieldError(field, "INVALID_DATE", f"{field} {value} is not a real date: check the month and day")
     if born > today:
         return FieldError(field, "INVALID_DATE", f"{field} {value} is in the future: check the year")
@@ -118,6 +126,10 @@ def _unreadable_date_message(value: str, field: str) -> str:
         month, day, short_year = two_digit.groups()
         example = f"{int(month):02d}/{int(day):02d}/19{short_year}"
         return f"{field} {value} has a two-digit year: write all four digits, e.g. {example}"
+    with_time = _DATE_AND_TIME.fullmatch(value)
+    if with_time:
+        month, day, year = with_time.groups()
+        return f"{field} {value} has a time after the date: write only the date, e.g. {int(month):02d}/{int(day):02d}/{year}"
     iso = _ISO_DATE.fullmatch(value)
     if iso:
         year, month, day = iso.groups()

@@ -17,6 +17,7 @@ def _location(item: LocationItem) -> Location:
         facility_id=item.facilityId,
         kind=LocationKind(item.kind),
         active=bool(item.active),
+        auto_confirm_drops=bool(item.autoConfirmDrops),
     )
 
 
@@ -47,6 +48,7 @@ def put_location(location: Location) -> Location:
             facilityId=location.facility_id,
             kind=location.kind.value,
             active=location.active,
+            autoConfirmDrops=location.auto_confirm_drops,
         ).save()
     return location
 

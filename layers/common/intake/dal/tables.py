@@ -46,6 +46,7 @@ class LocationItem(Model):
     facilityId = UnicodeAttribute()
     kind = UnicodeAttribute()
     active = BooleanAttribute(default=True)
+    autoConfirmDrops = BooleanAttribute(default=False)
     by_agency = LocationsByAgency()
 
 
@@ -112,11 +113,60 @@ class LearnerItem(Model):
     by_facility = LearnersByFacility()
 
 
+class UploadsByFacility(GlobalSecondaryIndex["UploadItem"]):
+    class Meta:
+        index_name = "byFacility"
+        projection = AllProjection()
+
+    facilityId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class UploadItem(Model):
+    """One bulk upload and its life; counters are updated atomically by the validator and the workers."""
+
+    class Meta:
+        table_name = "unbound-uploads"
+
+    uploadId = UnicodeAttribute(hash_key=True)
+    facilityId = UnicodeAttribute()
+    agencyId = UnicodeAttribute()
+    source = UnicodeAttribute()
+    fileName = UnicodeAttribute(null=True)
+    objectKey = UnicodeAttribute()
+    status = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+    createdBy = UnicodeAttribute()
+    expiresAt = UnicodeAttribute()
+    encoding = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    counts = MapAttribute(default=dict)
+    errors = ListAttribute(default=list)
+    warnings = ListAttribute(default=list)
+    errorReportKey = UnicodeAttribute(null=True)
+    resultReportKey = UnicodeAttribute(null=True)
+    chunksTotal = NumberAttribute(default=0)
+    chunksDone = NumberAttribute(default=0)
+    created = NumberAttribute(null=True)
+    moved = NumberAttribute(null=True)
+    skipped = NumberAttribute(null=True)
+    failed = NumberAttribute(null=True)
+    partsDone = UnicodeSetAttribute(null=True)
+    skipInvalidRows = BooleanAttribute(null=True)
+    moveExisting = BooleanAttribute(null=True)
+    confirmedBy = UnicodeAttribute(null=True)
+    confirmedAt = UnicodeAttribute(null=True)
+    completedAt = UnicodeAttribute(null=True)
+    ttl = NumberAttribute(null=True)
+    by_facility = UploadsByFacility()
+
+
 _MODELS: dict[type[Model], str] = {
     AgencyItem: "agencies_table",
     LocationItem: "locations_table",
     StaffItem: "staff_table",
     LearnerItem: "learners_table",
+    UploadItem: "uploads_table",
 }
 
 

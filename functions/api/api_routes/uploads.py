@@ -1,0 +1,57 @@
+"""Bulk uploads: links, status, listing and confirm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import BaseModel, ConfigDict, Field
+
+from api_routes.requestor import current_requestor
+from intake import upload_service
+
+router = Router()
+
+
+class CreateUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    facilityId: str = Field(min_length=1, max_length=100)
+    fileName: str | None = Field(default=None, max_length=255)
+
+
+class ConfirmUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    skipInvalidRows: bool = False
+    moveExisting: bool = False
+
+
+@router.post("/uploads", summary="A presigned link to upload one bulk file", responses={201: {"description": "Created"}})
+def create_upload(request: CreateUploadRequest) -> Response[dict[str, Any]]:
+    body = upload_service.create_upload_link(current_requestor(router), request.facilityId, request.fileName)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.get("/uploads/<uploadId>", summary="One upload: status, counts, first errors, report links")
+def get_upload(uploadId: str) -> dict[str, Any]:  # noqa: N803 - the contract's path parameter
+    return upload_service.get_upload_view(current_requestor(router), uploadId)
+
+
+@router.get("/facilities/<facilityId>/uploads", summary="A facility's uploads, newest first")
+def list_uploads(facilityId: str) -> dict[str, Any]:  # noqa: N803
+    return {"uploads": upload_service.list_upload_views(current_requestor(router), facilityId)}
+
+
+@router.post(
+    "/uploads/<uploadId>/confirm",
+    summary="Create the upload's learners (idempotent)",
+    responses={202: {"description": "Accepted"}},
+)
+def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[dict[str, Any]]:  # noqa: N803
+    options = request or ConfirmUploadRequest()
+    body = upload_service.confirm_upload(
+        current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting
+    )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)

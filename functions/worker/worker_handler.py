@@ -1,0 +1,26 @@
+"""SQS (creation chunks sent by confirm) → create or move each chunk's learners exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from intake.bulk.worker import handle_creation_message, register_context
+from intake.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    register_context(context)
+
+    def record_handler(record: SQSRecord) -> None:
+        handle_creation_message(record.body, context.get_remaining_time_in_millis)
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,384 @@
+"""The API over local HTTP: API Gateway's Cognito authorizer and REST proxy event in front of api_handler."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import jwt
+
+from infra.resources import FunctionConfig
+from infra.template import TEMPLATE_PATH, load_template
+
+log = logging.getLogger("infra.local_api")
+
+API_FUNCTION_ID = "ApiFunction"
+STAGE = "local"
+_UNAUTHORIZED = {"code": "UNAUTHENTICATED", "message": "Unauthorized"}
+_HOP_BY_HOP = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
+
+
+@dataclass
+class LocalLambdaContext:
+    """What Lambda passes as `context`, enough for Powertools (logger, metrics) and remaining-time checks."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    timeout_seconds: int
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's timeout."""
+        return max(0, int((self._started + self.timeout_seconds - time.monotonic()) * 1000))
+
+
+def lambda_context(function: FunctionConfig, region: str, account_id: str) -> LocalLambdaContext:
+    """A fresh context for one invocation of a template function."""
+    return LocalLambdaContext(
+        function_name=function.function_name,
+        memory_limit_in_mb=function.memory_mb,
+        invoked_function_arn=f"arn:aws:lambda:{region}:{account_id}:function:{function.function_name}",
+        aws_request_id=str(uuid.uuid4()),
+        timeout_seconds=function.timeout_seconds,
+        log_group_name=f"/aws/lambda/{function.function_name}",
+    )
+
+
+@dataclass(frozen=True)
+class Route:
+    """One `Type: Api` event of the API function."""
+
+    method: str
+    path: str
+    authorized: bool
+    pattern: re.Pattern[str]
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters if method and path match this route, else None."""
+        if method != self.method and self.method != "ANY":
+            return None
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
+
+def api_routes(function_id: str = API_FUNCTION_ID, template_path: Path = TEMPLATE_PATH) -> list[Route]:
+    """The API function's routes, static paths first (as API Gateway prefers them over path parameters)."""
+    function = load_template(template_path)["Resources"][function_id]
+    routes = []
+    for event in function.get("Properties", {}).get("Events", {}).values():
+        if event.get("Type") != "Api":
+            continue
+        props = event["Properties"]
+        path = str(props["Path"])
+        authorizer = props.get("Auth", {}).get("Authorizer")
+        routes.append(
+            Route(
+                method=str(props["Method"]).upper(),
+                path=path,
+                authorized=authorizer != "NONE",
+                pattern=re.compile(_path_regex(path)),
+            )
+        )
+    return sorted(routes, key=lambda r: (r.path.count("{"), r.path))
+
+
+def _path_regex(path: str) -> str:
+    parts = re.split(r"(\{[^}]+\})", path)
+    regex = ""
+    for part in parts:
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1]
+            regex += f"(?P<{name[:-1]}>.+)" if name.endswith("+") else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return regex
+
+
+class TokenVerifier:
+    """Checks a Cognito ID token as API Gateway's Cognito authorizer does: signature, iss, aud, token_use, expiry."""
+
+    def __init__(self, aws_endpoint: str, region: str, user_pool_id: str, client_id: str) -> None:
+        self._jwks = jwt.PyJWKClient(f"{aws_endpoint.rstrip('/')}/{user_pool_id}/.well-known/jwks.json")
+        self._issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+        self._client_id = client_id
+
+    def claims(self, authorization: str | None) -> dict[str, str] | None:
+        """The token's claims as API Gateway passes them (strings), or None when missing or invalid."""
+        token = (authorization or "").strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        if not token:
+            return None
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self._client_id,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "token_use"]},
+            )
+        except (jwt.PyJWTError, ValueError) as error:
+            log.info("token rejected: %s", type(error).__name__)
+            return None
+        if claims.get("token_use") != "id":
+            log.info("token rejected: token_use is not id")
+            return None
+        return {name: _claim_string(name, value) for name, value in claims.items()}
+
+
+def _claim_string(name: str, value: Any) -> str:
+    if name in {"exp", "iat", "auth_time"} and isinstance(value, int | float):
+        # API Gateway (REST) renders the time claims as Java dates.
+        return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class LocalApi:
+    """Everything a request needs: routes, the token verifier, the handler and how to build its context."""
+
+    routes: list[Route]
+    verifier: TokenVerifier
+    function: FunctionConfig
+    region: str
+    account_id: str
+    cors_headers: dict[str, str]
+    # The Powertools resolver keeps the current event on the app: one invocation at a time, as in one Lambda sandbox.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _handler: Handler | None = field(default=None, repr=False)
+
+    def load_handler(self) -> Handler:
+        """The function's handler, imported on first use (and again after a failed import)."""
+        if self._handler is None:
+            importlib.invalidate_caches()
+            module = importlib.import_module(self.function.module)
+            self._handler = getattr(module, self.function.attribute)
+        return self._handler
+
+    def respond(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> Any:
+        """Authenticate and invoke the handler; (status, header list, body bytes)."""
+        split = urlsplit(raw_path)
+        path = split.path or "/"
+        route, path_parameters = self._route(method, path)
+        if method == "OPTIONS" and route is None and self._route_any_method(path):
+            return 200, list(self.cors_headers.items()), b""
+        claims: dict[str, str] | None = None
+        if route is not None and route.authorized:
+            claims = self.verifier.claims(_header(headers, "authorization"))
+            if claims is None:
+                body_out = json.dumps(_UNAUTHORIZED).encode()
+                return 401, [("Content-Type", "application/json"), *self.cors_headers.items()], body_out
+        event = build_event(
+            method=method,
+            path=path,
+            query=split.query,
+            headers=headers,
+            body=body,
+            source_ip=source_ip,
+            resource=route.path if route else path,
+            path_parameters=path_parameters,
+            claims=claims,
+        )
+        context = lambda_context(self.function, self.region, self.account_id)
+        try:
+            with self.lock:
+                result = self.load_handler()(event, context)
+        except Exception:
+            log.exception("%s %s: the handler raised", method, path)
+            return 502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+        return _response(result)
+
+    def _route(self, method: str, path: str) -> tuple[Route | None, dict[str, str] | None]:
+        for route in self.routes:
+            params = route.match(method, path)
+            if params is not None:
+                return route, params or None
+        return None, None
+
+    def _route_any_method(self, path: str) -> bool:
+        return any(route.pattern.fullmatch(path) for route in self.routes)
+
+
+def build_event(
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    resource: str,
+    path_parameters: dict[str, str] | None,
+    claims: dict[str, str] | None,
+    stage: str = STAGE,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as Lambda receives it."""
+    single_headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        single_headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    single_query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single_query[name] = value
+        multi_query.setdefault(name, []).append(value)
+    text, is_base64 = _event_body(body)
+    request_id = str(uuid.uuid4())
+    now = time.time()
+    request_context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "local",
+        "domainName": single_headers.get("Host", "127.0.0.1"),
+        "httpMethod": method,
+        "path": f"/{stage}{path}",
+        "protocol": "HTTP/1.1",
+        "requestId": request_id,
+        "extendedRequestId": request_id,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "requestTimeEpoch": int(now * 1000),
+        "resourceId": "local",
+        "resourcePath": resource,
+        "stage": stage,
+        "identity": {"sourceIp": source_ip, "userAgent": single_headers.get("User-Agent", "")},
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"claims": claims}
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": single_query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _event_body(body: bytes) -> tuple[str | None, bool]:
+    if not body:
+        return None, False
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True
+
+
+def _response(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    status = int(result.get("statusCode", 200))
+    multi = {name: [str(v) for v in values] for name, values in (result.get("multiValueHeaders") or {}).items()}
+    headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items() if name not in multi]
+    headers += [(name, value) for name, values in multi.items() for value in values]
+    headers = [(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP]
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+    return status, headers, body
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def cors_headers(template_path: Path = TEMPLATE_PATH) -> dict[str, str]:
+    """The API's CORS preflight answer, from the template's `AWS::Serverless::Api` Cors (parameter defaults)."""
+    template = load_template(template_path)
+    parameters = template.get("Parameters", {})
+    apis = [r for r in template["Resources"].values() if r.get("Type") == "AWS::Serverless::Api"]
+    cors = apis[0].get("Properties", {}).get("Cors", {}) if apis else {}
+    names = {
+        "AllowOrigin": "Access-Control-Allow-Origin",
+        "AllowHeaders": "Access-Control-Allow-Headers",
+        "AllowMethods": "Access-Control-Allow-Methods",
+        "MaxAge": "Access-Control-Max-Age",
+    }
+    headers = {}
+    for key, header in names.items():
+        value = cors.get(key)
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            value = re.sub(
+                r"\$\{([^}]+)\}", lambda m: str(parameters.get(m.group(1), {}).get("Default", "")), value["Fn::Sub"]
+            )
+        if isinstance(value, str):
+            headers[header] = value.strip("'")
+    return headers
+
+
+def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
+    """A request handler class bound to one LocalApi."""
+
+    class IntakeRequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "IntakeLocalApi"
+
+        def _handle(self) -> None:
+            started = time.monotonic()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            status, headers, payload = api.respond(
+                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+            )
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+            log.info(
+                "%s %s -> %d (%d ms)",
+                self.command,
+                urlsplit(self.path).path,
+                status,
+                (time.monotonic() - started) * 1000,
+            )
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Requests are logged once by _handle (path only: no query strings or bodies)."""
+
+    return IntakeRequestHandler
+
+
+def serve(api: LocalApi, port: int, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """Start serving the API in a background thread."""
+    server = ThreadingHTTPServer((host, port), make_request_handler(api))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
+    thread.start()
+    return server, thread

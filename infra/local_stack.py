@@ -1,0 +1,189 @@
+"""`make run`: moto server, the template's resources, a Cognito pool, demo data, the HTTP API and SQS pollers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shlex
+import signal
+import socket
+import sys
+import threading
+import warnings
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import boto3
+
+from infra.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
+from infra.pollers import start_pollers
+from infra.resources import LocalResources, provision, provision_user_pool
+
+log = logging.getLogger("infra.local_stack")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+READY_LINE = "Intake local stack ready"
+DEFAULT_API_PORT = 3000
+DEFAULT_AWS_PORT = 5000
+
+
+def main() -> int:
+    """Run the local stack until SIGINT or SIGTERM; 0 on a clean stop."""
+    _configure_logging()
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    api_port = int(os.environ.get("INTAKE_API_PORT") or DEFAULT_API_PORT)
+    aws_port = int(os.environ.get("INTAKE_AWS_PORT") or DEFAULT_AWS_PORT)
+    state_file = Path(os.environ.get("INTAKE_STATE_FILE") or REPO_ROOT / ".intake" / "local-stack.json")
+    for name, port in (("INTAKE_AWS_PORT", aws_port), ("INTAKE_API_PORT", api_port)):
+        if not _port_free(port):
+            print(f"127.0.0.1:{port} is in use: stop what holds it or set {name}", file=sys.stderr, flush=True)
+            return 2
+
+    from moto.server import ThreadedMotoServer
+
+    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto_server.start()
+    http_server = None
+    pollers: list[threading.Thread] = []
+    try:
+        aws_endpoint = f"http://127.0.0.1:{aws_port}"
+        _configure_aws_environment(aws_endpoint)
+        resources = provision(REGION)
+        pool = provision_user_pool(REGION)
+        resources.user_pool_id, resources.user_pool_client_id = pool.pool_id, pool.client_id
+        os.environ.update(resources.environment())
+        # EMF metrics would print a JSON document per invocation to the console; opt back in with =false.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+        entries: dict[str, list[dict[str, Any]]] = {"agencies": [], "staff": []}
+        if os.environ.get("INTAKE_SEED", "1") != "0":
+            from infra.seed import seed
+
+            cognito = boto3.session.Session().client("cognito-idp", region_name=REGION)
+            entries = seed(resources, cognito, pool.pool_id, pool.client_id)
+
+        api = _local_api(resources, aws_endpoint)
+        http_server, _ = serve(api, api_port)
+        pollers = start_pollers(resources, stop)
+
+        state = {
+            "apiUrl": f"http://127.0.0.1:{api_port}",
+            "awsEndpoint": aws_endpoint,
+            "region": REGION,
+            "uploadsBucket": resources.bucket,
+            "userPoolId": pool.pool_id,
+            "userPoolClientId": pool.client_id,
+            **entries,
+        }
+        _write_state(state_file, state)
+        _print_instructions(state, state_file)
+        print(READY_LINE, flush=True)
+        while not stop.wait(0.5):
+            pass
+        log.info("stopping")
+    finally:
+        stop.set()
+        if http_server is not None:
+            http_server.shutdown()
+            http_server.server_close()
+        for thread in pollers:
+            thread.join(timeout=10)
+        moto_server.stop()
+    return 0
+
+
+def _local_api(resources: LocalResources, aws_endpoint: str) -> LocalApi:
+    function = resources.functions[API_FUNCTION_ID]
+    api = LocalApi(
+        routes=api_routes(API_FUNCTION_ID, resources.template_path),
+        verifier=TokenVerifier(aws_endpoint, resources.region, resources.user_pool_id, resources.user_pool_client_id),
+        function=function,
+        region=resources.region,
+        account_id=resources.account_id,
+        cors_headers=cors_headers(resources.template_path),
+    )
+    try:
+        api.load_handler()
+    except Exception:
+        log.exception("cannot load %s yet: requests answer 502 until it imports", function.handler)
+    return api
+
+
+def _configure_aws_environment(aws_endpoint: str) -> None:
+    os.environ["AWS_ENDPOINT_URL"] = aws_endpoint
+    os.environ["AWS_REGION"] = REGION
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    if not os.environ.get("AWS_ACCESS_KEY_ID"):
+        os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+    # A named profile that exists only on the developer's machine would make boto3 fail before reaching moto.
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Powertools warns on every invocation that records no metric besides the cold start.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _write_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _print_instructions(state: dict[str, Any], state_file: Path) -> None:
+    lines = [
+        f"API          {state['apiUrl']}",
+        f"AWS (moto)   {state['awsEndpoint']}  region {state['region']}",
+        f"User pool    {state['userPoolId']}  client {state['userPoolClientId']}",
+        f"Bucket       {state['uploadsBucket']}",
+        f"State file   {state_file}",
+    ]
+    if state["staff"]:
+        lines.append("Staff (username / password / role):")
+        lines += [f"  {s['username']:<22} {s['password']:<30} {s['role']}" for s in state["staff"]]
+        first = state["staff"][0]
+        auth = shlex.quote(f"USERNAME={first['username']},PASSWORD={first['password']}")
+        lines += [
+            "Get an ID token:",
+            f"  TOKEN=$(AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url "
+            f"{state['awsEndpoint']} --region {state['region']} cognito-idp initiate-auth "
+            f"--auth-flow USER_PASSWORD_AUTH --client-id {state['userPoolClientId']} --auth-parameters {auth} "
+            "--query AuthenticationResult.IdToken --output text)",
+            "Call the API:",
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {state["apiUrl"]}/facilities',
+        ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -1,0 +1,320 @@
+"""Validating an uploaded file: stream it, check every row, look DOC IDs up in batches, plan and report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from intake import clock
+from intake.bulk import keys
+from intake.bulk.checking import check_file
+from intake.bulk.creation import begin_creation
+from intake.bulk.reports import write_error_report
+from intake.bulk.types import CheckedRow, FileRejected, RowIssue
+from intake.dal import directory, objects
+from intake.dal import learners as learner_store
+from intake.dal import staff as staff_store
+from intake.dal import uploads as upload_store
+from intake.domain import Location, LocationKind, Role, StaffMember, Upload, UploadStatus
+from intake.errors import NotFound
+from intake.observability import logger, metrics
+from intake.settings import get_settings
+from intake.upload_service import expiry_of
+
+LOOKUP_BATCH = 100
+KEPT_ISSUES = 100
+SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def drop_upload_id(key: str, etag: str) -> str:
+    """The id of a dropped file: the same object (key and content) always gives the same upload."""
+    return "drop-" + hashlib.sha256(f"{key}\n{etag}".encode()).hexdigest()[:32]
+
+
+def facility_scope(facility: Location) -> StaffMember:
+    """The requestor a drop is validated as: the facility itself, with its own scope."""
+    return StaffMember(
+        username=f"drop:{facility.location_id}",
+        role=Role.FACILITY_ADMIN,
+        agency_id=facility.agency_id,
+        facility_ids=(facility.location_id,),
+    )
+
+
+def upload_for_object(raw_key: str, etag: str) -> tuple[Upload, Location] | None:
+    """The upload an incoming object belongs to (a presigned link's, or a new drop); None if not ours to validate."""
+    parsed = keys.parse_incoming_key(raw_key)
+    if parsed is None:
+        return None
+    facility_id, name = parsed
+    facility = directory.get_location(facility_id)
+    if facility is None or facility.kind is not LocationKind.FACILITY:
+        logger.warning("object under an unknown facility ignored", extra={"facility_id": facility_id})
+        return None
+    key = f"{keys.INCOMING}{facility_id}/{name}"
+    linked = upload_store.get_upload(name.removesuffix(".csv")) if name.endswith(".csv") else None
+    if linked is not None and linked.source == "link" and linked.object_key == key:
+        return linked, facility
+    now = clock.utc_now()
+    upload = Upload(
+        upload_id=drop_upload_id(key, etag),
+        facility_id=facility_id,
+        agency_id=facility.agency_id,
+        source="drop",
+        file_name=name,
+        object_key=key,
+        status=UploadStatus.AWAITING_FILE,
+        created_at=now.isoformat(),
+        created_by=f"drop:{facility_id}",
+        expires_at=expiry_of(now),
+    )
+    ttl = int(now.timestamp()) + 90 * 86400
+    if not upload_store.insert_upload(upload, ttl=ttl):
+        existing = upload_store.get_upload(upload.upload_id)
+        if existing is None:
+            return None
+        upload = existing
+    return upload, facility
+
+
+def validate_object(raw_key: str, etag: str) -> Upload | None:
+    """Validate the file of one S3 object-created event; a duplicate event of a validated file changes nothing."""
+    found = upload_for_object(raw_key, etag)
+    if found is None:
+        return None
+    upload, facility = found
+    started = upload_store.transition(
+        upload.upload_id, {UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING}, UploadStatus.VALIDATING
+    )
+    if started is None:
+        logger.info("duplicate object event ignored", extra={"upload_id": upload.upload_id})
+        return upload
+    if upload.source == "drop":
+        requestor = facility_scope(facility)
+    else:
+        requestor = staff_store.get_staff(upload.created_by) or StaffMember(username=upload.created_by, role=Role.EDUCATOR)
+    result = validate_upload(started, requestor)
+    if (
+        result is not None
+        and result.status is UploadStatus.VALIDATED
+        and result.source == "drop"
+        and facility.auto_confirm_drops
+    ):
+        begin_creation(result, skip_invalid_rows=False, move_existing=False, confirmed_by=requestor.username)
+    return result
+
+
+def validate_upload(upload: Upload, requestor: StaffMember) -> Upload | None:
+    """Check every row of an upload's file and record the plan, the counts, the report and the status."""
+    settings = get_settings()
+    try:
+        size = objects.object_size(upload.object_key)
+    except NotFound:
+        return _fail(upload, "The file was deleted before it could be checked: upload it again")
+    if size > settings.max_upload_bytes:
+        return _reject(upload, "TOO_LARGE", f"The file is larger than {settings.max_upload_bytes} bytes: split it")
+    body = objects.open_object(upload.object_key)
+    planner = _Planner(upload)
+    try:
+        with body:
+            info, rows = check_file(
+                body,
+                requestor=requestor,
+                resolve_location=directory.get_location,
+                today=clock.today(),
+                max_bytes=settings.max_upload_bytes,
+                max_rows=settings.max_upload_rows,
+            )
+            for issue in info.warnings:
+                planner.note(issue)
+            for row in rows:
+                planner.add(row)
+            planner.flush()
+    except FileRejected as rejected:
+        planner.discard()
+        return _reject(upload, rejected.code, rejected.message)
+    return planner.finish(info.encoding)
+
+
+def _file_issue(code: str, message: str) -> RowIssue:
+    return RowIssue(line=0, request_id="", doc_id="", field="file", code=code, message=message)
+
+
+def _reject(upload: Upload, code: str, message: str) -> Upload | None:
+    issue = _file_issue(code, message)
+    report_key = keys.error_report_key(upload.facility_id, upload.upload_id)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
+        write_error_report([issue], out)
+        out.seek(0)
+        objects.upload_file(report_key, out)
+    objects.delete_keys([upload.object_key])  # a rejected file may still hold passwords
+    logger.info("upload rejected", extra={"upload_id": upload.upload_id, "code": code})
+    metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
+    return upload_store.transition(
+        upload.upload_id,
+        {UploadStatus.VALIDATING},
+        UploadStatus.REJECTED,
+        errors=[issue.as_dict()],
+        errorReportKey=report_key,
+        counts={"rows": 0},
+    )
+
+
+def _fail(upload: Upload, reason: str) -> Upload | None:
+    logger.warning("upload failed", extra={"upload_id": upload.upload_id})
+    return upload_store.transition(
+        upload.upload_id, {UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING}, UploadStatus.FAILED, reason=reason
+    )
+
+
+class _Planner:
+    """Turns checked rows into plan chunks (CREATE or MOVE), issues into the report, and counts both."""
+
+    def __init__(self, upload: Upload) -> None:
+        self.upload = upload
+        self.chunk_size = get_settings().creation_chunk_size
+        self.counts = {"rows": 0, "valid": 0, "invalid": 0, "toCreate": 0, "toMove": 0, "warnings": 0}
+        self.window: list[CheckedRow] = []
+        self.window_valid = 0
+        self.chunk: list[dict[str, Any]] = []
+        self.chunks = 0
+        self.errors: list[dict] = []
+        self.warnings: list[dict] = []
+        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        self.issue_count = 0
+
+    def note(self, issue: RowIssue) -> None:
+        self.issue_count += 1
+        kept = self.errors if issue.severity == "error" else self.warnings
+        if len(kept) < KEPT_ISSUES:
+            kept.append(issue.as_dict())
+        self.spool.write(json.dumps(issue.as_dict(), separators=(",", ":")).encode() + b"\n")
+
+    def add(self, row: CheckedRow) -> None:
+        self.counts["rows"] += 1
+        self.window.append(row)
+        if row.is_valid:
+            self.window_valid += 1
+            if self.window_valid >= LOOKUP_BATCH:
+                self.flush()
+
+    def flush(self) -> None:
+        """Look up the window's DOC IDs (one batched read per agency) and plan each of its rows."""
+        existing: dict[tuple[str, str], Any] = {}
+        by_agency: dict[str, list[str]] = {}
+        for row in self.window:
+            if row.is_valid:
+                by_agency.setdefault(row.agency_id, []).append(row.doc_id)
+        for agency_id, doc_ids in by_agency.items():
+            for doc_id, learner in learner_store.find_by_doc_ids(agency_id, doc_ids).items():
+                existing[(agency_id, doc_id)] = learner
+        for row in self.window:
+            self._plan(row, existing.get((row.agency_id, row.doc_id)) if row.is_valid else None)
+        self.window.clear()
+        self.window_valid = 0
+
+    def _plan(self, row: CheckedRow, learner: Any) -> None:
+        if row.is_valid and learner is not None and learner.facility_id == row.facility_id:
+            row.issues.append(
+                RowIssue(
+                    line=row.line,
+                    request_id=row.request_id,
+                    doc_id=row.doc_id,
+                    field="docID",
+                    code="LEARNER_EXISTS",
+                    message=f"DOC ID {row.doc_id} already has an account at this facility "
+                    f"(learnerId {learner.learner_id}): remove the row",
+                )
+            )
+        for issue in sorted(row.issues, key=lambda i: i.severity != "error"):
+            self.note(issue)
+        if any(issue.severity == "warning" for issue in row.issues):
+            self.counts["warnings"] += 1
+        if not row.is_valid:
+            self.counts["invalid"] += 1
+            return
+        self.counts["valid"] += 1
+        entry: dict[str, Any] = {
+            "line": row.line,
+            "requestId": row.request_id,
+            "action": "CREATE",
+            "docId": row.doc_id,
+            "firstName": row.first_name,
+            "lastName": row.last_name,
+            "dateOfBirth": row.date_of_birth,
+            "password": row.password,
+            "locationId": row.location_id,
+            "facilityId": row.facility_id,
+            "agencyId": row.agency_id,
+        }
+        if learner is not None:
+            entry["action"] = "MOVE"
+            entry["existing"] = {
+                "learnerId": learner.learner_id,
+                "locationId": learner.location_id,
+                "facilityId": learner.facility_id,
+            }
+            self.counts["toMove"] += 1
+        else:
+            self.counts["toCreate"] += 1
+        self.chunk.append(entry)
+        if len(self.chunk) >= self.chunk_size:
+            self._write_chunk()
+
+    def _write_chunk(self) -> None:
+        if self.chunk:
+            objects.put_json(keys.plan_chunk_key(self.upload.facility_id, self.upload.upload_id, self.chunks), self.chunk)
+            self.chunks += 1
+            self.chunk = []
+
+    def _issues(self) -> Iterator[RowIssue]:
+        self.spool.seek(0)
+        for line in self.spool:
+            yield RowIssue(**_issue_fields(json.loads(line)))
+
+    def discard(self) -> None:
+        self.spool.close()
+
+    def finish(self, encoding: str) -> Upload | None:
+        self._write_chunk()
+        upload = self.upload
+        report_key = None
+        if self.issue_count:
+            report_key = keys.error_report_key(upload.facility_id, upload.upload_id)
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
+                write_error_report(self._issues(), out)
+                out.seek(0)
+                objects.upload_file(report_key, out)
+        self.spool.close()
+        status = UploadStatus.VALIDATED if self.counts["invalid"] == 0 else UploadStatus.VALIDATED_WITH_ERRORS
+        logger.info(
+            "upload validated",
+            extra={"upload_id": upload.upload_id, "status": status.value, **self.counts},
+        )
+        metrics.add_metric(name="RowsValidated", unit="Count", value=self.counts["rows"])
+        return upload_store.transition(
+            upload.upload_id,
+            {UploadStatus.VALIDATING},
+            status,
+            counts=self.counts,
+            errors=self.errors,
+            warnings=self.warnings,
+            encoding=encoding,
+            errorReportKey=report_key,
+            chunksTotal=self.chunks,
+        )
+
+
+def _issue_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "line": data["line"],
+        "request_id": data["requestId"],
+        "doc_id": data["docId"],
+        "field": data["field"],
+        "code": data["code"],
+        "message": data["message"],
+        "severity": data["severity"],
+    }

@@ -1,0 +1,138 @@
+"""Uploads: their status transitions (each a conditional write) and their atomic counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from intake.dal.storage_errors import is_condition_failure, storage_call
+from intake.dal.tables import UploadItem, bind_tables
+from intake.domain import Upload, UploadStatus
+
+PAGE_SIZE = 50
+
+
+def _upload(item: UploadItem) -> Upload:
+    return Upload(
+        upload_id=item.uploadId,
+        facility_id=item.facilityId,
+        agency_id=item.agencyId,
+        source=item.source,
+        file_name=item.fileName,
+        object_key=item.objectKey,
+        status=UploadStatus(item.status),
+        created_at=item.createdAt,
+        created_by=item.createdBy,
+        expires_at=item.expiresAt,
+        encoding=item.encoding,
+        reason=item.reason,
+        counts=_counts(item),
+        errors=list(_plain(item.errors or [])),
+        warnings=list(_plain(item.warnings or [])),
+        error_report_key=item.errorReportKey,
+        result_report_key=item.resultReportKey,
+        chunks_total=int(item.chunksTotal or 0),
+        chunks_done=int(item.chunksDone or 0),
+        skip_invalid_rows=item.skipInvalidRows,
+        move_existing=item.moveExisting,
+        confirmed_by=item.confirmedBy,
+    )
+
+
+CREATION_COUNTS = ("created", "moved", "skipped", "failed")
+
+
+def _counts(item: UploadItem) -> dict[str, int]:
+    counts = {key: int(value) for key, value in (item.counts.as_dict() if item.counts else {}).items()}
+    counts.update({name: int(getattr(item, name) or 0) for name in CREATION_COUNTS})
+    return counts
+
+
+def _plain(values: list[Any]) -> list[dict]:
+    return [value.as_dict() if hasattr(value, "as_dict") else dict(value) for value in values]
+
+
+def insert_upload(upload: Upload, ttl: int) -> bool:
+    """Store a new upload; False if one with this id already exists (a duplicated event)."""
+    bind_tables()
+    item = UploadItem(
+        uploadId=upload.upload_id,
+        facilityId=upload.facility_id,
+        agencyId=upload.agency_id,
+        source=upload.source,
+        fileName=upload.file_name,
+        objectKey=upload.object_key,
+        status=upload.status.value,
+        createdAt=upload.created_at,
+        createdBy=upload.created_by,
+        expiresAt=upload.expires_at,
+        counts={},
+        ttl=ttl,
+    )
+    with storage_call("save the upload"):
+        try:
+            item.save(condition=UploadItem.uploadId.does_not_exist())
+        except PutError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+    return True
+
+
+def get_upload(upload_id: str) -> Upload | None:
+    """One upload, read consistently, or None."""
+    if not upload_id:
+        return None
+    bind_tables()
+    with storage_call("read the upload"):
+        try:
+            return _upload(UploadItem.get(upload_id, consistent_read=True))
+        except UploadItem.DoesNotExist:
+            return None
+
+
+def list_uploads(facility_id: str, limit: int = PAGE_SIZE) -> list[Upload]:
+    """A facility's uploads, newest first."""
+    bind_tables()
+    with storage_call("list uploads"):
+        items = UploadItem.by_facility.query(facility_id, scan_index_forward=False, limit=limit)
+        return [_upload(item) for item in items]
+
+
+def transition(upload_id: str, allowed_from: set[UploadStatus], to: UploadStatus, **fields: Any) -> Upload | None:
+    """Move an upload to a new status if it is in one of the allowed ones; None if it was not (nothing changed)."""
+    bind_tables()
+    actions = [UploadItem.status.set(to.value)]
+    for name, value in fields.items():
+        attribute = getattr(UploadItem, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    condition = UploadItem.status.is_in(*(status.value for status in allowed_from))
+    item = UploadItem(uploadId=upload_id)
+    with storage_call("update the upload"):
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+    return _upload(item)
+
+
+def record_part(upload_id: str, part: str, counts: dict[str, int], finishes_chunk: bool) -> Upload | None:
+    """Add one processed part's counts exactly once (a retried part is refused); None if already recorded."""
+    bind_tables()
+    actions = [UploadItem.partsDone.add({part})]
+    actions += [getattr(UploadItem, name).add(counts.get(name, 0)) for name in CREATION_COUNTS]
+    if finishes_chunk:
+        actions.append(UploadItem.chunksDone.add(1))
+    condition = UploadItem.partsDone.does_not_exist() | ~UploadItem.partsDone.contains(part)
+    item = UploadItem(uploadId=upload_id)
+    with storage_call("count created learners"):
+        try:
+            item.update(actions=actions, condition=condition & (UploadItem.status == UploadStatus.CREATING.value))
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+    return _upload(item)

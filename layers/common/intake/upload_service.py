@@ -1,0 +1,214 @@
+"""Uploads as staff see them: links, status, listing and the confirm that starts creation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from pydantic import BaseModel
+
+from intake import authz, clock
+from intake.bulk import keys
+from intake.bulk.creation import begin_creation, fan_out
+from intake.dal import objects
+from intake.dal import uploads as upload_store
+from intake.domain import CONFIRMABLE, UNFINISHED, Location, StaffMember, Upload, UploadStatus
+from intake.errors import Conflict, NotFound, PermissionDenied
+from intake.facility_service import get_facility
+from intake.observability import logger, metrics
+from intake.settings import get_settings
+
+CONFIRM_IDEMPOTENCY_SECONDS = 3600
+
+
+def new_upload_id() -> str:
+    """A new, random upload id (also the object name of a presigned upload)."""
+    return uuid.uuid4().hex
+
+
+def expiry_of(created: datetime) -> str:
+    """When an unconfirmed upload created now expires."""
+    return (created + timedelta(days=get_settings().upload_expiry_days)).isoformat()
+
+
+def _require_writer(requestor: StaffMember, facility: Location) -> None:
+    if not authz.can_write_location(requestor, facility):
+        raise PermissionDenied("Requestor does not have permission to upload learners for this facility")
+
+
+def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str | None) -> dict[str, Any]:
+    """A new upload awaiting its file, and a presigned POST bound to its key and size limit."""
+    facility = get_facility(requestor, facility_id)
+    _require_writer(requestor, facility)
+    settings = get_settings()
+    now = clock.utc_now()
+    upload = Upload(
+        upload_id=new_upload_id(),
+        facility_id=facility.location_id,
+        agency_id=facility.agency_id,
+        source="link",
+        file_name=file_name,
+        object_key="",
+        status=UploadStatus.AWAITING_FILE,
+        created_at=now.isoformat(),
+        created_by=requestor.username,
+        expires_at=expiry_of(now),
+    )
+    upload = upload.model_copy(update={"object_key": keys.incoming_key(facility.location_id, upload.upload_id)})
+    upload_store.insert_upload(upload, ttl=_ttl(now))
+    post = objects.presigned_post(upload.object_key, settings.max_upload_bytes, settings.upload_link_ttl_seconds)
+    logger.info("upload link created", extra={"upload_id": upload.upload_id, "facility_id": facility.location_id})
+    return {
+        "uploadId": upload.upload_id,
+        "status": upload.status.value,
+        "upload": {
+            "method": "POST",
+            "url": post["url"],
+            "fields": post["fields"],
+            "expiresAt": (now + timedelta(seconds=settings.upload_link_ttl_seconds)).isoformat(),
+            "maxBytes": settings.max_upload_bytes,
+        },
+    }
+
+
+def _ttl(now: datetime) -> int:
+    # The item outlives the upload's own expiry by 90 days, so staff can still read what happened.
+    return int((now + timedelta(days=get_settings().upload_expiry_days + 90)).timestamp())
+
+
+def load_upload(requestor: StaffMember, upload_id: str) -> tuple[Upload, Location]:
+    """An upload of a facility the requestor may see; NotFound otherwise (even if it exists elsewhere)."""
+    upload = upload_store.get_upload(upload_id)
+    if upload is None:
+        raise NotFound("No such upload")
+    try:
+        facility = get_facility(requestor, upload.facility_id)
+    except NotFound:
+        raise NotFound("No such upload") from None
+    return expire_if_due(upload), facility
+
+
+def expire_if_due(upload: Upload) -> Upload:
+    """An unconfirmed upload past its expiry becomes EXPIRED (its file and plan are removed)."""
+    if upload.status not in UNFINISHED or clock.utc_now().isoformat() < upload.expires_at:
+        return upload
+    expired = upload_store.transition(upload.upload_id, set(UNFINISHED), UploadStatus.EXPIRED)
+    if expired is None:
+        return upload_store.get_upload(upload.upload_id) or upload
+    objects.delete_keys([upload.object_key])
+    objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
+    logger.info("upload expired", extra={"upload_id": upload.upload_id})
+    return expired
+
+
+def upload_view(upload: Upload, requestor: StaffMember, facility: Location) -> dict[str, Any]:
+    """The contract's JSON of an upload, with short-lived report links."""
+    settings = get_settings()
+    counts = {name: upload.counts.get(name, 0) for name in _COUNT_NAMES}
+    view: dict[str, Any] = {
+        "uploadId": upload.upload_id,
+        "facilityId": upload.facility_id,
+        "source": upload.source,
+        "fileName": upload.file_name,
+        "status": upload.status.value,
+        "createdAt": upload.created_at,
+        "createdBy": upload.created_by,
+        "expiresAt": upload.expires_at,
+        "encoding": upload.encoding,
+        "reason": upload.reason,
+        "counts": counts,
+        "errors": upload.errors,
+        "warnings": upload.warnings,
+        "options": {"skipInvalidRows": upload.skip_invalid_rows, "moveExisting": upload.move_existing},
+    }
+    ttl = settings.report_link_ttl_seconds
+    if upload.error_report_key:
+        view["errorReportUrl"] = objects.presigned_get(upload.error_report_key, ttl, f"errors-{upload.upload_id}.csv")
+    # results.csv holds generated passwords: only for staff who may create learners there.
+    if upload.result_report_key and authz.can_write_location(requestor, facility):
+        view["resultReportUrl"] = objects.presigned_get(
+            upload.result_report_key, ttl, f"results-{upload.upload_id}.csv"
+        )
+    return view
+
+
+_COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "created", "moved", "failed", "skipped", "warnings")
+
+
+def get_upload_view(requestor: StaffMember, upload_id: str) -> dict[str, Any]:
+    """GET /uploads/{uploadId}."""
+    upload, facility = load_upload(requestor, upload_id)
+    return upload_view(upload, requestor, facility)
+
+
+def list_upload_views(requestor: StaffMember, facility_id: str) -> list[dict[str, Any]]:
+    """GET /facilities/{facilityId}/uploads, newest first."""
+    facility = get_facility(requestor, facility_id)
+    return [upload_view(expire_if_due(u), requestor, facility) for u in upload_store.list_uploads(facility_id)]
+
+
+class ConfirmCommand(BaseModel):
+    """What a confirm asks for; also the idempotency key of the call."""
+
+    upload_id: str
+    skip_invalid_rows: bool = False
+    move_existing: bool = False
+    confirmed_by: str
+
+
+@lru_cache(maxsize=1)
+def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
+    persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+    config = IdempotencyConfig(
+        event_key_jmespath="[upload_id, skip_invalid_rows, move_existing]",
+        expires_after_seconds=CONFIRM_IDEMPOTENCY_SECONDS,
+    )
+    return persistence, config
+
+
+def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bool, move_existing: bool) -> dict:
+    """Start creating an upload's plan; repeating the same call answers the same and creates nothing twice."""
+    upload, facility = load_upload(requestor, upload_id)
+    _require_writer(requestor, facility)
+    persistence, config = _idempotency()
+    run = idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config)(
+        _start_creation
+    )
+    command = ConfirmCommand(
+        upload_id=upload.upload_id,
+        skip_invalid_rows=skip_invalid_rows,
+        move_existing=move_existing,
+        confirmed_by=requestor.username,
+    )
+    return run(command=command)
+
+
+def _start_creation(command: ConfirmCommand) -> dict:
+    upload = upload_store.get_upload(command.upload_id)
+    if upload is None:
+        raise NotFound("No such upload")
+    same_options = (upload.skip_invalid_rows, upload.move_existing) == (
+        command.skip_invalid_rows,
+        command.move_existing,
+    )
+    if upload.status is UploadStatus.CREATING and same_options:
+        # A retry after a crash between the status change and the fan-out: resend (workers ignore done parts).
+        fan_out(upload)
+        return {"uploadId": upload.upload_id, "status": UploadStatus.CREATING.value}
+    if upload.status is UploadStatus.VALIDATED_WITH_ERRORS and not command.skip_invalid_rows:
+        raise Conflict("This upload has rows with errors: fix the file and upload it again, or confirm with skipInvalidRows")
+    if upload.status not in CONFIRMABLE:
+        raise Conflict(f"This upload is {upload.status.value} and cannot be confirmed")
+    started = begin_creation(upload, command.skip_invalid_rows, command.move_existing, command.confirmed_by)
+    if started is None:
+        raise Conflict("This upload was confirmed or changed meanwhile; reload it")
+    metrics.add_metric(name="UploadsConfirmed", unit="Count", value=1)
+    logger.info("upload confirmed", extra={"upload_id": upload.upload_id, "chunks": started.chunks_total})
+    return {"uploadId": upload.upload_id, "status": UploadStatus.CREATING.value}

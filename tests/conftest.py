@@ -1,0 +1,149 @@
+"""Shared fixtures: an embedded AWS (moto) with the template's resources, a seeded directory, a Lambda context."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Before anything imports boto3: never reach a real AWS account from a test.
+for name, value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "intake",
+    "POWERTOOLS_METRICS_NAMESPACE": "Intake",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}.items():
+    os.environ[name] = value
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A Lambda event from tests/events."""
+    return json.loads((EVENTS / name).read_text())
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "intake-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:intake-test"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    remaining_ms: int = 120_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+def reset_intake_caches() -> None:
+    """Forget settings, clients and table bindings cached by an earlier test."""
+    from intake import upload_service
+    from intake.bulk import worker
+    from intake.dal import aws, tables
+    from intake.settings import get_settings
+
+    get_settings.cache_clear()
+    aws.reset_clients()
+    tables.bind_tables.cache_clear()
+    upload_service._idempotency.cache_clear()
+    worker._idempotency.cache_clear()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto with every table, queue and the bucket of template.yaml; the handlers' environment set from it."""
+    from moto import mock_aws
+
+    from infra.resources import provision
+
+    with mock_aws():
+        resources = provision("us-east-1")
+        for name, value in resources.environment().items():
+            monkeypatch.setenv(name, value)
+        reset_intake_caches()
+        yield resources
+    reset_intake_caches()
+
+
+AGENCY_A, AGENCY_B = "ag-north", "ag-south"
+FAC_A1, FAC_A2, FAC_B1 = "fac-ridge", "fac-lake", "fac-bay"
+UNIT_A1, UNIT_A1B, UNIT_A2, UNIT_B1 = "unit-ridge-a", "unit-ridge-b", "unit-lake-a", "unit-bay-a"
+
+
+@pytest.fixture
+def directory(aws: Any) -> dict[str, Any]:
+    """Two agencies, three facilities with housing units, and staff of every role (written through the DAL)."""
+    from intake.dal import directory as locations
+    from intake.dal import staff
+    from intake.domain import Agency, Location, LocationKind, Role, StaffMember
+
+    for agency_id in (AGENCY_A, AGENCY_B):
+        locations.put_agency(Agency(agency_id=agency_id, name=agency_id.title()))
+    for facility_id, agency_id, units in (
+        (FAC_A1, AGENCY_A, (UNIT_A1, UNIT_A1B)),
+        (FAC_A2, AGENCY_A, (UNIT_A2,)),
+        (FAC_B1, AGENCY_B, (UNIT_B1,)),
+    ):
+        locations.put_location(
+            Location(location_id=facility_id, name=facility_id, agency_id=agency_id, facility_id=facility_id,
+                     kind=LocationKind.FACILITY)
+        )
+        for unit in units:
+            locations.put_location(
+                Location(location_id=unit, name=unit, agency_id=agency_id, facility_id=facility_id,
+                         kind=LocationKind.HOUSING_UNIT)
+            )
+    people = {
+        "sys": StaffMember(username="sys", role=Role.SYSTEM_ADMIN),
+        "north": StaffMember(username="north", role=Role.AGENCY_ADMIN, agency_id=AGENCY_A),
+        "ridge": StaffMember(username="ridge", role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_ids=(FAC_A1,)),
+        "lake": StaffMember(username="lake", role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_ids=(FAC_A2,)),
+        "teacher": StaffMember(username="teacher", role=Role.EDUCATOR, agency_id=AGENCY_A, facility_ids=(FAC_A1,)),
+        "bay": StaffMember(username="bay", role=Role.FACILITY_ADMIN, agency_id=AGENCY_B, facility_ids=(FAC_B1,)),
+    }
+    for person in people.values():
+        staff.put_staff(person)
+    return people
+
+
+@pytest.fixture
+def call_api(aws: Any, lambda_context: FakeLambdaContext):
+    """Call the API handler as API Gateway would, with the claims of a user (or none)."""
+    import api_handler
+
+    def call(method: str, path: str, user: str | None = None, body: Any = None, query: dict | None = None,
+             raw_body: str | None = None) -> tuple[int, Any, dict]:
+        event = copy.deepcopy(load_event("api_request.json"))
+        event["httpMethod"] = method
+        event["path"] = path
+        event["requestContext"]["httpMethod"] = method
+        event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user}} if user else {}
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+        event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+        response = api_handler.lambda_handler(event, lambda_context)
+        headers = dict(response.get("headers") or {})
+        headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
+        content_type = headers.get("Content-Type", "")
+        payload = json.loads(response["body"]) if content_type.startswith("application/json") else response["body"]
+        return response["statusCode"], payload, headers
+
+    return call

@@ -1,0 +1,113 @@
+"""The local stack as a subprocess (`python -m infra.local_stack`, as `make run` starts it) on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_LINE = "Intake local stack ready"
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
+PYTHONPATH = os.pathsep.join(
+    str(REPO_ROOT / part) for part in ("layers/common", "functions/api", "functions/validator", "functions/worker", ".")
+)
+
+Stack = dict[str, Any]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cognito(stack: Stack) -> Any:
+    """A cognito-idp client of the stack's embedded AWS."""
+    return boto3.session.Session().client(
+        "cognito-idp",
+        region_name=stack["region"],
+        endpoint_url=stack["awsEndpoint"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def token(stack: Stack, username: str, client_id: str | None = None) -> str:
+    """An ID token of a seeded staff member, from InitiateAuth (USER_PASSWORD_AUTH) as any client gets one."""
+    password = next(s["password"] for s in stack["staff"] if s["username"] == username)
+    result = cognito(stack).initiate_auth(
+        ClientId=client_id or stack["userPoolClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )
+    return str(result["AuthenticationResult"]["IdToken"])
+
+
+def _log_tail(log_file: Path, lines: int = 40) -> str:
+    text = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _wait_ready(process: subprocess.Popen[bytes], log_file: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if READY_LINE in log_file.read_text(encoding="utf-8", errors="replace"):
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the local stack exited with {process.returncode}:\n{_log_tail(log_file)}")
+        time.sleep(0.2)
+    pytest.fail(f"the local stack was not ready after {START_TIMEOUT_SECONDS} s:\n{_log_tail(log_file)}")
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The running local stack's state file (apiUrl, awsEndpoint, seeded agencies and staff); stopped with SIGINT."""
+    workdir = tmp_path_factory.mktemp("local-stack")
+    state_file = workdir / "local-stack.json"
+    log_file = workdir / "local-stack.log"
+    env = {
+        **os.environ,
+        "INTAKE_API_PORT": str(free_port()),
+        "INTAKE_AWS_PORT": str(free_port()),
+        "INTAKE_STATE_FILE": str(state_file),
+        "INTAKE_SEED": "1",
+        "PYTHONPATH": PYTHONPATH,
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local_stack"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_ready(process, log_file)
+        yield json.loads(state_file.read_text(encoding="utf-8"))
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"the local stack did not stop on SIGINT:\n{_log_tail(log_file)}")
+    assert code == 0, f"the local stack exited with {code}:\n{_log_tail(log_file)}"
+
+
+@pytest.fixture(scope="session")
+def id_token() -> Callable[..., str]:
+    """`id_token(stack, username)`: an ID token of a seeded staff member."""
+    return token
