@@ -158,10 +158,15 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
         "binaryValue": base64.b64encode(binary).decode("ascii") if isinstance(binary, bytes) else binary,
         "stringListValues": list(value.get("StringListValues", [])),
         "binaryListValues": [
-            base64.b64encode(b).decode("ascii") if isinstance(b, bytes) else b for b in value.get("BinaryListValues", [])
+            base64.b64encode(b).decode("ascii") if isinstance(b, bytes) else b
+            for b in value.get("BinaryListValues", [])
         ],
         "dataType": value.get("DataType", "String"),
     }
+
+
+def _b64(value: Any) -> Any:
+    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
 
 
 def _chunks(messages: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:

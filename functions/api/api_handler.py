@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_routes import facilities, health, learners, uploads
 from api_routes.errors import register_error_handlers
+from intake import upload_service
 from intake.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -32,4 +33,5 @@ def openapi_document() -> Response[dict]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    upload_service.register_context(context)
     return app.resolve(event, context)

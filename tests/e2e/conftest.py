@@ -111,3 +111,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def id_token() -> Callable[..., str]:
     """`id_token(stack, username)`: an ID token of a seeded staff member."""
     return token
+
+
+@pytest.fixture(scope="session")
+def cognito_client(local_stack: Stack) -> Any:
+    """A cognito-idp client of the running stack's embedded AWS."""
+    return cognito(local_stack)

@@ -173,6 +173,11 @@ def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
     return persistence, config
 
 
+def register_context(context: Any) -> None:
+    """Tie in-progress confirm records to this invocation's deadline."""
+    _idempotency()[1].register_lambda_context(context)
+
+
 def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bool, move_existing: bool) -> dict:
     """Start creating an upload's plan; repeating the same call answers the same and creates nothing twice."""
     upload, facility = load_upload(requestor, upload_id)

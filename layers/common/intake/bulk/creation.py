@@ -249,7 +249,7 @@ def finish_upload(upload_id: str) -> Upload | None:
     if finished is None:
         return None
     clean_up(finished)
-    logger.info("upload finished", extra={"upload_id": upload.upload_id, "status": status.value, **upload.counts})
+    logger.info("upload finished", extra={"upload_id": upload.upload_id, "status": status.value, "counts": upload.counts})
     metrics.add_metric(name="UploadsCompleted", unit="Count", value=1)
     return finished
 

@@ -76,26 +76,27 @@ def read_rows(
     source = _CountedBytes(stream, max_bytes)
     head = source.read_at_least(_CHUNK)
     if not head.strip():
-        raise FileRejected("EMPTY_FILE", f"The file is empty: fill in the template and upload it; {SAVE_AS_CSV}")
+        raise _empty_file()
     encoding = _sniff(head)
     if encoding == "zip":
         info, records, close = _open_xlsx(head, source)
+        lines_before = 0
     else:
         info = FileInfo(format="csv", encoding=encoding, delimiter=",", columns=[])
-        records, close = _csv_records(head, source, info), _nothing
-    try:
-        rows = _learner_rows(records, info, max_rows, max_cell_chars)
-        first = next(rows, None)
-    except BaseException:
-        close()
-        raise
+        lines_before, records = _csv_records(head, source, info)
+        close = _nothing
+    rows = _learner_rows(records, lines_before, info, max_rows, max_cell_chars, close)
+    first = next(rows, None)
     if first is None:
-        close()
         raise FileRejected(
             "EMPTY_FILE",
             "The file has a header but no learners: add one row per learner under the header and upload it again",
         )
-    return info, _closing(chain((first,), rows), close)
+    return info, chain((first,), rows)
+
+
+def _empty_file() -> FileRejected:
+    return FileRejected("EMPTY_FILE", f"The file is empty: fill in the template and upload it; {SAVE_AS_CSV}")
 
 
 class _CountedBytes:
@@ -159,13 +160,6 @@ def _not_csv(what: str) -> FileRejected:
 
 def _nothing() -> None:
     return None
-
-
-def _closing(rows: Iterator[tuple[int, dict[str, str]]], close: Callable[[], None]) -> Iterator[tuple[int, dict[str, str]]]:
-    try:
-        yield from rows
-    finally:
-        close()
 
 
 # --- CSV -------------------------------------------------------------------------------------------------------------
@@ -243,19 +237,18 @@ def _whole_line_blocks(chunks: Iterable[str]) -> Iterator[str]:
         yield rest
 
 
-def _csv_records(head: bytes, source: _CountedBytes, info: FileInfo) -> Iterator[tuple[int, list[str]]]:
-    """(spreadsheet line, cells) for every record, blank ones included; the delimiter is set from the header."""
+def _csv_records(head: bytes, source: _CountedBytes, info: FileInfo) -> tuple[int, Iterator[list[str]]]:
+    """The blank lines before the first record, and a csv reader of the records; the delimiter found on the way."""
     blocks = _whole_line_blocks(_text_chunks(head, source, _Decoder(info)))
     # newline="" splits on CRLF, LF and CR alike and keeps the breaks, as csv needs for quoted line breaks
     lines = chain.from_iterable(io.StringIO(block, newline="") for block in blocks)
-    line = 0
-    first = ""
+    blank = 0
     for first in lines:
         if first.strip():
             break
-        line += 1
+        blank += 1
     else:
-        raise FileRejected("EMPTY_FILE", f"The file is empty: fill in the template and upload it; {SAVE_AS_CSV}")
+        raise _empty_file()
     stripped = first.strip().lstrip("\ufeff")
     if stripped[:4].lower() == "sep=" and len(stripped) == 5:
         # Excel's own delimiter hint; Excel does not show it as a row
@@ -266,11 +259,7 @@ def _csv_records(head: bytes, source: _CountedBytes, info: FileInfo) -> Iterator
     limit = min(sys.maxsize, source.max_bytes + 1)  # no cell holds more characters than the file has bytes
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)
-    reader = csv.reader(lines, delimiter=info.delimiter, quotechar='"', doublequote=True, strict=False)
-    try:
-        yield from enumerate(reader, line + 1)
-    except csv.Error as exc:
-        raise FileRejected("NOT_CSV", f"The file could not be read as CSV ({exc}): {SAVE_AS_CSV}.") from None
+    return blank, csv.reader(lines, delimiter=info.delimiter, quotechar='"', doublequote=True, strict=False)
 
 
 # --- XLSX ------------------------------------------------------------------------------------------------------------
@@ -278,7 +267,7 @@ def _csv_records(head: bytes, source: _CountedBytes, info: FileInfo) -> Iterator
 
 def _open_xlsx(
     head: bytes, source: _CountedBytes
-) -> tuple[FileInfo, Iterator[tuple[int, list[str]]], Callable[[], None]]:
+) -> tuple[FileInfo, Iterator[list[str]], Callable[[], None]]:
     import openpyxl  # only XLSX uploads pay for the import
 
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by the row iterator
@@ -310,10 +299,10 @@ def _open_xlsx(
         workbook.close()
         spool.close()
 
-    def records() -> Iterator[tuple[int, list[str]]]:
+    def records() -> Iterator[list[str]]:
         try:
-            for line, values in enumerate(sheet.iter_rows(values_only=True), 1):
-                yield line, [_cell_text(value) for value in values]
+            for values in sheet.iter_rows(values_only=True):
+                yield [_cell_text(value) for value in values]
         except FileRejected:
             raise
         except Exception:
@@ -347,39 +336,53 @@ def _cell_text(value: object) -> str:
 
 
 def _learner_rows(
-    records: Iterator[tuple[int, list[str]]], info: FileInfo, max_rows: int, max_cell_chars: int
+    records: Iterator[list[str]],
+    lines_before: int,
+    info: FileInfo,
+    max_rows: int,
+    max_cell_chars: int,
+    close: Callable[[], None],
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    for line, header in records:
-        if any(cell.strip() for cell in header):
-            break
-    else:
-        raise FileRejected("EMPTY_FILE", f"The file is empty: fill in the template and upload it; {SAVE_AS_CSV}")
-    info.header_line = line
-    positions = _columns(header, info)
-    names = tuple(positions)
-    indices = [positions[name] for name in names]
-    values_of = itemgetter(*indices)
-    learner_fields_of = itemgetter(*(positions[name] for name in LEARNER_COLUMNS if name in positions))
-    width = max(indices) + 1
-    count = 0
-    for line, record in records:
-        if len(record) < width:
-            if not record:
+    line = lines_before
+    try:
+        for header in records:
+            line += 1
+            if any(cell.strip() for cell in header):
+                break
+        else:
+            raise _empty_file()
+        info.header_line = line
+        positions = _columns(header, info)
+        names = tuple(positions)
+        indices = list(positions.values())
+        values_of = itemgetter(*indices)
+        learner_fields_of = itemgetter(*(positions[name] for name in LEARNER_COLUMNS if name in positions))
+        width = max(indices) + 1
+        count = 0
+        for record in records:
+            line += 1
+            if len(record) < width:
+                if not record:
+                    continue
+                record = record + [""] * (width - len(record))
+            learner_fields = "".join(learner_fields_of(record))
+            if not learner_fields or learner_fields.isspace():
                 continue
-            record = record + [""] * (width - len(record))
-        learner_fields = "".join(learner_fields_of(record))
-        if not learner_fields or learner_fields.isspace():
-            continue
-        count += 1
-        if count > max_rows:
-            raise FileRejected(
-                "TOO_MANY_ROWS",
-                f"The file has more than {max_rows:,} learners: split it into files of at most {max_rows:,} rows each",
-            )
-        values = values_of(record)
-        if max(map(len, values)) > max_cell_chars:
-            values = tuple(TOO_LONG if len(value) > max_cell_chars else value for value in values)
-        yield line, dict(zip(names, values, strict=True))
+            count += 1
+            if count > max_rows:
+                raise FileRejected(
+                    "TOO_MANY_ROWS",
+                    f"The file has more than {max_rows:,} learners: split it into files of at most {max_rows:,} "
+                    "rows each",
+                )
+            values = values_of(record)
+            if len("".join(values)) > max_cell_chars:
+                values = tuple(TOO_LONG if len(value) > max_cell_chars else value for value in values)
+            yield line, dict(zip(names, values))  # noqa: B905 - itemgetter gave one value per name
+    except csv.Error as exc:
+        raise FileRejected("NOT_CSV", f"The file could not be read as CSV ({exc}): {SAVE_AS_CSV}.") from None
+    finally:
+        close()
 
 
 def _columns(header: list[str], info: FileInfo) -> dict[str, int]:

@@ -292,7 +292,7 @@ class _Planner:
         status = UploadStatus.VALIDATED if self.counts["invalid"] == 0 else UploadStatus.VALIDATED_WITH_ERRORS
         logger.info(
             "upload validated",
-            extra={"upload_id": upload.upload_id, "status": status.value, **self.counts},
+            extra={"upload_id": upload.upload_id, "status": status.value, "counts": self.counts},
         )
         metrics.add_metric(name="RowsValidated", unit="Count", value=self.counts["rows"])
         return upload_store.transition(
