@@ -181,7 +181,9 @@ class LocalApi:
             self._handler = getattr(module, self.function.attribute)
         return self._handler
 
-    def respond(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> Any:
+    def respond(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         """Authenticate and invoke the handler; (status, header list, body bytes)."""
         split = urlsplit(raw_path)
         path = split.path or "/"

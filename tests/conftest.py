@@ -103,13 +103,23 @@ def directory(aws: Any) -> dict[str, Any]:
         (FAC_B1, AGENCY_B, (UNIT_B1,)),
     ):
         locations.put_location(
-            Location(location_id=facility_id, name=facility_id, agency_id=agency_id, facility_id=facility_id,
-                     kind=LocationKind.FACILITY)
+            Location(
+                location_id=facility_id,
+                name=facility_id,
+                agency_id=agency_id,
+                facility_id=facility_id,
+                kind=LocationKind.FACILITY,
+            )
         )
         for unit in units:
             locations.put_location(
-                Location(location_id=unit, name=unit, agency_id=agency_id, facility_id=facility_id,
-                         kind=LocationKind.HOUSING_UNIT)
+                Location(
+                    location_id=unit,
+                    name=unit,
+                    agency_id=agency_id,
+                    facility_id=facility_id,
+                    kind=LocationKind.HOUSING_UNIT,
+                )
             )
     people = {
         "sys": StaffMember(username="sys", role=Role.SYSTEM_ADMIN),
@@ -129,8 +139,14 @@ def call_api(aws: Any, lambda_context: FakeLambdaContext):
     """Call the API handler as API Gateway would, with the claims of a user (or none)."""
     import api_handler
 
-    def call(method: str, path: str, user: str | None = None, body: Any = None, query: dict | None = None,
-             raw_body: str | None = None) -> tuple[int, Any, dict]:
+    def call(
+        method: str,
+        path: str,
+        user: str | None = None,
+        body: Any = None,
+        query: dict | None = None,
+        raw_body: str | None = None,
+    ) -> tuple[int, Any, dict]:
         event = copy.deepcopy(load_event("api_request.json"))
         event["httpMethod"] = method
         event["path"] = path

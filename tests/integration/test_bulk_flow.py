@@ -60,8 +60,11 @@ def test_drop_of_learners_from_another_facility_plans_moves(call_api, aws, direc
         assert call_api("POST", "/learners", "lake", body)[0] == 201
     # When the ridge facility's SFTP drops a file naming them and one new learner
     data = csv_file(
-        [f"1,900001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}", f"2,900002,Al,Bo,01/01/1990,Learner,,{UNIT_A1}",
-         f"3,900003,Cy,Do,01/01/1990,Learner,Secret-Pass1,{UNIT_A1}"]
+        [
+            f"1,900001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}",
+            f"2,900002,Al,Bo,01/01/1990,Learner,,{UNIT_A1}",
+            f"3,900003,Cy,Do,01/01/1990,Learner,Secret-Pass1,{UNIT_A1}",
+        ]
     )
     put_object(aws, f"incoming/{FAC_A1}/nightly roster.csv", data)
     drain(aws)

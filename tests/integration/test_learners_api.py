@@ -6,8 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A2, UNIT_B1
 
-LEARNER = {"docId": "100201", "firstName": "Marcus", "lastName": "Hill", "dateOfBirth": "3/14/1988",
-           "locationId": UNIT_A1}
+LEARNER = {
+    "docId": "100201",
+    "firstName": "Marcus",
+    "lastName": "Hill",
+    "dateOfBirth": "3/14/1988",
+    "locationId": UNIT_A1,
+}
 
 
 def test_facility_admin_creates_learner_with_generated_password(call_api, directory):
@@ -47,7 +52,10 @@ def test_educator_and_other_facility_are_refused(call_api, directory):
     # Then each gets 403 with the portal's exact message
     for status, body, _ in (educator, other, other_agency):
         assert status == 403
-        assert body == {"code": "PERMISSION_DENIED", "message": "Requestor does not have permission to create this user"}
+        assert body == {
+            "code": "PERMISSION_DENIED",
+            "message": "Requestor does not have permission to create this user",
+        }
 
 
 def test_no_token_is_401_and_unknown_staff_is_401(call_api, directory):
@@ -79,7 +87,9 @@ def test_blank_location_is_permission_denied(call_api, directory):
 def test_concurrent_creations_of_one_doc_id_create_exactly_one(call_api, directory):
     # Given 20 concurrent requests for the same DOC ID in one agency
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: call_api("POST", "/learners", "north", {**LEARNER, "docId": "555"}), range(20)))
+        results = list(
+            pool.map(lambda _: call_api("POST", "/learners", "north", {**LEARNER, "docId": "555"}), range(20))
+        )
     statuses = sorted(status for status, _, _ in results)
     # Then exactly one is created and nineteen are told it exists, with where
     assert statuses == [201] + [409] * 19
@@ -105,7 +115,7 @@ def test_move_to_another_facility_keeps_id_and_records_history(call_api, directo
     history = moved["learner"]["history"]
     assert len(history) == 1 and history[0]["fromFacilityId"] == FAC_A1 and history[0]["movedBy"] == "lake"
     # And a move into a location outside the requestor's scope is refused
-    status, body, _ = call_api("POST", f"/learners/{learner_id}/move", "lake", {"locationId": UNIT_A1})
+    status, _body, _ = call_api("POST", f"/learners/{learner_id}/move", "lake", {"locationId": UNIT_A1})
     assert status == 403
     # And the learner can be read back by id
     status, again, _ = call_api("GET", f"/learners/{learner_id}", "north")

@@ -28,7 +28,7 @@ router = Router()
 )
 def create_learner(request: CreateLearnerRequest) -> Response[dict[str, Any]]:
     created = learner_service.create_learner(current_requestor(router), request)
-    body = {"learner": created.learner.to_json_dict()}
+    body: dict[str, Any] = {"learner": created.learner.to_json_dict()}
     if created.generated_password is not None:
         body["generatedPassword"] = created.generated_password
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from intake.domain import StaffMember
 from intake.staff_service import resolve_requestor
@@ -10,5 +11,7 @@ from intake.staff_service import resolve_requestor
 
 def current_requestor(router: Router) -> StaffMember:
     """The staff member behind the ID token of the current request."""
-    claims = router.current_event.request_context.authorizer.claims or {}
+    event = router.current_event
+    assert isinstance(event, APIGatewayProxyEvent)
+    claims = event.request_context.authorizer.claims or {}
     return resolve_requestor(claims.get("cognito:username"))

@@ -28,19 +28,21 @@ class ConfirmUploadRequest(BaseModel):
     moveExisting: bool = False
 
 
-@router.post("/uploads", summary="A presigned link to upload one bulk file", responses={201: {"description": "Created"}})
+@router.post(
+    "/uploads", summary="A presigned link to upload one bulk file", responses={201: {"description": "Created"}}
+)
 def create_upload(request: CreateUploadRequest) -> Response[dict[str, Any]]:
     body = upload_service.create_upload_link(current_requestor(router), request.facilityId, request.fileName)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @router.get("/uploads/<uploadId>", summary="One upload: status, counts, first errors, report links")
-def get_upload(uploadId: str) -> dict[str, Any]:  # noqa: N803 - the contract's path parameter
+def get_upload(uploadId: str) -> dict[str, Any]:
     return upload_service.get_upload_view(current_requestor(router), uploadId)
 
 
 @router.get("/facilities/<facilityId>/uploads", summary="A facility's uploads, newest first")
-def list_uploads(facilityId: str) -> dict[str, Any]:  # noqa: N803
+def list_uploads(facilityId: str) -> dict[str, Any]:
     return {"uploads": upload_service.list_upload_views(current_requestor(router), facilityId)}
 
 
@@ -49,7 +51,7 @@ def list_uploads(facilityId: str) -> dict[str, Any]:  # noqa: N803
     summary="Create the upload's learners (idempotent)",
     responses={202: {"description": "Accepted"}},
 )
-def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[dict[str, Any]]:  # noqa: N803
+def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[dict[str, Any]]:
     options = request or ConfirmUploadRequest()
     body = upload_service.confirm_upload(
         current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting

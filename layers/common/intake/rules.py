@@ -129,7 +129,8 @@ def _unreadable_date_message(value: str, field: str) -> str:
     with_time = _DATE_AND_TIME.fullmatch(value)
     if with_time:
         month, day, year = with_time.groups()
-        return f"{field} {value} has a time after the date: write only the date, e.g. {int(month):02d}/{int(day):02d}/{year}"
+        example = f"{int(month):02d}/{int(day):02d}/{year}"
+        return f"{field} {value} has a time after the date: write only the date, e.g. {example}"
     iso = _ISO_DATE.fullmatch(value)
     if iso:
         year, month, day = iso.groups()
@@ -147,7 +148,8 @@ def check_password(raw: str | None, field: str = "password") -> str | FieldError
             "INVALID_VALUE",
             f"{field} must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, or left blank to generate one",
         )
-    if any(unicodedata.category(char).startswith("C") for char in raw) or raw != raw.strip():
+    has_control = not raw.isprintable() and any(unicodedata.category(char).startswith("C") for char in raw)
+    if has_control or raw != raw.strip():
         return FieldError(
             field,
             "INVALID_VALUE",

@@ -208,7 +208,9 @@ def _start_creation(command: ConfirmCommand) -> dict:
         fan_out(upload)
         return {"uploadId": upload.upload_id, "status": UploadStatus.CREATING.value}
     if upload.status is UploadStatus.VALIDATED_WITH_ERRORS and not command.skip_invalid_rows:
-        raise Conflict("This upload has rows with errors: fix the file and upload it again, or confirm with skipInvalidRows")
+        raise Conflict(
+            "This upload has rows with errors: fix the file and upload it again, or confirm with skipInvalidRows"
+        )
     if upload.status not in CONFIRMABLE:
         raise Conflict(f"This upload is {upload.status.value} and cannot be confirmed")
     started = begin_creation(upload, command.skip_invalid_rows, command.move_existing, command.confirmed_by)

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from intake import rules
 from intake.authz import can_write_location
-from intake.bulk.reading import TOO_LONG, FileInfo, read_rows
+from intake.bulk.reading import CANONICAL_COLUMNS, TOO_LONG, FileInfo, read_values
 from intake.bulk.types import CheckedRow, RowIssue
 from intake.domain import Location, Role, StaffMember
 from intake.errors import CREATE_DENIED_MESSAGE, FieldError
@@ -23,7 +23,9 @@ _MEMO_LIMIT = 65_536
 _LOCATION_ID_MAX = 128  # longer is no id of ours; DynamoDB keys have their own limits besides
 _SHOWN_MAX = 40
 
-_LocationVerdict = tuple[Location | None, FieldError | None]
+# (location_id, facility_id, agency_id) of a usable location, or what is wrong with the cell
+_LocationVerdict = tuple[tuple[str, str, str] | None, FieldError | None]
+_NO_LOCATION = ("", "", "")
 
 
 class RowChecker:
@@ -48,89 +50,111 @@ class RowChecker:
         self._first_names: dict[str, str | FieldError] = {}
         self._last_names: dict[str, str | FieldError] = {}
         self._dates: dict[str, str | FieldError] = {}
+        self._roles: dict[str, str | FieldError] = {}
 
     def check(self, line: int, cells: dict[str, str]) -> CheckedRow:
-        """One row checked: cleaned fields when valid, else every issue found (a field at a time)."""
-        get = cells.get
-        errors: list[FieldError] = []
-        too_long = _too_long_fields(cells) if TOO_LONG in cells.values() else ()
-        for name in too_long:
-            errors.append(
-                FieldError(
-                    name,
-                    "TOO_LONG",
-                    f"{name} is longer than {self._max_cell_chars} characters: shorten it (if the row runs on into "
-                    'the next ones, a cell there holds a stray double quote (") to remove)',
-                )
-            )
+        """One row checked: cleaned fields when valid, else every issue found (one per field, plus duplicates)."""
+        return self.check_values(line, tuple(cells.get(name, "") for name in CANONICAL_COLUMNS))
 
-        request_id = "" if "requestId" in too_long else get("requestId", "").strip()
+    def check_values(self, line: int, values: tuple[str, ...]) -> CheckedRow:
+        """check for a row given as cells in CANONICAL_COLUMNS order (as read_values yields them)."""
+        if TOO_LONG in values:
+            return self._check_too_long(line, values)
+        raw_request, raw_doc, raw_first, raw_last, raw_born, raw_role, raw_password, raw_location = values
+        request_id = raw_request.strip()
+        # each memo holds the rule's answer per raw cell: a str (cleaned) or a FieldError, both truthy
+        doc = rules.clean_doc_id(raw_doc, "docID")
+        first = self._first_names.get(raw_first) or self._remember(self._first_names, raw_first, _first_name)
+        last = self._last_names.get(raw_last) or self._remember(self._last_names, raw_last, _last_name)
+        born = self._dates.get(raw_born) or self._remember(self._dates, raw_born, self._date)
+        role = self._roles.get(raw_role) or self._remember(self._roles, raw_role, _role)
+        password = rules.check_password(raw_password, "password") if raw_password else None
+        location, location_error = self._locations.get(raw_location) or self._location(raw_location)
+
+        if (
+            doc.__class__ is str
+            and first.__class__ is str
+            and last.__class__ is str
+            and born.__class__ is str
+            and role.__class__ is str
+            and password.__class__ is not FieldError
+            and location_error is None
+        ):
+            errors: list[FieldError] = []
+        else:
+            errors = [
+                value
+                for value in (doc, first, last, born, role, password, location_error)
+                if value.__class__ is FieldError
+            ]
         if request_id and not request_id.isprintable():
             bad = _control_character(request_id)
             if bad:
                 errors.append(FieldError("requestId", "INVALID_VALUE", f"requestId may not hold {bad}: remove it"))
-
-        raw_doc = get("docID", "")
-        doc = "" if "docID" in too_long else rules.clean_doc_id(raw_doc, "docID")
-        first = "" if "firstName" in too_long else _memo(self._first_names, get("firstName", ""), _first_name)
-        last = "" if "lastName" in too_long else _memo(self._last_names, get("lastName", ""), _last_name)
-        born = "" if "dateOfBirth" in too_long else _memo(self._dates, get("dateOfBirth", ""), self._date)
-        role = "" if "role" in too_long else rules.check_role(get("role", ""), "role")
-        password = None if "password" in too_long else rules.check_password(get("password", ""), "password")
-        location, location_error = (
-            (None, None) if "locationId" in too_long else self._location(get("locationId", ""))
-        )
-        for value in (doc, first, last, born, role, password, location_error):
-            if isinstance(value, FieldError):
-                errors.append(value)
-
-        if isinstance(doc, str) and doc:
+        if doc.__class__ is str:
             seen = self._doc_lines.setdefault(doc, line)
             if seen != line:
-                errors.append(
-                    FieldError(
-                        "docID",
-                        "DUPLICATE_IN_FILE",
-                        f"docID {doc} is already on line {seen}: a learner may appear once; delete one of the rows",
-                    )
-                )
+                errors.append(_duplicate("docID", f"docID {doc}", seen, "a learner may appear once; delete one row"))
+            doc_text = doc
+        else:
+            doc_text = raw_doc.strip()
         if request_id:
             seen = self._request_lines.setdefault(request_id, line)
             if seen != line:
                 errors.append(
-                    FieldError(
-                        "requestId",
-                        "DUPLICATE_IN_FILE",
-                        f"requestId {_shown(request_id)} is already on line {seen}: give every row its own requestId",
-                    )
+                    _duplicate("requestId", f"requestId {_shown(request_id)}", seen, "give every row its own requestId")
                 )
+        return CheckedRow(
+            line,
+            request_id,
+            doc_text,
+            first if first.__class__ is str else "",
+            last if last.__class__ is str else "",
+            born if born.__class__ is str else "",
+            password if password.__class__ is str else None,
+            *(location or _NO_LOCATION),
+            [RowIssue(line, request_id, doc_text, error.field, error.code, error.message) for error in errors]
+            if errors
+            else [],
+        )
 
-        doc_text = doc if isinstance(doc, str) and doc else ("" if "docID" in too_long else raw_doc.strip())
-        row = CheckedRow(line=line, request_id=request_id, doc_id=doc_text)
-        if errors:
-            row.issues = [
-                RowIssue(line, request_id, doc_text, error.field, error.code, error.message) for error in errors
-            ]
-        row.first_name = first if isinstance(first, str) else ""
-        row.last_name = last if isinstance(last, str) else ""
-        row.date_of_birth = born if isinstance(born, str) else ""
-        row.password = password if isinstance(password, str) else None
-        if location is not None:
-            row.location_id = location.location_id
-            row.facility_id = location.facility_id
-            row.agency_id = location.agency_id
+    def _check_too_long(self, line: int, values: tuple[str, ...]) -> CheckedRow:
+        """A row with cut cells: checked with those cells blank, whose REQUIRED errors become TOO_LONG ones."""
+        too_long = {name for name, value in zip(CANONICAL_COLUMNS, values, strict=True) if value == TOO_LONG}
+        row = self.check_values(line, tuple("" if value == TOO_LONG else value for value in values))
+        kept = [issue for issue in row.issues if issue.field not in too_long]
+        row.issues = [
+            RowIssue(
+                line,
+                row.request_id,
+                row.doc_id,
+                name,
+                "TOO_LONG",
+                f"{name} is longer than {self._max_cell_chars} characters: shorten it (if the rows after it are "
+                'missing, a stray double quote (") in it swallowed them: remove it)',
+            )
+            for name in CANONICAL_COLUMNS
+            if name in too_long
+        ] + kept
         return row
+
+    @staticmethod
+    def _remember(
+        memo: dict[str, str | FieldError], raw: str, rule: Callable[[str], str | FieldError]
+    ) -> str | FieldError:
+        result = rule(raw)
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[raw] = result
+        return result
 
     def _date(self, raw: str) -> str | FieldError:
         return rules.clean_date_of_birth(raw, self._today, "dateOfBirth")
 
     def _location(self, raw: str) -> _LocationVerdict:
-        key = raw.strip()
-        verdict = self._locations.get(key)
-        if verdict is None:
-            verdict = self._judge_location(key)
-            if len(self._locations) < _MEMO_LIMIT:
-                self._locations[key] = verdict
+        verdict = self._judge_location(raw.strip())
+        if len(self._locations) < _MEMO_LIMIT:
+            self._locations[raw] = verdict
         return verdict
 
     def _judge_location(self, location_id: str) -> _LocationVerdict:
@@ -144,8 +168,7 @@ class RowChecker:
             return None, FieldError(
                 "locationId",
                 "LOCATION_NOT_FOUND",
-                f"locationId {shown} is not a facility or housing unit Intake knows: check it; "
-                f"{self._scope_hint}",
+                f"locationId {shown} is not a facility or housing unit Intake knows: check it; {self._scope_hint}",
             )
         if not can_write_location(self._requestor, location):
             return None, _denied(f"locationId {shown} is outside your scope; {self._scope_hint}")
@@ -156,7 +179,7 @@ class RowChecker:
                 f"locationId {shown} ({location.name}) is no longer in use: enter an active housing unit's id "
                 "or the facility's id",
             )
-        return location, None
+        return (location.location_id, location.facility_id, location.agency_id), None
 
 
 def check_file(
@@ -170,9 +193,9 @@ def check_file(
     max_cell_chars: int = 1000,
 ) -> tuple[FileInfo, Iterator[CheckedRow]]:
     """read_rows then RowChecker.check, lazily: FileRejected comes from this call or from the iterator."""
-    info, rows = read_rows(stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars)
+    info, rows = read_values(stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars)
     checker = RowChecker(requestor, resolve_location, today, max_cell_chars=max_cell_chars)
-    return info, starmap(checker.check, rows)
+    return info, starmap(checker.check_values, rows)
 
 
 def _first_name(raw: str) -> str | FieldError:
@@ -183,20 +206,12 @@ def _last_name(raw: str) -> str | FieldError:
     return rules.clean_name(raw, "lastName")
 
 
-def _memo(
-    memo: dict[str, str | FieldError], raw: str, rule: Callable[[str], str | FieldError]
-) -> str | FieldError:
-    result = memo.get(raw)
-    if result is None:
-        result = rule(raw)
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[raw] = result
-    return result
+def _role(raw: str) -> str | FieldError:
+    return rules.check_role(raw, "role")
 
 
-def _too_long_fields(cells: dict[str, str]) -> tuple[str, ...]:
-    return tuple(name for name, value in cells.items() if value == TOO_LONG)
+def _duplicate(field: str, what: str, first_line: int, fix: str) -> FieldError:
+    return FieldError(field, "DUPLICATE_IN_FILE", f"{what} is already on line {first_line}: {fix}")
 
 
 def _control_character(value: str) -> str:

@@ -125,7 +125,9 @@ def _csv(outcomes: list[_Outcome]) -> bytes:
                 neutralise(row["firstName"]),
                 neutralise(row["lastName"]),
                 o.learner_id,
-                row["locationId"] if o.outcome in ("CREATED", "MOVED") else row.get("existing", {}).get("locationId", ""),
+                row["locationId"]
+                if o.outcome in ("CREATED", "MOVED")
+                else row.get("existing", {}).get("locationId", ""),
                 o.outcome,
                 o.password,
                 neutralise(o.message),
@@ -199,7 +201,9 @@ def _move(row: dict[str, Any], upload: Upload, locations: dict[str, Location | N
         locations[row["locationId"]] = directory.get_location(row["locationId"])
     destination = locations[row["locationId"]]
     if destination is None or not destination.active:
-        return _Outcome(row, "FAILED", current.learner_id, message="The destination location no longer accepts learners")
+        return _Outcome(
+            row, "FAILED", current.learner_id, message="The destination location no longer accepts learners"
+        )
     move = Move(
         from_location_id=current.location_id,
         from_facility_id=current.facility_id,
@@ -249,7 +253,9 @@ def finish_upload(upload_id: str) -> Upload | None:
     if finished is None:
         return None
     clean_up(finished)
-    logger.info("upload finished", extra={"upload_id": upload.upload_id, "status": status.value, "counts": upload.counts})
+    logger.info(
+        "upload finished", extra={"upload_id": upload.upload_id, "status": status.value, "counts": upload.counts}
+    )
     metrics.add_metric(name="UploadsCompleted", unit="Count", value=1)
     return finished
 

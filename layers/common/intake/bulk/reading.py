@@ -69,10 +69,18 @@ def read_rows(
     as Excel shows it), blank rows included, the header being line 1 unless blank rows precede it. Blank rows and
     rows whose docID, firstName, lastName, dateOfBirth and password are all blank are skipped and not counted.
     A cell longer than max_cell_chars is replaced by the TOO_LONG marker, for the row checker to report on its field.
-    The dict holds every column present (FileInfo.columns): requestId and password may be absent.
+    The dict holds every canonical column, "" for an optional one the file lacks (FileInfo.columns has those present).
     An ASCII-only start is read as UTF-8; if a later byte is not UTF-8 the file turns out to be Windows-1252 and
     FileInfo.encoding changes, so read it after the rows.
     """
+    info, rows = read_values(stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars)
+    return info, ((line, dict(zip(CANONICAL_COLUMNS, values, strict=True))) for line, values in rows)
+
+
+def read_values(
+    stream: BinaryIO, *, max_bytes: int, max_rows: int, max_cell_chars: int = 1000
+) -> tuple[FileInfo, Iterator[tuple[int, tuple[str, ...]]]]:
+    """read_rows with each row as a tuple of cells in CANONICAL_COLUMNS order: the hot path, no dict per row."""
     source = _CountedBytes(stream, max_bytes)
     head = source.read_at_least(_CHUNK)
     if not head.strip():
@@ -201,9 +209,7 @@ class _Decoder:
 
 def _bad_encoding(encoding: str) -> FileRejected:
     name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}.get(encoding, encoding)
-    return FileRejected(
-        "BAD_ENCODING", f"The file is not valid {name} text (it mixes text encodings): {SAVE_AS_CSV}."
-    )
+    return FileRejected("BAD_ENCODING", f"The file is not valid {name} text (it mixes text encodings): {SAVE_AS_CSV}.")
 
 
 def _text_chunks(head: bytes, source: _CountedBytes, decoder: _Decoder) -> Iterator[str]:
@@ -265,9 +271,7 @@ def _csv_records(head: bytes, source: _CountedBytes, info: FileInfo) -> tuple[in
 # --- XLSX ------------------------------------------------------------------------------------------------------------
 
 
-def _open_xlsx(
-    head: bytes, source: _CountedBytes
-) -> tuple[FileInfo, Iterator[list[str]], Callable[[], None]]:
+def _open_xlsx(head: bytes, source: _CountedBytes) -> tuple[FileInfo, Iterator[list[str]], Callable[[], None]]:
     import openpyxl  # only XLSX uploads pay for the import
 
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by the row iterator
@@ -342,7 +346,7 @@ def _learner_rows(
     max_rows: int,
     max_cell_chars: int,
     close: Callable[[], None],
-) -> Iterator[tuple[int, dict[str, str]]]:
+) -> Iterator[tuple[int, tuple[str, ...]]]:
     line = lines_before
     try:
         for header in records:
@@ -353,18 +357,20 @@ def _learner_rows(
             raise _empty_file()
         info.header_line = line
         positions = _columns(header, info)
-        names = tuple(positions)
-        indices = list(positions.values())
-        values_of = itemgetter(*indices)
-        learner_fields_of = itemgetter(*(positions[name] for name in LEARNER_COLUMNS if name in positions))
-        width = max(indices) + 1
+        width = max(positions.values()) + 1
+        # a column the file lacks reads the cell just past the widest one, which every record is padded to hold
+        values_of = itemgetter(*(positions.get(name, width) for name in CANONICAL_COLUMNS))
+        learner_fields_of = itemgetter(*(positions.get(name, width) for name in LEARNER_COLUMNS))
+        blank_last = len(positions) < len(CANONICAL_COLUMNS)
+        if blank_last:
+            width += 1
         count = 0
         for record in records:
             line += 1
-            if len(record) < width:
+            if len(record) != width or (blank_last and record[-1]):
                 if not record:
                     continue
-                record = record + [""] * (width - len(record))
+                record = _fit(record, width, blank_last)
             learner_fields = "".join(learner_fields_of(record))
             if not learner_fields or learner_fields.isspace():
                 continue
@@ -378,11 +384,21 @@ def _learner_rows(
             values = values_of(record)
             if len("".join(values)) > max_cell_chars:
                 values = tuple(TOO_LONG if len(value) > max_cell_chars else value for value in values)
-            yield line, dict(zip(names, values))  # noqa: B905 - itemgetter gave one value per name
+            yield line, values
     except csv.Error as exc:
         raise FileRejected("NOT_CSV", f"The file could not be read as CSV ({exc}): {SAVE_AS_CSV}.") from None
     finally:
         close()
+
+
+def _fit(record: list[str], width: int, blank_last: bool) -> list[str]:
+    """The record cut or padded to width cells; with blank_last, its last cell blank (read for absent columns)."""
+    if len(record) < width:
+        return record + [""] * (width - len(record))
+    if blank_last:
+        record = record[:width]
+        record[-1] = ""
+    return record
 
 
 def _columns(header: list[str], info: FileInfo) -> dict[str, int]:

@@ -31,7 +31,7 @@ class _Utf8Sink:
 
 
 class ReportWriter:
-    """Writes one CSV report row by row onto a binary stream: BOM and header first, CRLF, every text cell neutralised."""
+    """One CSV report, row by row, onto a binary stream: BOM and header first, CRLF, every text cell neutralised."""
 
     def __init__(self, out: BinaryIO, columns: Sequence[str]) -> None:
         out.write(codecs.BOM_UTF8)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from intake import clock
 from intake.bulk import keys
@@ -95,7 +95,9 @@ def validate_object(raw_key: str, etag: str) -> Upload | None:
     if upload.source == "drop":
         requestor = facility_scope(facility)
     else:
-        requestor = staff_store.get_staff(upload.created_by) or StaffMember(username=upload.created_by, role=Role.EDUCATOR)
+        requestor = staff_store.get_staff(upload.created_by) or StaffMember(
+            username=upload.created_by, role=Role.EDUCATOR
+        )
     result = validate_upload(started, requestor)
     if (
         result is not None
@@ -121,7 +123,7 @@ def validate_upload(upload: Upload, requestor: StaffMember) -> Upload | None:
     try:
         with body:
             info, rows = check_file(
-                body,
+                cast(BinaryIO, body),
                 requestor=requestor,
                 resolve_location=directory.get_location,
                 today=clock.today(),
@@ -147,7 +149,7 @@ def _reject(upload: Upload, code: str, message: str) -> Upload | None:
     issue = _file_issue(code, message)
     report_key = keys.error_report_key(upload.facility_id, upload.upload_id)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
-        write_error_report([issue], out)
+        write_error_report([issue], cast(BinaryIO, out))
         out.seek(0)
         objects.upload_file(report_key, out)
     objects.delete_keys([upload.object_key])  # a rejected file may still hold passwords
@@ -183,7 +185,7 @@ class _Planner:
         self.chunks = 0
         self.errors: list[dict] = []
         self.warnings: list[dict] = []
-        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by finish or discard
         self.issue_count = 0
 
     def note(self, issue: RowIssue) -> None:
@@ -266,7 +268,9 @@ class _Planner:
 
     def _write_chunk(self) -> None:
         if self.chunk:
-            objects.put_json(keys.plan_chunk_key(self.upload.facility_id, self.upload.upload_id, self.chunks), self.chunk)
+            objects.put_json(
+                keys.plan_chunk_key(self.upload.facility_id, self.upload.upload_id, self.chunks), self.chunk
+            )
             self.chunks += 1
             self.chunk = []
 
@@ -285,7 +289,7 @@ class _Planner:
         if self.issue_count:
             report_key = keys.error_report_key(upload.facility_id, upload.upload_id)
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
-                write_error_report(self._issues(), out)
+                write_error_report(self._issues(), cast(BinaryIO, out))
                 out.seek(0)
                 objects.upload_file(report_key, out)
         self.spool.close()

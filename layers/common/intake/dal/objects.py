@@ -94,9 +94,7 @@ def put_bytes(key: str, data: bytes, content_type: str = "text/csv; charset=utf-
 def upload_file(key: str, fileobj: IO[bytes], content_type: str = "text/csv; charset=utf-8") -> None:
     """Store a spooled report, encrypted with the reports key."""
     try:
-        client("s3").upload_fileobj(
-            fileobj, _bucket(), key, ExtraArgs={"ContentType": content_type, **_encryption()}
-        )
+        client("s3").upload_fileobj(fileobj, _bucket(), key, ExtraArgs={"ContentType": content_type, **_encryption()})
     except (ClientError, BotoCoreError) as exc:
         raise _wrap("save", exc) from exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import UploadItem, bind_tables
@@ -103,7 +104,7 @@ def list_uploads(facility_id: str, limit: int = PAGE_SIZE) -> list[Upload]:
 def transition(upload_id: str, allowed_from: set[UploadStatus], to: UploadStatus, **fields: Any) -> Upload | None:
     """Move an upload to a new status if it is in one of the allowed ones; None if it was not (nothing changed)."""
     bind_tables()
-    actions = [UploadItem.status.set(to.value)]
+    actions: list[Action] = [UploadItem.status.set(to.value)]
     for name, value in fields.items():
         attribute = getattr(UploadItem, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
@@ -122,7 +123,7 @@ def transition(upload_id: str, allowed_from: set[UploadStatus], to: UploadStatus
 def record_part(upload_id: str, part: str, counts: dict[str, int], finishes_chunk: bool) -> Upload | None:
     """Add one processed part's counts exactly once (a retried part is refused); None if already recorded."""
     bind_tables()
-    actions = [UploadItem.partsDone.add({part})]
+    actions: list[Action] = [UploadItem.partsDone.add({part})]
     actions += [getattr(UploadItem, name).add(counts.get(name, 0)) for name in CREATION_COUNTS]
     if finishes_chunk:
         actions.append(UploadItem.chunksDone.add(1))
