@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from tests.conftest import FakeLambdaContext, load_event
 
@@ -52,8 +53,11 @@ def drain(resources: Any, rounds: int = 200, fail_worker_after: int | None = Non
             if not messages:
                 continue
             delivered += len(messages)
-            result = handler(sqs_event(messages, resources.queue_arns[queue]), FakeLambdaContext())
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            try:
+                result = handler(sqs_event(messages, resources.queue_arns[queue]), FakeLambdaContext())
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            except BatchProcessingError:  # every record failed: Lambda retries the whole batch
+                failed = {m["MessageId"] for m in messages}
             for m in messages:
                 if m["MessageId"] not in failed:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])

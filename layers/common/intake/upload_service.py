@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import BaseModel
 
 from intake import authz, clock
@@ -192,7 +193,10 @@ def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bo
         move_existing=move_existing,
         confirmed_by=requestor.username,
     )
-    return run(command=command)
+    try:
+        return run(command=command)
+    except IdempotencyAlreadyInProgressError as exc:
+        raise Conflict("A confirm of this upload is in progress: check its status in a moment") from exc
 
 
 def _start_creation(command: ConfirmCommand) -> dict:
