@@ -152,9 +152,10 @@ class RowChecker:
         return rules.clean_date_of_birth(raw, self._today, "dateOfBirth")
 
     def _location(self, raw: str) -> _LocationVerdict:
-        verdict = self._judge_location(raw.strip())
+        location_id = raw.strip()
+        verdict = self._locations.get(location_id) or self._judge_location(location_id)
         if len(self._locations) < _MEMO_LIMIT:
-            self._locations[raw] = verdict
+            self._locations[raw] = self._locations[location_id] = verdict
         return verdict
 
     def _judge_location(self, location_id: str) -> _LocationVerdict:

@@ -82,8 +82,8 @@ def read_values(
 ) -> tuple[FileInfo, Iterator[tuple[int, tuple[str, ...]]]]:
     """read_rows with each row as a tuple of cells in CANONICAL_COLUMNS order: the hot path, no dict per row."""
     source = _CountedBytes(stream, max_bytes)
-    head = source.read_at_least(_CHUNK)
-    if not head.strip():
+    head = source.read_at_least(max(_CHUNK, _BINARY_SNIFF))
+    if not head:
         raise _empty_file()
     encoding = _sniff(head)
     if encoding == "zip":
@@ -115,7 +115,7 @@ class _CountedBytes:
         self.max_bytes = max_bytes
         self.total = 0
 
-    def read(self, size: int = _CHUNK) -> bytes:
+    def read(self, size: int) -> bytes:
         data = self._stream.read(size)
         self.total += len(data)
         if self.total > self.max_bytes:
@@ -218,7 +218,7 @@ def _text_chunks(head: bytes, source: _CountedBytes, decoder: _Decoder) -> Itera
         text = decoder.decode(data)
         if text:
             yield text
-        data = source.read()
+        data = source.read(_CHUNK)
     text = decoder.decode(b"", final=True)
     if text:
         yield text
@@ -279,7 +279,7 @@ def _open_xlsx(head: bytes, source: _CountedBytes) -> tuple[FileInfo, Iterator[l
         data = head
         while data:
             spool.write(data)
-            data = source.read()
+            data = source.read(_CHUNK)
         spool.seek(0)
         try:
             with zipfile.ZipFile(spool) as archive:

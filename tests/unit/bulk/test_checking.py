@@ -1,0 +1,230 @@
+"""RowChecker: the single-learner rules per row, the requestor's scope per location, duplicates within the file."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from intake.bulk.checking import RowChecker, check_file
+from intake.bulk.reading import TOO_LONG
+from intake.domain import Role
+from intake.errors import CREATE_DENIED_MESSAGE
+from tests.unit.bulk.support import World
+
+
+def cells(**changes: str) -> dict[str, str]:
+    row = {
+        "requestId": "1",
+        "docID": "100201",
+        "firstName": "Marcus",
+        "lastName": "Hill",
+        "dateOfBirth": "3/14/1988",
+        "role": "Learner",
+        "password": "",
+        "locationId": "fac-oak-u1",
+    }
+    row.update(changes)
+    return row
+
+
+def checker(world: World) -> RowChecker:
+    return RowChecker(world.requestor, world.resolve, world.today)
+
+
+def codes(world: World, **changes: str) -> list[tuple[str, str]]:
+    row = checker(world).check(2, cells(**changes))
+    return [(issue.field, issue.code) for issue in row.issues]
+
+
+def test_a_valid_row_comes_back_cleaned_with_its_location(world: World) -> None:
+    # Given a row as Excel writes it: lower-case DOC ID, M/D/YYYY, spaces and a non-breaking space in a name
+    row = checker(world).check(
+        7, cells(docID=" ab-100 ", firstName="Mary\u00a0 Ann ", dateOfBirth="3/4/1988", password="Sunrise42")
+    )
+    # Then it is valid and cleaned, with the location's facility and agency
+    assert row.is_valid
+    assert row.issues == []
+    assert (row.line, row.request_id, row.doc_id) == (7, "1", "AB-100")
+    assert (row.first_name, row.last_name, row.date_of_birth) == ("Mary Ann", "Hill", "03/04/1988")
+    assert row.password == "Sunrise42"
+    assert (row.location_id, row.facility_id, row.agency_id) == ("fac-oak-u1", "fac-oak", "agency-north")
+
+
+def test_a_blank_password_means_one_is_generated(world: World) -> None:
+    # Given no password, Then the row is valid and its password None
+    assert checker(world).check(2, cells()).password is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"docID": ""}, [("docID", "REQUIRED")]),
+        ({"docID": "1.23457E+11"}, [("docID", "INVALID_VALUE")]),
+        ({"firstName": "=cmd|' /C calc'!A0"}, [("firstName", "INVALID_VALUE")]),
+        ({"lastName": "Lee\x00"}, [("lastName", "INVALID_VALUE")]),
+        ({"dateOfBirth": "31113"}, [("dateOfBirth", "INVALID_DATE")]),
+        ({"dateOfBirth": "3/7/85"}, [("dateOfBirth", "INVALID_DATE")]),
+        ({"role": "LEARNER"}, [("role", "INVALID_ROLE")]),
+        ({"role": ""}, [("role", "REQUIRED")]),
+        ({"password": "short"}, [("password", "INVALID_VALUE")]),
+        ({"locationId": "nowhere"}, [("locationId", "LOCATION_NOT_FOUND")]),
+        ({"locationId": "fac-oak-u9"}, [("locationId", "LOCATION_INACTIVE")]),
+        ({"locationId": "fac-pine"}, [("locationId", "PERMISSION_DENIED")]),
+        ({"requestId": "r\x07"}, [("requestId", "INVALID_VALUE")]),
+        (
+            {"docID": "", "firstName": "", "dateOfBirth": "13/13/2000", "locationId": ""},
+            [
+                ("docID", "REQUIRED"),
+                ("firstName", "REQUIRED"),
+                ("dateOfBirth", "INVALID_DATE"),
+                ("locationId", "PERMISSION_DENIED"),
+            ],
+        ),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_each_broken_field_is_one_issue_on_that_field(
+    world: World, changes: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    # Given a row with some fields broken, When it is checked, Then each broken field is one issue of its code
+    assert codes(world, **changes) == expected
+
+
+def test_serial_date_message_names_the_date_it_probably_is(world: World) -> None:
+    # Given a date of birth saved by Excel as serial number 31113
+    (issue,) = checker(world).check(2, cells(dateOfBirth="31113")).issues
+    # Then the message names 03/07/1985 and says how to fix it
+    assert "03/07/1985" in issue.message
+    assert "Text" in issue.message
+
+
+def test_issues_carry_the_line_request_id_and_doc_id(world: World) -> None:
+    # Given a row with a bad date and a DOC ID in lower case
+    (issue,) = checker(world).check(9, cells(requestId=" r-9 ", docID="ab1", dateOfBirth="x")).issues
+    # Then the issue says where: line, requestId, cleaned DOC ID; severity error
+    assert (issue.line, issue.request_id, issue.doc_id, issue.severity) == (9, "r-9", "AB1", "error")
+
+
+def test_a_bad_doc_id_is_reported_as_typed(world: World) -> None:
+    # Given a DOC ID in scientific notation, Then the issue's docId is the text as typed
+    (issue,) = checker(world).check(2, cells(docID=" 1.23457E+11")).issues
+    assert issue.doc_id == "1.23457E+11"
+
+
+def test_a_blank_location_is_denied_with_the_portals_words_and_what_to_enter(world: World) -> None:
+    # Given a row without a locationId
+    (issue,) = checker(world).check(2, cells(locationId="  ")).issues
+    # Then PERMISSION_DENIED opens with the portal's words and says what to enter
+    assert issue.code == "PERMISSION_DENIED"
+    assert issue.message.startswith(CREATE_DENIED_MESSAGE)
+    assert "blank" in issue.message
+    assert "fac-oak" in issue.message
+
+
+def test_a_location_outside_the_scope_is_denied_naming_the_scope(world: World) -> None:
+    # Given another agency's facility
+    (issue,) = checker(world).check(2, cells(locationId="fac-elm")).issues
+    # Then PERMISSION_DENIED opens with the portal's words and names what the requestor may use
+    assert issue.message.startswith(CREATE_DENIED_MESSAGE)
+    assert "outside your scope" in issue.message
+    assert "fac-oak" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("role", "location", "code"),
+    [
+        (Role.SYSTEM_ADMIN, "fac-elm", None),
+        (Role.AGENCY_ADMIN, "fac-pine", None),
+        (Role.AGENCY_ADMIN, "fac-elm", "PERMISSION_DENIED"),
+        (Role.EDUCATOR, "fac-oak-u1", "PERMISSION_DENIED"),
+    ],
+)
+def test_scope_follows_the_requestors_role(world: World, role: Role, location: str, code: str | None) -> None:
+    # Given a requestor of another role
+    other = world.as_role(role)
+    # When a row for a location is checked
+    row = RowChecker(other.requestor, other.resolve, other.today).check(2, cells(locationId=location))
+    # Then it passes or is denied as authz decides
+    assert [issue.code for issue in row.issues] == ([code] if code else [])
+
+
+def test_an_inactive_requestor_may_create_nothing(world: World) -> None:
+    other = world.as_role(Role.FACILITY_ADMIN, active=False)
+    (issue,) = RowChecker(other.requestor, other.resolve, other.today).check(2, cells()).issues
+    assert issue.code == "PERMISSION_DENIED"
+    assert issue.message.startswith(CREATE_DENIED_MESSAGE)
+
+
+def test_each_location_is_looked_up_once_and_absurd_ids_never(world: World) -> None:
+    # Given many rows over three locations, some repeated, and a 500-character id
+    check = checker(world)
+    for n, location in enumerate(["fac-oak-u1", "fac-oak-u2", "fac-oak-u1", " fac-oak-u1", "nowhere", "nowhere"]):
+        check.check(n + 2, cells(requestId=str(n), docID=f"D{n}", locationId=location))
+    check.check(99, cells(requestId="x", docID="X", locationId="x" * 500))
+    # Then each distinct id was resolved once (trimmed), and the absurd one not at all
+    assert sorted(world.calls) == ["fac-oak-u1", "fac-oak-u2", "nowhere"]
+
+
+def test_repeated_doc_ids_and_request_ids_name_the_first_line(world: World) -> None:
+    # Given a DOC ID and a requestId each used again further down (the DOC ID in another case)
+    check = checker(world)
+    first = check.check(2, cells(requestId="A", docID="ab1"))
+    other = check.check(3, cells(requestId="B", docID="CD2"))
+    again = check.check(5, cells(requestId="A", docID=" AB1"))
+    # Then the first occurrence stays valid and the repeat is DUPLICATE_IN_FILE on each field, naming line 2
+    assert first.is_valid
+    assert other.is_valid
+    assert [(issue.field, issue.code) for issue in again.issues] == [
+        ("docID", "DUPLICATE_IN_FILE"),
+        ("requestId", "DUPLICATE_IN_FILE"),
+    ]
+    assert all("line 2" in issue.message for issue in again.issues)
+
+
+def test_a_doc_id_on_an_invalid_row_still_counts_for_duplicates(world: World) -> None:
+    # Given a first row with a bad date and a second row with the same DOC ID
+    check = checker(world)
+    check.check(2, cells(requestId="1", dateOfBirth="nope"))
+    # Then the second is a duplicate: fixing the first would otherwise create a clash
+    assert [issue.code for issue in check.check(3, cells(requestId="2")).issues] == ["DUPLICATE_IN_FILE"]
+
+
+def test_blank_request_ids_are_never_duplicates(world: World) -> None:
+    check = checker(world)
+    check.check(2, cells(requestId="", docID="A1"))
+    assert check.check(3, cells(requestId="", docID="A2")).is_valid
+
+
+def test_a_cut_cell_is_too_long_on_its_field_only(world: World) -> None:
+    # Given the reader's TOO_LONG marker in lastName and in password
+    row = checker(world).check(4, cells(lastName=TOO_LONG, password=TOO_LONG))
+    # Then there is one TOO_LONG issue per such field and no REQUIRED for them
+    assert [(issue.field, issue.code) for issue in row.issues] == [("lastName", "TOO_LONG"), ("password", "TOO_LONG")]
+    assert "1000 characters" in row.issues[0].message
+
+
+def test_check_file_checks_every_row_lazily(world: World) -> None:
+    # Given a small file
+    data = (
+        b"requestId,docID,firstName,lastName,dateOfBirth,role,password,locationId\r\n"
+        b"1,100,Ann,Lee,01/01/1990,Learner,,fac-oak\r\n"
+        b"2,100,Bo,Lee,01/01/1990,learner,,fac-oak\r\n"
+    )
+    # When it is checked
+    info, rows = check_file(
+        io.BytesIO(data),
+        requestor=world.requestor,
+        resolve_location=world.resolve,
+        today=world.today,
+        max_bytes=10_000,
+        max_rows=10,
+    )
+    first, second = rows
+    # Then the first row is valid, the second has its two issues
+    assert info.columns[0] == "requestId"
+    assert first.is_valid
+    assert [(i.line, i.field, i.code) for i in second.issues] == [
+        (3, "role", "INVALID_ROLE"),
+        (3, "docID", "DUPLICATE_IN_FILE"),
+    ]
