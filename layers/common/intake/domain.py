@@ -70,6 +70,21 @@ class Move(DomainModel):
     upload_id: str | None = None
 
 
+def move_of(
+    learner: Learner, destination: Location, moved_at: datetime, moved_by: str, upload_id: str | None = None
+) -> Move:
+    """The history entry of moving a learner from where it is to a destination."""
+    return Move(
+        from_location_id=learner.location_id,
+        from_facility_id=learner.facility_id,
+        to_location_id=destination.location_id,
+        to_facility_id=destination.facility_id,
+        moved_at=moved_at,
+        moved_by=moved_by,
+        upload_id=upload_id,
+    )
+
+
 class Learner(DomainModel):
     learner_id: str
     agency_id: str

@@ -9,7 +9,7 @@ from intake import authz, clock, passwords, rules
 from intake.api_models import CreateLearnerRequest
 from intake.dal import directory
 from intake.dal import learners as learner_store
-from intake.domain import Learner, Move, StaffMember
+from intake.domain import Learner, StaffMember, move_of
 from intake.errors import Conflict, FieldError, NotFound, ValidationFailed
 from intake.observability import logger, metrics, tracer
 
@@ -99,14 +99,7 @@ def move_learner(requestor: StaffMember, learner_id: str, location_id: str) -> L
         )
     if destination.location_id == learner.location_id:
         raise Conflict("The learner is already at this location")
-    move = Move(
-        from_location_id=learner.location_id,
-        from_facility_id=learner.facility_id,
-        to_location_id=destination.location_id,
-        to_facility_id=destination.facility_id,
-        moved_at=clock.utc_now(),
-        moved_by=requestor.username,
-    )
+    move = move_of(learner, destination, clock.utc_now(), requestor.username)
     moved = learner_store.move_learner(learner, destination, move)
     logger.info("learner moved", extra={"learner_id": learner.learner_id, "to_facility_id": destination.facility_id})
     metrics.add_metric(name="LearnersMoved", unit="Count", value=1)

@@ -20,7 +20,7 @@ from intake.bulk import keys
 from intake.bulk.creation import begin_creation, fan_out
 from intake.dal import objects
 from intake.dal import uploads as upload_store
-from intake.domain import CONFIRMABLE, UNFINISHED, Location, StaffMember, Upload, UploadStatus
+from intake.domain import CONFIRMABLE, COUNT_NAMES, UNFINISHED, Location, StaffMember, Upload, UploadStatus
 from intake.errors import Conflict, NotFound, PermissionDenied
 from intake.facility_service import get_facility
 from intake.observability import logger, metrics
@@ -63,7 +63,7 @@ def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str 
         expires_at=expiry_of(now),
     )
     upload = upload.model_copy(update={"object_key": keys.incoming_key(facility.location_id, upload.upload_id)})
-    upload_store.insert_upload(upload, ttl=_ttl(now))
+    upload_store.insert_upload(upload, ttl=record_ttl(now))
     post = objects.presigned_post(upload.object_key, settings.max_upload_bytes, settings.upload_link_ttl_seconds)
     logger.info("upload link created", extra={"upload_id": upload.upload_id, "facility_id": facility.location_id})
     return {
@@ -79,7 +79,8 @@ def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str 
     }
 
 
-def _ttl(now: datetime) -> int:
+def record_ttl(now: datetime) -> int:
+    """When DynamoDB may delete the record of an upload created now."""
     # The item outlives the upload's own expiry by 90 days, so staff can still read what happened.
     return int((now + timedelta(days=get_settings().upload_expiry_days + 90)).timestamp())
 
@@ -112,7 +113,7 @@ def expire_if_due(upload: Upload) -> Upload:
 def upload_view(upload: Upload, requestor: StaffMember, facility: Location) -> dict[str, Any]:
     """The contract's JSON of an upload, with short-lived report links."""
     settings = get_settings()
-    counts = {name: upload.counts.get(name, 0) for name in _COUNT_NAMES}
+    counts = {name: upload.counts.get(name, 0) for name in COUNT_NAMES}
     view: dict[str, Any] = {
         "uploadId": upload.upload_id,
         "facilityId": upload.facility_id,
@@ -138,9 +139,6 @@ def upload_view(upload: Upload, requestor: StaffMember, facility: Location) -> d
             upload.result_report_key, ttl, f"results-{upload.upload_id}.csv"
         )
     return view
-
-
-_COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "created", "moved", "failed", "skipped", "warnings")
 
 
 def get_upload_view(requestor: StaffMember, upload_id: str) -> dict[str, Any]:

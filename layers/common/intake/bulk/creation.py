@@ -21,8 +21,9 @@ from intake.bulk.reports import neutralise
 from intake.dal import directory, objects, queues
 from intake.dal import learners as learner_store
 from intake.dal import uploads as upload_store
-from intake.domain import CONFIRMABLE, Learner, Location, Move, Upload, UploadStatus
+from intake.domain import CONFIRMABLE, Learner, Location, Upload, UploadStatus, move_of
 from intake.errors import Conflict, LearnerExists
+from intake.learner_service import new_learner_id
 from intake.observability import logger, metrics
 
 PART_SIZE = 50
@@ -149,7 +150,7 @@ def _create(row: dict[str, Any], upload: Upload) -> _Outcome:
     generated = passwords.generate_password() if not row.get("password") else ""
     password_hash = passwords.hash_password(row.get("password") or generated)
     learner = Learner(
-        learner_id=_new_id(),
+        learner_id=new_learner_id(),
         agency_id=row["agencyId"],
         doc_id=row["docId"],
         first_name=row["firstName"],
@@ -204,23 +205,9 @@ def _move(row: dict[str, Any], upload: Upload, locations: dict[str, Location | N
         return _Outcome(
             row, "FAILED", current.learner_id, message="The destination location no longer accepts learners"
         )
-    move = Move(
-        from_location_id=current.location_id,
-        from_facility_id=current.facility_id,
-        to_location_id=destination.location_id,
-        to_facility_id=destination.facility_id,
-        moved_at=clock.utc_now(),
-        moved_by=upload.confirmed_by or upload.created_by,
-        upload_id=upload.upload_id,
-    )
+    move = move_of(current, destination, clock.utc_now(), upload.confirmed_by or upload.created_by, upload.upload_id)
     learner_store.move_learner(current, destination, move)
     return _Outcome(row, "MOVED", current.learner_id)
-
-
-def _new_id() -> str:
-    from intake.learner_service import new_learner_id
-
-    return new_learner_id()
 
 
 def finish_upload(upload_id: str) -> Upload | None:

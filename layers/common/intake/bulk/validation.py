@@ -22,7 +22,7 @@ from intake.domain import Location, LocationKind, Role, StaffMember, Upload, Upl
 from intake.errors import NotFound
 from intake.observability import logger, metrics
 from intake.settings import get_settings
-from intake.upload_service import expiry_of
+from intake.upload_service import expiry_of, record_ttl
 
 LOOKUP_BATCH = 100
 KEPT_ISSUES = 100
@@ -71,8 +71,7 @@ def upload_for_object(raw_key: str, etag: str) -> tuple[Upload, Location] | None
         created_by=f"drop:{facility_id}",
         expires_at=expiry_of(now),
     )
-    ttl = int(now.timestamp()) + 90 * 86400
-    if not upload_store.insert_upload(upload, ttl=ttl):
+    if not upload_store.insert_upload(upload, ttl=record_ttl(now)):
         existing = upload_store.get_upload(upload.upload_id)
         if existing is None:
             return None
