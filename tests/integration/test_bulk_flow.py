@@ -139,3 +139,29 @@ def test_rejected_file_names_the_problem(call_api, aws, directory):
     assert upload["status"] == "REJECTED"
     assert upload["errors"][0]["line"] == 0 and upload["errors"][0]["code"] == "NOT_CSV"
     assert keys_under(aws, "incoming/") == []
+
+
+def test_doc_id_that_lost_its_leading_zeros_warns_naming_the_learner(call_api, aws, directory):
+    # Given a learner with DOC ID 0045123 at another facility of the agency
+    body = {"docId": "0045123", "firstName": "Al", "lastName": "Bo", "dateOfBirth": "01/01/1990", "locationId": UNIT_A2}
+    status, created, _ = call_api("POST", "/learners", "lake", body)
+    assert status == 201
+    learner = created["learner"]
+    # When a file saved by Excel lists them as 45123 beside a full-width DOC ID
+    rows = [f"1,45123,Al,Bo,01/01/1990,Learner,,{UNIT_A1}", f"2,7712345,Cy,Fox,01/02/1990,Learner,,{UNIT_A1}"]
+    upload_id = _upload_via_link(call_api, aws, "ridge", csv_file(rows))
+    _, upload, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    # Then the row is still valid but carries a warning naming that learner and the restored DOC ID
+    assert upload["status"] == "VALIDATED" and upload["counts"]["warnings"] == 1
+    [warning] = upload["warnings"]
+    assert (warning["line"], warning["field"], warning["code"]) == (2, "docID", "DOC_ID_LEADING_ZEROS")
+    assert learner["learnerId"] in warning["message"] and "0045123" in warning["message"]
+
+
+def test_short_numeric_doc_id_with_no_such_learner_has_no_warning(call_api, aws, directory):
+    # Given no learner with DOC ID 0045999, when a file lists 45999 beside a longer DOC ID
+    rows = [f"1,45999,Al,Bo,01/01/1990,Learner,,{UNIT_A1}", f"2,7712399,Cy,Fox,01/02/1990,Learner,,{UNIT_A1}"]
+    upload_id = _upload_via_link(call_api, aws, "ridge", csv_file(rows))
+    _, upload, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    # Then nothing is warned: short IDs are normal unless a learner matches once the zeros are restored
+    assert upload["status"] == "VALIDATED" and upload["warnings"] == [] and upload["counts"]["warnings"] == 0

@@ -18,7 +18,7 @@ from intake.dal import directory, objects
 from intake.dal import learners as learner_store
 from intake.dal import staff as staff_store
 from intake.dal import uploads as upload_store
-from intake.domain import Location, LocationKind, Role, StaffMember, Upload, UploadStatus
+from intake.domain import Learner, Location, LocationKind, Role, StaffMember, Upload, UploadStatus
 from intake.errors import NotFound
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -204,16 +204,22 @@ class _Planner:
 
     def flush(self) -> None:
         """Look up the window's DOC IDs (one batched read per agency) and plan each of its rows."""
-        existing: dict[tuple[str, str], Any] = {}
+        existing: dict[tuple[str, str], Learner] = {}
         by_agency: dict[str, list[str]] = {}
+        restored = _zero_padded_doc_ids(self.window)
         for row in self.window:
             if row.is_valid:
                 by_agency.setdefault(row.agency_id, []).append(row.doc_id)
+                if row.line in restored:
+                    by_agency[row.agency_id].append(restored[row.line])
         for agency_id, doc_ids in by_agency.items():
-            for doc_id, learner in learner_store.find_by_doc_ids(agency_id, doc_ids).items():
-                existing[(agency_id, doc_id)] = learner
+            for doc_id, found in learner_store.find_by_doc_ids(agency_id, doc_ids).items():
+                existing[(agency_id, doc_id)] = found
         for row in self.window:
-            self._plan(row, existing.get((row.agency_id, row.doc_id)) if row.is_valid else None)
+            learner = existing.get((row.agency_id, row.doc_id)) if row.is_valid else None
+            if learner is None and row.line in restored:
+                _warn_lost_zeros(row, existing.get((row.agency_id, restored[row.line])))
+            self._plan(row, learner)
         self.window.clear()
         self.window_valid = 0
 
@@ -309,6 +315,34 @@ class _Planner:
             errorReportKey=report_key,
             chunksTotal=self.chunks,
         )
+
+
+def _zero_padded_doc_ids(window: list[CheckedRow]) -> dict[int, str]:
+    """For all-digit DOC IDs shorter than the window's longest all-digit one, that ID with its zeros restored, by line.
+
+    Excel drops leading zeros from a numeric column; IDs of a fixed width mostly start with a non-zero digit, so the
+    longest all-digit ID of the window is the agency's width. Only damaged rows cost an extra key in the look-up.
+    """
+    digits = [row for row in window if row.is_valid and row.doc_id.isdigit()]
+    width = max((len(row.doc_id) for row in digits), default=0)
+    return {row.line: row.doc_id.zfill(width) for row in digits if len(row.doc_id) < width}
+
+
+def _warn_lost_zeros(row: CheckedRow, learner: Learner | None) -> None:
+    if learner is None:
+        return
+    row.issues.append(
+        RowIssue(
+            line=row.line,
+            request_id=row.request_id,
+            doc_id=row.doc_id,
+            field="docID",
+            code="DOC_ID_LEADING_ZEROS",
+            message=f"DOC ID {row.doc_id} may have lost its leading zeros in Excel: learner {learner.learner_id} has "
+            f"DOC ID {learner.doc_id}. If this is that person, format the column as Text and write {learner.doc_id}",
+            severity="warning",
+        )
+    )
 
 
 def _issue_fields(data: dict[str, Any]) -> dict[str, Any]:
