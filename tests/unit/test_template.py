@@ -197,7 +197,7 @@ def test_queues_and_alarm_topic_refuse_insecure_transport() -> None:
                     covered[str(target)] = covered.get(str(target), 0) + 1
 
     # Then each queue and the topic has exactly one such policy
-    assert covered == dict.fromkeys([*queues, "AlarmTopic"], 1)
+    assert covered == dict.fromkeys([*queues, "AlarmTopic"], 1), "add a new queue to QueuesTlsOnlyPolicy"
 
 
 def test_bucket_blocks_all_public_access() -> None:
@@ -362,7 +362,7 @@ def test_no_aws_managed_policy_but_api_gateway_logging(transformed: dict[str, An
                 foreign.add((name, text.split(":policy/", 1)[-1]))
 
     # Then only API Gateway's account logging role uses one (AWSLambdaSQSQueueExecutionRole etc. are gone)
-    assert foreign == ALLOWED_AWS_MANAGED
+    assert foreign == ALLOWED_AWS_MANAGED, "scope it inline, or allow it here with its reason in docs/security.md"
 
 
 def test_queue_consumers_may_consume_exactly_their_queues(transformed: dict[str, Any]) -> None:
