@@ -18,6 +18,7 @@ TABLE_TYPE = "AWS::DynamoDB::Table"
 QUEUE_TYPE = "AWS::SQS::Queue"
 BUCKET_TYPE = "AWS::S3::Bucket"
 FUNCTION_TYPE = "AWS::Serverless::Function"
+EVENT_SOURCE_MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
 USER_POOL_CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 
@@ -50,6 +51,7 @@ class FunctionConfig:
     handler: str
     timeout_seconds: int
     memory_mb: int
+    reserved_concurrency: int | None = None
 
     @property
     def function_name(self) -> str:
@@ -69,7 +71,7 @@ class FunctionConfig:
 
 @dataclass(frozen=True)
 class SqsEventSource:
-    """One SQS event source mapping of the template (a function's `Type: SQS` event)."""
+    """One SQS event source of the template: an `AWS::Lambda::EventSourceMapping` or a function's `Type: SQS` event."""
 
     function: FunctionConfig
     queue_id: str
@@ -80,6 +82,7 @@ class SqsEventSource:
     max_receive_count: int | None
     dlq_id: str | None
     dlq_url: str | None
+    maximum_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -392,37 +395,63 @@ def _drain_test_events(sqs: Any, queue_url: str) -> None:
 
 
 def _function(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> FunctionConfig:
+    reserved = props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions"))
     return FunctionConfig(
         logical_id=logical_id,
         handler=str(props.get("Handler", globals_.get("Handler", "app.lambda_handler"))),
         timeout_seconds=int(props.get("Timeout", globals_.get("Timeout", 3))),
         memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+        reserved_concurrency=int(reserved) if isinstance(reserved, int) else None,
     )
+
+
+def _sqs_mappings_of(function_id: str, props: dict[str, Any], resources: dict[str, Any]) -> list[dict[str, Any]]:
+    """The SQS event sources of one function: its SAM `Type: SQS` events and the enabled EventSourceMappings naming it.
+
+    Both come back in the EventSourceMapping shape (`EventSourceArn`, `BatchSize`, ...). Mappings of other sources
+    (streams, Kafka) are left out: the local stack polls SQS only.
+    """
+    mappings = [
+        {**event.get("Properties", {}), "EventSourceArn": event.get("Properties", {}).get("Queue")}
+        for event in props.get("Events", {}).values()
+        if event.get("Type") == "SQS"
+    ]
+    for _, mapping in _of_type(resources, EVENT_SOURCE_MAPPING_TYPE):
+        mapping_props = mapping.get("Properties", {})
+        if function_id not in _referenced_ids(mapping_props.get("FunctionName")):
+            continue
+        if mapping_props.get("Enabled", True) in (False, "false", "False"):
+            continue
+        sources = _referenced_ids(mapping_props.get("EventSourceArn"))
+        if any(resources.get(source, {}).get("Type") == QUEUE_TYPE for source in sources):
+            mappings.append(dict(mapping_props))
+    return mappings
 
 
 def _sqs_event_source(
     local: LocalResources, function: FunctionConfig, props: dict[str, Any], resources: dict[str, Any]
 ) -> SqsEventSource | None:
-    events = props.get("Events", {}).values()
-    sqs_events = [event.get("Properties", {}) for event in events if event.get("Type") == "SQS"]
-    if not sqs_events:
+    mappings = _sqs_mappings_of(function.logical_id, props, resources)
+    if not mappings:
         return None
-    if len(sqs_events) > 1:
+    if len(mappings) > 1:
         raise ValueError(f"{function.logical_id}: the local stack supports one SQS event source per function")
-    event = sqs_events[0]
-    queue_id = next(iter(_referenced_ids(event["Queue"])))
+    mapping = mappings[0]
+    queue_id = next(iter(_referenced_ids(mapping["EventSourceArn"])))
     redrive = resources[queue_id].get("Properties", {}).get("RedrivePolicy")
     dlq_id = next(iter(_referenced_ids(redrive)), None) if redrive else None
+    maximum = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
     return SqsEventSource(
         function=function,
         queue_id=queue_id,
         queue_url=local.queue_urls[queue_id],
         queue_arn=local.queue_arns[queue_id],
-        batch_size=int(event.get("BatchSize", 10)),
-        report_batch_item_failures="ReportBatchItemFailures" in event.get("FunctionResponseTypes", []),
+        batch_size=int(mapping.get("BatchSize", 10)),
+        report_batch_item_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),
         max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
         dlq_id=dlq_id,
         dlq_url=local.queue_urls.get(dlq_id) if dlq_id else None,
+        maximum_concurrency=int(maximum) if maximum is not None else None,
     )
 
 
