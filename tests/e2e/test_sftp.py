@@ -154,11 +154,11 @@ def test_a_put_becomes_a_drop_whose_reports_come_back_to_its_folder(local_stack:
     wait_for_upload(local_stack, name, {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"})
     got = sftp(local_stack, me, [f"get {report}/results.csv results.csv"], tmp_path)
 
-    # Then the good row was created and the bad one was not
+    # Then it lists the good row as created, with the password generated for it, and nothing for the skipped row
     assert got.returncode == 0, got.stderr
-    outcomes = {row["docID"]: row["outcome"] for row in read_csv(tmp_path / "results.csv")}
-    assert outcomes[doc_ids[0]] == "CREATED"
-    assert outcomes.get(doc_ids[1]) != "CREATED"
+    results = read_csv(tmp_path / "results.csv")
+    assert [(row["line"], row["docID"], row["outcome"]) for row in results] == [("2", doc_ids[0], "CREATED")]
+    assert results[0]["password"] and results[0]["learnerId"]
 
 
 def test_password_authentication_and_refused_credentials(local_stack: Stack, tmp_path: Path) -> None:
