@@ -439,7 +439,11 @@ class LocalSftpServer:
                 f"127.0.0.1:{self.requested_port} is in use: stop what holds it or set INTAKE_SFTP_PORT"
             ) from exc
         self.port = int(self._acceptor.sockets[0].getsockname()[1])
-        log.info("sftp listening on 127.0.0.1:%d for %d facility accounts", self.port, len(self.accounts))
+        log.info(
+            "sftp on 127.0.0.1:%d for %d facilities (accounts: the state file's sftp entry)",
+            self.port,
+            len(self.accounts),
+        )
 
     async def _listen(self) -> asyncssh.SSHAcceptor:
         return await asyncssh.listen(
