@@ -86,9 +86,9 @@ def s3(stack: Stack) -> Any:
     )
 
 
-def keys_under(stack: Stack, prefix: str) -> set[str]:
-    listed = s3(stack).list_objects_v2(Bucket=stack["uploadsBucket"], Prefix=prefix)
-    return {item["Key"] for item in listed.get("Contents", [])}
+def all_keys(stack: Stack, prefix: str = "") -> set[str]:
+    pages = s3(stack).get_paginator("list_objects_v2").paginate(Bucket=stack["uploadsBucket"], Prefix=prefix)
+    return {item["Key"] for page in pages for item in page.get("Contents", [])}
 
 
 def api(stack: Stack, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -132,7 +132,7 @@ def test_a_put_becomes_a_drop_whose_reports_come_back_to_its_folder(local_stack:
     # Then it is stored under incoming/{facilityId}/ and becomes an upload with source drop, validated with errors
     assert put.returncode == 0, put.stderr
     assert name in put.stdout
-    assert f"incoming/{FACILITY}/{name}" in keys_under(local_stack, f"incoming/{FACILITY}/")
+    assert f"incoming/{FACILITY}/{name}" in all_keys(local_stack, f"incoming/{FACILITY}/")
     upload = wait_for_upload(local_stack, name, {"VALIDATED_WITH_ERRORS", "VALIDATED", "REJECTED"})
     assert (upload["source"], upload["status"]) == ("drop", "VALIDATED_WITH_ERRORS")
     upload_id = upload["uploadId"]
@@ -179,68 +179,70 @@ def test_password_authentication_and_refused_credentials(local_stack: Stack, tmp
         assert "Permission denied" in refused.stderr
 
 
-ESCAPES = [
-    "cd ..",
-    "cd /incoming/../..",
-    "ls ..",
-    "ls /incoming/../..",
-    f"ls /{OTHER_FACILITY}",
-    f"ls /incoming/../../incoming/{OTHER_FACILITY}",
-    f"ls /reports/{OTHER_FACILITY}",
-    "ls /etc",
-    "get /etc/passwd",
-    f"get /reports/../../reports/{OTHER_FACILITY}/sftp-secret/errors.csv",
-    f"get ../reports/{OTHER_FACILITY}/sftp-secret/errors.csv",
-    f"put roster.csv /incoming/../../incoming/{OTHER_FACILITY}/escape.csv",
-    f"put roster.csv ../incoming/{OTHER_FACILITY}/escape.csv",
-    f"put roster.csv /{OTHER_FACILITY}/escape.csv",
-    "put roster.csv /reports/escape.csv",
-    "put roster.csv /escape.csv",
-    "put roster.csv /incoming/sub/escape.csv",
-    "mkdir /incoming/sub",
-    "symlink /reports /incoming/link",
-    "symlink /etc/passwd /incoming/passwd",
-    "ln /reports /incoming/hard",
-    "rename /incoming/roster.csv /incoming/moved.csv",
-    "rm /incoming/roster.csv",
-    "get /incoming/roster.csv",
-]
+ESCAPE = "sftp-escape"  # every name an escape attempt could create contains this
+
+
+def escapes(kept: str) -> list[str]:
+    """Ways out of the two folders, or past their rules; kept is a file of the account's own /incoming."""
+    return [
+        "cd ..",
+        "cd /incoming/../..",
+        "ls ..",
+        "ls /incoming/../..",
+        f"ls /{OTHER_FACILITY}",
+        f"ls /incoming/../../incoming/{OTHER_FACILITY}",
+        f"ls /reports/{OTHER_FACILITY}",
+        "ls /etc",
+        "get /etc/passwd",
+        f"get /reports/../../reports/{OTHER_FACILITY}/sftp-secret/errors.csv",
+        f"get ../reports/{OTHER_FACILITY}/sftp-secret/errors.csv",
+        f"put roster.csv /incoming/../../incoming/{OTHER_FACILITY}/{ESCAPE}.csv",
+        f"put roster.csv ../incoming/{OTHER_FACILITY}/{ESCAPE}.csv",
+        f"put roster.csv /{OTHER_FACILITY}/{ESCAPE}.csv",
+        f"put roster.csv /reports/{ESCAPE}.csv",
+        f"put roster.csv /{ESCAPE}.csv",
+        f"put roster.csv /incoming/{ESCAPE}-dir/{ESCAPE}.csv",
+        f"mkdir /incoming/{ESCAPE}-dir",
+        f"symlink /reports /incoming/{ESCAPE}-link",
+        f"symlink /etc/passwd /incoming/{ESCAPE}-passwd",
+        f"ln /reports /incoming/{ESCAPE}-hard",
+        f"rename /incoming/{kept} /incoming/{ESCAPE}-moved.csv",
+        f"rm /incoming/{kept}",
+        f"get /incoming/{kept}",
+    ]
 
 
 def test_an_account_cannot_reach_another_facility_or_escape_its_home(local_stack: Stack, tmp_path: Path) -> None:
     # Given a report in another facility's folder, that facility able to read it, and a file of our own in /incoming
-    client = s3(local_stack)
     secret_key = f"reports/{OTHER_FACILITY}/sftp-secret/errors.csv"
-    client.put_object(Bucket=local_stack["uploadsBucket"], Key=secret_key, Body=b"\xef\xbb\xbfline\r\nsecret\r\n")
+    s3(local_stack).put_object(Bucket=local_stack["uploadsBucket"], Key=secret_key, Body=b"line\r\nsecret\r\n")
     other = account(local_stack, OTHER_FACILITY)
     owner = sftp(local_stack, other, ["get /reports/sftp-secret/errors.csv mine.csv"], tmp_path)
     assert owner.returncode == 0, owner.stderr
     assert (tmp_path / "mine.csv").read_bytes().endswith(b"secret\r\n")
     me = account(local_stack, FACILITY)
+    kept = f"sftp-kept-{secrets.token_hex(4)}.csv"
     row = f"r1,87{secrets.randbelow(10**6):06d},Cy,Fox,01/02/1990,Learner,,{FACILITY}-unit-b"
     (tmp_path / "roster.csv").write_text(f"{HEADER}\n{row}\n")
-    assert sftp(local_stack, me, ["put roster.csv /incoming/roster.csv"], tmp_path).returncode == 0
-    before = keys_under(local_stack, "")
+    assert sftp(local_stack, me, [f"put roster.csv /incoming/{kept}"], tmp_path).returncode == 0
+    attempts = escapes(kept)
 
     # When the account tries each way out of its two folders, one session each (a batch stops at its first failure)
-    def attempt(command: str) -> int:
-        workdir = tmp_path / f"attempt-{ESCAPES.index(command)}"
+    def attempt(index: int) -> int:
+        workdir = tmp_path / f"attempt-{index}"
         workdir.mkdir()
         shutil.copy(tmp_path / "roster.csv", workdir)
-        return sftp(local_stack, me, [command], workdir).returncode
+        return sftp(local_stack, me, [attempts[index]], workdir).returncode
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        codes = dict(zip(ESCAPES, pool.map(attempt, ESCAPES), strict=True))
-    allowed = [command for command, code in codes.items() if code == 0]
+        codes = list(pool.map(attempt, range(len(attempts))))
 
-    # Then every one fails, nothing was written, moved or removed (besides what Intake itself writes for our
-    # facility), and nothing of the other facility was read or listed
-    assert allowed == []
-    after = keys_under(local_stack, "")
-    assert {k for k in after - before if not k.startswith((f"reports/{FACILITY}/", f"plans/{FACILITY}/"))} == set()
-    assert f"incoming/{FACILITY}/roster.csv" in after
+    # Then every one fails: nothing was created, moved or removed, and nothing of the other facility was read or listed
+    assert [command for command, code in zip(attempts, codes, strict=True) if code == 0] == []
+    assert [key for key in all_keys(local_stack) if ESCAPE in key] == []
+    assert f"incoming/{FACILITY}/{kept}" in all_keys(local_stack)
     assert not any(p.name in ("errors.csv", "passwd") for p in tmp_path.rglob("*"))
     listing = sftp(local_stack, me, ["ls /reports", "ls /incoming"], tmp_path)
     assert listing.returncode == 0, listing.stderr
     assert "sftp-secret" not in listing.stdout
-    assert "roster.csv" in listing.stdout
+    assert kept in listing.stdout
