@@ -21,6 +21,7 @@ import boto3
 from infra.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
 from infra.pollers import start_pollers
 from infra.resources import LocalResources, provision, provision_user_pool
+from infra.sftp import LocalSftpServer, start_sftp
 
 log = logging.getLogger("infra.local_stack")
 
@@ -50,6 +51,7 @@ def main() -> int:
     moto_server.start()
     http_server = None
     pollers: list[threading.Thread] = []
+    sftp: LocalSftpServer | None = None
     try:
         aws_endpoint = f"http://127.0.0.1:{aws_port}"
         _configure_aws_environment(aws_endpoint)
@@ -70,6 +72,8 @@ def main() -> int:
         api = _local_api(resources, aws_endpoint)
         http_server, _ = serve(api, api_port)
         pollers = start_pollers(resources, stop)
+        if entries["agencies"]:
+            sftp = start_sftp(resources.bucket, entries["agencies"], state_file.parent, REGION)
 
         state = {
             "apiUrl": f"http://127.0.0.1:{api_port}",
@@ -79,6 +83,7 @@ def main() -> int:
             "userPoolId": pool.pool_id,
             "userPoolClientId": pool.client_id,
             **entries,
+            **(sftp.state() if sftp else {}),
         }
         _write_state(state_file, state)
         _print_instructions(state, state_file)
@@ -88,6 +93,8 @@ def main() -> int:
         log.info("stopping")
     finally:
         stop.set()
+        if sftp is not None:
+            sftp.stop()
         if http_server is not None:
             http_server.shutdown()
             http_server.server_close()

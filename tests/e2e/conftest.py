@@ -82,6 +82,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         **os.environ,
         "INTAKE_API_PORT": str(free_port()),
         "INTAKE_AWS_PORT": str(free_port()),
+        "INTAKE_SFTP_PORT": str(free_port()),
         "INTAKE_STATE_FILE": str(state_file),
         "INTAKE_SEED": "1",
         "PYTHONPATH": PYTHONPATH,
