@@ -373,6 +373,15 @@ def test_every_route_has_a_matrix_row(openapi) -> None:
         assert set(rows) == set(USERS)
 
 
+def test_the_openapi_document_is_public_and_the_one_tested_here(call_api, openapi) -> None:
+    # Given no token
+    # When GET /openapi.json
+    status, body, _ = call_api("GET", "/openapi.json")
+    # Then 200 with the very document the matrix checks answers against
+    assert status == 200
+    assert body == openapi
+
+
 def test_another_facilitys_upload_answers_like_no_upload(world: World, call_api) -> None:
     # Given an upload of the sibling facility and an id that exists nowhere
     foreign = world.uploads[FAC_A2]
