@@ -21,6 +21,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
@@ -32,7 +33,14 @@ MAX_EXAMPLES = int(os.environ.get("INTAKE_FUZZ_EXAMPLES", "12"))
 # The seeded FacilityAdmin of one facility; learners it creates get DOC IDs no other e2e test uses.
 FUZZER = "riverbend-admin"
 DOC_ID_PREFIX = "FUZZ-"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# ignored_auth: after a 2xx, the same request without a token and with a forged one must be refused.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    ignored_auth,
+]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +108,7 @@ def _exercise(operation: Any, mode: GenerationMode, target: dict[str, Any], stat
             base_url=target["apiUrl"], session=session, headers={"Authorization": f"Bearer {target['token']}"}
         )
         statuses[response.status_code] += 1
-        # Then no 5xx, a documented status, content type and body; and an invalid request gets a 4xx
+        # Then no 5xx, a documented status, content type and body, the token enforced; an invalid request gets a 4xx
         checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
         case.validate_response(response, checks=checks)
 
