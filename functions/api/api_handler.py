@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -13,6 +14,7 @@ from api_routes import facilities, health, learners, uploads
 from api_routes.errors import register_error_handlers
 from intake import upload_service
 from intake.observability import logger, metrics, tracer
+from intake.openapi import contract_document
 
 app = APIGatewayRestResolver(enable_validation=True)
 for module in (health, facilities, learners, uploads):
@@ -20,13 +22,16 @@ for module in (health, facilities, learners, uploads):
 register_error_handlers(app)
 
 
+@lru_cache(maxsize=1)
+def openapi_json() -> str:
+    """The OpenAPI document, generated once per sandbox (routes do not change at run time)."""
+    generated = json.loads(app.get_openapi_json_schema(title="Intake", version="1.0.0"))
+    return json.dumps(contract_document(generated))
+
+
 @app.get("/openapi.json", include_in_schema=False)
-def openapi_document() -> Response[dict]:
-    return Response(
-        status_code=200,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.loads(app.get_openapi_json_schema(title="Intake", version="1.0.0")),
-    )
+def openapi_document() -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

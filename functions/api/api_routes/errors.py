@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -64,6 +65,18 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return errors
 
 
+def _body_undecodable(app: APIGatewayRestResolver) -> bool:
+    # A binary body reaches us base64-encoded; Powertools decodes it as UTF-8 before JSON parsing.
+    event = app.current_event
+    if not event.is_base64_encoded or not event.body:
+        return False
+    try:
+        base64.b64decode(event.body).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return False
+
+
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     """Map domain errors, request validation and unknown routes to the contract's statuses."""
 
@@ -80,6 +93,18 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return error_response(
             HTTPStatus.BAD_REQUEST, "VALIDATION_FAILED", f"Some fields need fixing: {fields}", errors=errors
+        )
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _body_not_text(exc: UnicodeDecodeError) -> Response:
+        if not _body_undecodable(app):
+            raise exc
+        message = "The body is not valid JSON: send it as UTF-8 text"
+        return error_response(
+            HTTPStatus.BAD_REQUEST,
+            "VALIDATION_FAILED",
+            message,
+            errors=[{"field": "body", "code": "INVALID_VALUE", "message": message}],
         )
 
     @app.not_found

@@ -17,6 +17,7 @@ from intake.api_models import (
     LearnersResponse,
     MoveLearnerRequest,
 )
+from intake.openapi import error_responses
 
 router = Router()
 
@@ -24,7 +25,10 @@ router = Router()
 @router.post(
     "/learners",
     summary="Create one learner",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": CreatedLearnerResponse}}}},
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": CreatedLearnerResponse}}},
+        **error_responses(403, 409),
+    },
 )
 def create_learner(request: CreateLearnerRequest) -> Response[dict[str, Any]]:
     created = learner_service.create_learner(current_requestor(router), request)
@@ -44,7 +48,14 @@ def find_learners(docId: Annotated[str, Query(min_length=1, max_length=100)]) ->
     return LearnersResponse(learners=learner_service.find_learners(current_requestor(router), docId))
 
 
-@router.post("/learners/<learnerId>/move", summary="Move a learner to a location of the requestor's scope")
+@router.post(
+    "/learners/<learnerId>/move",
+    summary="Move a learner to a location of the requestor's scope",
+    responses={
+        200: {"description": "Moved", "content": {"application/json": {"model": LearnerResponse}}},
+        **error_responses(403, 409),
+    },
+)
 def move_learner(learnerId: str, request: MoveLearnerRequest) -> LearnerResponse:
     moved = learner_service.move_learner(current_requestor(router), learnerId, request.locationId)
     return LearnerResponse(learner=moved)

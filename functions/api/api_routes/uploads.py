@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api_routes.requestor import current_requestor
 from intake import upload_service
+from intake.api_models import ConfirmResponse, CreatedUploadResponse, UploadsResponse, UploadView
+from intake.openapi import error_responses
 
 router = Router()
 
@@ -29,19 +31,32 @@ class ConfirmUploadRequest(BaseModel):
 
 
 @router.post(
-    "/uploads", summary="A presigned link to upload one bulk file", responses={201: {"description": "Created"}}
+    "/uploads",
+    summary="A presigned link to upload one bulk file",
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": CreatedUploadResponse}}},
+        **error_responses(403, 404),
+    },
 )
 def create_upload(request: CreateUploadRequest) -> Response[dict[str, Any]]:
     body = upload_service.create_upload_link(current_requestor(router), request.facilityId, request.fileName)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@router.get("/uploads/<uploadId>", summary="One upload: status, counts, first errors, report links")
+@router.get(
+    "/uploads/<uploadId>",
+    summary="One upload: status, counts, first errors, report links",
+    responses={200: {"description": "The upload", "content": {"application/json": {"model": UploadView}}}},
+)
 def get_upload(uploadId: str) -> dict[str, Any]:
     return upload_service.get_upload_view(current_requestor(router), uploadId)
 
 
-@router.get("/facilities/<facilityId>/uploads", summary="A facility's uploads, newest first")
+@router.get(
+    "/facilities/<facilityId>/uploads",
+    summary="A facility's uploads, newest first",
+    responses={200: {"description": "Uploads", "content": {"application/json": {"model": UploadsResponse}}}},
+)
 def list_uploads(facilityId: str) -> dict[str, Any]:
     return {"uploads": upload_service.list_upload_views(current_requestor(router), facilityId)}
 
@@ -49,7 +64,10 @@ def list_uploads(facilityId: str) -> dict[str, Any]:
 @router.post(
     "/uploads/<uploadId>/confirm",
     summary="Create the upload's learners (idempotent)",
-    responses={202: {"description": "Accepted"}},
+    responses={
+        202: {"description": "Accepted", "content": {"application/json": {"model": ConfirmResponse}}},
+        **error_responses(403, 409),
+    },
 )
 def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[dict[str, Any]]:
     options = request or ConfirmUploadRequest()

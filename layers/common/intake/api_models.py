@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from intake.domain import DomainModel, Learner
+from intake.domain import DomainModel, Learner, UploadStatus
 
 
 class CreateLearnerRequest(BaseModel):
@@ -67,6 +67,12 @@ class FieldErrorOut(BaseModel):
     message: str
 
 
+class ExistingLearnerOut(BaseModel):
+    learnerId: str
+    facilityId: str
+    locationId: str
+
+
 class ErrorResponse(BaseModel):
     """Every error: a code, a message, and for some codes more fields."""
 
@@ -74,4 +80,84 @@ class ErrorResponse(BaseModel):
 
     code: str
     message: str
-    errors: list[FieldErrorOut] | None = None
+    errors: list[FieldErrorOut] | None = Field(default=None, description="VALIDATION_FAILED: each field to fix")
+    existing: ExistingLearnerOut | None = Field(default=None, description="LEARNER_EXISTS: where the learner is")
+
+
+class UploadLinkOut(BaseModel):
+    """How to send the file: a presigned S3 POST (`fields` with the file) or PUT (`fields` empty)."""
+
+    method: str
+    url: str
+    fields: dict[str, str]
+    expiresAt: str
+    maxBytes: int
+
+
+class CreatedUploadResponse(BaseModel):
+    uploadId: str
+    status: UploadStatus
+    upload: UploadLinkOut
+
+
+class RowErrorOut(BaseModel):
+    """One problem of one row; `line` is the spreadsheet line (0: the file as a whole)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    line: int
+    requestId: str | None = None
+    docId: str | None = None
+    field: str
+    code: str
+    message: str
+
+
+class UploadCountsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rows: int
+    valid: int
+    invalid: int
+    toCreate: int
+    toMove: int
+    created: int
+    moved: int
+    failed: int
+
+
+class UploadOptionsOut(BaseModel):
+    skipInvalidRows: bool | None = None
+    moveExisting: bool | None = None
+
+
+class UploadView(BaseModel):
+    """One upload as staff see it: status, counts, the first row errors and short-lived report links."""
+
+    model_config = ConfigDict(extra="allow")
+
+    uploadId: str
+    facilityId: str
+    source: str = Field(description='"link" or "drop"')
+    fileName: str | None = None
+    status: UploadStatus
+    createdAt: str
+    createdBy: str
+    expiresAt: str | None = None
+    encoding: str | None = None
+    reason: str | None = None
+    counts: UploadCountsOut
+    errors: list[RowErrorOut]
+    warnings: list[RowErrorOut] = Field(default_factory=list)
+    options: UploadOptionsOut | None = None
+    errorReportUrl: str | None = None
+    resultReportUrl: str | None = None
+
+
+class UploadsResponse(BaseModel):
+    uploads: list[UploadView]
+
+
+class ConfirmResponse(BaseModel):
+    uploadId: str
+    status: UploadStatus

@@ -1,0 +1,504 @@
+"""Authorization matrix: every API route × every role × a resource at home, in a sibling facility, in another agency.
+
+The expected statuses are written out from the contract's role table, not computed by Intake's own authz code. The
+route list comes from the API's OpenAPI document and the template's API events: a route without a row here fails
+`test_every_route_has_a_matrix_row`. To add a route, add one `Route` (how to call it against a target) and one row
+of `EXPECTED` (what each role gets).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from tests.conftest import (
+    AGENCY_A,
+    AGENCY_B,
+    FAC_A1,
+    FAC_A2,
+    FAC_B1,
+    UNIT_A1,
+    UNIT_A1B,
+    UNIT_A2,
+    UNIT_B1,
+    reset_intake_caches,
+)
+from tests.integration.bulk_helpers import csv_file, drain, put_object
+
+# Who asks: one seeded staff member per role (scopes as in tests/conftest.py), and nobody.
+USERS = {
+    "SystemAdmin": "sys",  # everything
+    "AgencyAdmin": "north",  # agency A: FAC_A1, FAC_A2
+    "FacilityAdmin": "ridge",  # FAC_A1
+    "Educator": "teacher",  # FAC_A1, read only
+    "none": None,
+}
+# Where the resource is, seen from the FacilityAdmin and the Educator: their own facility, another facility of their
+# agency, a facility of another agency. (For the AgencyAdmin the first two are in scope; for the SystemAdmin all.)
+TARGETS = {"home": (FAC_A1, UNIT_A1), "sibling": (FAC_A2, UNIT_A2), "other_agency": (FAC_B1, UNIT_B1)}
+AGENCY_OF = {FAC_A1: AGENCY_A, FAC_A2: AGENCY_A, FAC_B1: AGENCY_B}
+
+# "200+" / "200-": 200, and the target is / is not in the answer (lists filtered by scope).
+ALL_401 = ("401", "401", "401")
+EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
+    #                                       home    sibling  other_agency
+    "GET /health": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "200"),
+        "FacilityAdmin": ("200", "200", "200"),
+        "Educator": ("200", "200", "200"),
+        "none": ("200", "200", "200"),
+    },
+    "GET /facilities": {
+        "SystemAdmin": ("200+", "200+", "200+"),
+        "AgencyAdmin": ("200+", "200+", "200-"),
+        "FacilityAdmin": ("200+", "200-", "200-"),
+        "Educator": ("200+", "200-", "200-"),
+        "none": ALL_401,
+    },
+    "GET /facilities/{facilityId}/template": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("200", "404", "404"),
+        "none": ALL_401,
+    },
+    "GET /facilities/{facilityId}/uploads": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("200", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /learners": {
+        "SystemAdmin": ("201", "201", "201"),
+        "AgencyAdmin": ("201", "201", "403"),
+        "FacilityAdmin": ("201", "403", "403"),
+        "Educator": ("403", "403", "403"),
+        "none": ALL_401,
+    },
+    # Admins find learners anywhere in their agency (to move arrivals); educators only in their scope.
+    "GET /learners": {
+        "SystemAdmin": ("200+", "200+", "200+"),
+        "AgencyAdmin": ("200+", "200+", "200-"),
+        "FacilityAdmin": ("200+", "200+", "200-"),
+        "Educator": ("200+", "200-", "200-"),
+        "none": ALL_401,
+    },
+    "GET /learners/{learnerId}": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "200", "404"),
+        "Educator": ("200", "404", "404"),
+        "none": ALL_401,
+    },
+    # The learner is at the target's housing unit and moves to the target facility itself.
+    "POST /learners/{learnerId}/move": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "403", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /uploads": {
+        "SystemAdmin": ("201", "201", "201"),
+        "AgencyAdmin": ("201", "201", "404"),
+        "FacilityAdmin": ("201", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "GET /uploads/{uploadId}": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("200", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /uploads/{uploadId}/confirm": {
+        "SystemAdmin": ("202", "202", "202"),
+        "AgencyAdmin": ("202", "202", "404"),
+        "FacilityAdmin": ("202", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+}
+# Served but not documented in the OpenAPI document (it is the document).
+UNDOCUMENTED = {"GET /openapi.json"}
+
+
+@dataclass
+class World:
+    """What the routes act on: one learner and one validated upload per target facility."""
+
+    resources: Any
+    learners: dict[str, dict[str, Any]]
+    uploads: dict[str, str]
+    doc_ids: Iterator[int]
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: Any = None
+    query: dict[str, str] | None = None
+    # What "listed" means for "200+"/"200-": is this id in the answer?
+    listed_id: str | None = None
+
+
+# How each route is called against a target (facility, housing unit).
+Route = Callable[[World, str, str], Request]
+
+
+def _new_learner(world: World, facility_id: str, unit_id: str) -> dict[str, Any]:
+    from intake.dal import learners as learner_store
+    from intake.domain import Learner
+
+    learner = Learner(
+        learner_id=f"lrn-{next(world.doc_ids)}",
+        agency_id=AGENCY_OF[facility_id],
+        doc_id=str(next(world.doc_ids)),
+        first_name="Matrix",
+        last_name="Learner",
+        date_of_birth="01/02/1990",
+        location_id=unit_id,
+        facility_id=facility_id,
+        created_at=datetime.now(UTC),
+        created_by="sys",
+    )
+    learner_store.insert_learner(learner, "$argon2id$not-a-real-hash")
+    return learner.to_json_dict()
+
+
+ROUTES: dict[str, Route] = {
+    "GET /health": lambda w, fac, unit: Request("GET", "/health"),
+    "GET /facilities": lambda w, fac, unit: Request("GET", "/facilities", listed_id=fac),
+    "GET /facilities/{facilityId}/template": lambda w, fac, unit: Request("GET", f"/facilities/{fac}/template"),
+    "GET /facilities/{facilityId}/uploads": lambda w, fac, unit: Request("GET", f"/facilities/{fac}/uploads"),
+    "POST /learners": lambda w, fac, unit: Request(
+        "POST",
+        "/learners",
+        {
+            "docId": str(next(w.doc_ids)),
+            "firstName": "Ada",
+            "lastName": "Stone",
+            "dateOfBirth": "05/06/1991",
+            "locationId": unit,
+        },
+    ),
+    "GET /learners": lambda w, fac, unit: Request(
+        "GET", "/learners", query={"docId": w.learners[fac]["docId"]}, listed_id=w.learners[fac]["learnerId"]
+    ),
+    "GET /learners/{learnerId}": lambda w, fac, unit: Request("GET", f"/learners/{w.learners[fac]['learnerId']}"),
+    "POST /learners/{learnerId}/move": lambda w, fac, unit: Request(
+        "POST", f"/learners/{_new_learner(w, fac, unit)['learnerId']}/move", {"locationId": fac}
+    ),
+    "POST /uploads": lambda w, fac, unit: Request("POST", "/uploads", {"facilityId": fac}),
+    "GET /uploads/{uploadId}": lambda w, fac, unit: Request("GET", f"/uploads/{w.uploads[fac]}"),
+    "POST /uploads/{uploadId}/confirm": lambda w, fac, unit: Request("POST", f"/uploads/{w.uploads[fac]}/confirm", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Any]:
+    """One moto for the whole matrix (overrides the per-test fixture: ~150 cells share one world)."""
+    from moto import mock_aws
+
+    from infra.resources import provision
+
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        resources = provision("us-east-1")
+        for name, value in resources.environment().items():
+            patch.setenv(name, value)
+        reset_intake_caches()
+        yield resources
+    reset_intake_caches()
+
+
+@pytest.fixture(scope="module")
+def world(aws: Any) -> World:
+    """The directory of tests/conftest.py, a learner and a VALIDATED upload (through the real path) per facility."""
+    from intake.dal import directory as locations
+    from intake.dal import staff
+    from intake.domain import Agency, Location, LocationKind, Role, StaffMember
+    from tests.conftest import FakeLambdaContext
+
+    for agency_id in (AGENCY_A, AGENCY_B):
+        locations.put_agency(Agency(agency_id=agency_id, name=agency_id))
+    for facility_id, units in ((FAC_A1, (UNIT_A1, UNIT_A1B)), (FAC_A2, (UNIT_A2,)), (FAC_B1, (UNIT_B1,))):
+        for location_id in (facility_id, *units):
+            kind = LocationKind.FACILITY if location_id == facility_id else LocationKind.HOUSING_UNIT
+            locations.put_location(
+                Location(
+                    location_id=location_id,
+                    name=location_id,
+                    agency_id=AGENCY_OF[facility_id],
+                    facility_id=facility_id,
+                    kind=kind,
+                )
+            )
+    for member in (
+        StaffMember(username="sys", role=Role.SYSTEM_ADMIN),
+        StaffMember(username="north", role=Role.AGENCY_ADMIN, agency_id=AGENCY_A),
+        StaffMember(username="ridge", role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_ids=(FAC_A1,)),
+        StaffMember(username="teacher", role=Role.EDUCATOR, agency_id=AGENCY_A, facility_ids=(FAC_A1,)),
+    ):
+        staff.put_staff(member)
+
+    state = World(resources=aws, learners={}, uploads={}, doc_ids=itertools.count(7_000_001))
+    for facility_id, unit_id in TARGETS.values():
+        state.learners[facility_id] = _new_learner(state, facility_id, unit_id)
+        status, link, _ = _call("POST", "/uploads", "sys", {"facilityId": facility_id}, context=FakeLambdaContext())
+        assert status == 201, link
+        row = f"1,{next(state.doc_ids)},Ivy,Moss,02/03/1985,Learner,,{unit_id}"
+        put_object(aws, link["upload"]["fields"]["key"], csv_file([row]))
+        state.uploads[facility_id] = link["uploadId"]
+    drain(aws)
+    for upload_id in state.uploads.values():
+        status, view, _ = _call("GET", f"/uploads/{upload_id}", "sys", context=FakeLambdaContext())
+        assert view["status"] == "VALIDATED", view
+    return state
+
+
+def _call(method: str, path: str, user: str | None, body: Any = None, query: Any = None, *, context: Any) -> Any:
+    """The API handler called as API Gateway would (the call_api fixture, usable from a module fixture)."""
+    import copy
+
+    import api_handler
+    from tests.conftest import load_event
+
+    event = copy.deepcopy(load_event("api_request.json"))
+    event.update(httpMethod=method, path=path, queryStringParameters=query)
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    event["requestContext"]["httpMethod"] = method
+    event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user}} if user else {}
+    event["body"] = json.dumps(body) if body is not None else None
+    response = api_handler.lambda_handler(event, context)
+    headers = dict(response.get("headers") or {})
+    headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
+    is_json = headers.get("Content-Type", "").startswith("application/json")
+    return response["statusCode"], json.loads(response["body"]) if is_json else response["body"], headers
+
+
+@pytest.fixture(scope="module")
+def openapi() -> dict[str, Any]:
+    """The API's OpenAPI document, as GET /openapi.json serves it."""
+    import api_handler
+
+    return json.loads(api_handler.openapi_json())
+
+
+def documented_operations(document: dict[str, Any]) -> set[str]:
+    """'METHOD /path' of every operation of an OpenAPI document."""
+    return {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "patch", "delete"}
+    }
+
+
+def check_documented(document: dict[str, Any], route: str, status: int, body: Any) -> None:
+    """The status is one the operation documents, and a JSON body matches the documented schema."""
+    method, path = route.split(" ", 1)
+    responses = document["paths"][path][method.lower()]["responses"]
+    assert str(status) in responses, f"{route} answered {status}, which its OpenAPI operation does not document"
+    content = responses[str(status)].get("content", {})
+    if "application/json" in content:
+        schema = {**content["application/json"]["schema"], "components": document["components"]}
+        errors = sorted(Draft202012Validator(schema).iter_errors(body), key=str)
+        assert not errors, f"{route} {status}: {errors[0].message}"
+
+
+def _listed(body: Any, wanted: str) -> bool:
+    if "facilities" in body:
+        return any(f["facilityId"] == wanted for f in body["facilities"])
+    return any(learner["learnerId"] == wanted for learner in body["learners"])
+
+
+CELLS = [
+    pytest.param(route, role, target, id=f"{route}|{role}|{target}")
+    for route in EXPECTED
+    for role in USERS
+    for target in TARGETS
+]
+
+
+@pytest.mark.parametrize(("route", "role", "target"), CELLS)
+def test_matrix(route: str, role: str, target: str, world: World, call_api, openapi) -> None:
+    # Given a staff member of this role (or no token) and a resource at the target facility
+    facility_id, unit_id = TARGETS[target]
+    request = ROUTES[route](world, facility_id, unit_id)
+    expected = EXPECTED[route][role][list(TARGETS).index(target)]
+    # When they call the route
+    status, body, _ = call_api(request.method, request.path, USERS[role], request.body, request.query)
+    # Then the contract's status, documented in the OpenAPI document with the body it has
+    assert status == int(expected[:3]), (status, body)
+    check_documented(openapi, route, status, body)
+    if expected.endswith(("+", "-")):
+        assert request.listed_id is not None
+        assert _listed(body, request.listed_id) is expected.endswith("+"), body
+    if status == 401:
+        assert body["code"] == "UNAUTHENTICATED"
+    if status == 403:
+        assert body["code"] == "PERMISSION_DENIED"
+        if route == "POST /learners":
+            assert body["message"] == "Requestor does not have permission to create this user"
+    if status == 404:
+        assert body["code"] == "NOT_FOUND"
+
+
+def test_every_route_has_a_matrix_row(openapi) -> None:
+    # Given the routes the API documents and the routes the template deploys
+    from infra.local_api import api_routes
+
+    documented = documented_operations(openapi)
+    deployed = {f"{route.method} {route.path}" for route in api_routes()}
+    # Then each has a row of expected statuses and a way to call it, and nothing else does
+    assert documented == set(EXPECTED), "add a row to EXPECTED (and ROUTES) for each new route"
+    assert set(ROUTES) == set(EXPECTED)
+    assert deployed == set(EXPECTED) | UNDOCUMENTED, "the template and the resolver disagree on the routes"
+    for rows in EXPECTED.values():
+        assert set(rows) == set(USERS)
+
+
+def test_the_openapi_document_is_public_and_the_one_tested_here(call_api, openapi) -> None:
+    # Given no token
+    # When GET /openapi.json
+    status, body, _ = call_api("GET", "/openapi.json")
+    # Then 200 with the very document the matrix checks answers against
+    assert status == 200
+    assert body == openapi
+
+
+def test_another_facilitys_upload_answers_like_no_upload(world: World, call_api) -> None:
+    # Given an upload of the sibling facility and an id that exists nowhere
+    foreign = world.uploads[FAC_A2]
+    for path in ("/uploads/{}", "/uploads/{}/confirm"):
+        method = "POST" if path.endswith("confirm") else "GET"
+        # When the FacilityAdmin of the home facility asks for each
+        foreign_answer = call_api(method, path.format(foreign), "ridge", {} if method == "POST" else None)
+        unknown_answer = call_api(method, path.format("0" * 32), "ridge", {} if method == "POST" else None)
+        # Then both are the same 404: nothing tells that the foreign upload exists
+        assert foreign_answer[0] == unknown_answer[0] == 404
+        assert foreign_answer[1] == unknown_answer[1]
+    # And the upload was not confirmed by the foreign call
+    status, view, _ = call_api("GET", f"/uploads/{foreign}", "north")
+    assert status == 200 and view["status"] in {"VALIDATED", "CREATING"}
+
+
+def test_another_agencys_learner_answers_like_no_learner(world: World, call_api) -> None:
+    # Given a learner of another agency
+    foreign = world.learners[FAC_B1]["learnerId"]
+    # When the AgencyAdmin of agency A reads or moves it, and reads a learner that does not exist
+    read = call_api("GET", f"/learners/{foreign}", "north")
+    move = call_api("POST", f"/learners/{foreign}/move", "north", {"locationId": UNIT_A2})
+    missing = call_api("GET", "/learners/no-such-learner", "north")
+    # Then each is the same 404
+    assert read[0] == move[0] == missing[0] == 404
+    assert read[1] == move[1] == missing[1]
+
+
+def _sigv4_signature(secret: str, date: str, region: str, string_to_sign: str) -> str:
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def test_presigned_post_is_bound_to_its_key_size_and_expiry(world: World, call_api) -> None:
+    # Given a FacilityAdmin asking for an upload link
+    before = datetime.now(UTC)
+    status, created, _ = call_api("POST", "/uploads", "ridge", {"facilityId": FAC_A1, "fileName": "roster.csv"})
+    assert status == 201
+    link = created["upload"]
+    fields = link["fields"]
+    # When its signed policy is decoded
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    # Then it allows exactly one key (the upload's, in its facility's incoming/ prefix), no prefix match at all
+    key = f"incoming/{FAC_A1}/{created['uploadId']}.csv"
+    assert fields["key"] == key
+    assert {"key": key} in conditions
+    assert {"bucket": world.resources.bucket} in conditions
+    assert not any(isinstance(c, list) and c[0] == "starts-with" for c in conditions), conditions
+    # And a size range from 1 byte to maxBytes (the settings' limit)
+    from intake.settings import get_settings
+
+    assert ["content-length-range", 1, link["maxBytes"]] in conditions
+    assert link["maxBytes"] == get_settings().max_upload_bytes
+    # And it expires after the link TTL (15 minutes), as the answer says
+    expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    ttl = timedelta(seconds=get_settings().upload_link_ttl_seconds)
+    assert before + ttl - timedelta(seconds=5) <= expiration <= datetime.now(UTC) + ttl + timedelta(seconds=5)
+    assert abs(datetime.fromisoformat(link["expiresAt"]) - expiration) < timedelta(seconds=2)
+    # And the signature covers exactly this policy (SigV4 with the caller's secret), so none of it can be changed
+    assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    access_key, date, region, service, terminator = fields["x-amz-credential"].split("/")
+    assert access_key == os.environ["AWS_ACCESS_KEY_ID"]
+    assert (region, service, terminator) == ("us-east-1", "s3", "aws4_request")
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"]
+    assert fields["x-amz-signature"] == _sigv4_signature(secret, date, region, fields["policy"])
+    tampered = base64.b64encode(json.dumps({**policy, "conditions": conditions[1:]}).encode()).decode()
+    assert fields["x-amz-signature"] != _sigv4_signature(secret, date, region, tampered)
+    assert {"x-amz-credential": fields["x-amz-credential"]} in conditions
+
+
+def test_an_object_over_the_size_limit_is_rejected_too_large(
+    world: World, call_api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a size limit of 200 bytes, and a link signed with it
+    from intake.settings import get_settings
+
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "200")
+    get_settings.cache_clear()
+    try:
+        status, created, _ = call_api("POST", "/uploads", "ridge", {"facilityId": FAC_A1})
+        assert status == 201 and created["upload"]["maxBytes"] == 200
+        policy = json.loads(base64.b64decode(created["upload"]["fields"]["policy"]))
+        assert ["content-length-range", 1, 200] in policy["conditions"]
+        # When a larger object lands at its key anyway (moto, unlike S3, does not enforce the policy)
+        rows = [f"{i},{8_000_000 + i},Ann,Lee,01/02/1980,Learner,,{UNIT_A1}" for i in range(1, 10)]
+        data = csv_file(rows)
+        assert len(data) > 200
+        put_object(world.resources, created["upload"]["fields"]["key"], data)
+        drain(world.resources)
+        # Then the validator rejects the file as TOO_LARGE and deletes it
+        status, view, _ = call_api("GET", f"/uploads/{created['uploadId']}", "ridge")
+    finally:
+        monkeypatch.delenv("MAX_UPLOAD_BYTES")
+        get_settings.cache_clear()
+    assert view["status"] == "REJECTED"
+    assert [(e["line"], e["code"]) for e in view["errors"]] == [(0, "TOO_LARGE")]
+    from tests.integration.bulk_helpers import keys_under
+
+    assert keys_under(world.resources, created["upload"]["fields"]["key"]) == []
+
+
+def test_report_links_expire_and_results_are_for_writers_only(world: World, call_api) -> None:
+    # Given the home facility's upload, confirmed and created
+    upload_id = world.uploads[FAC_A1]
+    assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
+    drain(world.resources)
+    # When its FacilityAdmin and its Educator read it
+    _, admin_view, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    _, educator_view, _ = call_api("GET", f"/uploads/{upload_id}", "teacher")
+    # Then the results link (generated passwords) is the admin's only, and lives 5 minutes
+    assert admin_view["status"] == "COMPLETED"
+    assert "resultReportUrl" not in educator_view
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(admin_view["resultReportUrl"]).query)
+    assert query["X-Amz-Expires"] == ["300"]
+    assert urlsplit(admin_view["resultReportUrl"]).path.endswith(f"/reports/{FAC_A1}/{upload_id}/results.csv")

@@ -1,0 +1,75 @@
+"""The OpenAPI document tells what the API really answers: the contract's errors and the Cognito bearer token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from intake.openapi import SECURITY_SCHEME, contract_document
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    import api_handler
+
+    return json.loads(api_handler.openapi_json())
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for path, item in document["paths"].items() for method, op in item.items()]
+
+
+def test_no_operation_documents_powertools_422(document) -> None:
+    # Given the served document
+    # Then no operation answers 422 and the Powertools-only schemas are gone
+    assert all("422" not in op["responses"] for _, _, op in operations(document))
+    assert not {"HTTPValidationError", "ValidationError"} & set(document["components"]["schemas"])
+    assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_every_operation_documents_a_success_and_contract_errors(document) -> None:
+    for method, path, op in operations(document):
+        responses = op["responses"]
+        # Then each operation has its success status
+        assert any(status.startswith("2") for status in responses), (method, path)
+        # And every error status carries the contract's {code, message} body
+        for status, response in responses.items():
+            if int(status) >= 400:
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+        secured = (method, path) != ("get", "/health")
+        assert ("401" in responses) is secured, (method, path)
+        # And only operations with a body or a query string document 400
+        has_input = "requestBody" in op or any(p["in"] != "path" for p in op.get("parameters", []))
+        assert ("400" in responses) is has_input, (method, path)
+        if any(p["in"] == "path" for p in op.get("parameters", [])):
+            assert "404" in responses, (method, path)
+    assert set(document["components"]["schemas"]["ErrorResponse"]["required"]) == {"code", "message"}
+
+
+def test_bearer_security_everywhere_but_health(document) -> None:
+    scheme = document["components"]["securitySchemes"][SECURITY_SCHEME]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert document["security"] == [{SECURITY_SCHEME: []}]
+    assert document["paths"]["/health"]["get"]["security"] == []
+    assert all("security" not in op for method, path, op in operations(document) if path != "/health")
+
+
+def test_route_errors_are_documented_where_routes_raise_them(document) -> None:
+    paths = document["paths"]
+    assert {"403", "409"} <= set(paths["/learners"]["post"]["responses"])
+    assert {"403", "409"} <= set(paths["/uploads/{uploadId}/confirm"]["post"]["responses"])
+    assert {"403", "404"} <= set(paths["/uploads"]["post"]["responses"])
+    assert "409" not in paths["/uploads"]["post"]["responses"]
+
+
+def test_contract_document_leaves_its_input_alone() -> None:
+    # Given a minimal generated document
+    raw = {"paths": {"/x/{id}": {"get": {"parameters": [{"in": "path", "name": "id"}], "responses": {"422": {}}}}}}
+    # When it is post-processed
+    fixed = contract_document(raw)
+    # Then the copy is fixed and the input is not
+    assert set(fixed["paths"]["/x/{id}"]["get"]["responses"]) == {"401", "404", "503"}
+    assert raw["paths"]["/x/{id}"]["get"]["responses"] == {"422": {}}
