@@ -57,11 +57,12 @@ def _client(args: argparse.Namespace, service: str) -> Any:
 def discover(args: argparse.Namespace) -> Stack:
     """The stack's table names and user pool: from its CloudFormation outputs, else by their names."""
     outputs: dict[str, str] = {}
-    try:
-        described = _client(args, "cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    except (BotoCoreError, ClientError, KeyError, IndexError):
-        outputs = {}  # the local stack has no CloudFormation: find resources by the names it gives them
+    if not args.endpoint:  # an --endpoint (the local stack) has no CloudFormation: find resources by their names
+        try:
+            described = _client(args, "cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        except (BotoCoreError, ClientError, KeyError, IndexError):
+            outputs = {}
     tables: dict[str, str] = {}
     names: list[str] | None = None
     for setting, (output, logical_id) in _OUTPUTS.items():
