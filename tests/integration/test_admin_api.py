@@ -369,3 +369,49 @@ def test_audit_records_who_did_what_by_ids_only(call_api, aws, directory, user_p
     # And an Educator may not read it, another facility's admin does not see it
     assert call_api("GET", f"/facilities/{FAC_A1}/audit", "teacher")[0] == 403
     assert call_api("GET", f"/facilities/{FAC_A1}/audit", "lake")[0] == 404
+
+
+def test_facility_settings_apply_to_single_and_bulk_creation(call_api, aws, directory):
+    from intake.dal.learners import stored_password_hash
+    from intake.passwords import verify_password
+
+    # Given ridge's rule (10+ characters with a digit; blank passwords are last name + last 4 of the DOC ID),
+    # drops confirmed by themselves, and at most 2 rows and 4 KiB per upload
+    rule = {"minLength": 10, "requiredClasses": ["digit"], "blankFormat": "{lastName}{docIdLast4}"}
+    settings = {"passwordRule": rule, "autoConfirmDrops": True, "maxUploadRows": 2, "maxUploadBytes": 4096}
+    assert call_api("POST", f"/facilities/{FAC_A1}/settings", "ridge", settings)[0] == 200
+    # When a learner is created with a password that breaks the rule, then with none
+    weak = call_api("POST", "/learners", "ridge", {**LEARNER, "locationId": UNIT_A1, "password": "Sunrisepass"})
+    blank = call_api("POST", "/learners", "ridge", {**LEARNER, "locationId": UNIT_A1})
+    # Then the first is refused saying what the rule needs, the second gets the facility's format
+    assert weak[0] == 400 and "at least 10 characters including a digit" in weak[1]["errors"][0]["message"]
+    assert blank[0] == 201 and blank[1]["generatedPassword"] == "Hill0100"
+    assert verify_password(stored_password_hash(AGENCY_A, "300100") or "", "Hill0100")
+    # When a facility drop has a row breaking the rule and a blank one, and another drop has 3 rows
+    rows = [
+        f"1,340001,Ann,O'Neil,01/02/1990,Learner,,{UNIT_A1}",
+        f"2,340002,Bo,Lee,01/02/1990,Learner,weakpassword,{UNIT_A1}",
+    ]
+    put_object(aws, f"incoming/{FAC_A1}/roster.csv", csv_file(rows))
+    put_object(aws, f"incoming/{FAC_A1}/big.csv", csv_file([*rows, f"3,340003,Cy,Fox,01/02/1990,Learner,,{UNIT_A1}"]))
+    drain(aws)
+    uploads = {u["fileName"]: u for u in call_api("GET", f"/facilities/{FAC_A1}/uploads", "ridge")[1]["uploads"]}
+    # Then the weak password is a row error, the 3-row file is rejected by the facility's row limit
+    roster = uploads["roster.csv"]
+    assert roster["status"] == "VALIDATED_WITH_ERRORS"
+    assert [(e["line"], e["field"]) for e in roster["errors"]] == [(3, "password")]
+    assert uploads["big.csv"]["status"] == "REJECTED" and uploads["big.csv"]["errors"][0]["code"] == "TOO_MANY_ROWS"
+    # And a clean drop confirms itself, its blank password made from the format
+    put_object(aws, f"incoming/{FAC_A1}/clean.csv", csv_file([rows[0]]))
+    drain(aws)
+    clean = next(
+        u
+        for u in call_api("GET", f"/facilities/{FAC_A1}/uploads", "ridge")[1]["uploads"]
+        if u["fileName"] == "clean.csv"
+    )
+    assert clean["status"] == "COMPLETED" and clean["counts"]["created"] == 1
+    assert verify_password(stored_password_hash(AGENCY_A, "340001") or "", "ONeil0001")
+    confirmed = [e for e in _audit(call_api, FAC_A1, "ridge") if e["action"] == "UPLOAD_CONFIRMED"]
+    assert [e["actor"] for e in confirmed] == [f"drop:{FAC_A1}"]
+    # And upload links carry the facility's limits
+    assert call_api("POST", "/uploads", "ridge", {"facilityId": FAC_A1})[1]["upload"]["maxBytes"] == 4096

@@ -23,7 +23,7 @@ from intake.dal import directory, users
 from intake.dal import staff as staff_store
 from intake.domain import Agency, Location, LocationKind, PasswordRule, Role, StaffMember
 from intake.errors import Conflict, FieldError, IntakeError, NotFound, PermissionDenied, ValidationFailed
-from intake.facility_service import get_facility
+from intake.facility_service import get_facility, upload_limits
 from intake.observability import logger
 from intake.settings import get_settings
 
@@ -239,12 +239,13 @@ def _audit_location(requestor: StaffMember, action: str, location: Location, det
 def settings_view(facility: Location) -> FacilitySettingsOut:
     """A facility's settings with the system's limits they live within."""
     system = get_settings()
+    max_bytes, max_rows = upload_limits(facility)
     return FacilitySettingsOut(
         facility_id=facility.location_id,
         auto_confirm_drops=facility.auto_confirm_drops,
         password_rule=facility.password_rule.to_json_dict() if facility.password_rule else None,
-        max_upload_bytes=min(facility.max_upload_bytes or system.max_upload_bytes, system.max_upload_bytes),
-        max_upload_rows=min(facility.max_upload_rows or system.max_upload_rows, system.max_upload_rows),
+        max_upload_bytes=max_bytes,
+        max_upload_rows=max_rows,
         system_max_upload_bytes=system.max_upload_bytes,
         system_max_upload_rows=system.max_upload_rows,
     )

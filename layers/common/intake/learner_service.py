@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from intake import audit, authz, clock, passwords, rules
+from intake import audit, authz, clock, password_rules, passwords, rules
 from intake.api_models import CreateLearnerRequest
 from intake.dal import directory
 from intake.dal import learners as learner_store
@@ -45,7 +45,13 @@ def create_learner(requestor: StaffMember, request: CreateLearnerRequest) -> Cre
             [FieldError("locationId", "LOCATION_INACTIVE", "This location is deactivated: choose an active one")]
         )
 
-    generated = passwords.generate_password() if password is None else None
+    facility = (
+        location if location.location_id == location.facility_id else directory.get_location(location.facility_id)
+    )
+    rule = facility.password_rule if facility is not None else None
+    if password is not None and (problem := password_rules.check_given(rule, password)):
+        raise ValidationFailed([problem])
+    generated = password_rules.blank_password(rule, first_name, last_name, doc_id) if password is None else None
     learner = Learner(
         learner_id=new_learner_id(),
         agency_id=location.agency_id,

@@ -26,6 +26,7 @@ from intake.domain import CONFIRMABLE, AuditEntry, Learner, Location, Upload, Up
 from intake.errors import Conflict, LearnerExists
 from intake.learner_service import new_learner_id
 from intake.observability import logger, metrics
+from intake.password_rules import blank_password
 
 PART_SIZE = 50
 FINISHED = frozenset({UploadStatus.COMPLETED, UploadStatus.COMPLETED_WITH_ERRORS})
@@ -193,13 +194,20 @@ def _apply(row: dict[str, Any], upload: Upload, locations: dict[str, Location | 
         location = locations[row["locationId"]]
         if location is None or not location.active:
             return _Outcome(row, "FAILED", message="The location was deactivated since the file was checked")
+        if not row.get("password"):
+            if row["facilityId"] not in locations:
+                locations[row["facilityId"]] = directory.get_location(row["facilityId"])
+            facility = locations[row["facilityId"]]
+            rule = facility.password_rule if facility is not None else None
+            if rule is not None and rule.blank_format:
+                row = {**row, "formatPassword": blank_password(rule, row["firstName"], row["lastName"], row["docId"])}
         return _create(row, upload)
     except Conflict as exc:
         return _Outcome(row, "FAILED", message=exc.message)
 
 
 def _create(row: dict[str, Any], upload: Upload) -> _Outcome:
-    generated = passwords.generate_password() if not row.get("password") else ""
+    generated = (row.get("formatPassword") or passwords.generate_password()) if not row.get("password") else ""
     password_hash = passwords.hash_password(row.get("password") or generated)
     learner = Learner(
         learner_id=new_learner_id(),
