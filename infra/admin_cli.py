@@ -57,7 +57,7 @@ def _client(args: argparse.Namespace, service: str) -> Any:
 def discover(args: argparse.Namespace) -> Stack:
     """The stack's table names and user pool: from its CloudFormation outputs, else by their names."""
     outputs: dict[str, str] = {}
-    if not args.endpoint:  # an --endpoint (the local stack) has no CloudFormation: find resources by their names
+    if not (args.endpoint or args.find_by_name):  # the local stack (--endpoint) has no CloudFormation
         try:
             described = _client(args, "cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
             outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
@@ -283,6 +283,11 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--region", help="AWS region")
     top.add_argument("--stack-name", default="intake", help="the SAM stack (default: intake)")
     top.add_argument("--user-pool-id", help="the staff user pool, if not the stack's")
+    top.add_argument(
+        "--find-by-name",
+        action="store_true",
+        help="find the stack's tables and user pool by their names, not its CloudFormation outputs",
+    )
     top.add_argument("--actor", default=getpass.getuser(), help="who runs this, for the audit trail")
     commands = top.add_subparsers(dest="command", required=True)
     boot = commands.add_parser("bootstrap", help="create the first SystemAdmin")
