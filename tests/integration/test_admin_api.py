@@ -415,3 +415,24 @@ def test_facility_settings_apply_to_single_and_bulk_creation(call_api, aws, dire
     assert [e["actor"] for e in confirmed] == [f"drop:{FAC_A1}"]
     # And upload links carry the facility's limits
     assert call_api("POST", "/uploads", "ridge", {"facilityId": FAC_A1})[1]["upload"]["maxBytes"] == 4096
+
+
+def test_admin_routes_are_in_the_openapi_document_and_the_template(call_api):
+    from infra.template import load_template
+
+    # Given the API function's events in template.yaml
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    deployed = {(e["Properties"]["Method"].lower(), e["Properties"]["Path"]) for e in events}
+    # When the OpenAPI document is read
+    status, document, _ = call_api("GET", "/openapi.json")
+    documented = {(method, path) for path, methods in document["paths"].items() for method in methods}
+    # Then every administration route is both documented and deployed
+    admin = {
+        (method, path)
+        for method, path in documented
+        if path.split("/")[1] in ("agencies", "locations", "staff")
+        or path.endswith(("/settings", "/audit", "/housing-units"))
+        or (method, path) == ("post", "/facilities")
+    }
+    assert status == 200 and len(admin) == 18
+    assert admin <= deployed
