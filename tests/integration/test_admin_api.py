@@ -436,3 +436,23 @@ def test_admin_routes_are_in_the_openapi_document_and_the_template(call_api):
     }
     assert status == 200 and len(admin) == 18
     assert admin <= deployed
+
+
+def test_invite_of_a_taken_login_leaves_no_staff_record(call_api, directory, user_pool):
+    from intake.dal.staff import get_staff
+
+    # Given a login named ghost in the user pool that is no staff member
+    boto3.client("cognito-idp", region_name="us-east-1").admin_create_user(
+        UserPoolId=user_pool, Username="ghost", MessageAction="SUPPRESS"
+    )
+    # When an admin invites ghost
+    status, body, _ = call_api(
+        "POST",
+        "/staff",
+        "north",
+        {"username": "ghost", "role": "Educator", "agencyId": AGENCY_A, "facilityIds": [FAC_A1]},
+    )
+    # Then it is a conflict, and no half-made staff record is left behind (a retry with another name works)
+    assert status == 409 and "ghost" in body["message"]
+    assert get_staff("ghost") is None
+    assert _audit(call_api, FAC_A1, "north") == []
