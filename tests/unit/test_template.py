@@ -26,6 +26,27 @@ ROUTES = {
     ("GET", "/uploads/{uploadId}"),
     ("POST", "/uploads/{uploadId}/confirm"),
 }
+# Administration (issue 9)
+ROUTES |= {
+    ("GET", "/agencies"),
+    ("POST", "/agencies"),
+    ("POST", "/agencies/{agencyId}/rename"),
+    ("GET", "/agencies/{agencyId}/locations"),
+    ("POST", "/facilities"),
+    ("POST", "/facilities/{facilityId}/housing-units"),
+    ("GET", "/facilities/{facilityId}/settings"),
+    ("POST", "/facilities/{facilityId}/settings"),
+    ("GET", "/facilities/{facilityId}/audit"),
+    ("POST", "/locations/{locationId}/rename"),
+    ("POST", "/locations/{locationId}/deactivate"),
+    ("POST", "/locations/{locationId}/reactivate"),
+    ("POST", "/locations/{locationId}/delete"),
+    ("GET", "/staff"),
+    ("POST", "/staff"),
+    ("POST", "/staff/{username}/scope"),
+    ("POST", "/staff/{username}/disable"),
+    ("POST", "/staff/{username}/enable"),
+}
 PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")}
 
 # The only "*" resource a function may be granted: X-Ray has no resource-level permissions for these actions.
@@ -532,6 +553,7 @@ def test_point_in_time_recovery_on_every_table() -> None:
         "LearnersTable",
         "UploadsTable",
         "IdempotencyTable",
+        "AuditTable",
     }
 
     for name, table in tables.items():

@@ -59,3 +59,38 @@ def searchable_agencies(staff: StaffMember) -> frozenset[str] | None:
     if staff.role is Role.SYSTEM_ADMIN:
         return None
     return frozenset({staff.agency_id}) if staff.agency_id else frozenset()
+
+
+# ------------------------------------------------------------------ administration (agencies, locations, staff)
+
+_RANK = {Role.EDUCATOR: 1, Role.FACILITY_ADMIN: 2, Role.AGENCY_ADMIN: 3, Role.SYSTEM_ADMIN: 4}
+
+
+def can_admin_agency(staff: StaffMember, agency_id: str) -> bool:
+    """Whether the staff member may create and change the facilities of an agency."""
+    if not staff.active:
+        return False
+    return staff.role is Role.SYSTEM_ADMIN or (staff.role is Role.AGENCY_ADMIN and staff.agency_id == agency_id)
+
+
+def can_admin_facility(staff: StaffMember, facility: Location) -> bool:
+    """Whether the staff member may change a facility's housing units and settings (its admins and above)."""
+    return can_write_location(staff, facility)
+
+
+def within_grant(staff: StaffMember, role: Role, agency_id: str | None, facility_ids: tuple[str, ...]) -> bool:
+    """Whether a role and scope is no more than the staff member has (the most anyone may grant)."""
+    if not staff.active or staff.role is Role.EDUCATOR or _RANK[role] > _RANK[staff.role]:
+        return False
+    if staff.role is Role.SYSTEM_ADMIN:
+        return True
+    if agency_id != staff.agency_id:
+        return False
+    if staff.role is Role.AGENCY_ADMIN:
+        return True
+    return role in (Role.FACILITY_ADMIN, Role.EDUCATOR) and set(facility_ids) <= set(staff.facility_ids)
+
+
+def can_manage_staff(staff: StaffMember, other: StaffMember) -> bool:
+    """Whether the staff member may change or disable another's record: not their own, and not above them."""
+    return staff.username != other.username and within_grant(staff, other.role, other.agency_id, other.facility_ids)

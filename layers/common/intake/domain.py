@@ -36,6 +36,26 @@ class Agency(DomainModel):
     name: str
 
 
+class CharacterClass(StrEnum):
+    LOWER = "lower"
+    UPPER = "upper"
+    DIGIT = "digit"
+    SYMBOL = "symbol"
+
+
+class PasswordRule(DomainModel):
+    """A facility's rule for given passwords, and optionally the format blank passwords are made from."""
+
+    min_length: int = Field(default=8, ge=8, le=128)
+    required_classes: tuple[CharacterClass, ...] = ()
+    blank_format: str | None = Field(
+        default=None,
+        max_length=100,
+        description="e.g. {lastName}{docIdLast4}; placeholders: {lastName} {firstName} {firstInitial} {docId} "
+        "{docIdLast4}. Empty: a random password is generated",
+    )
+
+
 class Location(DomainModel):
     """A facility (its own facility_id) or a housing unit (a child of one facility)."""
 
@@ -46,6 +66,10 @@ class Location(DomainModel):
     kind: LocationKind
     active: bool = True
     auto_confirm_drops: bool = False
+    # Facility settings (housing units follow their facility's): None means the system's default.
+    password_rule: PasswordRule | None = None
+    max_upload_bytes: int | None = None
+    max_upload_rows: int | None = None
 
 
 class StaffMember(DomainModel):
@@ -143,3 +167,19 @@ class Upload(DomainModel):
     skip_invalid_rows: bool | None = None
     move_existing: bool | None = None
     confirmed_by: str | None = None
+    confirmed_at: str | None = None
+
+
+class AuditEntry(DomainModel):
+    """One recorded change: who, when, what, on which ids (never names, dates of birth or passwords)."""
+
+    scope: str = Field(description="The facility id the entry is filed under (or agency:<id>, system)")
+    entry_id: str
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    agency_id: str | None = None
+    facility_id: str | None = None
+    details: dict[str, str | int | bool | None] = Field(default_factory=dict)

@@ -10,6 +10,7 @@ from intake.api_models import FacilityOut, HousingUnitOut
 from intake.dal import directory
 from intake.domain import Location, LocationKind, StaffMember
 from intake.errors import NotFound
+from intake.settings import get_settings
 
 TEMPLATE_COLUMNS = ("requestId", "docID", "firstName", "lastName", "dateOfBirth", "role", "password", "locationId")
 
@@ -54,3 +55,14 @@ def template_csv(requestor: StaffMember, facility_id: str) -> str:
     writer.writerow(TEMPLATE_COLUMNS)
     writer.writerow(["1", "", "", "", "", "Learner", "", facility.location_id])
     return out.getvalue()
+
+
+def upload_limits(facility: Location | None) -> tuple[int, int]:
+    """The (bytes, rows) an upload of the facility may have: its own limits, never above the system's."""
+    system = get_settings()
+    if facility is None:
+        return system.max_upload_bytes, system.max_upload_rows
+    return (
+        min(facility.max_upload_bytes or system.max_upload_bytes, system.max_upload_bytes),
+        min(facility.max_upload_rows or system.max_upload_rows, system.max_upload_rows),
+    )

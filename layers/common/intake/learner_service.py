@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from intake import authz, clock, passwords, rules
+from intake import audit, authz, clock, password_rules, passwords, rules
 from intake.api_models import CreateLearnerRequest
 from intake.dal import directory
 from intake.dal import learners as learner_store
@@ -45,7 +45,13 @@ def create_learner(requestor: StaffMember, request: CreateLearnerRequest) -> Cre
             [FieldError("locationId", "LOCATION_INACTIVE", "This location is deactivated: choose an active one")]
         )
 
-    generated = passwords.generate_password() if password is None else None
+    facility = (
+        location if location.location_id == location.facility_id else directory.get_location(location.facility_id)
+    )
+    rule = facility.password_rule if facility is not None else None
+    if password is not None and (problem := password_rules.check_given(rule, password)):
+        raise ValidationFailed([problem])
+    generated = password_rules.blank_password(rule, first_name, last_name, doc_id) if password is None else None
     learner = Learner(
         learner_id=new_learner_id(),
         agency_id=location.agency_id,
@@ -59,6 +65,16 @@ def create_learner(requestor: StaffMember, request: CreateLearnerRequest) -> Cre
         created_by=requestor.username,
     )
     learner_store.insert_learner(learner, passwords.hash_password(password or generated or ""))
+    audit.record(
+        requestor.username,
+        "LEARNER_CREATED",
+        "learner",
+        learner.learner_id,
+        scopes=[learner.facility_id],
+        agency_id=learner.agency_id,
+        facility_id=learner.facility_id,
+        details={"locationId": learner.location_id},
+    )
     logger.info("learner created", extra={"learner_id": learner.learner_id, "facility_id": learner.facility_id})
     metrics.add_metric(name="LearnersCreated", unit="Count", value=1)
     return CreatedLearner(learner=learner, generated_password=generated)
@@ -101,6 +117,16 @@ def move_learner(requestor: StaffMember, learner_id: str, location_id: str) -> L
         raise Conflict("The learner is already at this location")
     move = move_of(learner, destination, clock.utc_now(), requestor.username)
     moved = learner_store.move_learner(learner, destination, move)
+    audit.record(
+        requestor.username,
+        "LEARNER_MOVED",
+        "learner",
+        learner.learner_id,
+        scopes=[learner.facility_id, destination.facility_id],
+        agency_id=learner.agency_id,
+        facility_id=destination.facility_id,
+        details={"fromLocationId": learner.location_id, "toLocationId": destination.location_id},
+    )
     logger.info("learner moved", extra={"learner_id": learner.learner_id, "to_facility_id": destination.facility_id})
     metrics.add_metric(name="LearnersMoved", unit="Count", value=1)
     return moved

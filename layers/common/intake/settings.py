@@ -20,6 +20,7 @@ class Settings(BaseModel):
     learners_table: str = Field(default="intake-learners", alias="LEARNERS_TABLE")
     uploads_table: str = Field(default="intake-uploads", alias="UPLOADS_TABLE")
     idempotency_table: str = Field(default="intake-idempotency", alias="IDEMPOTENCY_TABLE")
+    audit_table: str = Field(default="intake-audit", alias="AUDIT_TABLE")
     uploads_bucket: str = Field(default="intake-uploads", alias="UPLOADS_BUCKET")
     creation_queue_url: str = Field(default="", alias="CREATION_QUEUE_URL")
     reports_kms_key_id: str = Field(default="", alias="REPORTS_KMS_KEY_ID")

@@ -22,7 +22,7 @@ from intake.dal import objects
 from intake.dal import uploads as upload_store
 from intake.domain import CONFIRMABLE, COUNT_NAMES, UNFINISHED, Location, StaffMember, Upload, UploadStatus
 from intake.errors import Conflict, NotFound, PermissionDenied
-from intake.facility_service import get_facility
+from intake.facility_service import get_facility, upload_limits
 from intake.observability import logger, metrics
 from intake.settings import get_settings
 
@@ -64,7 +64,8 @@ def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str 
     )
     upload = upload.model_copy(update={"object_key": keys.incoming_key(facility.location_id, upload.upload_id)})
     upload_store.insert_upload(upload, ttl=record_ttl(now))
-    post = objects.presigned_post(upload.object_key, settings.max_upload_bytes, settings.upload_link_ttl_seconds)
+    max_bytes, _ = upload_limits(facility)
+    post = objects.presigned_post(upload.object_key, max_bytes, settings.upload_link_ttl_seconds)
     logger.info("upload link created", extra={"upload_id": upload.upload_id, "facility_id": facility.location_id})
     return {
         "uploadId": upload.upload_id,
@@ -74,7 +75,7 @@ def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str 
             "url": post["url"],
             "fields": post["fields"],
             "expiresAt": (now + timedelta(seconds=settings.upload_link_ttl_seconds)).isoformat(),
-            "maxBytes": settings.max_upload_bytes,
+            "maxBytes": max_bytes,
         },
     }
 

@@ -12,11 +12,11 @@ from datetime import date
 from itertools import starmap
 from typing import BinaryIO
 
-from intake import rules
+from intake import password_rules, rules
 from intake.authz import can_write_location
 from intake.bulk.reading import CANONICAL_COLUMNS, TOO_LONG, FileInfo, read_values
 from intake.bulk.types import CheckedRow, RowIssue
-from intake.domain import Location, Role, StaffMember
+from intake.domain import Location, PasswordRule, Role, StaffMember
 from intake.errors import CREATE_DENIED_MESSAGE, FieldError
 
 _MEMO_LIMIT = 65_536
@@ -51,6 +51,7 @@ class RowChecker:
         self._last_names: dict[str, str | FieldError] = {}
         self._dates: dict[str, str | FieldError] = {}
         self._roles: dict[str, str | FieldError] = {}
+        self._rules: dict[str, PasswordRule | None] = {}
 
     def check(self, line: int, cells: dict[str, str]) -> CheckedRow:
         """One row checked: cleaned fields when valid, else every issue found (one per field, plus duplicates)."""
@@ -70,6 +71,8 @@ class RowChecker:
         role = self._roles.get(raw_role) or self._remember(self._roles, raw_role, _role)
         password = rules.check_password(raw_password, "password") if raw_password else None
         location, location_error = self._locations.get(raw_location) or self._location(raw_location)
+        if password.__class__ is str and location is not None:
+            password = self._facility_rule_check(location[1], password) or password
 
         if (
             doc.__class__ is str
@@ -137,6 +140,12 @@ class RowChecker:
             if name in too_long
         ] + kept
         return row
+
+    def _facility_rule_check(self, facility_id: str, password: str) -> FieldError | None:
+        if facility_id not in self._rules:
+            facility = self._resolve(facility_id)
+            self._rules[facility_id] = facility.password_rule if facility is not None else None
+        return password_rules.check_given(self._rules[facility_id], password)
 
     @staticmethod
     def _remember(

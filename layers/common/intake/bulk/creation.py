@@ -13,18 +13,20 @@ import io
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from intake import clock, passwords
+from intake import audit, clock, passwords
 from intake.bulk import keys
 from intake.bulk.reports import neutralise
 from intake.dal import directory, objects, queues
 from intake.dal import learners as learner_store
 from intake.dal import uploads as upload_store
-from intake.domain import CONFIRMABLE, Learner, Location, Upload, UploadStatus, move_of
+from intake.domain import CONFIRMABLE, AuditEntry, Learner, Location, Upload, UploadStatus, move_of
 from intake.errors import Conflict, LearnerExists
 from intake.learner_service import new_learner_id
 from intake.observability import logger, metrics
+from intake.password_rules import blank_password
 
 PART_SIZE = 50
 FINISHED = frozenset({UploadStatus.COMPLETED, UploadStatus.COMPLETED_WITH_ERRORS})
@@ -46,6 +48,7 @@ SPOOL_BYTES = 8 * 1024 * 1024
 
 def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool, confirmed_by: str) -> Upload | None:
     """Move a confirmable upload to CREATING and fan its plan out; None if it was not confirmable any more."""
+    confirmed_at = clock.utc_now()
     started = upload_store.transition(
         upload.upload_id,
         set(CONFIRMABLE),
@@ -53,9 +56,24 @@ def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool,
         skipInvalidRows=skip_invalid_rows,
         moveExisting=move_existing,
         confirmedBy=confirmed_by,
-        confirmedAt=clock.utc_now().isoformat(),
+        confirmedAt=confirmed_at.isoformat(),
     )
     if started is not None:
+        # Filed at the confirm's time, just before its rows' entries (line 0 < the rows' lines).
+        audit.record_all(
+            audit.entries_for(
+                confirmed_by,
+                "UPLOAD_CONFIRMED",
+                "upload",
+                upload.upload_id,
+                scopes=[upload.facility_id],
+                agency_id=upload.agency_id,
+                facility_id=upload.facility_id,
+                details={"skipInvalidRows": skip_invalid_rows, "moveExisting": move_existing},
+                at=confirmed_at,
+                key=f"{upload.upload_id}:{0:07d}",
+            )
+        )
         fan_out(started)
     return started
 
@@ -105,12 +123,42 @@ def _record(upload: Upload, chunk: int, part_start: int, outcomes: list[_Outcome
     counts = {"created": 0, "moved": 0, "skipped": 0, "failed": 0}
     for outcome in outcomes:
         counts[outcome.outcome.lower()] += 1
+    audit.record_all(_audit_entries(upload, outcomes))
     recorded = upload_store.record_part(upload.upload_id, f"{chunk}:{part_start}", counts, finishes_chunk)
     metrics.add_metric(name="LearnersCreated", unit="Count", value=counts["created"])
     if recorded is None:
         logger.info("part already recorded", extra={"upload_id": upload.upload_id, "chunk": chunk})
     if recorded is None or recorded.chunks_done >= recorded.chunks_total:
         finish_upload(upload.upload_id)
+
+
+def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]:
+    """One entry per created or moved row, keyed by upload and line so a retried part overwrites its own."""
+    at = datetime.fromisoformat(upload.confirmed_at) if upload.confirmed_at else clock.utc_now()
+    actor = upload.confirmed_by or upload.created_by
+    entries: list[AuditEntry] = []
+    for o in outcomes:
+        if o.outcome not in ("CREATED", "MOVED"):
+            continue
+        row = o.row
+        scopes = [row["facilityId"]]
+        details: dict[str, str | int | bool | None] = {"uploadId": upload.upload_id, "locationId": row["locationId"]}
+        if o.outcome == "MOVED":
+            scopes.insert(0, row["existing"]["facilityId"])
+            details["fromLocationId"] = row["existing"]["locationId"]
+        entries += audit.entries_for(
+            actor,
+            "LEARNER_CREATED" if o.outcome == "CREATED" else "LEARNER_MOVED",
+            "learner",
+            o.learner_id,
+            scopes=scopes,
+            agency_id=row["agencyId"],
+            facility_id=row["facilityId"],
+            details=details,
+            at=at,
+            key=f"{upload.upload_id}:{row['line']:07d}",
+        )
+    return entries
 
 
 def _csv(outcomes: list[_Outcome]) -> bytes:
@@ -141,13 +189,25 @@ def _apply(row: dict[str, Any], upload: Upload, locations: dict[str, Location | 
     try:
         if row["action"] == "MOVE":
             return _move(row, upload, locations)
+        if row["locationId"] not in locations:
+            locations[row["locationId"]] = directory.get_location(row["locationId"])
+        location = locations[row["locationId"]]
+        if location is None or not location.active:
+            return _Outcome(row, "FAILED", message="The location was deactivated since the file was checked")
+        if not row.get("password"):
+            if row["facilityId"] not in locations:
+                locations[row["facilityId"]] = directory.get_location(row["facilityId"])
+            facility = locations[row["facilityId"]]
+            rule = facility.password_rule if facility is not None else None
+            if rule is not None and rule.blank_format:
+                row = {**row, "formatPassword": blank_password(rule, row["firstName"], row["lastName"], row["docId"])}
         return _create(row, upload)
     except Conflict as exc:
         return _Outcome(row, "FAILED", message=exc.message)
 
 
 def _create(row: dict[str, Any], upload: Upload) -> _Outcome:
-    generated = passwords.generate_password() if not row.get("password") else ""
+    generated = (row.get("formatPassword") or passwords.generate_password()) if not row.get("password") else ""
     password_hash = passwords.hash_password(row.get("password") or generated)
     learner = Learner(
         learner_id=new_learner_id(),

@@ -20,6 +20,7 @@ from intake.dal import staff as staff_store
 from intake.dal import uploads as upload_store
 from intake.domain import Learner, Location, LocationKind, Role, StaffMember, Upload, UploadStatus
 from intake.errors import NotFound
+from intake.facility_service import upload_limits
 from intake.observability import logger, metrics
 from intake.settings import get_settings
 from intake.upload_service import expiry_of, record_ttl
@@ -110,13 +111,13 @@ def validate_object(raw_key: str, etag: str) -> Upload | None:
 
 def validate_upload(upload: Upload, requestor: StaffMember) -> Upload | None:
     """Check every row of an upload's file and record the plan, the counts, the report and the status."""
-    settings = get_settings()
+    max_bytes, max_rows = upload_limits(directory.get_location(upload.facility_id))
     try:
         size = objects.object_size(upload.object_key)
     except NotFound:
         return _fail(upload, "The file was deleted before it could be checked: upload it again")
-    if size > settings.max_upload_bytes:
-        return _reject(upload, "TOO_LARGE", f"The file is larger than {settings.max_upload_bytes} bytes: split it")
+    if size > max_bytes:
+        return _reject(upload, "TOO_LARGE", f"The file is larger than {max_bytes} bytes: split it")
     body = objects.open_object(upload.object_key)
     planner = _Planner(upload)
     try:
@@ -126,8 +127,8 @@ def validate_upload(upload: Upload, requestor: StaffMember) -> Upload | None:
                 requestor=requestor,
                 resolve_location=directory.get_location,
                 today=clock.today(),
-                max_bytes=settings.max_upload_bytes,
-                max_rows=settings.max_upload_rows,
+                max_bytes=max_bytes,
+                max_rows=max_rows,
             )
             for issue in info.warnings:
                 planner.note(issue)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
-from intake.dal.storage_errors import storage_call
-from intake.dal.tables import AgencyItem, LocationItem, bind_tables
-from intake.domain import Agency, Location, LocationKind
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from intake.dal.storage_errors import is_condition_failure, storage_call
+from intake.dal.tables import AgencyItem, LearnerItem, LocationItem, bind_tables
+from intake.domain import Agency, Location, LocationKind, PasswordRule
+from intake.errors import Conflict, NotFound
 
 
 def _location(item: LocationItem) -> Location:
@@ -18,6 +23,25 @@ def _location(item: LocationItem) -> Location:
         kind=LocationKind(item.kind),
         active=bool(item.active),
         auto_confirm_drops=bool(item.autoConfirmDrops),
+        password_rule=PasswordRule.model_validate(json.loads(item.passwordRule)) if item.passwordRule else None,
+        max_upload_bytes=int(item.maxUploadBytes) if item.maxUploadBytes is not None else None,
+        max_upload_rows=int(item.maxUploadRows) if item.maxUploadRows is not None else None,
+    )
+
+
+def _location_item(location: Location) -> LocationItem:
+    rule = location.password_rule
+    return LocationItem(
+        locationId=location.location_id,
+        name=location.name,
+        agencyId=location.agency_id,
+        facilityId=location.facility_id,
+        kind=location.kind.value,
+        active=location.active,
+        autoConfirmDrops=location.auto_confirm_drops,
+        passwordRule=json.dumps(rule.to_json_dict(), separators=(",", ":")) if rule else None,
+        maxUploadBytes=location.max_upload_bytes,
+        maxUploadRows=location.max_upload_rows,
     )
 
 
@@ -27,6 +51,47 @@ def put_agency(agency: Agency) -> Agency:
     with storage_call("save the agency"):
         AgencyItem(agencyId=agency.agency_id, name=agency.name).save()
     return agency
+
+
+def insert_agency(agency: Agency) -> Agency:
+    """Create an agency; Conflict if the id is taken (checked atomically by DynamoDB)."""
+    bind_tables()
+    with storage_call("save the agency"):
+        try:
+            AgencyItem(agencyId=agency.agency_id, name=agency.name).save(condition=AgencyItem.agencyId.does_not_exist())
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            raise Conflict(f"Agency {agency.agency_id} already exists: choose another id") from exc
+    return agency
+
+
+def get_agency(agency_id: str) -> Agency | None:
+    """One agency, or None."""
+    if not agency_id:
+        return None
+    bind_tables()
+    with storage_call("read the agency"):
+        try:
+            item = AgencyItem.get(agency_id, consistent_read=True)
+        except AgencyItem.DoesNotExist:
+            return None
+    return Agency(agency_id=item.agencyId, name=item.name)
+
+
+def rename_agency(agency_id: str, name: str) -> Agency:
+    """Rename an existing agency; NotFound if there is none."""
+    bind_tables()
+    with storage_call("rename the agency"):
+        try:
+            AgencyItem(agencyId=agency_id).update(
+                actions=[AgencyItem.name.set(name)], condition=AgencyItem.agencyId.exists()
+            )
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+            raise NotFound("No such agency") from exc
+    return Agency(agency_id=agency_id, name=name)
 
 
 def list_agencies() -> list[Agency]:
@@ -41,16 +106,76 @@ def put_location(location: Location) -> Location:
     """Create or replace a facility or housing unit."""
     bind_tables()
     with storage_call("save the location"):
-        LocationItem(
-            locationId=location.location_id,
-            name=location.name,
-            agencyId=location.agency_id,
-            facilityId=location.facility_id,
-            kind=location.kind.value,
-            active=location.active,
-            autoConfirmDrops=location.auto_confirm_drops,
-        ).save()
+        _location_item(location).save()
     return location
+
+
+def insert_location(location: Location) -> Location:
+    """Create a location; Conflict if the id is taken by any location of any agency."""
+    bind_tables()
+    with storage_call("save the location"):
+        try:
+            _location_item(location).save(condition=LocationItem.locationId.does_not_exist())
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            raise Conflict(f"Location id {location.location_id} is already in use: choose another id") from exc
+    return location
+
+
+def update_location(location_id: str, **changes: Any) -> Location:
+    """Set fields of an existing location (name, active, settings); NotFound if there is none."""
+    bind_tables()
+    names: dict[str, Any] = {
+        "name": LocationItem.name,
+        "active": LocationItem.active,
+        "auto_confirm_drops": LocationItem.autoConfirmDrops,
+        "password_rule": LocationItem.passwordRule,
+        "max_upload_bytes": LocationItem.maxUploadBytes,
+        "max_upload_rows": LocationItem.maxUploadRows,
+    }
+    actions = []
+    for field, value in changes.items():
+        attribute = names[field]
+        if isinstance(value, PasswordRule):
+            value = json.dumps(value.to_json_dict(), separators=(",", ":"))
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    item = LocationItem(locationId=location_id)
+    with storage_call("update the location"):
+        try:
+            item.update(actions=actions, condition=LocationItem.locationId.exists())
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+            raise NotFound("No such location") from exc
+    return _location(item)
+
+
+def delete_location(location: Location) -> None:
+    """Delete a location that is still as the caller saw it (same facility, same kind)."""
+    bind_tables()
+    with storage_call("delete the location"):
+        try:
+            LocationItem(locationId=location.location_id).delete(
+                condition=(LocationItem.facilityId == location.facility_id) & (LocationItem.kind == location.kind.value)
+            )
+        except DeleteError as exc:
+            if not is_condition_failure(exc):
+                raise
+            raise Conflict("The location changed meanwhile; reload it") from exc
+
+
+def has_learners(location: Location) -> bool:
+    """Whether any learner is at this location (for a facility: anywhere in it)."""
+    bind_tables()
+    with storage_call("look for learners"):
+        if location.kind is LocationKind.FACILITY:
+            items = LearnerItem.by_facility.query(location.facility_id, limit=1)
+        else:
+            items = LearnerItem.by_facility.query(
+                location.facility_id, filter_condition=LearnerItem.locationId == location.location_id
+            )
+        return next(iter(items), None) is not None
 
 
 def get_location(location_id: str) -> Location | None:

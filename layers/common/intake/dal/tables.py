@@ -47,6 +47,9 @@ class LocationItem(Model):
     kind = UnicodeAttribute()
     active = BooleanAttribute(default=True)
     autoConfirmDrops = BooleanAttribute(default=False)
+    passwordRule = UnicodeAttribute(null=True)  # the PasswordRule as JSON
+    maxUploadBytes = NumberAttribute(null=True)
+    maxUploadRows = NumberAttribute(null=True)
     by_agency = LocationsByAgency()
 
 
@@ -161,12 +164,31 @@ class UploadItem(Model):
     by_facility = UploadsByFacility()
 
 
+class AuditItem(Model):
+    """One audit entry, filed under a facility (or agency:<id> / system); the sort key orders entries in time."""
+
+    class Meta:
+        table_name = "unbound-audit"
+
+    scope = UnicodeAttribute(hash_key=True)
+    entryId = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    targetType = UnicodeAttribute()
+    targetId = UnicodeAttribute()
+    agencyId = UnicodeAttribute(null=True)
+    facilityId = UnicodeAttribute(null=True)
+    details = UnicodeAttribute(null=True)  # JSON of ids and flags
+
+
 _MODELS: dict[type[Model], str] = {
     AgencyItem: "agencies_table",
     LocationItem: "locations_table",
     StaffItem: "staff_table",
     LearnerItem: "learners_table",
     UploadItem: "uploads_table",
+    AuditItem: "audit_table",
 }
 
 

@@ -38,6 +38,7 @@ def _upload(item: UploadItem) -> Upload:
         skip_invalid_rows=item.skipInvalidRows,
         move_existing=item.moveExisting,
         confirmed_by=item.confirmedBy,
+        confirmed_at=item.confirmedAt,
     )
 
 

@@ -1,0 +1,24 @@
+"""The audit trail of one facility."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from api_routes.requestor import current_requestor
+from intake import audit
+from intake.admin_models import AuditResponse
+
+router = Router()
+
+
+@router.get("/facilities/<facilityId>/audit", summary="A facility's audit trail, newest first (its admins)")
+def facility_audit(
+    facilityId: str,
+    limit: Annotated[int, Query(ge=1, le=audit.PAGE_MAX)] = 50,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> AuditResponse:
+    entries, following = audit.facility_audit(current_requestor(router), facilityId, limit, before)
+    return AuditResponse(entries=entries, next=following)

@@ -1,0 +1,51 @@
+"""Staff: invite, change role or scope, disable, enable, list; never beyond the requestor's own grant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from api_routes.requestor import current_requestor
+from intake import admin_service
+from intake.admin_models import (
+    ChangeStaffRequest,
+    InvitedStaffResponse,
+    InviteStaffRequest,
+    StaffListResponse,
+    StaffResponse,
+)
+
+router = Router()
+
+
+@router.get("/staff", summary="Staff within the requestor's grant")
+def list_staff() -> StaffListResponse:
+    return StaffListResponse(staff=admin_service.list_staff(current_requestor(router)))
+
+
+@router.post(
+    "/staff",
+    summary="Invite a staff member: a login with a temporary password (returned once) and a role and scope",
+    responses={201: {"description": "Created", "content": {"application/json": {"model": InvitedStaffResponse}}}},
+)
+def invite_staff(request: InviteStaffRequest) -> Response[dict[str, Any]]:
+    invited = admin_service.invite_staff(current_requestor(router), request)
+    body = {"staff": invited.staff.to_json_dict(), "temporaryPassword": invited.temporary_password}
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post("/staff/<username>/scope", summary="Change a staff member's role and scope")
+def change_staff(username: str, request: ChangeStaffRequest) -> StaffResponse:
+    return StaffResponse(staff=admin_service.change_staff(current_requestor(router), username, request))
+
+
+@router.post("/staff/<username>/disable", summary="Disable a staff member (record and login)")
+def disable_staff(username: str) -> StaffResponse:
+    return StaffResponse(staff=admin_service.set_staff_active(current_requestor(router), username, False))
+
+
+@router.post("/staff/<username>/enable", summary="Enable a disabled staff member again")
+def enable_staff(username: str) -> StaffResponse:
+    return StaffResponse(staff=admin_service.set_staff_active(current_requestor(router), username, True))

@@ -1,0 +1,134 @@
+"""Request and response bodies of the administration routes (agencies, locations, staff, settings, audit)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intake.domain import Agency, AuditEntry, CharacterClass, DomainModel, Role, StaffMember
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
+NAME_MAX = 120
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateAgencyRequest(_Request):
+    agencyId: str | None = Field(default=None, pattern=ID_PATTERN, description="Blank: generated from the name")
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+class RenameRequest(_Request):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+class CreateFacilityRequest(_Request):
+    agencyId: str = Field(pattern=ID_PATTERN)
+    facilityId: str | None = Field(default=None, pattern=ID_PATTERN, description="Blank: generated from the name")
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+class CreateHousingUnitRequest(_Request):
+    locationId: str | None = Field(default=None, pattern=ID_PATTERN, description="Blank: generated from the name")
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+class PasswordRuleIn(_Request):
+    minLength: int = Field(default=8, ge=8, le=128)
+    requiredClasses: list[CharacterClass] = Field(default_factory=list)
+    blankFormat: str | None = Field(
+        default=None,
+        max_length=100,
+        description="How a blank password is made, e.g. {lastName}{docIdLast4}; placeholders {lastName} "
+        "{firstName} {firstInitial} {docId} {docIdLast4}. Null: a random password",
+    )
+
+
+class FacilitySettingsRequest(_Request):
+    """Only the fields sent change; null resets a setting to the system's default."""
+
+    autoConfirmDrops: bool | None = None
+    passwordRule: PasswordRuleIn | None = None
+    maxUploadBytes: int | None = Field(default=None, gt=0)
+    maxUploadRows: int | None = Field(default=None, gt=0)
+
+
+class InviteStaffRequest(_Request):
+    username: str = Field(pattern=USERNAME_PATTERN)
+    role: Role
+    agencyId: str | None = Field(default=None, pattern=ID_PATTERN)
+    facilityIds: list[str] = Field(default_factory=list, max_length=100)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class ChangeStaffRequest(_Request):
+    role: Role
+    agencyId: str | None = Field(default=None, pattern=ID_PATTERN)
+    facilityIds: list[str] = Field(default_factory=list, max_length=100)
+
+
+class AgencyResponse(BaseModel):
+    agency: Agency
+
+
+class AgenciesResponse(BaseModel):
+    agencies: list[Agency]
+
+
+class LocationOut(DomainModel):
+    location_id: str
+    name: str
+    agency_id: str
+    facility_id: str
+    kind: str
+    active: bool
+
+
+class LocationResponse(BaseModel):
+    location: LocationOut
+
+
+class AdminFacilityOut(DomainModel):
+    facility_id: str
+    name: str
+    agency_id: str
+    active: bool
+    housing_units: list[LocationOut]
+
+
+class AdminFacilitiesResponse(BaseModel):
+    facilities: list[AdminFacilityOut]
+
+
+class FacilitySettingsOut(DomainModel):
+    facility_id: str
+    auto_confirm_drops: bool
+    password_rule: dict | None
+    max_upload_bytes: int
+    max_upload_rows: int
+    system_max_upload_bytes: int
+    system_max_upload_rows: int
+
+
+class FacilitySettingsResponse(BaseModel):
+    settings: FacilitySettingsOut
+
+
+class StaffResponse(BaseModel):
+    staff: StaffMember
+
+
+class InvitedStaffResponse(BaseModel):
+    staff: StaffMember
+    temporaryPassword: str = Field(description="Shown once; the staff member sets their own at first sign-in")
+
+
+class StaffListResponse(BaseModel):
+    staff: list[StaffMember]
+
+
+class AuditResponse(BaseModel):
+    entries: list[AuditEntry]
+    next: str | None = Field(default=None, description="Pass as ?before= for the next (older) page")

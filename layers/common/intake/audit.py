@@ -1,0 +1,111 @@
+"""The audit trail: who changed what, when, recorded by ids only, and read per facility."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from intake import authz, clock
+from intake.dal import audit as audit_store
+from intake.domain import AuditEntry, Location, LocationKind, StaffMember
+from intake.errors import PermissionDenied
+from intake.facility_service import get_facility
+
+PAGE_MAX = 200
+
+Details = dict[str, str | int | bool | None]
+
+
+def agency_scope(agency_id: str) -> str:
+    """The scope of entries about an agency as a whole (not one facility)."""
+    return f"agency:{agency_id}"
+
+
+SYSTEM_SCOPE = "system"
+
+
+def _entry_id(at: datetime, key: str | None) -> str:
+    return f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{key or uuid.uuid4().hex}"
+
+
+def entries_for(
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    scopes: Iterable[str],
+    agency_id: str | None = None,
+    facility_id: str | None = None,
+    details: Details | None = None,
+    at: datetime | None = None,
+    key: str | None = None,
+) -> list[AuditEntry]:
+    """One entry per scope (a move between facilities is filed under both); `key` makes retries overwrite."""
+    when = at or clock.utc_now()
+    entry_id = _entry_id(when, key)
+    return [
+        AuditEntry(
+            scope=scope,
+            entry_id=entry_id,
+            at=clock.utc_now() if key else when,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            agency_id=agency_id,
+            facility_id=facility_id,
+            details=details or {},
+        )
+        for scope in dict.fromkeys(scopes)
+    ]
+
+
+def record(
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    scopes: Iterable[str],
+    agency_id: str | None = None,
+    facility_id: str | None = None,
+    details: Details | None = None,
+) -> None:
+    """Record one change now."""
+    audit_store.put_entries(
+        entries_for(
+            actor,
+            action,
+            target_type,
+            target_id,
+            scopes=scopes,
+            agency_id=agency_id,
+            facility_id=facility_id,
+            details=details,
+        )
+    )
+
+
+def record_all(entries: Sequence[AuditEntry]) -> None:
+    """Record many entries in batches (a bulk upload's rows)."""
+    audit_store.put_entries(entries)
+
+
+def location_scopes(location: Location) -> list[str]:
+    """Where a change of a location is filed: its facility."""
+    return [location.facility_id if location.kind is LocationKind.HOUSING_UNIT else location.location_id]
+
+
+def facility_audit(
+    requestor: StaffMember, facility_id: str, limit: int = 50, before: str | None = None
+) -> tuple[list[AuditEntry], str | None]:
+    """A facility's entries, newest first, for its administrators; and where the next page starts."""
+    facility = get_facility(requestor, facility_id)
+    if not authz.can_write_location(requestor, facility):
+        raise PermissionDenied("Requestor does not have permission to read this facility's audit trail")
+    size = max(1, min(limit, PAGE_MAX))
+    entries = audit_store.list_entries(facility.location_id, size + 1, before)
+    following = entries[size - 1].entry_id if len(entries) > size else None
+    return entries[:size], following

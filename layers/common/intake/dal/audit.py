@@ -1,0 +1,63 @@
+"""The audit trail: entries filed per facility (or agency:<id> / system), read newest first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from intake.dal.storage_errors import storage_call
+from intake.dal.tables import AuditItem, bind_tables
+from intake.domain import AuditEntry
+
+
+def _item(entry: AuditEntry) -> AuditItem:
+    return AuditItem(
+        scope=entry.scope,
+        entryId=entry.entry_id,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        targetType=entry.target_type,
+        targetId=entry.target_id,
+        agencyId=entry.agency_id,
+        facilityId=entry.facility_id,
+        details=json.dumps(entry.details, separators=(",", ":"), sort_keys=True) if entry.details else None,
+    )
+
+
+def _entry(item: AuditItem) -> AuditEntry:
+    return AuditEntry(
+        scope=item.scope,
+        entry_id=item.entryId,
+        at=item.at,
+        actor=item.actor,
+        action=item.action,
+        target_type=item.targetType,
+        target_id=item.targetId,
+        agency_id=item.agencyId,
+        facility_id=item.facilityId,
+        details=json.loads(item.details) if item.details else {},
+    )
+
+
+def put_entries(entries: Sequence[AuditEntry]) -> None:
+    """Store entries (a batch write); an entry written again with the same key is overwritten, not duplicated."""
+    if not entries:
+        return
+    bind_tables()
+    with storage_call("record the audit trail"):
+        if len(entries) == 1:
+            _item(entries[0]).save()
+            return
+        with AuditItem.batch_write() as batch:
+            for entry in entries:
+                batch.save(_item(entry))
+
+
+def list_entries(scope: str, limit: int, before: str | None = None) -> list[AuditEntry]:
+    """Entries of one scope, newest first; `before` is the entryId to continue after."""
+    bind_tables()
+    with storage_call("read the audit trail"):
+        condition = AuditItem.entryId < before if before else None
+        items = AuditItem.query(scope, range_key_condition=condition, scan_index_forward=False, limit=limit)
+        return [_entry(item) for item in items]

@@ -1,0 +1,82 @@
+"""intake-admin in-process over moto: bootstrap and location loading, re-runs and bad rows."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.admin_cli import main
+from tests.conftest import AGENCY_A, FAC_A1
+
+
+@pytest.fixture
+def stack(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The template's tables and user pool in moto, as a deployed stack named `intake` has them."""
+    from infra.resources import provision_user_pool
+
+    provision_user_pool("us-east-1")
+    for name in ("USER_POOL_ID", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    return aws
+
+
+def run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(["--region", "us-east-1", "--find-by-name", "--actor", "ops", *args], out=out)
+    return code, out.getvalue()
+
+
+def test_bootstrap_once_then_nothing_to_do(stack, capsys):
+    from intake.dal.staff import get_staff
+    from intake.domain import Role
+
+    # Given an empty stack
+    # When the first SystemAdmin is bootstrapped twice
+    first, printed = run("bootstrap", "--username", "root")
+    second, again = run("bootstrap", "--username", "root")
+    # Then it exists once, its temporary password printed once
+    assert (first, second) == (0, 0)
+    staff = get_staff("root")
+    assert staff is not None and staff.role is Role.SYSTEM_ADMIN
+    assert "nothing to do" in again and printed.splitlines()[-1] not in again
+
+
+def test_bootstrap_refuses_a_username_of_other_staff(stack, directory, capsys):
+    # Given a FacilityAdmin named ridge
+    # When bootstrapping ridge
+    code, _ = run("bootstrap", "--username", "ridge")
+    # Then it refuses, saying why, and ridge stays a FacilityAdmin
+    assert code == 2 and "FacilityAdmin" in capsys.readouterr().err
+
+
+def test_load_locations_is_idempotent_and_reports_bad_rows(stack, directory, tmp_path: Path, capsys):
+    from intake.dal.directory import get_location
+
+    # Given a CSV with a new facility and unit, a renamed existing facility, and a unit id already used elsewhere
+    header = "agencyId,agencyName,facilityId,facilityName,housingUnitId,housingUnitName\n"
+    rows = (
+        f"{AGENCY_A},Ag-North,fac-new,New Facility,fac-new-a,New Unit A\n"
+        f"{AGENCY_A},Ag-North,{FAC_A1},Ridge Renamed,,\n"
+        f"{AGENCY_A},Ag-North,fac-new,New Facility,unit-bay-a,Stolen\n"
+    )
+    path = tmp_path / "locations.csv"
+    path.write_text(header + rows, encoding="utf-8")
+    # When it is loaded twice
+    first, report = run("load-locations", str(path))
+    second, again = run("load-locations", str(path))
+    # Then the new ones are created, the facility renamed, the bad line reported, and the re-run changes nothing
+    assert first == second == 1
+    assert report.startswith("line 4: location unit-bay-a already exists")
+    assert report.splitlines()[-1] == "2 created, 1 renamed, 4 unchanged, 1 failed"
+    assert again.splitlines()[-1] == "0 created, 0 renamed, 7 unchanged, 1 failed"
+    unit = get_location("fac-new-a")
+    assert unit is not None and unit.facility_id == "fac-new"
+    renamed = get_location(FAC_A1)
+    assert renamed is not None and renamed.name == "Ridge Renamed"
+    # And a file without the needed columns is refused as a whole
+    path.write_text("facilityId,name\nx,y\n", encoding="utf-8")
+    assert run("load-locations", str(path))[0] == 2
+    assert "missing column(s) agencyId, agencyName, facilityName" in capsys.readouterr().err
