@@ -25,7 +25,7 @@ def _names(rng: random.Random, base: tuple[str, ...], count: int) -> list[str]:
     return made
 
 
-def roster_csv(rows: int, seed: int = 5, error_every: int = 200) -> bytes:
+def roster_csv(rows: int, seed: int = 5, error_every: int = 200, first_doc: int = 1_000_000) -> bytes:
     """A UTF-8 CSV of `rows` learners as Excel writes it (CRLF), one row in `error_every` broken in some field."""
     rng = random.Random(seed)
     firsts = _names(rng, _FIRST, 3000)
@@ -36,7 +36,7 @@ def roster_csv(rows: int, seed: int = 5, error_every: int = 200) -> bytes:
     for n in range(rows):
         born = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1950, 2005)}"
         password = f"Pass-word{n:07d}" if n % 10 == 0 else ""
-        doc = str(1_000_000 + n * 7)
+        doc = str(first_doc + n * 7)
         first, last = rng.choice(firsts), rng.choice(lasts)
         if error_every and n % error_every == error_every - 1:
             kind = (n // error_every) % 3
@@ -46,8 +46,8 @@ def roster_csv(rows: int, seed: int = 5, error_every: int = 200) -> bytes:
                 first = "J0hn"
             else:
                 born = "1990-01-05"
-        if n % 10_000 == 9_999:
-            doc = str(1_000_000 + (n - 1) * 7)  # the previous row's DOC ID: duplicates are rare
+        if error_every and n % 10_000 == 5_000:
+            doc = str(first_doc + (n - 1) * 7)  # the previous row's DOC ID: duplicates are rare
         append(f"{n + 1},{doc},{first},{last},{born},Learner,{password},{locations[n % len(locations)]}\r\n")
     return "".join(lines).encode("utf-8")
 

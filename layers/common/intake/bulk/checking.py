@@ -23,8 +23,7 @@ from intake.errors import CREATE_DENIED_MESSAGE, FieldError
 
 _MEMO_LIMIT = 65_536
 _SCANS_BEFORE_INDEX = 256  # at 1M keys a scan takes ~10 ms
-_BASE36_MAX = 11  # "1" + 11 base-36 digits < 2**63
-_DIGITS_MAX = 18  # "1" + 18 decimal digits < 2**63
+_DIGITS_MAX = 18  # < 2**63: a one- or two-digit int object, 32 bytes
 _LOCATION_ID_MAX = 128  # longer is no id of ours; DynamoDB keys have their own limits besides
 _SHOWN_MAX = 40
 
@@ -51,7 +50,9 @@ class RowChecker:
         self._scope_hint = _scope_hint(requestor)
         self._locations: dict[str, _LocationVerdict] = {}
         self._doc_lines = FirstLines()
+        self._doc_keys = self._doc_lines.keys
         self._request_lines = FirstLines()
+        self._request_keys = self._request_lines.keys
         self._first_names: dict[str, str | FieldError] = {}
         self._last_names: dict[str, str | FieldError] = {}
         self._dates: dict[str, str | FieldError] = {}
@@ -70,8 +71,10 @@ class RowChecker:
         # plain ASCII digits, the usual DOC ID, pass the rule as they are: no regular expression needed
         if raw_doc.isdigit() and raw_doc.isascii() and len(raw_doc) <= rules.DOC_ID_MAX:
             doc: str | FieldError = raw_doc
+            doc_key: int | str = int(raw_doc) if raw_doc[0] != "0" and len(raw_doc) <= _DIGITS_MAX else raw_doc
         else:
             doc = rules.clean_doc_id(raw_doc, "docID")
+            doc_key = _compact_key(doc) if isinstance(doc, str) else ""
         # each memo holds the rule's answer per raw cell: a str (cleaned) or a FieldError, both truthy
         first = self._first_names.get(raw_first) or self._remember(self._first_names, raw_first, _first_name)
         last = self._last_names.get(raw_last) or self._remember(self._last_names, raw_last, _last_name)
@@ -102,19 +105,35 @@ class RowChecker:
                 errors.append(FieldError("requestId", "INVALID_VALUE", f"requestId may not hold {bad}: remove it"))
         if isinstance(doc, str):
             doc_text = doc
-            seen = self._doc_lines.first_line(_doc_key(doc_text), line)
-            if seen:
+            # the common case inline (a new key): see FirstLines
+            if doc_key in self._doc_keys:
                 errors.append(
-                    _duplicate("docID", f"docID {doc_text}", seen, "a learner may appear once; delete one row")
+                    _duplicate(
+                        "docID",
+                        f"docID {doc}",
+                        self._doc_lines.first_line(doc_key),
+                        "a learner may appear once; delete one row",
+                    )
                 )
+            else:
+                self._doc_keys[doc_key] = None
+                self._doc_lines.record(line)
         else:
             doc_text = raw_doc.strip()
         if request_id:
-            seen = self._request_lines.first_line(_request_key(request_id), line)
-            if seen:
+            key = _compact_key(request_id)
+            if key in self._request_keys:
                 errors.append(
-                    _duplicate("requestId", f"requestId {_shown(request_id)}", seen, "give every row its own requestId")
+                    _duplicate(
+                        "requestId",
+                        f"requestId {_shown(request_id)}",
+                        self._request_lines.first_line(key),
+                        "give every row its own requestId",
+                    )
                 )
+            else:
+                self._request_keys[key] = None
+                self._request_lines.record(line)
         return CheckedRow(
             line,
             request_id,
@@ -160,6 +179,19 @@ class RowChecker:
         return result
 
     def _date(self, raw: str) -> str | FieldError:
+        # MM/DD/YYYY as the template asks, plausible: the rule's own answer, without its regular expressions
+        if len(raw) == 10 and raw[2] == "/" and raw[5] == "/" and raw.isascii():
+            month, day, year = raw[:2], raw[3:5], raw[6:]
+            if month.isdigit() and day.isdigit() and year.isdigit():
+                try:
+                    born = date(int(year), int(month), int(day))
+                except ValueError:
+                    born = None
+                today = self._today
+                if born is not None and born <= today:
+                    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+                    if rules.MIN_AGE_YEARS <= age <= rules.MAX_AGE_YEARS:
+                        return raw
         return rules.clean_date_of_birth(raw, self._today, "dateOfBirth")
 
     def _location(self, raw: str) -> _LocationVerdict:
@@ -197,54 +229,51 @@ class RowChecker:
 class FirstLines:
     """Keys seen in a file and the line each first appeared on, in about 45 bytes per key (1M keys: ~45 MB).
 
-    Duplicates are rare, so the common path stays a dict membership test: the dict maps each compact key (see
-    _doc_key) to None in first-seen order and a parallel array holds the lines, so no int object per line is kept.
-    A duplicate's first line is found by the key's position in the dict (a C-level scan), remembered; after
+    Duplicates are rare, so the caller's common path is a dict membership test and an insert (`keys`, in first-seen
+    order, values None) plus record(line): lines live in a parallel array, so no int object per line is kept.
+    A duplicate's first line is found from the key's position in the dict (a C-level scan) and remembered; after
     _SCANS_BEFORE_INDEX scans, a file full of duplicates gets a full key → line index instead.
     """
 
-    __slots__ = ("_found", "_index", "_keys", "_lines", "_scans")
+    __slots__ = ("_found", "_index", "_lines", "_scans", "keys", "record")
 
     def __init__(self) -> None:
-        self._keys: dict[int | str, None] = {}
+        self.keys: dict[int | str, None] = {}
         self._lines = array("I")
+        self.record = self._lines.append  # record(line) right after a new key is inserted in `keys`
         self._found: dict[int | str, int] = {}
         self._index: dict[int | str, int] | None = None
         self._scans = 0
 
-    def first_line(self, key: int | str, line: int) -> int:
-        """0 if key is new (it is recorded at line), else the line it was first seen on."""
-        keys = self._keys
-        if key not in keys:
-            keys[key] = None
-            self._lines.append(line)
-            if self._index is not None:
-                self._index[key] = line
-            return 0
+    def first_line(self, key: int | str) -> int:
+        """The line a key in `keys` was first seen on."""
         if self._index is not None:
             return self._index[key]
         found = self._found.get(key)
-        if found is None:
-            self._scans += 1
-            if self._scans > _SCANS_BEFORE_INDEX:
-                self._index = dict(zip(keys, self._lines, strict=True))
-                return self._index[key]
-            found = self._found[key] = self._lines[indexOf(keys, key)]
+        if found is not None:
+            return found
+        self._scans += 1
+        if self._scans > _SCANS_BEFORE_INDEX:
+            self._index = dict(zip(self.keys, self._lines, strict=True))
+            self.record = self._record_indexed
+            return self._index[key]
+        found = self._found[key] = self._lines[indexOf(self.keys, key)]
         return found
 
-
-def _doc_key(doc: str) -> int | str:
-    """A cleaned DOC ID ([A-Z0-9-]) as a small int when it fits 63 bits ("1" kept in front keeps leading zeros)."""
-    if len(doc) <= _BASE36_MAX and "-" not in doc:
-        return int("1" + doc, 36)
-    return doc
+    def _record_indexed(self, line: int) -> None:
+        self._lines.append(line)
+        assert self._index is not None
+        self._index[next(reversed(self.keys))] = line
 
 
-def _request_key(request_id: str) -> int | str:
-    """A requestId as a small int when it is ASCII digits that fit 63 bits (case matters elsewhere: kept as str)."""
-    if len(request_id) <= _DIGITS_MAX and request_id.isdigit() and request_id.isascii():
-        return int("1" + request_id)
-    return request_id
+def _compact_key(value: str) -> int | str:
+    """A DOC ID or requestId as an int when it is ASCII digits without a leading zero (half the memory of a str).
+
+    Ints and strs never compare equal, so "007" (kept as str) and "7" (int) stay distinct, as they must.
+    """
+    if value.isdigit() and value.isascii() and value[0] != "0" and len(value) <= _DIGITS_MAX:
+        return int(value)
+    return value
 
 
 def check_file(
@@ -264,10 +293,14 @@ def check_file(
 
 
 def _first_name(raw: str) -> str | FieldError:
+    if raw.isalpha() and raw.isascii() and len(raw) <= rules.NAME_MAX:
+        return raw  # what the rule returns for plain ASCII letters
     return rules.clean_name(raw, "firstName")
 
 
 def _last_name(raw: str) -> str | FieldError:
+    if raw.isalpha() and raw.isascii() and len(raw) <= rules.NAME_MAX:
+        return raw
     return rules.clean_name(raw, "lastName")
 
 
