@@ -1,0 +1,296 @@
+"""DynamoDB requests of validation and creation over moto, counted by a counting client, and one worker's speed.
+
+Run in its own process (`python -m bench.dynamo ROWS LEARNERS`): prints one JSON document with the counts and timings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from bench.env import use_fake_aws
+
+READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+class CountingClient:
+    """Counts every DynamoDB request any botocore client makes (PynamoDB's and Powertools' included), by table."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    @contextmanager
+    def installed(self) -> Iterator[CountingClient]:
+        """Wrap botocore's one request path for the duration."""
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        calls = self.calls
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if client.meta.service_model.service_name == "dynamodb":
+                tables = params.get("TableName") or ",".join(sorted(params.get("RequestItems") or {})) or "-"
+                calls[(operation, tables)] += 1
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+    def total(self, operations: frozenset[str]) -> int:
+        """Requests of these operations, all tables."""
+        return sum(count for (operation, _), count in self.calls.items() if operation in operations)
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value in DynamoDB JSON, by AWS's item-size rules."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode("utf-8"))
+    if kind == "N":
+        digits = inner.lstrip("-").replace(".", "").strip("0") or "0"
+        return math.ceil(len(digits) / 2) + 1
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(element) for element in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode("utf-8")) + attribute_size(element) for name, element in inner.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_size({kind[0]: element}) for element in inner)
+    raise ValueError(kind)
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """Bytes of an item: attribute names plus values (what write capacity is charged on)."""
+    return sum(len(name.encode("utf-8")) + attribute_size(value) for name, value in item.items())
+
+
+def write_units(size: int, transactional: bool = False) -> int:
+    """WCU of one write of an item of this size: 1 per started KB, doubled in a transaction."""
+    return max(1, math.ceil(size / 1024)) * (2 if transactional else 1)
+
+
+def _reset_caches() -> None:
+    from intake import upload_service
+    from intake.bulk import worker
+    from intake.dal import aws, tables
+    from intake.settings import get_settings
+
+    get_settings.cache_clear()
+    aws.reset_clients()
+    tables.bind_tables.cache_clear()
+    upload_service._idempotency.cache_clear()
+    worker._idempotency.cache_clear()
+
+
+def _seed() -> None:
+    from bench import data
+    from intake.dal import directory, staff
+    from intake.domain import Agency
+
+    directory.put_agency(Agency(agency_id=data.AGENCY, name="Bench agency"))
+    for location in data.locations().values():
+        directory.put_location(location)
+    staff.put_staff(data.requestor())
+
+
+class _Context:
+    function_name = "intake-bench-worker"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:intake-bench-worker"
+    aws_request_id = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 600_000
+
+
+def _sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto in its own process, as DynamoDB is another machine: its work is not counted as the worker's CPU time."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def run(rows: int, learners: int) -> dict[str, Any]:
+    """Validate a roster of `rows` (reads counted), then create `learners` of it with one worker (writes counted)."""
+    import boto3
+
+    from bench import data
+    from infra.resources import provision
+
+    counter = CountingClient()
+    result: dict[str, Any] = {}
+    with moto_server() as endpoint, counter.installed():
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        resources = provision("us-east-1")
+        os.environ.update(resources.environment())
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        os.environ["CREATION_CHUNK_SIZE"] = str(min(learners, 1000))
+        _reset_caches()
+        _seed()
+        s3 = boto3.client("s3", region_name="us-east-1")
+
+        import worker_handler
+        from intake.bulk.creation import begin_creation
+        from intake.bulk.validation import validate_object
+        from intake.dal import uploads as upload_store
+
+        # validation: the reads of a whole file, per 1,000 rows
+        key = f"incoming/{data.FACILITY}/roster.csv"
+        etag = s3.put_object(Bucket=resources.bucket, Key=key, Body=data.roster_csv(rows))["ETag"]
+        counter.reset()
+        started = time.perf_counter()
+        upload = validate_object(key, etag)
+        result["validate_seconds"] = time.perf_counter() - started
+        assert upload is not None and upload.counts["rows"] == rows, upload
+        result["rows"] = rows
+        result["read_requests"] = counter.total(READS)
+        result["reads_by_operation"] = {f"{op} {table}": n for (op, table), n in counter.calls.items() if op in READS}
+
+        # creation: a file of `learners` valid rows, one chunk, one worker
+        key = f"incoming/{data.FACILITY}/creation.csv"
+        body = data.roster_csv(learners, seed=11, error_every=0, first_doc=9_000_000)
+        etag = s3.put_object(Bucket=resources.bucket, Key=key, Body=body)["ETag"]
+        upload = validate_object(key, etag)
+        assert upload is not None and upload.counts["valid"] == learners, upload.counts if upload else None
+        begin_creation(upload, skip_invalid_rows=True, move_existing=True, confirmed_by="bench")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url, queue_arn = resources.queue_urls["CreationQueue"], resources.queue_arns["CreationQueue"]
+        counter.reset()
+        cpu = wall = 0.0
+        while True:
+            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0)
+            messages = got.get("Messages", [])
+            if not messages:
+                break
+            event = _sqs_event(messages[0], queue_arn)
+            before_calls = Counter(counter.calls)
+            started_cpu, started_wall = time.process_time(), time.perf_counter()
+            worker_handler.lambda_handler(event, _Context())
+            cpu += time.process_time() - started_cpu
+            wall += time.perf_counter() - started_wall
+            counter.calls = before_calls + (counter.calls - before_calls)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        done = upload_store.get_upload(upload.upload_id)
+        assert done is not None and done.counts.get("created") == learners, done.counts if done else None
+        result["learners"] = learners
+        result["worker_cpu_seconds"] = cpu
+        result["worker_wall_seconds"] = wall
+        result["write_requests"] = counter.total(WRITES)
+        result["writes_by_operation"] = {f"{op} {table}": n for (op, table), n in counter.calls.items() if op in WRITES}
+
+        # the passwords the worker hashed: those given in the file and those it generated (results.csv has both)
+        results = s3.get_object(Bucket=resources.bucket, Key=done.result_report_key)["Body"].read().decode("utf-8-sig")
+        passwords = [line.split(",")[8] for line in results.splitlines()[1:]]
+        result["passwords"] = passwords
+
+        # item sizes for WCU: a created learner, and the upload record a part counter update rewrites
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        learner = client.scan(TableName=resources.tables["LearnersTable"], Limit=1)["Items"][0]
+        upload_item = client.get_item(
+            TableName=resources.tables["UploadsTable"], Key={"uploadId": {"S": upload.upload_id}}
+        )
+        result["learner_item_bytes"] = item_size(learner)
+        result["upload_item_bytes"] = item_size(upload_item["Item"])
+        result["learner_indexes"] = _index_count(client, resources.tables["LearnersTable"])
+        result["upload_indexes"] = _index_count(client, resources.tables["UploadsTable"])
+    return result
+
+
+def _index_count(client: Any, table: str) -> int:
+    """GSIs of a table that project every attribute (each write of an item is also written to them)."""
+    described = client.describe_table(TableName=table)["Table"]
+    return sum(1 for gsi in described.get("GlobalSecondaryIndexes", []) if gsi["Projection"]["ProjectionType"] == "ALL")
+
+
+def bare_hash_seconds(passwords: list[str]) -> tuple[float, float]:
+    """CPU and wall seconds of hashing these passwords with Intake's Argon2id parameters and nothing else."""
+    from argon2 import PasswordHasher
+    from argon2.low_level import Type
+
+    from intake import passwords as ours
+
+    hasher = PasswordHasher(
+        time_cost=ours.ARGON2_TIME_COST,
+        memory_cost=ours.ARGON2_MEMORY_KIB,
+        parallelism=ours.ARGON2_PARALLELISM,
+        type=Type.ID,
+    )
+    started_cpu, started_wall = time.process_time(), time.perf_counter()
+    for password in passwords:
+        hasher.hash(password)
+    return time.process_time() - started_cpu, time.perf_counter() - started_wall
+
+
+def main() -> None:
+    use_fake_aws()
+    import logging
+
+    logging.disable(logging.WARNING)
+    rows, learners = int(sys.argv[1]), int(sys.argv[2])
+    result = run(rows, learners)
+    result["bare_hash_cpu_seconds"], result["bare_hash_wall_seconds"] = bare_hash_seconds(result.pop("passwords"))
+    print(json.dumps(result, default=lambda value: float(value) if isinstance(value, Decimal) else str(value)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""`make bench`: every benchmark of issue #5 as a ratio to a baseline measured in this run, with its target.
+
+Ratios, never absolute times: the machine (2 shared cores here) changes, a ratio to a baseline measured alongside
+does much less. Throughput ratios use CPU time of the measuring process where the work is CPU-bound (validation,
+hashing, the worker against a moto server in another process), wall time where the client waits (the local API).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.env import ROOT, child_environment, use_fake_aws
+from bench.report import Result
+
+VALIDATION_SIZES = ((10_000, 3), (100_000, 3), (1_000_000, 1))  # rows, repeats of each pass
+LOOKUP_ROWS = 20_000
+CREATED_LEARNERS = 200  # one chunk, the template's CREATION_CHUNK_SIZE
+IMPORT_REPEATS = 5
+HEALTH_REQUESTS, LEARNER_REQUESTS = 200, 20
+
+
+def _child(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=child_environment(), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def validation() -> list[Result]:
+    """Rows/s of the full validator against csv.reader, and peak memory, per file size."""
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for rows, repeats in VALIDATION_SIZES:
+            path = Path(scratch) / f"roster-{rows}.csv"
+            _child("-m", "bench.validation", "write", str(path), str(rows))
+            got = json.loads(_child("-m", "bench.validation", "measure", str(path), str(repeats)))
+            ratio = got["bare_seconds"] / got["full_seconds"]
+            detail = (
+                f"{rows / got['full_seconds']:,.0f} rows/s vs {rows / got['bare_seconds']:,.0f} csv rows/s (CPU), "
+                f"{got['invalid']} rows with issues"
+            )
+            results.append(Result(f"validation {rows:,} rows / csv.reader", ratio, 0.30, detail=detail))
+            results.append(
+                Result(
+                    f"validation {rows:,} rows peak RSS",
+                    got["peak_mb"],
+                    200 if rows >= 1_000_000 else None,
+                    at_least=False,
+                    unit="MB",
+                    detail="whole process, interpreter included",
+                )
+            )
+            path.unlink()
+    return results
+
+
+def dynamodb() -> list[Result]:
+    """Reads per 1,000 validated rows, the worker against bare hashing, writes and WCU per learner."""
+    from bench.dynamo import write_units
+
+    got = json.loads(_child("-m", "bench.dynamo", str(LOOKUP_ROWS), str(CREATED_LEARNERS)).splitlines()[-1])
+    reads = got["read_requests"] / got["rows"] * 1000
+    learners = got["learners"]
+    writes = got["write_requests"] / learners
+    learner_wcu = write_units(got["learner_item_bytes"]) * (1 + got["learner_indexes"])
+    upload_wcu = write_units(got["upload_item_bytes"]) * (1 + got["upload_indexes"])
+    counter_updates = sum(n for name, n in got["writes_by_operation"].items() if "UploadsTable" in name)
+    other_writes = got["write_requests"] - learners - counter_updates
+    wcu = (learners * learner_wcu + counter_updates * upload_wcu + other_writes) / learners
+    return [
+        Result(
+            f"DynamoDB reads per 1,000 rows ({got['rows']:,} rows)",
+            reads,
+            11,
+            at_least=False,
+            unit="req",
+            detail=", ".join(f"{name}: {n}" for name, n in sorted(got["reads_by_operation"].items())),
+        ),
+        Result(
+            f"worker / bare Argon2id ({learners} learners, CPU)",
+            got["bare_hash_cpu_seconds"] / got["worker_cpu_seconds"],
+            0.85,
+            detail=f"{learners / got['worker_cpu_seconds']:.1f} learners/s vs "
+            f"{learners / got['bare_hash_cpu_seconds']:.1f} hashes/s; moto runs in another process",
+        ),
+        Result(
+            "worker / bare Argon2id (wall, info)",
+            got["bare_hash_wall_seconds"] / got["worker_wall_seconds"],
+            None,
+            detail="includes waiting on moto over loopback",
+        ),
+        Result(
+            "DynamoDB write requests per learner",
+            writes,
+            1.05,
+            at_least=False,
+            unit="req",
+            detail=", ".join(f"{name}: {n}" for name, n in sorted(got["writes_by_operation"].items())),
+        ),
+        Result(
+            "WCU per learner (table + GSIs, 1 KB units)",
+            wcu,
+            None,
+            unit="WCU",
+            detail=f"learner item {got['learner_item_bytes']} B x (1 + {got['learner_indexes']} GSIs); "
+            f"upload item {got['upload_item_bytes']} B x (1 + {got['upload_indexes']}) per counter update",
+        ),
+    ]
+
+
+def cold_start() -> list[Result]:
+    """Each handler's import against boto3's."""
+    from bench.coldstart import HANDLERS, medians
+
+    got = medians(IMPORT_REPEATS)
+    return [
+        Result(
+            f"import {handler} / import boto3",
+            got[handler] / got["boto3"],
+            1.5,
+            at_least=False,
+            detail=f"{got[handler] * 1000:.0f} ms vs {got['boto3'] * 1000:.0f} ms (median of {IMPORT_REPEATS})",
+        )
+        for handler in HANDLERS
+    ]
+
+
+def local_api() -> list[Result]:
+    """The local stack's API over loopback against bare hashing (reported: the issue sets no target)."""
+    from bench.api import measure
+
+    got = measure(HEALTH_REQUESTS, LEARNER_REQUESTS)
+    return [
+        Result(
+            "GET /health req/s / Argon2id hashes/s",
+            got["health_per_second"] / got["hashes_per_second"],
+            None,
+            detail=f"{got['health_per_second']:.0f} req/s vs {got['hashes_per_second']:.1f} hashes/s (wall)",
+        ),
+        Result(
+            "POST /learners req/s / Argon2id hashes/s",
+            got["learners_per_second"] / got["hashes_per_second"],
+            None,
+            detail=f"{got['learners_per_second']:.1f} req/s (one hash each) vs {got['hashes_per_second']:.1f}",
+        ),
+    ]
+
+
+def main() -> int:
+    """Run every benchmark, print one line per ratio; exit 1 if any target fails."""
+    use_fake_aws()
+    started = time.perf_counter()
+    print(f"{'benchmark':<44} {'value':>9} {'unit':<6} {'target':<10} {'':<5} detail", flush=True)
+    results: list[Result] = []
+    for group in (validation, dynamodb, cold_start, local_api):
+        for result in group():
+            results.append(result)
+            print(result.line(), flush=True)
+    failed = [result for result in results if result.verdict == "FAIL"]
+    print(f"{len(results)} figures, {len(failed)} FAIL, {time.perf_counter() - started:.0f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
