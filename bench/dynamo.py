@@ -257,9 +257,9 @@ def run(rows: int, learners: int) -> dict[str, Any]:
 
 
 def _index_count(client: Any, table: str) -> int:
-    """GSIs of a table that project every attribute (each write of an item is also written to them)."""
+    """GSIs of a table: an item carrying an index's key is written to it too (>= 1 WCU, whatever it projects)."""
     described = client.describe_table(TableName=table)["Table"]
-    return sum(1 for gsi in described.get("GlobalSecondaryIndexes", []) if gsi["Projection"]["ProjectionType"] == "ALL")
+    return len(described.get("GlobalSecondaryIndexes", []))
 
 
 def bare_hash_seconds(passwords: list[str]) -> tuple[float, float]:

@@ -574,10 +574,12 @@ def test_learners_table_keys_and_indexes() -> None:
     key = [(k["AttributeName"], k["KeyType"]) for k in properties["KeySchema"]]
     indexes = {i["IndexName"]: i for i in properties["GlobalSecondaryIndexes"]}
 
-    # Then one learner per (agency, DOC ID), findable by learnerId and by facility, and protected from deletion
+    # Then one learner per (agency, DOC ID), findable by learnerId and by facility, and protected from deletion;
+    # the indexes copy no names, dates of birth or password hashes
     assert key == [("agencyId", "HASH"), ("docId", "RANGE")]
     assert [(k["AttributeName"], k["KeyType"]) for k in indexes["byLearnerId"]["KeySchema"]] == [("learnerId", "HASH")]
-    assert indexes["byLearnerId"]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["byLearnerId"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert indexes["byFacility"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["locationId"]}
     assert [(k["AttributeName"], k["KeyType"]) for k in indexes["byFacility"]["KeySchema"]] == [
         ("facilityId", "HASH"),
         ("docId", "RANGE"),

@@ -103,8 +103,11 @@ def get_by_id(learner_id: str) -> Learner | None:
     """The learner with this id, or None."""
     bind_tables()
     with storage_call("read the learner"):
-        for item in LearnerItem.by_learner_id.query(learner_id, limit=1):
-            return _learner(item)
+        for key in LearnerItem.by_learner_id.query(learner_id, limit=1):
+            try:
+                return _learner(LearnerItem.get(key.agencyId, key.docId, consistent_read=True))
+            except LearnerItem.DoesNotExist:
+                return None
     return None
 
 

@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from intake.settings import get_settings
@@ -74,10 +74,11 @@ class MoveAttribute(MapAttribute):
     uploadId = UnicodeAttribute(null=True)
 
 
+# The learner indexes carry keys (and the housing unit) only: no copy of names, dates of birth or password hashes.
 class LearnersByLearnerId(GlobalSecondaryIndex["LearnerItem"]):
     class Meta:
         index_name = "byLearnerId"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     learnerId = UnicodeAttribute(hash_key=True)
 
@@ -85,7 +86,7 @@ class LearnersByLearnerId(GlobalSecondaryIndex["LearnerItem"]):
 class LearnersByFacility(GlobalSecondaryIndex["LearnerItem"]):
     class Meta:
         index_name = "byFacility"
-        projection = AllProjection()
+        projection = IncludeProjection(["locationId"])
 
     facilityId = UnicodeAttribute(hash_key=True)
     docId = UnicodeAttribute(range_key=True)
@@ -119,7 +120,7 @@ class LearnerItem(Model):
 class UploadsByFacility(GlobalSecondaryIndex["UploadItem"]):
     class Meta:
         index_name = "byFacility"
-        projection = AllProjection()
+        projection = IncludeProjection(["locationId"])
 
     facilityId = UnicodeAttribute(hash_key=True)
     createdAt = UnicodeAttribute(range_key=True)
