@@ -9,13 +9,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_routes import facilities, health, learners, uploads
+from api_routes import facilities, health, learners, uploads, web
 from api_routes.errors import register_error_handlers
 from intake import upload_service
 from intake.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver(enable_validation=True)
-for module in (health, facilities, learners, uploads):
+for module in (health, facilities, learners, uploads, web):
     app.include_router(module.router)
 register_error_handlers(app)
 

@@ -27,8 +27,14 @@ ROUTES = {
     ("POST", "/uploads"),
     ("GET", "/uploads/{uploadId}"),
     ("POST", "/uploads/{uploadId}/confirm"),
+    *{("GET", "/"), ("GET", "/docs"), ("GET", "/static/{file}"), ("GET", "/client-config")},
 }
-PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")}
+PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")} | {
+    ("GET", "/"),
+    ("GET", "/docs"),
+    ("GET", "/static/{file}"),
+    ("GET", "/client-config"),
+}
 
 
 def _resources() -> dict[str, dict[str, Any]]:
