@@ -89,7 +89,12 @@ def _page_response(path: str) -> Response[str]:
     # Behind API Gateway the page lives under its stage (/prod/): without the slash, relative links would miss it.
     public_path = event.request_context.path or path
     if path == "/" and not public_path.endswith("/"):
-        return Response(status_code=301, headers={"Location": public_path + "/", "Cache-Control": PAGE_CACHE})
+        return Response(
+            status_code=301,
+            content_type=HTML,
+            body="",
+            headers={"Location": public_path + "/", "Cache-Control": PAGE_CACHE},
+        )
     headers = _security_headers(PAGE_CACHE)
     headers["Content-Security-Policy"] = web_service.content_security_policy()
     return Response(status_code=200, content_type=HTML, body=page(PAGES[path]), headers=headers)

@@ -444,6 +444,8 @@
       show(id, false);
     }
     $("slips-preview").replaceChildren();
+    $("skip-invalid").checked = false;
+    $("move-existing").checked = false;
   }
 
   async function downloadTemplate() {
@@ -497,6 +499,7 @@
     $("upload-button").disabled = true;
     $("upload-bar").value = 0;
     $("upload-percent").textContent = "0%";
+    $("upload-label").textContent = "Uploading " + file.name;
     show("upload-progress", true);
     try {
       const { data } = await api("POST", "uploads", { facilityId: state.facilityId, fileName: file.name });
@@ -504,6 +507,7 @@
       await sendFile(data.upload, file);
       $("upload-bar").value = 100;
       $("upload-percent").textContent = "100%";
+      $("upload-label").textContent = "Uploaded " + file.name;
       show("check-step", true);
       $("bulk-status").textContent = STATUS_TEXT.VALIDATING;
       poll(data.uploadId);
