@@ -243,9 +243,12 @@ def test_bulk_upload_with_two_errors_fix_confirm_and_print_credentials(
     assert api_get(local_stack, ADMIN, f"/learners?docId={doc_ids[BAD_DATE_ROW]}")["learners"]
 
 
-def test_api_docs_render_from_local_files_only(new_page: Any, local_stack: Stack, shot: Shots) -> None:
-    # Given the page of the local stack
+def test_api_docs_render_from_local_files_only_and_try_calls_with_the_page_token(
+    new_page: Any, local_stack: Stack, shot: Shots
+) -> None:
+    # Given a staff member signed in on the page
     page = new_page()
+    sign_in(page, local_stack, ADMIN)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
 
@@ -258,6 +261,17 @@ def test_api_docs_render_from_local_files_only(new_page: Any, local_stack: Stack
     allowed = {urlsplit(local_stack["apiUrl"]).netloc, urlsplit(local_stack["awsEndpoint"]).netloc}
     assert requested and {urlsplit(url).netloc for url in requested} <= allowed
     shot(page, "api-docs")
+
+    # And "Try it out" on GET /facilities answers 200 with the signed-in staff member's facility
+    facilities = page.locator(".opblock").filter(has=page.locator('.opblock-summary-path[data-path="/facilities"]'))
+    facilities.locator(".opblock-summary").click()
+    facilities.get_by_role("button", name="Try it out").click()
+    facilities.get_by_role("button", name="Execute").click()
+    expect(facilities.locator(".live-responses-table .response-col_status:not(.col_header)").first).to_have_text(
+        "200", timeout=LONG
+    )
+    expect(facilities.locator(".live-responses-table .microlight").first).to_contain_text(FACILITY)
+    shot(page, "api-docs-try-it")
 
 
 CONTRAST_SCRIPT = """
