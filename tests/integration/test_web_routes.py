@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import FakeLambdaContext, load_event
+from tests.conftest import FakeLambdaContext, load_event, reset_intake_caches
+
+BUCKET = "intake-uploads-test"
+
+
+@pytest.fixture
+def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The API function's environment in AWS; no storage: the page's routes only sign a URL, which is local work."""
+    monkeypatch.setenv("UPLOADS_BUCKET", BUCKET)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_intake_caches()
+    yield
+    reset_intake_caches()
 
 
 def get(path: str, public_path: str | None = None) -> tuple[int, dict[str, str], str]:
@@ -30,7 +42,7 @@ def directives(policy: str) -> dict[str, list[str]]:
     return {part[0]: part[1:] for part in parts}
 
 
-def test_the_page_is_html_with_a_strict_policy(aws: Any) -> None:
+def test_the_page_is_html_with_a_strict_policy(web: None) -> None:
     # Given the API in AWS (no embedded endpoint)
     # When the page is fetched under its stage
     status, headers, body = get("/", public_path="/prod/")
@@ -49,11 +61,11 @@ def test_the_page_is_html_with_a_strict_policy(aws: Any) -> None:
     assert policy["connect-src"] == [
         "'self'",
         "https://cognito-idp.us-east-1.amazonaws.com",
-        f"https://{aws.bucket}.s3.amazonaws.com",
+        f"https://{BUCKET}.s3.amazonaws.com",
     ]
 
 
-def test_the_stage_url_without_a_slash_redirects_to_the_page(aws: Any) -> None:
+def test_the_stage_url_without_a_slash_redirects_to_the_page(web: None) -> None:
     # Given a staff member who typed the API URL without its last slash
     # When it is fetched
     status, headers, _ = get("/", public_path="/prod")
@@ -62,14 +74,12 @@ def test_the_stage_url_without_a_slash_redirects_to_the_page(aws: Any) -> None:
     assert (status, headers["Location"]) == (301, "/prod/")
 
 
-def test_the_embedded_aws_is_where_the_page_signs_in(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_embedded_aws_is_where_the_page_signs_in(web: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the local stack's environment: an embedded AWS endpoint and the user pool's app client
-    from intake.settings import get_settings
-
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
     monkeypatch.setenv("USER_POOL_ID", "us-east-1_pool")
     monkeypatch.setenv("USER_POOL_CLIENT_ID", "client123")
-    get_settings.cache_clear()
+    reset_intake_caches()
 
     # When the page asks for its settings, and the page itself is fetched
     status, headers, body = get("/client-config")
@@ -85,7 +95,6 @@ def test_the_embedded_aws_is_where_the_page_signs_in(aws: Any, monkeypatch: pyte
         "cognitoEndpoint": "http://127.0.0.1:5999/",
     }
     assert "http://127.0.0.1:5999" in directives(page_headers["Content-Security-Policy"])["connect-src"]
-    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -98,7 +107,7 @@ def test_the_embedded_aws_is_where_the_page_signs_in(aws: Any, monkeypatch: pyte
         ("swagger-ui.css", "text/css; charset=utf-8", ".swagger-ui"),
     ],
 )
-def test_static_files_have_their_type_and_are_cached(aws: Any, name: str, content_type: str, marker: str) -> None:
+def test_static_files_have_their_type_and_are_cached(web: None, name: str, content_type: str, marker: str) -> None:
     # Given a file the pages use
     # When it is fetched
     status, headers, body = get(f"/static/{name}")
@@ -111,7 +120,7 @@ def test_static_files_have_their_type_and_are_cached(aws: Any, name: str, conten
 
 
 @pytest.mark.parametrize("name", ["index.html", "..%2Fapi_handler.py", "swagger-ui-bundle.js.map", "web.py"])
-def test_other_files_are_not_served(aws: Any, name: str) -> None:
+def test_other_files_are_not_served(web: None, name: str) -> None:
     # Given a name that is not one of the served files
     # When it is asked for
     status, _, body = get(f"/static/{name}")
@@ -121,7 +130,7 @@ def test_other_files_are_not_served(aws: Any, name: str) -> None:
     assert '"NOT_FOUND"' in body
 
 
-def test_api_docs_load_swagger_ui_from_the_api_itself(aws: Any) -> None:
+def test_api_docs_load_swagger_ui_from_the_api_itself(web: None) -> None:
     # Given the API
     # When the docs page is fetched
     status, headers, body = get("/docs")
