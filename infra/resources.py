@@ -499,6 +499,8 @@ class _Resolver:
                 return mapping[name]
         if name == "UserPool" and local.user_pool_id:
             return local.user_pool_id
+        if name == "UserPoolClient" and local.user_pool_client_id:
+            return local.user_pool_client_id
         if name in self._parameters:
             return _as_str(self._parameters[name].get("Default", ""))
         return self._unresolved(f"Ref {name}")

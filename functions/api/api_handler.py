@@ -10,14 +10,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_routes import agencies, audit, facilities, health, learners, locations, staff_admin, uploads
+from api_routes import agencies, audit, facilities, health, learners, locations, staff_admin, uploads, web
 from api_routes.errors import register_error_handlers
 from intake import upload_service
 from intake.observability import logger, metrics, tracer
 from intake.openapi import contract_document
 
 app = APIGatewayRestResolver(enable_validation=True)
-for module in (health, facilities, learners, uploads, agencies, locations, staff_admin, audit):
+for module in (health, facilities, learners, uploads, agencies, locations, staff_admin, audit, web):
     app.include_router(module.router)
 register_error_handlers(app)
 

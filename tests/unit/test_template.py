@@ -25,6 +25,13 @@ ROUTES = {
     ("POST", "/uploads"),
     ("GET", "/uploads/{uploadId}"),
     ("POST", "/uploads/{uploadId}/confirm"),
+    *{("GET", "/"), ("GET", "/docs"), ("GET", "/static/{file}"), ("GET", "/client-config")},
+}
+PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")} | {
+    ("GET", "/"),
+    ("GET", "/docs"),
+    ("GET", "/static/{file}"),
+    ("GET", "/client-config"),
 }
 # Administration (issue 9)
 ROUTES |= {
@@ -47,7 +54,6 @@ ROUTES |= {
     ("POST", "/staff/{username}/disable"),
     ("POST", "/staff/{username}/enable"),
 }
-PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")}
 
 # The only "*" resource a function may be granted: X-Ray has no resource-level permissions for these actions.
 XRAY_EXCEPTION_SID = "XRayHasNoResourceLevelPermissions"

@@ -25,6 +25,8 @@ class Settings(BaseModel):
     creation_queue_url: str = Field(default="", alias="CREATION_QUEUE_URL")
     reports_kms_key_id: str = Field(default="", alias="REPORTS_KMS_KEY_ID")
     user_pool_id: str = Field(default="", alias="USER_POOL_ID")
+    user_pool_client_id: str = Field(default="", alias="USER_POOL_CLIENT_ID")
+    aws_endpoint_url: str = Field(default="", alias="AWS_ENDPOINT_URL")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, alias="MAX_UPLOAD_BYTES")
     max_upload_rows: int = Field(default=200_000, gt=0, alias="MAX_UPLOAD_ROWS")
     upload_link_ttl_seconds: int = Field(default=900, gt=0, le=3600, alias="UPLOAD_LINK_TTL_SECONDS")

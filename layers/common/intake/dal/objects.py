@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -56,6 +57,16 @@ def presigned_get(key: str, expires_in: int, download_name: str) -> str:
         )
     except (ClientError, BotoCoreError) as exc:
         raise _wrap("sign the report link", exc) from exc
+
+
+def bucket_origin() -> str:
+    """The scheme and host that presigned links of the bucket point at (for a page's Content-Security-Policy)."""
+    try:
+        url = client("s3").generate_presigned_url("get_object", Params={"Bucket": _bucket(), "Key": "x"}, ExpiresIn=1)
+    except (ClientError, BotoCoreError) as exc:
+        raise _wrap("sign the report link", exc) from exc
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def object_size(key: str) -> int:

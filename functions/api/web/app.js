@@ -1,0 +1,763 @@
+// Intake staff page: plain browser JavaScript, no dependencies. Every API call is relative to the page's URL, so the
+// page works at / locally and under the stage path (/prod/) behind API Gateway.
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "intake.session";
+  const POLL_MS = 1000;
+  const SLOW_POLL_MS = 3000;
+  const STATUS_TEXT = {
+    AWAITING_FILE: "Waiting for the file…",
+    VALIDATING: "Checking every row…",
+    REJECTED: "The file cannot be used.",
+    VALIDATED: "Every row is ready.",
+    VALIDATED_WITH_ERRORS: "Some rows need fixing.",
+    CREATING: "Creating accounts…",
+    COMPLETED: "Done.",
+    COMPLETED_WITH_ERRORS: "Done, but some rows failed.",
+    FAILED: "Creating the accounts failed. Try again later or ask for help.",
+    EXPIRED: "This upload expired before it was confirmed. Upload the file again.",
+  };
+  const FINISHED = new Set(["REJECTED", "VALIDATED", "VALIDATED_WITH_ERRORS", "COMPLETED", "COMPLETED_WITH_ERRORS",
+    "FAILED", "EXPIRED"]);
+
+  const state = {
+    config: null,
+    session: null, // {idToken, username, expiresAt}
+    challenge: null, // {session, username}
+    facilities: [],
+    facilityId: null,
+    upload: null, // the upload view being worked on
+    pollTimer: null,
+    pollGeneration: 0,
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (name === "text") node.textContent = value;
+      else if (name === "className") node.className = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children || []) node.append(child);
+    return node;
+  }
+
+  function show(id, visible) {
+    $(id).hidden = !visible;
+  }
+
+  function notice(message) {
+    $("notice").textContent = message || "";
+  }
+
+  // ------------------------------------------------------------------ sign-in (Cognito's own API)
+
+  class CognitoError extends Error {
+    constructor(type, message) {
+      super(message || type);
+      this.type = type || "";
+    }
+  }
+
+  async function cognito(action, body) {
+    let response;
+    try {
+      response = await fetch(state.config.cognitoEndpoint, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/x-amz-json-1.1",
+          "X-Amz-Target": "AWSCognitoIdentityProviderService." + action,
+        },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new CognitoError("Network", "The sign-in service cannot be reached. Check the network and try again.");
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const type = String(data.__type || "").split("#").pop();
+      throw new CognitoError(type, data.message);
+    }
+    return data;
+  }
+
+  function signInMessage(error) {
+    switch (error.type) {
+      case "NotAuthorizedException":
+      case "UserNotFoundException":
+        return "The username or password is not right. Check them and try again.";
+      case "PasswordResetRequiredException":
+        return "Your password must be reset: ask your administrator.";
+      case "InvalidPasswordException":
+        return "That password is not strong enough: " + error.message;
+      case "TooManyRequestsException":
+      case "LimitExceededException":
+        return "Too many attempts. Wait a minute and try again.";
+      default:
+        return error.message || "Sign-in failed. Try again.";
+    }
+  }
+
+  function decodeClaims(jwt) {
+    const part = jwt.split(".")[1] || "";
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+    return JSON.parse(decodeURIComponent(Array.from(json, (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0")).join("")));
+  }
+
+  function startSession(result) {
+    const idToken = result.AuthenticationResult.IdToken;
+    const claims = decodeClaims(idToken);
+    state.session = {
+      idToken: idToken,
+      username: claims["cognito:username"] || claims.username || "",
+      expiresAt: (claims.exp || 0) * 1000,
+    };
+    // Tab-scoped (gone when the tab closes); the API docs page reuses it for "Try it out".
+    sessionStorage.setItem(TOKEN_KEY, JSON.stringify(state.session));
+    return enterApp();
+  }
+
+  async function onSignIn(event) {
+    event.preventDefault();
+    const username = $("username").value.trim();
+    const password = $("password").value;
+    $("sign-in-error").textContent = "";
+    if (!username || !password) {
+      $("sign-in-error").textContent = "Enter your username and your password.";
+      return;
+    }
+    $("sign-in-button").disabled = true;
+    try {
+      const result = await cognito("InitiateAuth", {
+        AuthFlow: "USER_PASSWORD_AUTH",
+        ClientId: state.config.userPoolClientId,
+        AuthParameters: { USERNAME: username, PASSWORD: password },
+      });
+      $("password").value = "";
+      if (result.ChallengeName === "NEW_PASSWORD_REQUIRED") {
+        state.challenge = { session: result.Session, username: username };
+        show("sign-in-form", false);
+        show("new-password-form", true);
+        $("new-password").focus();
+        return;
+      }
+      if (!result.AuthenticationResult) throw new CognitoError("", "This account needs a step this page cannot do.");
+      await startSession(result);
+    } catch (error) {
+      $("sign-in-error").textContent = signInMessage(error);
+    } finally {
+      $("sign-in-button").disabled = false;
+    }
+  }
+
+  async function onNewPassword(event) {
+    event.preventDefault();
+    $("new-password-error").textContent = "";
+    try {
+      const result = await cognito("RespondToAuthChallenge", {
+        ChallengeName: "NEW_PASSWORD_REQUIRED",
+        ClientId: state.config.userPoolClientId,
+        Session: state.challenge.session,
+        ChallengeResponses: { USERNAME: state.challenge.username, NEW_PASSWORD: $("new-password").value },
+      });
+      $("new-password").value = "";
+      state.challenge = null;
+      await startSession(result);
+    } catch (error) {
+      $("new-password-error").textContent = signInMessage(error);
+    }
+  }
+
+  function signOut(message) {
+    state.session = null;
+    state.pollGeneration += 1;
+    clearTimeout(state.pollTimer);
+    sessionStorage.removeItem(TOKEN_KEY);
+    show("app-view", false);
+    show("sign-out", false);
+    $("who").textContent = "";
+    show("sign-in-form", true);
+    show("new-password-form", false);
+    show("sign-in-view", true);
+    notice(message || "");
+    $("username").focus();
+  }
+
+  // ------------------------------------------------------------------ the API
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || "Request failed (" + status + ")");
+      this.status = status;
+      this.body = body || {};
+    }
+  }
+
+  async function api(method, path, body) {
+    if (!state.session || Date.now() > state.session.expiresAt - 30000) {
+      signOut("Your session ended. Sign in again to go on.");
+      throw new ApiError(401, { code: "UNAUTHENTICATED", message: "Sign in again." });
+    }
+    const headers = { Authorization: "Bearer " + state.session.idToken };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      throw new ApiError(0, { message: "Intake cannot be reached. Check the network and try again." });
+    }
+    if (response.status === 401) {
+      signOut("Your session ended. Sign in again to go on.");
+      throw new ApiError(401, { message: "Sign in again." });
+    }
+    const type = response.headers.get("Content-Type") || "";
+    const data = type.startsWith("application/json") ? await response.json() : await response.text();
+    if (!response.ok) throw new ApiError(response.status, typeof data === "object" ? data : { message: data });
+    return { data: data, response: response };
+  }
+
+  // ------------------------------------------------------------------ facilities and tasks
+
+  async function enterApp() {
+    show("sign-in-view", false);
+    show("app-view", true);
+    show("sign-out", true);
+    $("who").textContent = "Signed in as " + state.session.username;
+    notice("");
+    try {
+      const { data } = await api("GET", "facilities");
+      state.facilities = data.facilities || [];
+    } catch (error) {
+      notice(error.message);
+      return;
+    }
+    const select = $("facility");
+    select.replaceChildren(...state.facilities.map((f) => el("option", { value: f.facilityId, text: f.name })));
+    if (!state.facilities.length) {
+      notice("No facility is in your scope yet: ask your administrator.");
+      return;
+    }
+    selectFacility(state.facilities[0].facilityId);
+    $("main").focus();
+  }
+
+  function currentFacility() {
+    return state.facilities.find((f) => f.facilityId === state.facilityId);
+  }
+
+  function selectFacility(facilityId) {
+    state.facilityId = facilityId;
+    $("facility").value = facilityId;
+    const facility = currentFacility();
+    $("add-locationId").replaceChildren(
+      ...facility.housingUnits.map((u) => el("option", { value: u.locationId, text: u.name }))
+    );
+    resetBulk();
+  }
+
+  function locationName(locationId) {
+    for (const f of state.facilities) {
+      if (f.facilityId === locationId) return { facility: f.name, unit: "" };
+      const unit = f.housingUnits.find((u) => u.locationId === locationId);
+      if (unit) return { facility: f.name, unit: unit.name };
+    }
+    return { facility: "", unit: locationId };
+  }
+
+  function facilityName(facilityId) {
+    const facility = state.facilities.find((f) => f.facilityId === facilityId);
+    return facility ? facility.name : facilityId;
+  }
+
+  function showTask(task) {
+    for (const button of document.querySelectorAll(".task")) {
+      button.setAttribute("aria-pressed", String(button.dataset.task === task));
+    }
+    for (const name of ["add", "find", "bulk"]) show("task-" + name, name === task);
+  }
+
+  // ------------------------------------------------------------------ credential slips
+
+  function slip(learner, password) {
+    const where = locationName(learner.locationId);
+    return el("article", { className: "slip" }, [
+      el("h3", { text: "Intake – learner sign-in" }),
+      el("dl", {}, [
+        el("dt", { text: "Name" }), el("dd", { text: learner.firstName + " " + learner.lastName }),
+        el("dt", { text: "DOC ID" }), el("dd", { text: learner.docId }),
+        el("dt", { text: "Facility" }), el("dd", { text: where.facility || facilityName(learner.facilityId || "") }),
+        el("dt", { text: "Housing unit" }), el("dd", { text: where.unit }),
+      ]),
+      el("div", { className: "password", text: password }),
+      el("p", { className: "hint", text: "Keep this slip private. Printed " + new Date().toLocaleString() }),
+    ]);
+  }
+
+  function printSlips(nodes) {
+    $("print-area").replaceChildren(el("div", { className: "slips" }, nodes));
+    window.print();
+  }
+
+  // ------------------------------------------------------------------ add a learner
+
+  const ADD_FIELDS = ["docId", "firstName", "lastName", "dateOfBirth", "locationId"];
+
+  function clearFieldErrors() {
+    for (const name of ADD_FIELDS) {
+      $("add-" + name).removeAttribute("aria-invalid");
+      $("add-" + name + "-error").textContent = "";
+    }
+    $("add-error").replaceChildren();
+  }
+
+  async function onAdd(event) {
+    event.preventDefault();
+    clearFieldErrors();
+    const body = {};
+    const missing = [];
+    for (const name of ADD_FIELDS) {
+      body[name] = $("add-" + name).value.trim();
+      if (!body[name]) missing.push({ field: name, message: "Enter this." });
+    }
+    if (missing.length) return showFieldErrors(missing);
+    $("add-button").disabled = true;
+    try {
+      const { data } = await api("POST", "learners", body);
+      $("add-slip").replaceChildren(slip(data.learner, data.generatedPassword || ""));
+      show("add-form", false);
+      show("add-result", true);
+      $("add-result").focus();
+      for (const name of ADD_FIELDS) if (name !== "locationId") $("add-" + name).value = "";
+    } catch (error) {
+      if (error.body.code === "VALIDATION_FAILED" && error.body.errors) showFieldErrors(error.body.errors);
+      else if (error.body.code === "LEARNER_EXISTS") showExisting(body.docId, error.body.existing || {});
+      else $("add-error").textContent = error.message;
+    } finally {
+      $("add-button").disabled = false;
+    }
+  }
+
+  function showFieldErrors(errors) {
+    let first = null;
+    const other = [];
+    for (const e of errors) {
+      const input = $("add-" + e.field);
+      if (!input) {
+        other.push(e.message);
+        continue;
+      }
+      input.setAttribute("aria-invalid", "true");
+      $("add-" + e.field + "-error").textContent = e.message;
+      first = first || input;
+    }
+    if (other.length) $("add-error").textContent = other.join(" ");
+    if (first) first.focus();
+  }
+
+  function showExisting(docId, existing) {
+    const where = locationName(existing.locationId || "");
+    const text = "A learner with DOC ID " + docId + " already exists" +
+      (where.facility ? " at " + where.facility + (where.unit ? ", " + where.unit : "") : " in your agency") + ". ";
+    const button = el("button", { type: "button", className: "secondary", text: "Find and move this learner" });
+    button.addEventListener("click", () => {
+      showTask("find");
+      $("find-docId").value = docId;
+      findLearners();
+    });
+    $("add-error").replaceChildren(el("span", { text: text }), button);
+  }
+
+  // ------------------------------------------------------------------ find and move
+
+  function destinationSelect(learner, index) {
+    const select = el("select", { id: "move-to-" + index, "aria-label": "Move " + learner.firstName + " " + learner.lastName + " to" });
+    for (const f of state.facilities) {
+      const group = el("optgroup", { label: f.name });
+      for (const u of f.housingUnits) {
+        const option = el("option", { value: u.locationId, text: u.name });
+        if (u.locationId === learner.locationId) option.disabled = true;
+        group.append(option);
+      }
+      select.append(group);
+    }
+    const firstFree = Array.from(select.options).find((o) => !o.disabled && (currentFacility().housingUnits.some((u) => u.locationId === o.value)));
+    if (firstFree) select.value = firstFree.value;
+    return select;
+  }
+
+  async function findLearners() {
+    const docId = $("find-docId").value.trim();
+    const tbody = $("find-table").querySelector("tbody");
+    tbody.replaceChildren();
+    show("find-table", false);
+    if (!docId) {
+      $("find-status").textContent = "Enter a DOC ID.";
+      return;
+    }
+    $("find-status").textContent = "Searching…";
+    try {
+      const { data } = await api("GET", "learners?docId=" + encodeURIComponent(docId));
+      const learners = data.learners || [];
+      $("find-status").textContent = learners.length ? "" : "No learner with DOC ID " + docId + " in your agency.";
+      learners.forEach((learner, index) => {
+        const where = locationName(learner.locationId);
+        const select = destinationSelect(learner, index);
+        const button = el("button", { type: "button", text: "Move" });
+        button.addEventListener("click", () => moveLearner(learner, select.value));
+        tbody.append(el("tr", {}, [
+          el("td", { text: learner.firstName + " " + learner.lastName }),
+          el("td", { text: learner.docId }),
+          el("td", { text: where.facility || facilityName(learner.facilityId) }),
+          el("td", { text: where.unit || learner.locationId }),
+          el("td", {}, [select, " ", button]),
+        ]));
+      });
+      show("find-table", learners.length > 0);
+    } catch (error) {
+      $("find-status").textContent = error.message;
+    }
+  }
+
+  async function moveLearner(learner, locationId) {
+    $("find-status").textContent = "Moving…";
+    try {
+      const { data } = await api("POST", "learners/" + encodeURIComponent(learner.learnerId) + "/move", { locationId: locationId });
+      const where = locationName(data.learner.locationId);
+      await findLearners();
+      $("find-status").textContent = learner.firstName + " " + learner.lastName + " moved to " + where.facility +
+        (where.unit ? ", " + where.unit : "") + ".";
+    } catch (error) {
+      $("find-status").textContent = "Not moved: " + error.message;
+    }
+  }
+
+  // ------------------------------------------------------------------ bulk upload
+
+  function resetBulk() {
+    state.pollGeneration += 1;
+    clearTimeout(state.pollTimer);
+    state.upload = null;
+    for (const id of ["check-step", "confirm-step", "credentials-step", "upload-progress", "errors-block", "creation-progress"]) {
+      show(id, false);
+    }
+    $("slips-preview").replaceChildren();
+    $("skip-invalid").checked = false;
+    $("move-existing").checked = false;
+  }
+
+  async function downloadTemplate() {
+    try {
+      const { data, response } = await api("GET", "facilities/" + encodeURIComponent(state.facilityId) + "/template");
+      const disposition = response.headers.get("Content-Disposition") || "";
+      const match = /filename="([^"]+)"/.exec(disposition);
+      const link = el("a", { href: URL.createObjectURL(new Blob([data], { type: "text/csv" })), download: match ? match[1] : "template.csv" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    } catch (error) {
+      notice(error.message);
+    }
+  }
+
+  function sendFile(link, file) {
+    // XMLHttpRequest, not fetch: only it reports upload progress.
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(link.fields || {})) form.append(name, value);
+      form.append("file", file, file.name);
+      const request = new XMLHttpRequest();
+      request.open(link.method || "POST", link.url);
+      request.upload.addEventListener("progress", (event) => {
+        if (!event.lengthComputable) return;
+        const percent = Math.round((event.loaded / event.total) * 100);
+        $("upload-bar").value = percent;
+        $("upload-percent").textContent = percent + "%";
+      });
+      request.addEventListener("load", () => {
+        if (request.status >= 200 && request.status < 300) resolve();
+        else reject(new Error("The file was not accepted (" + request.status + "). Upload it again."));
+      });
+      request.addEventListener("error", () => reject(new Error("The upload was interrupted. Upload the file again.")));
+      request.send(link.method === "PUT" ? file : form);
+    });
+  }
+
+  async function onUpload(event) {
+    event.preventDefault();
+    const file = $("upload-file").files[0];
+    resetBulk();
+    if (!file) {
+      notice("Choose the file to upload first.");
+      $("upload-file").focus();
+      return;
+    }
+    notice("");
+    $("upload-button").disabled = true;
+    $("upload-bar").value = 0;
+    $("upload-percent").textContent = "0%";
+    $("upload-label").textContent = "Uploading " + file.name;
+    show("upload-progress", true);
+    try {
+      const { data } = await api("POST", "uploads", { facilityId: state.facilityId, fileName: file.name });
+      if (file.size > data.upload.maxBytes) throw new Error("The file is too large: split it into smaller files.");
+      await sendFile(data.upload, file);
+      $("upload-bar").value = 100;
+      $("upload-percent").textContent = "100%";
+      $("upload-label").textContent = "Uploaded " + file.name;
+      show("check-step", true);
+      $("bulk-status").textContent = STATUS_TEXT.VALIDATING;
+      poll(data.uploadId);
+    } catch (error) {
+      show("check-step", true);
+      $("bulk-status").textContent = error.message;
+    } finally {
+      $("upload-button").disabled = false;
+    }
+  }
+
+  function poll(uploadId) {
+    const generation = ++state.pollGeneration;
+    let count = 0;
+    const tick = async () => {
+      if (generation !== state.pollGeneration) return;
+      try {
+        const { data } = await api("GET", "uploads/" + encodeURIComponent(uploadId));
+        if (generation !== state.pollGeneration) return;
+        state.upload = data;
+        render(data);
+        if (FINISHED.has(data.status)) return;
+      } catch (error) {
+        if (error.status === 401) return;
+        $("bulk-status").textContent = error.message + " Retrying…";
+      }
+      count += 1;
+      state.pollTimer = setTimeout(tick, count < 60 ? POLL_MS : SLOW_POLL_MS);
+    };
+    tick();
+  }
+
+  function plural(n, one, many) {
+    return n + " " + (n === 1 ? one : many);
+  }
+
+  function render(upload) {
+    const counts = upload.counts || {};
+    const status = STATUS_TEXT[upload.status] || upload.status;
+    show("check-step", true);
+    if (upload.status === "VALIDATING" || upload.status === "AWAITING_FILE") {
+      $("bulk-status").textContent = status;
+      return;
+    }
+    if (upload.status === "REJECTED") {
+      const reason = (upload.errors || []).map((e) => e.message).join(" ") || upload.reason || "";
+      $("bulk-status").textContent = status + " " + reason;
+      return;
+    }
+    $("bulk-status").textContent = status + " " + plural(counts.rows || 0, "row", "rows") + " read: " +
+      counts.valid + " ready, " + counts.invalid + " with errors.";
+    renderErrors(upload);
+    if (upload.status === "VALIDATED" || upload.status === "VALIDATED_WITH_ERRORS") renderConfirm(upload);
+    else renderCreation(upload);
+  }
+
+  function renderErrors(upload) {
+    const errors = upload.errors || [];
+    show("errors-block", errors.length > 0);
+    if (!errors.length) return;
+    const invalid = (upload.counts || {}).invalid || errors.length;
+    $("errors-caption").textContent = errors.length < invalid
+      ? "Rows to fix (the first " + errors.length + " of " + invalid + "; the report lists all)"
+      : plural(errors.length, "row", "rows") + " to fix";
+    $("error-report").href = upload.errorReportUrl || "#";
+    show("error-report", Boolean(upload.errorReportUrl));
+    $("errors-table").querySelector("tbody").replaceChildren(...errors.map((e) => el("tr", {}, [
+      el("td", { className: "line", text: String(e.line) }),
+      el("td", { text: e.docId || "" }),
+      el("td", { text: e.field || "" }),
+      el("td", { text: e.message || e.code }),
+    ])));
+  }
+
+  function renderConfirm(upload) {
+    const counts = upload.counts || {};
+    show("confirm-step", true);
+    show("confirm-form", true);
+    show("creation-progress", false);
+    const parts = [plural(counts.toCreate || 0, "new learner", "new learners") + " to create"];
+    if (counts.toMove) parts.push(plural(counts.toMove, "learner", "learners") + " already at another facility of the agency");
+    if (counts.invalid) parts.push(plural(counts.invalid, "row", "rows") + " with errors");
+    $("plan-summary").textContent = parts.join("; ") + ".";
+    show("skip-option", counts.invalid > 0);
+    $("skip-label").textContent = "Skip the " + plural(counts.invalid, "row", "rows") + " with errors and create the others";
+    show("move-option", counts.toMove > 0);
+    $("move-label").textContent = "Move the " + plural(counts.toMove || 0, "learner", "learners") + " at another facility here";
+    updateConfirmButton();
+  }
+
+  function updateConfirmButton() {
+    const counts = (state.upload && state.upload.counts) || {};
+    const blocked = counts.invalid > 0 && !$("skip-invalid").checked;
+    const moving = counts.toMove > 0 && $("move-existing").checked ? counts.toMove : 0;
+    const total = (counts.toCreate || 0) + moving;
+    $("confirm-button").disabled = blocked || total === 0;
+    $("confirm-button").textContent = blocked
+      ? "Fix the file, or tick “Skip” to go on"
+      : "Create " + plural(counts.toCreate || 0, "learner", "learners") + (moving ? " and move " + moving : "");
+  }
+
+  async function onConfirm(event) {
+    event.preventDefault();
+    const upload = state.upload;
+    $("confirm-error").textContent = "";
+    $("confirm-button").disabled = true;
+    try {
+      await api("POST", "uploads/" + encodeURIComponent(upload.uploadId) + "/confirm", {
+        skipInvalidRows: $("skip-invalid").checked,
+        moveExisting: $("move-existing").checked,
+      });
+      show("confirm-form", false);
+      renderCreation(Object.assign({}, upload, { status: "CREATING" }));
+      poll(upload.uploadId);
+    } catch (error) {
+      $("confirm-error").textContent = error.message;
+      $("confirm-button").disabled = false;
+    }
+  }
+
+  function renderCreation(upload) {
+    const counts = upload.counts || {};
+    const options = upload.options || {};
+    show("confirm-step", true);
+    show("confirm-form", false);
+    show("creation-progress", true);
+    const expected = (counts.toCreate || 0) + (options.moveExisting ? counts.toMove || 0 : 0);
+    const done = (counts.created || 0) + (counts.moved || 0) + (counts.failed || 0);
+    const percent = expected ? Math.min(100, Math.round((done / expected) * 100)) : 100;
+    const finished = upload.status !== "CREATING";
+    $("creation-bar").value = finished ? 100 : percent;
+    $("creation-text").textContent = finished ? STATUS_TEXT[upload.status] || upload.status : done + " of " + expected;
+    if (!finished) return;
+    show("credentials-step", upload.status === "COMPLETED" || upload.status === "COMPLETED_WITH_ERRORS");
+    const parts = [plural(counts.created || 0, "learner", "learners") + " created"];
+    if (counts.moved) parts.push(counts.moved + " moved");
+    if (counts.failed) parts.push(counts.failed + " failed (the CSV says why)");
+    $("done-summary").textContent = parts.join(", ") + ".";
+  }
+
+  // results.csv: quoted CSV with a BOM; cells that a spreadsheet would run carry a leading apostrophe.
+  function parseCsv(text) {
+    const rows = [];
+    let row = [];
+    let cell = "";
+    let quoted = false;
+    text = text.replace(/^\ufeff/, "");
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (quoted) {
+        if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; }
+        else if (c === '"') quoted = false;
+        else cell += c;
+      } else if (c === '"') quoted = true;
+      else if (c === ",") { row.push(cell); cell = ""; }
+      else if (c === "\n") { row.push(cell.replace(/\r$/, "")); rows.push(row); row = []; cell = ""; }
+      else cell += c;
+    }
+    if (cell || row.length) { row.push(cell); rows.push(row); }
+    const header = rows.shift() || [];
+    return rows.filter((r) => r.length > 1).map((r) => Object.fromEntries(header.map((h, i) => [h, unneutralise(r[i] || "")])));
+  }
+
+  function unneutralise(cell) {
+    return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
+  }
+
+  async function freshResultsUrl() {
+    const { data } = await api("GET", "uploads/" + encodeURIComponent(state.upload.uploadId));
+    state.upload = data;
+    if (!data.resultReportUrl) throw new Error("The credentials are no longer available.");
+    return data.resultReportUrl;
+  }
+
+  async function onPrintSlips() {
+    $("credentials-error").textContent = "";
+    try {
+      const response = await fetch(await freshResultsUrl());
+      if (!response.ok) throw new Error("The credentials could not be read (" + response.status + ").");
+      const rows = parseCsv(await response.text()).filter((r) => r.outcome === "CREATED" && r.password);
+      const slips = rows.map((r) => slip({
+        firstName: r.firstName, lastName: r.lastName, docId: r.docID, locationId: r.locationId, facilityId: state.upload.facilityId,
+      }, r.password));
+      $("slips-preview").replaceChildren(...slips.map((s) => s.cloneNode(true)));
+      printSlips(slips);
+    } catch (error) {
+      $("credentials-error").textContent = error.message;
+    }
+  }
+
+  async function onDownloadResults() {
+    $("credentials-error").textContent = "";
+    try {
+      window.location.href = await freshResultsUrl();
+    } catch (error) {
+      $("credentials-error").textContent = error.message;
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function restoreSession() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(TOKEN_KEY) || "null");
+      if (saved && saved.expiresAt > Date.now() + 60000) return saved;
+    } catch (error) {
+      // an unreadable entry is the same as none
+    }
+    sessionStorage.removeItem(TOKEN_KEY);
+    return null;
+  }
+
+  async function start() {
+    $("sign-in-form").addEventListener("submit", onSignIn);
+    $("new-password-form").addEventListener("submit", onNewPassword);
+    $("sign-out").addEventListener("click", () => signOut("You are signed out."));
+    $("facility").addEventListener("change", (event) => selectFacility(event.target.value));
+    for (const button of document.querySelectorAll(".task")) {
+      button.addEventListener("click", () => showTask(button.dataset.task));
+    }
+    $("add-form").addEventListener("submit", onAdd);
+    $("print-one").addEventListener("click", () => printSlips([$("add-slip").firstElementChild.cloneNode(true)]));
+    $("add-another").addEventListener("click", () => {
+      $("add-slip").replaceChildren();
+      show("add-result", false);
+      show("add-form", true);
+      $("add-docId").focus();
+    });
+    $("find-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      findLearners();
+    });
+    $("template-button").addEventListener("click", downloadTemplate);
+    $("upload-form").addEventListener("submit", onUpload);
+    $("confirm-form").addEventListener("submit", onConfirm);
+    $("skip-invalid").addEventListener("change", updateConfirmButton);
+    $("move-existing").addEventListener("change", updateConfirmButton);
+    $("print-slips").addEventListener("click", onPrintSlips);
+    $("download-results").addEventListener("click", onDownloadResults);
+    try {
+      const response = await fetch("client-config");
+      state.config = await response.json();
+    } catch (error) {
+      notice("Intake cannot be reached. Reload the page to try again.");
+      return;
+    }
+    state.session = restoreSession();
+    if (state.session) await enterApp();
+    else $("username").focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();
