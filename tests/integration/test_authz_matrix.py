@@ -132,6 +132,147 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "Educator": ("403", "404", "404"),
         "none": ALL_401,
     },
+    # ---- administration (issue #9). Agencies: SystemAdmin; an agency other than one's own answers 404 wherever
+    # it is named. Each agency's own is listed to everyone in it.
+    "GET /agencies": {
+        "SystemAdmin": ("200+", "200+", "200+"),
+        "AgencyAdmin": ("200+", "200+", "200-"),
+        "FacilityAdmin": ("200+", "200+", "200-"),
+        "Educator": ("200+", "200+", "200-"),
+        "none": ALL_401,
+    },
+    # A new agency (id generated); the target does not matter.
+    "POST /agencies": {
+        "SystemAdmin": ("201", "201", "201"),
+        "AgencyAdmin": ("403", "403", "403"),
+        "FacilityAdmin": ("403", "403", "403"),
+        "Educator": ("403", "403", "403"),
+        "none": ALL_401,
+    },
+    # The target facility's agency.
+    "POST /agencies/{agencyId}/rename": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("403", "403", "404"),
+        "FacilityAdmin": ("403", "403", "404"),
+        "Educator": ("403", "403", "404"),
+        "none": ALL_401,
+    },
+    # The target facility's agency; the target facility is listed when it is in scope (read: educators too).
+    "GET /agencies/{agencyId}/locations": {
+        "SystemAdmin": ("200+", "200+", "200+"),
+        "AgencyAdmin": ("200+", "200+", "404"),
+        "FacilityAdmin": ("200+", "200-", "404"),
+        "Educator": ("200+", "200-", "404"),
+        "none": ALL_401,
+    },
+    # A new facility of the target facility's agency: AgencyAdmin of the agency or SystemAdmin.
+    "POST /facilities": {
+        "SystemAdmin": ("201", "201", "201"),
+        "AgencyAdmin": ("201", "201", "404"),
+        "FacilityAdmin": ("403", "403", "404"),
+        "Educator": ("403", "403", "404"),
+        "none": ALL_401,
+    },
+    # Housing units, their rename, (de|re)activation, deletion and the facility's settings: the facility's admins
+    # (its FacilityAdmin too), its agency's, a SystemAdmin.
+    "POST /facilities/{facilityId}/housing-units": {
+        "SystemAdmin": ("201", "201", "201"),
+        "AgencyAdmin": ("201", "201", "404"),
+        "FacilityAdmin": ("201", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    # The target facility itself (renamed to the name it has): only its agency's admins rename a facility.
+    "POST /locations/{locationId}/rename": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("403", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    # A new housing unit of the target facility (a deactivated one to reactivate, an empty one to delete).
+    "POST /locations/{locationId}/deactivate": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /locations/{locationId}/reactivate": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /locations/{locationId}/delete": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "GET /facilities/{facilityId}/settings": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("200", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /facilities/{facilityId}/settings": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    # Staff: within the requestor's own role and scope. The target is an Educator of the target facility (a new
+    # one for each change); an Educator manages no one, and lists no one.
+    "GET /staff": {
+        "SystemAdmin": ("200+", "200+", "200+"),
+        "AgencyAdmin": ("200+", "200+", "200-"),
+        "FacilityAdmin": ("200+", "200-", "200-"),
+        "Educator": ("403", "403", "403"),
+        "none": ALL_401,
+    },
+    # Inviting an Educator of the target facility: a grant beyond one's own is refused (403), wherever it points.
+    "POST /staff": {
+        "SystemAdmin": ("201", "201", "201"),
+        "AgencyAdmin": ("201", "201", "403"),
+        "FacilityAdmin": ("201", "403", "403"),
+        "Educator": ("403", "403", "403"),
+        "none": ALL_401,
+    },
+    # Making the target Educator the FacilityAdmin of its facility.
+    "POST /staff/{username}/scope": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /staff/{username}/disable": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /staff/{username}/enable": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    # The audit trail: the facility's administrators (not its educators).
+    "GET /facilities/{facilityId}/audit": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
 }
 # Served but not documented in the OpenAPI document (it is the document).
 UNDOCUMENTED = {"GET /openapi.json"}
@@ -139,12 +280,13 @@ UNDOCUMENTED = {"GET /openapi.json"}
 
 @dataclass
 class World:
-    """What the routes act on: one learner and one validated upload per target facility."""
+    """What the routes act on: one learner, one validated upload and one Educator per target facility."""
 
     resources: Any
     learners: dict[str, dict[str, Any]]
     uploads: dict[str, str]
     doc_ids: Iterator[int]
+    educators: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -181,6 +323,47 @@ def _new_learner(world: World, facility_id: str, unit_id: str) -> dict[str, Any]
     return learner.to_json_dict()
 
 
+def _new_unit(world: World, facility_id: str, *, active: bool = True) -> str:
+    """A housing unit of its own (no learners) in the facility, for one cell to change."""
+    from intake.dal import directory
+    from intake.domain import Location, LocationKind
+
+    unit_id = f"unit-matrix-{next(world.doc_ids)}"
+    directory.put_location(
+        Location(
+            location_id=unit_id,
+            name=unit_id,
+            agency_id=AGENCY_OF[facility_id],
+            facility_id=facility_id,
+            kind=LocationKind.HOUSING_UNIT,
+            active=active,
+        )
+    )
+    return unit_id
+
+
+def _new_educator(world: World, facility_id: str, *, active: bool = True) -> str:
+    """An Educator of the facility of its own, for one cell to change."""
+    from intake.dal import staff
+    from intake.domain import Role, StaffMember
+
+    username = f"edu-matrix-{next(world.doc_ids)}"
+    staff.put_staff(
+        StaffMember(
+            username=username,
+            role=Role.EDUCATOR,
+            agency_id=AGENCY_OF[facility_id],
+            facility_ids=(facility_id,),
+            active=active,
+        )
+    )
+    return username
+
+
+def _promote(fac: str) -> dict[str, Any]:
+    return {"role": "FacilityAdmin", "agencyId": AGENCY_OF[fac], "facilityIds": [fac]}
+
+
 ROUTES: dict[str, Route] = {
     "GET /health": lambda w, fac, unit: Request("GET", "/health"),
     "GET /facilities": lambda w, fac, unit: Request("GET", "/facilities", listed_id=fac),
@@ -207,6 +390,55 @@ ROUTES: dict[str, Route] = {
     "POST /uploads": lambda w, fac, unit: Request("POST", "/uploads", {"facilityId": fac}),
     "GET /uploads/{uploadId}": lambda w, fac, unit: Request("GET", f"/uploads/{w.uploads[fac]}"),
     "POST /uploads/{uploadId}/confirm": lambda w, fac, unit: Request("POST", f"/uploads/{w.uploads[fac]}/confirm", {}),
+    "GET /agencies": lambda w, fac, unit: Request("GET", "/agencies", listed_id=AGENCY_OF[fac]),
+    "POST /agencies": lambda w, fac, unit: Request("POST", "/agencies", {"name": "Matrix Agency"}),
+    "POST /agencies/{agencyId}/rename": lambda w, fac, unit: Request(
+        "POST", f"/agencies/{AGENCY_OF[fac]}/rename", {"name": AGENCY_OF[fac]}
+    ),
+    "GET /agencies/{agencyId}/locations": lambda w, fac, unit: Request(
+        "GET", f"/agencies/{AGENCY_OF[fac]}/locations", listed_id=fac
+    ),
+    "POST /facilities": lambda w, fac, unit: Request(
+        "POST", "/facilities", {"agencyId": AGENCY_OF[fac], "name": "Matrix Facility"}
+    ),
+    "POST /facilities/{facilityId}/housing-units": lambda w, fac, unit: Request(
+        "POST", f"/facilities/{fac}/housing-units", {"name": "Matrix Unit"}
+    ),
+    "POST /locations/{locationId}/rename": lambda w, fac, unit: Request(
+        "POST", f"/locations/{fac}/rename", {"name": fac}
+    ),
+    "POST /locations/{locationId}/deactivate": lambda w, fac, unit: Request(
+        "POST", f"/locations/{_new_unit(w, fac)}/deactivate"
+    ),
+    "POST /locations/{locationId}/reactivate": lambda w, fac, unit: Request(
+        "POST", f"/locations/{_new_unit(w, fac, active=False)}/reactivate"
+    ),
+    "POST /locations/{locationId}/delete": lambda w, fac, unit: Request(
+        "POST", f"/locations/{_new_unit(w, fac)}/delete"
+    ),
+    "GET /facilities/{facilityId}/settings": lambda w, fac, unit: Request("GET", f"/facilities/{fac}/settings"),
+    "POST /facilities/{facilityId}/settings": lambda w, fac, unit: Request(
+        "POST", f"/facilities/{fac}/settings", {"autoConfirmDrops": False}
+    ),
+    "GET /staff": lambda w, fac, unit: Request("GET", "/staff", listed_id=w.educators[fac]),
+    "POST /staff": lambda w, fac, unit: Request(
+        "POST",
+        "/staff",
+        {
+            "username": f"invited-{next(w.doc_ids)}",
+            "role": "Educator",
+            "agencyId": AGENCY_OF[fac],
+            "facilityIds": [fac],
+        },
+    ),
+    "POST /staff/{username}/scope": lambda w, fac, unit: Request(
+        "POST", f"/staff/{_new_educator(w, fac)}/scope", _promote(fac)
+    ),
+    "POST /staff/{username}/disable": lambda w, fac, unit: Request("POST", f"/staff/{_new_educator(w, fac)}/disable"),
+    "POST /staff/{username}/enable": lambda w, fac, unit: Request(
+        "POST", f"/staff/{_new_educator(w, fac, active=False)}/enable"
+    ),
+    "GET /facilities/{facilityId}/audit": lambda w, fac, unit: Request("GET", f"/facilities/{fac}/audit"),
 }
 
 
@@ -215,12 +447,13 @@ def aws() -> Iterator[Any]:
     """One moto for the whole matrix (overrides the per-test fixture: ~150 cells share one world)."""
     from moto import mock_aws
 
-    from infra.resources import provision
+    from infra.resources import provision, provision_user_pool
 
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         resources = provision("us-east-1")
         for name, value in resources.environment().items():
             patch.setenv(name, value)
+        patch.setenv("USER_POOL_ID", provision_user_pool("us-east-1").pool_id)
         reset_intake_caches()
         yield resources
     reset_intake_caches()
@@ -256,9 +489,10 @@ def world(aws: Any) -> World:
     ):
         staff.put_staff(member)
 
-    state = World(resources=aws, learners={}, uploads={}, doc_ids=itertools.count(7_000_001))
+    state = World(resources=aws, learners={}, uploads={}, doc_ids=itertools.count(7_000_001), educators={})
     for facility_id, unit_id in TARGETS.values():
         state.learners[facility_id] = _new_learner(state, facility_id, unit_id)
+        state.educators[facility_id] = _new_educator(state, facility_id)
         status, link, _ = _call("POST", "/uploads", "sys", {"facilityId": facility_id}, context=FakeLambdaContext())
         assert status == 201, link
         row = f"1,{next(state.doc_ids)},Ivy,Moss,02/03/1985,Learner,,{unit_id}"
@@ -321,10 +555,12 @@ def check_documented(document: dict[str, Any], route: str, status: int, body: An
         assert not errors, f"{route} {status}: {errors[0].message}"
 
 
+_LIST_IDS = {"facilities": "facilityId", "learners": "learnerId", "agencies": "agencyId", "staff": "username"}
+
+
 def _listed(body: Any, wanted: str) -> bool:
-    if "facilities" in body:
-        return any(f["facilityId"] == wanted for f in body["facilities"])
-    return any(learner["learnerId"] == wanted for learner in body["learners"])
+    (key,) = set(_LIST_IDS) & set(body)
+    return any(item[_LIST_IDS[key]] == wanted for item in body[key])
 
 
 CELLS = [
@@ -408,6 +644,39 @@ def test_another_agencys_learner_answers_like_no_learner(world: World, call_api)
     # Then each is the same 404
     assert read[0] == move[0] == missing[0] == 404
     assert read[1] == move[1] == missing[1]
+
+
+def test_out_of_scope_administration_targets_answer_like_missing_ones(world: World, call_api) -> None:
+    # Given, for the AgencyAdmin of agency A and the FacilityAdmin of FAC_A1, an agency, a location, a facility and a
+    # staff member outside their scope, each beside the same call on an id that exists nowhere
+    foreign_educator = world.educators[FAC_B1]
+    pairs = [
+        ("north", "POST", "/agencies/{}/rename", (AGENCY_B, "no-such-agency"), {"name": "X"}),
+        ("north", "GET", "/agencies/{}/locations", (AGENCY_B, "no-such-agency"), None),
+        ("ridge", "POST", "/locations/{}/rename", (UNIT_A2, "no-such-location"), {"name": "X"}),
+        ("ridge", "POST", "/locations/{}/delete", (UNIT_B1, "no-such-location"), None),
+        ("ridge", "GET", "/facilities/{}/audit", (FAC_A2, "no-such-facility"), None),
+        ("north", "POST", "/facilities/{}/settings", (FAC_B1, "no-such-facility"), {"autoConfirmDrops": True}),
+        ("north", "POST", "/staff/{}/disable", (foreign_educator, "no-such-staff"), None),
+    ]
+    for user, method, path, (foreign, missing), body in pairs:
+        # When they call the route on each
+        foreign_answer = call_api(method, path.format(foreign), user, body)
+        missing_answer = call_api(method, path.format(missing), user, body)
+        # Then both are the same 404: nothing tells that the foreign one exists
+        assert foreign_answer[0] == missing_answer[0] == 404, (path, foreign_answer, missing_answer)
+        assert foreign_answer[1] == missing_answer[1], path
+    # And a new facility in another agency answers like one in an agency that does not exist
+    for agency_id in (AGENCY_B, "no-such-agency"):
+        status, body, _ = call_api("POST", "/facilities", "north", {"agencyId": agency_id, "name": "Not mine"})
+        assert (status, body["code"]) == (404, "NOT_FOUND")
+    assert call_api("GET", "/agencies/no-such-agency/locations", "sys")[0] == 404
+    # And nothing outside their scope changed
+    from intake.dal import directory, staff
+
+    assert directory.get_location(UNIT_B1) is not None and directory.get_location(UNIT_A2).name == UNIT_A2
+    assert staff.get_staff(foreign_educator).active is True
+    assert not directory.get_location(FAC_B1).auto_confirm_drops
 
 
 def _sigv4_signature(secret: str, date: str, region: str, string_to_sign: str) -> str:

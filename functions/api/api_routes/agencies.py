@@ -16,6 +16,7 @@ from intake.admin_models import (
     CreateAgencyRequest,
     RenameRequest,
 )
+from intake.openapi import error_responses
 
 router = Router()
 
@@ -28,7 +29,10 @@ def list_agencies() -> AgenciesResponse:
 @router.post(
     "/agencies",
     summary="Create an agency (SystemAdmin); agencyId chosen or generated",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": AgencyResponse}}}},
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": AgencyResponse}}},
+        **error_responses(403, 409),
+    },
 )
 def create_agency(request: CreateAgencyRequest) -> Response[dict[str, Any]]:
     agency = admin_service.create_agency(current_requestor(router), request)
@@ -36,7 +40,11 @@ def create_agency(request: CreateAgencyRequest) -> Response[dict[str, Any]]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@router.post("/agencies/<agencyId>/rename", summary="Rename an agency (SystemAdmin)")
+@router.post(
+    "/agencies/<agencyId>/rename",
+    summary="Rename an agency (SystemAdmin)",
+    responses={200: {"description": "Renamed"}, **error_responses(403)},
+)
 def rename_agency(agencyId: str, request: RenameRequest) -> AgencyResponse:
     return AgencyResponse(agency=admin_service.rename_agency(current_requestor(router), agencyId, request.name))
 

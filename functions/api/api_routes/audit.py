@@ -10,11 +10,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from api_routes.requestor import current_requestor
 from intake import audit
 from intake.admin_models import AuditResponse
+from intake.openapi import error_responses
 
 router = Router()
 
 
-@router.get("/facilities/<facilityId>/audit", summary="A facility's audit trail, newest first (its admins)")
+@router.get(
+    "/facilities/<facilityId>/audit",
+    summary="A facility's audit trail, newest first (its admins)",
+    responses={200: {"description": "Entries, newest first"}, **error_responses(403)},
+)
 def facility_audit(
     facilityId: str,
     limit: Annotated[int, Query(ge=1, le=audit.PAGE_MAX)] = 50,

@@ -18,6 +18,7 @@ from intake.admin_models import (
     RenameRequest,
 )
 from intake.domain import Location
+from intake.openapi import error_responses
 
 router = Router()
 
@@ -34,7 +35,10 @@ def _location(location: Location) -> LocationResponse:
 @router.post(
     "/facilities",
     summary="Create a facility (AgencyAdmin of the agency or SystemAdmin); facilityId chosen or generated",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": LocationResponse}}}},
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": LocationResponse}}},
+        **error_responses(403, 404, 409),
+    },
 )
 def create_facility(request: CreateFacilityRequest) -> Response[dict[str, Any]]:
     return _created(admin_service.create_facility(current_requestor(router), request))
@@ -43,13 +47,20 @@ def create_facility(request: CreateFacilityRequest) -> Response[dict[str, Any]]:
 @router.post(
     "/facilities/<facilityId>/housing-units",
     summary="Create a housing unit of a facility; locationId chosen or generated",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": LocationResponse}}}},
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": LocationResponse}}},
+        **error_responses(403, 409),
+    },
 )
 def create_housing_unit(facilityId: str, request: CreateHousingUnitRequest) -> Response[dict[str, Any]]:
     return _created(admin_service.create_housing_unit(current_requestor(router), facilityId, request))
 
 
-@router.post("/locations/<locationId>/rename", summary="Rename a facility or housing unit")
+@router.post(
+    "/locations/<locationId>/rename",
+    summary="Rename a facility or housing unit",
+    responses={200: {"description": "Renamed"}, **error_responses(403)},
+)
 def rename_location(locationId: str, request: RenameRequest) -> LocationResponse:
     return _location(admin_service.rename_location(current_requestor(router), locationId, request.name))
 
@@ -57,12 +68,17 @@ def rename_location(locationId: str, request: RenameRequest) -> LocationResponse
 @router.post(
     "/locations/<locationId>/deactivate",
     summary="Deactivate a location: it takes no new learners (a facility's housing units close with it)",
+    responses={200: {"description": "Deactivated"}, **error_responses(403)},
 )
 def deactivate_location(locationId: str) -> LocationResponse:
     return _location(admin_service.set_location_active(current_requestor(router), locationId, False))
 
 
-@router.post("/locations/<locationId>/reactivate", summary="Reactivate a location")
+@router.post(
+    "/locations/<locationId>/reactivate",
+    summary="Reactivate a location",
+    responses={200: {"description": "Reactivated"}, **error_responses(403)},
+)
 def reactivate_location(locationId: str) -> LocationResponse:
     return _location(admin_service.set_location_active(current_requestor(router), locationId, True))
 
@@ -70,6 +86,7 @@ def reactivate_location(locationId: str) -> LocationResponse:
 @router.post(
     "/locations/<locationId>/delete",
     summary="Delete a location without learners (409 CONFLICT otherwise: deactivate it instead)",
+    responses={200: {"description": "Deleted"}, **error_responses(403, 409)},
 )
 def delete_location(locationId: str) -> dict[str, str]:
     admin_service.delete_location(current_requestor(router), locationId)
@@ -84,6 +101,7 @@ def get_settings(facilityId: str) -> FacilitySettingsResponse:
 @router.post(
     "/facilities/<facilityId>/settings",
     summary="Change a facility's settings (fields sent only; null resets to the system's default)",
+    responses={200: {"description": "The facility's settings"}, **error_responses(403)},
 )
 def update_settings(facilityId: str, request: FacilitySettingsRequest) -> FacilitySettingsResponse:
     settings = admin_service.update_facility_settings(current_requestor(router), facilityId, request)

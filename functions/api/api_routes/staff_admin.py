@@ -16,11 +16,16 @@ from intake.admin_models import (
     StaffListResponse,
     StaffResponse,
 )
+from intake.openapi import error_responses
 
 router = Router()
 
 
-@router.get("/staff", summary="Staff within the requestor's grant")
+@router.get(
+    "/staff",
+    summary="Staff within the requestor's grant",
+    responses={200: {"description": "Staff"}, **error_responses(403)},
+)
 def list_staff() -> StaffListResponse:
     return StaffListResponse(staff=admin_service.list_staff(current_requestor(router)))
 
@@ -28,7 +33,10 @@ def list_staff() -> StaffListResponse:
 @router.post(
     "/staff",
     summary="Invite a staff member: a login with a temporary password (returned once) and a role and scope",
-    responses={201: {"description": "Created", "content": {"application/json": {"model": InvitedStaffResponse}}}},
+    responses={
+        201: {"description": "Created", "content": {"application/json": {"model": InvitedStaffResponse}}},
+        **error_responses(403, 409),
+    },
 )
 def invite_staff(request: InviteStaffRequest) -> Response[dict[str, Any]]:
     invited = admin_service.invite_staff(current_requestor(router), request)
@@ -36,16 +44,28 @@ def invite_staff(request: InviteStaffRequest) -> Response[dict[str, Any]]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@router.post("/staff/<username>/scope", summary="Change a staff member's role and scope")
+@router.post(
+    "/staff/<username>/scope",
+    summary="Change a staff member's role and scope",
+    responses={200: {"description": "Changed"}, **error_responses(403)},
+)
 def change_staff(username: str, request: ChangeStaffRequest) -> StaffResponse:
     return StaffResponse(staff=admin_service.change_staff(current_requestor(router), username, request))
 
 
-@router.post("/staff/<username>/disable", summary="Disable a staff member (record and login)")
+@router.post(
+    "/staff/<username>/disable",
+    summary="Disable a staff member (record and login)",
+    responses={200: {"description": "Disabled"}, **error_responses(403)},
+)
 def disable_staff(username: str) -> StaffResponse:
     return StaffResponse(staff=admin_service.set_staff_active(current_requestor(router), username, False))
 
 
-@router.post("/staff/<username>/enable", summary="Enable a disabled staff member again")
+@router.post(
+    "/staff/<username>/enable",
+    summary="Enable a disabled staff member again",
+    responses={200: {"description": "Enabled"}, **error_responses(403)},
+)
 def enable_staff(username: str) -> StaffResponse:
     return StaffResponse(staff=admin_service.set_staff_active(current_requestor(router), username, True))

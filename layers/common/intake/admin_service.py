@@ -42,7 +42,9 @@ def new_id(name: str) -> str:
 # ------------------------------------------------------------------ agencies
 
 
-def _require_system_admin(requestor: StaffMember) -> None:
+def _require_system_admin(requestor: StaffMember, agency_id: str | None = None) -> None:
+    if agency_id is not None and not authz.can_view_agency(requestor, agency_id):
+        raise NotFound("No such agency")  # another agency answers like one that does not exist
     if requestor.role is not Role.SYSTEM_ADMIN:
         raise PermissionDenied("Only a SystemAdmin may create or rename agencies")
 
@@ -66,7 +68,7 @@ def create_agency(requestor: StaffMember, request: CreateAgencyRequest) -> Agenc
 
 def rename_agency(requestor: StaffMember, agency_id: str, name: str) -> Agency:
     """Rename an agency (SystemAdmin)."""
-    _require_system_admin(requestor)
+    _require_system_admin(requestor, agency_id)
     agency = directory.rename_agency(agency_id, name.strip())
     audit.record(
         requestor.username,
@@ -121,10 +123,10 @@ def _require_location_admin(requestor: StaffMember, location: Location) -> None:
 
 def create_facility(requestor: StaffMember, request: CreateFacilityRequest) -> Location:
     """A new facility of an agency (its AgencyAdmin or a SystemAdmin)."""
+    if not authz.can_view_agency(requestor, request.agencyId) or directory.get_agency(request.agencyId) is None:
+        raise NotFound("No such agency")
     if not authz.can_admin_agency(requestor, request.agencyId):
         raise PermissionDenied("Requestor does not have permission to create facilities in this agency")
-    if directory.get_agency(request.agencyId) is None:
-        raise NotFound("No such agency")
     facility_id = request.facilityId or new_id(request.name)
     facility = directory.insert_location(
         Location(
@@ -200,9 +202,9 @@ def delete_location(requestor: StaffMember, location_id: str) -> None:
 
 def list_agency_locations(requestor: StaffMember, agency_id: str) -> list[AdminFacilityOut]:
     """Every facility and housing unit of an agency the requestor may see, deactivated ones included."""
-    visible = [loc for loc in directory.list_locations(agency_id) if authz.can_view_location(requestor, loc)]
-    if not visible and not authz.can_admin_agency(requestor, agency_id):
+    if not authz.can_view_agency(requestor, agency_id) or directory.get_agency(agency_id) is None:
         raise NotFound("No such agency")
+    visible = [loc for loc in directory.list_locations(agency_id) if authz.can_view_location(requestor, loc)]
     units: dict[str, list[LocationOut]] = {}
     for loc in visible:
         if loc.kind is LocationKind.HOUSING_UNIT:
@@ -385,8 +387,10 @@ def _managed(requestor: StaffMember, username: str) -> StaffMember:
     if username == requestor.username:
         raise PermissionDenied("No one may change their own role, scope or access: ask another administrator")
     target = staff_store.get_staff(username)
-    if target is None or not authz.can_manage_staff(requestor, target):
+    if target is None or not authz.staff_in_scope(requestor, target):
         raise NotFound("No such staff member")
+    if not authz.can_manage_staff(requestor, target):
+        raise PermissionDenied("Requestor does not have permission to change this staff member")
     return target
 
 

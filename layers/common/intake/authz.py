@@ -66,6 +66,11 @@ def searchable_agencies(staff: StaffMember) -> frozenset[str] | None:
 _RANK = {Role.EDUCATOR: 1, Role.FACILITY_ADMIN: 2, Role.AGENCY_ADMIN: 3, Role.SYSTEM_ADMIN: 4}
 
 
+def can_view_agency(staff: StaffMember, agency_id: str) -> bool:
+    """Whether an agency is visible to the staff member: any agency for a SystemAdmin, else their own."""
+    return staff.active and (staff.role is Role.SYSTEM_ADMIN or staff.agency_id == agency_id)
+
+
 def can_admin_agency(staff: StaffMember, agency_id: str) -> bool:
     """Whether the staff member may create and change the facilities of an agency."""
     if not staff.active:
@@ -89,6 +94,19 @@ def within_grant(staff: StaffMember, role: Role, agency_id: str | None, facility
     if staff.role is Role.AGENCY_ADMIN:
         return True
     return role in (Role.FACILITY_ADMIN, Role.EDUCATOR) and set(facility_ids) <= set(staff.facility_ids)
+
+
+def staff_in_scope(staff: StaffMember, other: StaffMember) -> bool:
+    """Whether another staff member's scope lies within the staff member's own (whatever either's role)."""
+    if not staff.active:
+        return False
+    if staff.role is Role.SYSTEM_ADMIN:
+        return True
+    if other.role is Role.SYSTEM_ADMIN or other.agency_id != staff.agency_id:
+        return False
+    if staff.role is Role.AGENCY_ADMIN:
+        return True
+    return other.role is not Role.AGENCY_ADMIN and set(other.facility_ids) <= set(staff.facility_ids)
 
 
 def can_manage_staff(staff: StaffMember, other: StaffMember) -> bool:
