@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 
 from infra.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
-from infra.pollers import start_pollers
+from infra.pollers import join_pollers, start_pollers
 from infra.resources import LocalResources, provision, provision_user_pool
 
 log = logging.getLogger("infra.local_stack")
@@ -91,8 +91,7 @@ def main() -> int:
         if http_server is not None:
             http_server.shutdown()
             http_server.server_close()
-        for thread in pollers:
-            thread.join(timeout=10)
+        join_pollers(pollers, timeout_seconds=10)
         moto_server.stop()
     return 0
 

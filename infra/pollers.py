@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +43,17 @@ def start_pollers(resources: LocalResources, stop_event: threading.Event) -> lis
             thread.start()
             threads.append(thread)
     return threads
+
+
+def join_pollers(threads: list[threading.Thread], timeout_seconds: float) -> list[threading.Thread]:
+    """Wait for stopped pollers to finish their invocations, all within one deadline; the threads still running."""
+    deadline = time.monotonic() + timeout_seconds
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    running = [thread for thread in threads if thread.is_alive()]
+    if running:
+        log.warning("%d poller(s) still in an invocation at shutdown: abandoned with the stack", len(running))
+    return running
 
 
 def function_concurrency(function_id: str, template_path: Path = TEMPLATE_PATH, cpus: int | None = None) -> int:
@@ -113,6 +125,8 @@ class Poller:
                     continue
                 self.poll_once(sqs, handler)
             except Exception:
+                if self.stop_event.is_set():
+                    break  # the embedded AWS is going away with the stack
                 log.exception("%s: polling failed", self.source.function.logical_id)
                 self.stop_event.wait(1.0)
 
