@@ -46,6 +46,9 @@ def main() -> int:
 
     from moto.server import ThreadedMotoServer
 
+    from infra.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()
     moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     moto_server.start()
     http_server = None
