@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 
 from infra.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
-from infra.pollers import start_pollers
+from infra.pollers import join_pollers, start_pollers
 from infra.resources import LocalResources, provision, provision_user_pool
 from infra.sftp import LocalSftpServer, start_sftp
 
@@ -47,6 +47,9 @@ def main() -> int:
 
     from moto.server import ThreadedMotoServer
 
+    from infra.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()
     moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     moto_server.start()
     http_server = None
@@ -98,8 +101,7 @@ def main() -> int:
         if http_server is not None:
             http_server.shutdown()
             http_server.server_close()
-        for thread in pollers:
-            thread.join(timeout=10)
+        join_pollers(pollers, timeout_seconds=10)
         moto_server.stop()
     return 0
 

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import base64
 import importlib
+import importlib.util
 import logging
+import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
 
 from infra.local_api import lambda_context
 from infra.resources import LocalResources, SqsEventSource
+from infra.template import TEMPLATE_PATH, load_template
 
 log = logging.getLogger("infra.pollers")
 
@@ -25,24 +32,84 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def start_pollers(resources: LocalResources, stop_event: threading.Event) -> list[threading.Thread]:
-    """One daemon thread per SQS event source mapping, running until stop_event is set."""
+    """Daemon threads per SQS event source mapping, one per concurrent invocation, running until stop_event is set."""
     threads = []
     for function_id, source in resources.event_sources.items():
-        poller = Poller(source, resources.region, resources.account_id, stop_event)
-        thread = threading.Thread(target=poller.run, name=f"poller-{function_id}", daemon=True)
-        thread.start()
-        threads.append(thread)
+        slots = function_concurrency(function_id, resources.template_path)
+        log.info("%s: %d concurrent invocation(s)", function_id, slots)
+        for slot in range(slots):
+            poller = Poller(source, resources.region, resources.account_id, stop_event, slot=slot)
+            thread = threading.Thread(target=poller.run, name=f"poller-{function_id}-{slot}", daemon=True)
+            thread.start()
+            threads.append(thread)
     return threads
+
+
+def join_pollers(threads: list[threading.Thread], timeout_seconds: float) -> list[threading.Thread]:
+    """Wait for stopped pollers to finish their invocations, all within one deadline; the threads still running."""
+    deadline = time.monotonic() + timeout_seconds
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    running = [thread for thread in threads if thread.is_alive()]
+    if running:
+        log.warning("%d poller(s) still in an invocation at shutdown: abandoned with the stack", len(running))
+    return running
+
+
+def function_concurrency(function_id: str, template_path: Path = TEMPLATE_PATH, cpus: int | None = None) -> int:
+    """Concurrent invocations of a queue's function: the template's limits, capped at the CPU count (at least 1)."""
+    template = load_template(template_path)
+    resources: dict[str, Any] = template.get("Resources", {})
+    parameters: dict[str, Any] = template.get("Parameters", {})
+    props = resources.get(function_id, {}).get("Properties", {})
+    limits = [props.get("ReservedConcurrentExecutions")]
+    limits += [
+        event.get("Properties", {}).get("ScalingConfig", {}).get("MaximumConcurrency")
+        for event in props.get("Events", {}).values()
+        if event.get("Type") == "SQS"
+    ]
+    # The same limits where SAM events were written out as explicit event source mappings.
+    limits += [
+        resource.get("Properties", {}).get("ScalingConfig", {}).get("MaximumConcurrency")
+        for resource in resources.values()
+        if resource.get("Type") == "AWS::Lambda::EventSourceMapping"
+        and function_id in _referenced(resource.get("Properties", {}).get("FunctionName"))
+    ]
+    known = [number for number in (_number(limit, parameters) for limit in limits) if number is not None]
+    ceiling = max(1, cpus or os.cpu_count() or 1)
+    return max(1, min([ceiling, *known]))
+
+
+def _referenced(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return {str(value["Ref"])}
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return {str(target[0] if isinstance(target, list) else str(target).split(".")[0])}
+    return set()
+
+
+def _number(value: Any, parameters: dict[str, Any]) -> int | None:
+    if isinstance(value, dict) and "Ref" in value:
+        value = parameters.get(str(value["Ref"]), {}).get("Default")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class Poller:
     """Long-polls one queue and invokes its function with Lambda's SQS event."""
 
-    def __init__(self, source: SqsEventSource, region: str, account_id: str, stop_event: threading.Event) -> None:
+    def __init__(
+        self, source: SqsEventSource, region: str, account_id: str, stop_event: threading.Event, slot: int = 0
+    ) -> None:
         self.source = source
         self.region = region
         self.account_id = account_id
         self.stop_event = stop_event
+        self.slot = slot
         self._handler: Handler | None = None
         self._import_failed_logged = False
 
@@ -58,6 +125,8 @@ class Poller:
                     continue
                 self.poll_once(sqs, handler)
             except Exception:
+                if self.stop_event.is_set():
+                    break  # the embedded AWS is going away with the stack
                 log.exception("%s: polling failed", self.source.function.logical_id)
                 self.stop_event.wait(1.0)
 
@@ -132,8 +201,7 @@ class Poller:
             return self._handler
         function = self.source.function
         try:
-            importlib.invalidate_caches()
-            module = importlib.import_module(function.module)
+            module = sandbox_module(function.module, self.slot)
             self._handler = getattr(module, function.attribute)
         except Exception as error:
             if not self._import_failed_logged:
@@ -149,6 +217,29 @@ class Poller:
         if self._import_failed_logged:
             log.info("%s: loaded %s", function.logical_id, function.handler)
         return self._handler
+
+
+def sandbox_module(name: str, slot: int) -> ModuleType:
+    """The handler module for one concurrent slot: slot 0 imports it, the others load their own copy of it.
+
+    Lambda runs one invocation per sandbox at a time, so a handler module may keep per-invocation state (the
+    Powertools BatchProcessor does): each slot gets the module's globals to itself. The `intake` package under it is
+    shared by all slots: its clients are thread-safe and its settings and caches read-only once built.
+    """
+    importlib.invalidate_caches()
+    module = importlib.import_module(name)
+    if slot == 0:
+        return module
+    copy_name = f"{name}__slot{slot}"
+    if copy_name in sys.modules:
+        return sys.modules[copy_name]
+    spec = importlib.util.spec_from_file_location(copy_name, module.__file__ or "")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load a copy of {name}")
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    sys.modules[copy_name] = copy
+    return copy
 
 
 def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:

@@ -72,8 +72,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto with every table, queue and the bucket of template.yaml; the handlers' environment set from it."""
     from moto import mock_aws
 
+    from infra.moto_atomic import make_dynamodb_atomic
     from infra.resources import provision
 
+    make_dynamodb_atomic()
     with mock_aws():
         resources = provision("us-east-1")
         for name, value in resources.environment().items():

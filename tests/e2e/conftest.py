@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Intake local stack ready"
@@ -118,3 +119,92 @@ def id_token() -> Callable[..., str]:
 def cognito_client(local_stack: Stack) -> Any:
     """A cognito-idp client of the running stack's embedded AWS."""
     return cognito(local_stack)
+
+
+AWS_CLI = Path(sys.executable).with_name("aws")
+CLI_TIMEOUT_SECONDS = 60
+HTTP_TIMEOUT_SECONDS = 60
+
+
+def aws_cli(stack: Stack, *args: str) -> str:
+    """Run the venv's AWS CLI against the stack's embedded AWS with dummy credentials; its stdout."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=stack["region"])
+    result = subprocess.run(
+        [str(AWS_CLI), "--endpoint-url", stack["awsEndpoint"], "--region", stack["region"], *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, f"aws {args[:2]} exited with {result.returncode}: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+def cli_token(stack: Stack, username: str) -> str:
+    """An ID token of a seeded staff member from `aws cognito-idp initiate-auth`, as the README gets one."""
+    password = next(s["password"] for s in stack["staff"] if s["username"] == username)
+    out = aws_cli(
+        stack,
+        "cognito-idp",
+        "initiate-auth",
+        "--auth-flow",
+        "USER_PASSWORD_AUTH",
+        "--client-id",
+        stack["userPoolClientId"],
+        "--auth-parameters",
+        f"USERNAME={username},PASSWORD={password}",
+        "--query",
+        "AuthenticationResult.IdToken",
+        "--output",
+        "text",
+    )
+    return out.strip()
+
+
+def staff_named(stack: Stack, role: str, facility_id: str | None = None) -> str:
+    """The username of a seeded staff member with this role (and this facility in scope, when given)."""
+    return next(
+        s["username"]
+        for s in stack["staff"]
+        if s["role"] == role and (facility_id is None or facility_id in s["facilityIds"])
+    )
+
+
+def stack_client(stack: Stack, service: str) -> Any:
+    """A boto3 client of the stack's embedded AWS (to read what the handlers stored, as an operator could)."""
+    return boto3.session.Session().client(
+        service,
+        region_name=stack["region"],
+        endpoint_url=stack["awsEndpoint"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+class Api:
+    """HTTP calls to the stack's API with Cognito ID tokens obtained through the AWS CLI (one per user, cached)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self._tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        """The user's ID token (fetched once per session)."""
+        if username not in self._tokens:
+            self._tokens[username] = cli_token(self.stack, username)
+        return self._tokens[username]
+
+    def call(self, method: str, path: str, username: str | None, body: Any = None, **kwargs: Any) -> requests.Response:
+        """One request as `username` (None: no Authorization header)."""
+        headers = {"Authorization": f"Bearer {self.token(username)}"} if username else {}
+        return requests.request(
+            method, self.stack["apiUrl"] + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_SECONDS, **kwargs
+        )
+
+
+@pytest.fixture(scope="session")
+def api(local_stack: Stack) -> Api:
+    """HTTP access to the running stack's API as any seeded staff member."""
+    return Api(local_stack)
