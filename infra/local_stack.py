@@ -21,6 +21,7 @@ import boto3
 from infra.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
 from infra.pollers import start_pollers
 from infra.resources import LocalResources, provision, provision_user_pool
+from infra.schedules import start_schedules
 
 log = logging.getLogger("infra.local_stack")
 
@@ -70,6 +71,7 @@ def main() -> int:
         api = _local_api(resources, aws_endpoint)
         http_server, _ = serve(api, api_port)
         pollers = start_pollers(resources, stop)
+        pollers += start_schedules(resources, stop)
 
         state = {
             "apiUrl": f"http://127.0.0.1:{api_port}",

@@ -29,6 +29,7 @@ ROUTES = {
     ("POST", "/uploads/{uploadId}/confirm"),
 }
 PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")}
+DEAD_LETTER_FUNCTIONS = {"ValidationDeadLetterFunction", "CreationDeadLetterFunction"}  # consume the DLQs
 
 
 def _resources() -> dict[str, dict[str, Any]]:
@@ -176,8 +177,8 @@ def test_bucket_notifies_the_validation_queue_of_incoming_files() -> None:
 
 
 def test_consumed_queues_have_a_dlq_and_six_times_the_function_timeout() -> None:
-    # Given every queue a function consumes
-    events = _sqs_events()
+    # Given every queue a function consumes (but the DLQs themselves)
+    events = [event for event in _sqs_events() if event[0] not in DEAD_LETTER_FUNCTIONS]
     assert {name for name, _, _ in events} == {"ValidatorFunction", "WorkerFunction"}
 
     for name, function, event in events:
@@ -206,6 +207,8 @@ def test_event_source_mappings_report_batch_item_failures() -> None:
     assert response_types == {
         "ValidatorFunction": ["ReportBatchItemFailures"],
         "WorkerFunction": ["ReportBatchItemFailures"],
+        "ValidationDeadLetterFunction": ["ReportBatchItemFailures"],
+        "CreationDeadLetterFunction": ["ReportBatchItemFailures"],
     }
 
 
@@ -238,7 +241,14 @@ def test_no_wildcard_in_generated_function_role_policies(transformed: dict[str, 
         for name, resource in transformed["Resources"].items()
         if resource["Type"] == "AWS::IAM::Role" and name.endswith("FunctionRole")
     }
-    assert set(roles) == {"ApiFunctionRole", "ValidatorFunctionRole", "WorkerFunctionRole"}
+    assert set(roles) == {
+        "ApiFunctionRole",
+        "ValidatorFunctionRole",
+        "WorkerFunctionRole",
+        "ValidationDeadLetterFunctionRole",
+        "CreationDeadLetterFunctionRole",
+        "SweeperFunctionRole",
+    }
 
     for name, role in roles.items():
         for policy in role["Properties"].get("Policies", []):

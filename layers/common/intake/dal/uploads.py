@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
@@ -137,3 +138,12 @@ def record_part(upload_id: str, part: str, counts: dict[str, int], finishes_chun
                 return None
             raise
     return _upload(item)
+
+
+def due_for_expiry(now_iso: str, unfinished: set[UploadStatus]) -> Iterator[Upload]:
+    """Every upload still unfinished whose expiry is before now (a paginated scan: the sweeper runs rarely)."""
+    bind_tables()
+    condition = UploadItem.status.is_in(*(status.value for status in unfinished)) & (UploadItem.expiresAt < now_iso)
+    with storage_call("list uploads due to expire"):
+        for item in UploadItem.scan(filter_condition=condition, page_size=PAGE_SIZE * 4):
+            yield _upload(item)
