@@ -206,7 +206,18 @@ def _move(row: dict[str, Any], upload: Upload, locations: dict[str, Location | N
             row, "FAILED", current.learner_id, message="The destination location no longer accepts learners"
         )
     move = move_of(current, destination, clock.utc_now(), upload.confirmed_by or upload.created_by, upload.upload_id)
-    learner_store.move_learner(current, destination, move)
+    try:
+        learner_store.move_learner(current, destination, move)
+    except Conflict:
+        # Refused on a retry whose first attempt was applied (its response lost): the move is ours, done once.
+        after = learner_store.get_by_doc_id(row["agencyId"], row["docId"])
+        if (
+            after is None
+            or after.location_id != row["locationId"]
+            or not after.history
+            or after.history[-1].upload_id != upload.upload_id
+        ):
+            raise
     return _Outcome(row, "MOVED", current.learner_id)
 
 
