@@ -10,6 +10,7 @@ Nothing of Intake's own code is replaced. A rule matches calls by service, opera
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -177,10 +178,27 @@ def attach_everywhere(faults: Faults) -> None:
         faults.attach(idempotency()[0].client)
 
 
+def atomic_moto(monkeypatch: Any) -> None:
+    """Make each request to moto atomic, as each call to AWS is: concurrency stays, but only between requests.
+
+    moto checks a DynamoDB condition and then applies the write with no lock, so two threads can both pass
+    `attribute_not_exists`; DynamoDB evaluates a condition and its write atomically.
+    """
+    lock = threading.RLock()
+    process = botocore_stubber.process_request
+
+    def atomic(request: Any) -> Any:
+        with lock:
+            return process(request)
+
+    monkeypatch.setattr(botocore_stubber, "process_request", atomic)
+
+
 def install(monkeypatch: Any) -> Faults:
     """A Faults hooked into every client, with botocore's retry sleeps recorded instead of slept."""
     import botocore.endpoint
 
+    atomic_moto(monkeypatch)
     faults = Faults()
     monkeypatch.setattr(botocore.endpoint, "time", _Sleeps(faults.delays))
     attach_everywhere(faults)

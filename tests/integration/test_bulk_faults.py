@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import AGENCY_A, FAC_A1, UNIT_A1
 from tests.integration import fault_flows
 from tests.integration.bulk_helpers import csv_file, drain, put_object
-from tests.integration.fault_injection import Faults, Rule, install
+from tests.integration.fault_injection import Faults, Rule, atomic_moto, install
 
 # (where the process dies, the rule). Upload updates in order: VALIDATING, VALIDATED, CREATING (the confirm), one
 # per creation part (three chunks of one part), COMPLETED.
@@ -99,8 +99,9 @@ def test_worker_crashing_after_half_a_chunk_is_retried_without_duplicates(call_a
 
 
 @pytest.mark.parametrize("callers", [2, 4])
-def test_concurrent_confirms_create_once(call_api, aws, directory, callers):
-    # Given a validated upload
+def test_concurrent_confirms_create_once(call_api, aws, directory, callers, monkeypatch):
+    # Given a validated upload (each request to moto atomic, as each call to AWS is)
+    atomic_moto(monkeypatch)
     upload_id = _validated_upload(call_api, aws, 10)
     # When several confirms arrive at once
     with ThreadPoolExecutor(max_workers=callers) as pool:

@@ -14,6 +14,7 @@ from infra.resources import LocalResources
 from infra.schedules import run_once, schedules_of
 from tests.conftest import FAC_A1, UNIT_A1
 from tests.integration.bulk_helpers import csv_file, drain, keys_under, put_object
+from tests.integration.fault_injection import atomic_moto
 
 
 def _sweep(aws: LocalResources) -> int:
@@ -76,13 +77,14 @@ def test_sweeper_expires_due_uploads_once_and_removes_their_files(call_api, aws,
     assert call_api("POST", f"/uploads/{fresh}/confirm", "ridge", {})[0] == 202
 
 
-def test_concurrent_sweeps_expire_each_upload_once(call_api, aws, uploads_of_three_days_ago):
-    # Given due uploads
+def test_concurrent_sweeps_expire_each_upload_once(call_api, aws, uploads_of_three_days_ago, monkeypatch):
+    # Given due uploads (each request to moto atomic, as each call to AWS is)
+    atomic_moto(monkeypatch)
     due = uploads_of_three_days_ago
     # When three sweeps run at once (a slow run overlapping the next schedule)
     with ThreadPoolExecutor(max_workers=3) as pool:
         counts = list(pool.map(lambda _: _sweep(aws), range(3)))
-    # Then each due upload is EXPIRED and counted by exactly one sweep... or by none more than once in total
+    # Then each due upload is EXPIRED and counted by exactly one sweep
     assert sum(counts) == 2
     assert _status(due["never"]) == _status(due["validated"]) == "EXPIRED"
     assert _status(due["completed"]) == "COMPLETED"
