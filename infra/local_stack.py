@@ -21,6 +21,7 @@ import boto3
 from infra.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
 from infra.pollers import join_pollers, start_pollers
 from infra.resources import LocalResources, provision, provision_user_pool
+from infra.schedules import start_schedules
 from infra.sftp import LocalSftpServer, start_sftp
 
 log = logging.getLogger("infra.local_stack")
@@ -77,6 +78,7 @@ def main() -> int:
         pollers = start_pollers(resources, stop)
         if entries["agencies"]:
             sftp = start_sftp(resources.bucket, entries["agencies"], state_file.parent, REGION)
+        pollers += start_schedules(resources, stop)
 
         state = {
             "apiUrl": f"http://127.0.0.1:{api_port}",

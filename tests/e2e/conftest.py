@@ -22,7 +22,16 @@ READY_LINE = "Intake local stack ready"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 PYTHONPATH = os.pathsep.join(
-    str(REPO_ROOT / part) for part in ("layers/common", "functions/api", "functions/validator", "functions/worker", ".")
+    str(REPO_ROOT / part)
+    for part in (
+        "layers/common",
+        "functions/api",
+        "functions/validator",
+        "functions/worker",
+        "functions/deadletter",
+        "functions/sweeper",
+        ".",
+    )
 )
 
 Stack = dict[str, Any]

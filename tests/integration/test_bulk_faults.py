@@ -1,13 +1,57 @@
-"""Faults on the bulk path: a worker that dies mid-chunk, concurrent confirms; every row ends exactly once."""
+"""Crashes on the bulk path: a validator or worker dying before, during and after its writes; concurrent confirms.
+
+A crash is a WorkerCrash raised from a botocore hook (tests/integration/fault_injection.py) just before a request is
+sent or just after its answer arrived: the invocation fails, SQS redelivers the message, and every row must still end
+exactly once.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.conftest import AGENCY_A, FAC_A1, UNIT_A1
+from tests.integration import fault_flows
 from tests.integration.bulk_helpers import csv_file, drain, put_object
+from tests.integration.fault_injection import Faults, Rule, install
+
+# (where the process dies, the rule). Upload updates in order: VALIDATING, VALIDATED, CREATING (the confirm), one
+# per creation part (three chunks of one part), COMPLETED.
+CRASHES = {
+    "validator-before-writing-the-plan": Rule("s3", "PutObject", kind="crash_before", key_part="/plans/"),
+    "validator-after-VALIDATED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=1),
+    "worker-before-its-first-learner": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners"),
+    "worker-between-learners": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners", skip=3),
+    "worker-after-a-learner-written": Rule("dynamodb", "PutItem", kind="crash_after", table="Learners", skip=3),
+    "worker-after-a-move": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Learners"),
+    "worker-after-a-result-part-saved": Rule("s3", "PutObject", kind="crash_after", key_part="/results/"),
+    "worker-after-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=3),
+    "worker-after-results-csv-saved": Rule("s3", "PutObject", kind="crash_after", key_part="results.csv"),
+    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=6),
+    "worker-during-clean-up": Rule("s3", "DeleteObjects", kind="crash_before"),
+}
+
+
+@pytest.fixture
+def faults(aws, directory, monkeypatch) -> Faults:
+    monkeypatch.setenv("CREATION_CHUNK_SIZE", "5")
+    from intake.settings import get_settings
+
+    get_settings.cache_clear()
+    return install(monkeypatch)
+
+
+@pytest.mark.parametrize("point", list(CRASHES))
+def test_crash_is_retried_without_loss_or_duplicate(call_api, aws, faults, point):
+    # Given a process that dies once at this point
+    rule = faults.add(dataclasses.replace(CRASHES[point]))
+    # When one upload runs end to end (the failed message is redelivered)
+    flow = fault_flows.run(call_api, aws, faults)
+    # Then it died there, and still every row ended exactly once with a working password
+    assert rule.fired == 1, point
+    fault_flows.assert_exactly_once(call_api, aws, flow, check_passwords=fault_flows.NEW_ROWS)
 
 
 def _validated_upload(call_api, aws, rows: int) -> str:
@@ -29,20 +73,13 @@ def test_worker_crashing_after_half_a_chunk_is_retried_without_duplicates(call_a
     upload_id = _validated_upload(call_api, aws, 120)
     assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
     # And a worker that dies after writing 60 learners (past one recorded part, inside the next)
-    from intake.bulk import creation
-
-    real_create, calls = creation._create, {"n": 0}
-
-    def crashing_create(row, upload):
-        calls["n"] += 1
-        if calls["n"] == 61:
-            raise RuntimeError("worker lost")
-        return real_create(row, upload)
-
-    monkeypatch.setattr(creation, "_create", crashing_create)
+    faults = install(monkeypatch)
+    rule = faults.add(Rule("dynamodb", "PutItem", kind="crash_before", table="Learners", skip=60))
     # When the queue is drained (the failed message is redelivered and retried)
     drain(aws)
+    faults.armed = False
     # Then every row was created exactly once, the counts add up, and every password in results.csv works
+    assert rule.fired == 1
     _, done, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
     assert done["status"] == "COMPLETED"
     assert done["counts"]["created"] == 120 and done["counts"]["failed"] == 0
@@ -61,16 +98,16 @@ def test_worker_crashing_after_half_a_chunk_is_retried_without_duplicates(call_a
         assert verify_password(stored_password_hash(AGENCY_A, row["docID"]) or "", row["password"])
 
 
-@pytest.mark.parametrize("callers", [2])
-def test_concurrent_confirms_create_once(call_api, aws, directory, callers):
-    # Given a validated upload
+@pytest.mark.parametrize("callers", [2, 4])
+def test_concurrent_confirms_create_once(call_api, aws, directory, callers, monkeypatch):
+    # Given a validated upload (each request to moto atomic, as each call to AWS is)
     upload_id = _validated_upload(call_api, aws, 10)
-    # When two confirms arrive at once
+    # When several confirms arrive at once
     with ThreadPoolExecutor(max_workers=callers) as pool:
         answers = list(
             pool.map(lambda _: call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {}), range(callers))
         )
-    # Then each answers 202 CREATING or 409 (the other is in progress), and the learners are created once
+    # Then each answers 202 CREATING or 409 (another is in progress), and the learners are created once
     assert {status for status, _, _ in answers} <= {202, 409}
     assert any(status == 202 for status, _, _ in answers)
     drain(aws)

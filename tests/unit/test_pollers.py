@@ -31,10 +31,10 @@ Resources:
 
 
 def test_concurrency_follows_the_templates_limits_capped_at_the_cpus() -> None:
-    # Given the project's template: the worker limited to 20 (reserved and ScalingConfig), the validator unlimited
+    # Given the project's template: the worker limited to 50 (reserved and ScalingConfig), the validator unlimited
     # When the concurrency is asked for several CPU counts
     # Then it is the smallest of the limits and the CPU count
-    assert function_concurrency("WorkerFunction", cpus=64) == 20
+    assert function_concurrency("WorkerFunction", cpus=64) == 50
     assert function_concurrency("WorkerFunction", cpus=2) == 2
     assert function_concurrency("ValidatorFunction", cpus=3) == 3
     assert function_concurrency("ValidatorFunction", cpus=1) == 1

@@ -636,14 +636,15 @@ def test_local_stack_polls_the_queues_the_mappings_name(aws: Any) -> None:
     expected = {}
     for name, function, mapping in _sqs_events():
         queue_id = str(_target(mapping["EventSourceArn"]))
-        redrive = _resources()[queue_id]["Properties"]["RedrivePolicy"]
+        # a dead-letter handler's own queue has no redrive: what it cannot handle stays there
+        redrive = _resources()[queue_id]["Properties"].get("RedrivePolicy")
         reserved = function["Properties"].get("ReservedConcurrentExecutions")
         expected[name] = (
             queue_id,
             mapping["BatchSize"],
             "ReportBatchItemFailures" in mapping["FunctionResponseTypes"],
-            redrive["maxReceiveCount"],
-            _target(redrive["deadLetterTargetArn"]),
+            redrive["maxReceiveCount"] if redrive else None,
+            _target(redrive["deadLetterTargetArn"]) if redrive else None,
             mapping.get("ScalingConfig", {}).get("MaximumConcurrency"),
             _function_timeout(function),
             reserved,
@@ -684,7 +685,12 @@ def test_local_stack_still_accepts_sam_sqs_events(tmp_path: Path) -> None:
 
     # Then the pollers get the same event sources either way, and the disabled mapping is not polled
     assert from_events == from_mappings
-    assert set(from_mappings) == {"ValidatorFunction", "WorkerFunction"}
+    assert set(from_mappings) == {
+        "ValidatorFunction",
+        "WorkerFunction",
+        "ValidationDeadLetterFunction",
+        "CreationDeadLetterFunction",
+    }
 
 
 def test_cfn_lint_finds_no_error_in_the_transformed_template(transformed: dict[str, Any]) -> None:

@@ -266,7 +266,18 @@ def _move(row: dict[str, Any], upload: Upload, locations: dict[str, Location | N
             row, "FAILED", current.learner_id, message="The destination location no longer accepts learners"
         )
     move = move_of(current, destination, clock.utc_now(), upload.confirmed_by or upload.created_by, upload.upload_id)
-    learner_store.move_learner(current, destination, move)
+    try:
+        learner_store.move_learner(current, destination, move)
+    except Conflict:
+        # Refused on a retry whose first attempt was applied (its response lost): the move is ours, done once.
+        after = learner_store.get_by_doc_id(row["agencyId"], row["docId"])
+        if (
+            after is None
+            or after.location_id != row["locationId"]
+            or not after.history
+            or after.history[-1].upload_id != upload.upload_id
+        ):
+            raise
     return _Outcome(row, "MOVED", current.learner_id)
 
 
@@ -282,13 +293,7 @@ def finish_upload(upload_id: str) -> Upload | None:
     # A concurrent finisher may have deleted parts already: never write a results.csv that misses rows.
     if sum(keys.rows_in_result_part(key) for key in part_keys) != expected:
         return None
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
-        out.write("\ufeff".encode())
-        out.write((",".join(RESULT_COLUMNS) + "\r\n").encode())
-        for key in part_keys:
-            out.write(objects.read_bytes(key))
-        out.seek(0)
-        objects.upload_file(results_key, out)
+    _write_results(results_key, part_keys)
     status = UploadStatus.COMPLETED if upload.counts.get("failed", 0) == 0 else UploadStatus.COMPLETED_WITH_ERRORS
     finished = upload_store.transition(
         upload.upload_id,
@@ -305,6 +310,48 @@ def finish_upload(upload_id: str) -> Upload | None:
     )
     metrics.add_metric(name="UploadsCompleted", unit="Count", value=1)
     return finished
+
+
+def fail_creation(upload_id: str) -> Upload | None:
+    """A dead-lettered chunk: stop the upload as FAILED, with results.csv of every row done so far for staff."""
+    upload = upload_store.get_upload(upload_id)
+    if upload is None or upload.confirmed_by is None:
+        return None
+    if upload.status not in (UploadStatus.CREATING, UploadStatus.FAILED):
+        return None
+    if upload.status is UploadStatus.CREATING:
+        done = sum(upload.counts.get(name, 0) for name in ("created", "moved"))
+        reason = (
+            f"Creating the learners stopped after several attempts, with {done} of "
+            f"{upload.counts.get('valid', 0)} rows done: results.csv lists them; upload the other rows again"
+        )
+        failed = upload_store.transition(upload_id, {UploadStatus.CREATING}, UploadStatus.FAILED, reason=reason)
+        if failed is None:
+            return None
+        upload = failed
+        logger.warning("upload failed", extra={"upload_id": upload_id})
+        metrics.add_metric(name="UploadsFailed", unit="Count", value=1)
+    if upload.result_report_key is None:
+        # Every part written so far, recorded or not: their learners exist, so staff need their passwords.
+        results_key = keys.results_report_key(upload.facility_id, upload.upload_id)
+        parts = sorted(objects.list_keys(keys.plan_prefix(upload.facility_id, upload_id) + "results/"))
+        _write_results(results_key, parts)
+        reported = upload_store.transition(
+            upload_id, {UploadStatus.FAILED}, UploadStatus.FAILED, resultReportKey=results_key
+        )
+        upload = reported or upload
+    clean_up(upload)
+    return upload
+
+
+def _write_results(results_key: str, part_keys: list[str]) -> None:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
+        out.write("\ufeff".encode())
+        out.write((",".join(RESULT_COLUMNS) + "\r\n").encode())
+        for key in part_keys:
+            out.write(objects.read_bytes(key))
+        out.seek(0)
+        objects.upload_file(results_key, out)
 
 
 def clean_up(upload: Upload) -> None:

@@ -35,8 +35,9 @@ def object_created_records(body: str) -> list[tuple[str, str]]:
     """(key, etag) of each object-created record of an S3 notification; [] for s3:TestEvent."""
     try:
         notification = _S3Notification.model_validate_json(body)
-    except ValidationError as exc:
-        raise MalformedMessage("not an S3 event notification") from exc
+    except ValidationError:
+        # Not chained: the validation error quotes the body, and failed records are logged with their cause.
+        raise MalformedMessage("not an S3 event notification") from None
     return [
         (record.s3.object.key, record.s3.object.eTag)
         for record in notification.Records
@@ -58,5 +59,5 @@ def creation_message(body: str) -> CreationMessage:
     """The chunk a creation message asks for."""
     try:
         return CreationMessage.model_validate(json.loads(body))
-    except (ValueError, ValidationError) as exc:
-        raise MalformedMessage("not a creation message") from exc
+    except (ValueError, ValidationError):
+        raise MalformedMessage("not a creation message") from None

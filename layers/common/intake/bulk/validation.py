@@ -28,6 +28,10 @@ from intake.upload_service import expiry_of, record_ttl
 LOOKUP_BATCH = 100
 KEPT_ISSUES = 100
 SPOOL_BYTES = 8 * 1024 * 1024
+GONE_REASON = "The file was deleted or replaced before it could be checked: upload it again"
+DEAD_LETTER_REASON = (
+    "The file could not be checked after several attempts: upload it again, and if that fails too, contact support"
+)
 
 
 def drop_upload_id(key: str, etag: str) -> str:
@@ -59,6 +63,12 @@ def upload_for_object(raw_key: str, etag: str) -> tuple[Upload, Location] | None
     linked = upload_store.get_upload(name.removesuffix(".csv")) if name.endswith(".csv") else None
     if linked is not None and linked.source == "link" and linked.object_key == key:
         return linked, facility
+    current = objects.object_etag(key)
+    if current is not None and etag and current != etag.strip('"'):
+        # An event for an older version of a replaced file, delivered late: the newer version's event will follow.
+        logger.info("event for a replaced file ignored", extra={"facility_id": facility_id})
+        metrics.add_metric(name="StaleObjectEvents", unit="Count", value=1)
+        return None
     now = clock.utc_now()
     upload = Upload(
         upload_id=drop_upload_id(key, etag),
@@ -98,7 +108,7 @@ def validate_object(raw_key: str, etag: str) -> Upload | None:
         requestor = staff_store.get_staff(upload.created_by) or StaffMember(
             username=upload.created_by, role=Role.EDUCATOR
         )
-    result = validate_upload(started, requestor)
+    result = validate_upload(started, requestor, etag=etag if upload.source == "drop" else None)
     if (
         result is not None
         and result.status is UploadStatus.VALIDATED
@@ -109,16 +119,16 @@ def validate_object(raw_key: str, etag: str) -> Upload | None:
     return result
 
 
-def validate_upload(upload: Upload, requestor: StaffMember) -> Upload | None:
-    """Check every row of an upload's file and record the plan, the counts, the report and the status."""
+def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = None) -> Upload | None:
+    """Check every row of an upload's file (given an etag, only that version) and record plan, counts and status."""
     max_bytes, max_rows = upload_limits(directory.get_location(upload.facility_id))
     try:
-        size = objects.object_size(upload.object_key)
+        size = objects.object_size(upload.object_key, etag)
+        if size > max_bytes:
+            return _reject(upload, "TOO_LARGE", f"The file is larger than {max_bytes} bytes: split it")
+        body = objects.open_object(upload.object_key, etag)
     except NotFound:
-        return _fail(upload, "The file was deleted before it could be checked: upload it again")
-    if size > max_bytes:
-        return _reject(upload, "TOO_LARGE", f"The file is larger than {max_bytes} bytes: split it")
-    body = objects.open_object(upload.object_key)
+        return _fail(upload, GONE_REASON)
     planner = _Planner(upload)
     try:
         with body:
@@ -166,10 +176,28 @@ def _reject(upload: Upload, code: str, message: str) -> Upload | None:
 
 
 def _fail(upload: Upload, reason: str) -> Upload | None:
-    logger.warning("upload failed", extra={"upload_id": upload.upload_id})
-    return upload_store.transition(
+    failed = upload_store.transition(
         upload.upload_id, {UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING}, UploadStatus.FAILED, reason=reason
     )
+    if failed is None:
+        # Already FAILED by an earlier attempt that stopped before its deletes: finish them; any other state is kept.
+        current = upload_store.get_upload(upload.upload_id)
+        if current is None or current.status is not UploadStatus.FAILED:
+            return None
+    else:
+        logger.warning("upload failed", extra={"upload_id": upload.upload_id})
+        metrics.add_metric(name="UploadsFailed", unit="Count", value=1)
+    objects.delete_keys([upload.object_key])  # whatever is left of it may hold passwords
+    objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
+    return failed or current
+
+
+def fail_unvalidated(raw_key: str, etag: str) -> Upload | None:
+    """A dead-lettered object event: its upload (if any is ours) becomes FAILED with a reason staff can act on."""
+    found = upload_for_object(raw_key, etag)
+    if found is None:
+        return None
+    return _fail(found[0], DEAD_LETTER_REASON)
 
 
 class _Planner:

@@ -24,7 +24,8 @@ def _encryption() -> dict[str, str]:
 
 
 def _wrap(what: str, exc: Exception) -> Exception:
-    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    if code in {"NoSuchKey", "404", "NotFound", "PreconditionFailed", "412"}:
         return NotFound(f"The file to {what} no longer exists")
     return StorageUnavailable(f"Could not {what} right now; try again in a moment")
 
@@ -69,18 +70,33 @@ def bucket_origin() -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def object_size(key: str) -> int:
-    """The size in bytes of an object; NotFound if it is gone."""
+def _if_match(etag: str | None) -> dict[str, str]:
+    return {"IfMatch": '"' + etag.strip('"') + '"'} if etag else {}
+
+
+def object_size(key: str, etag: str | None = None) -> int:
+    """The size in bytes of an object; NotFound if it is gone (or, given an etag, was replaced)."""
     try:
-        return int(client("s3").head_object(Bucket=_bucket(), Key=key)["ContentLength"])
+        return int(client("s3").head_object(Bucket=_bucket(), Key=key, **_if_match(etag))["ContentLength"])
     except (ClientError, BotoCoreError) as exc:
         raise _wrap("read", exc) from exc
 
 
-def open_object(key: str) -> IO[bytes]:
-    """A streamed body of an object (read in chunks, never whole)."""
+def object_etag(key: str) -> str | None:
+    """The current ETag of an object (without quotes), or None if it is gone."""
     try:
-        return client("s3").get_object(Bucket=_bucket(), Key=key)["Body"]
+        return str(client("s3").head_object(Bucket=_bucket(), Key=key)["ETag"]).strip('"')
+    except (ClientError, BotoCoreError) as exc:
+        error = _wrap("read", exc)
+        if isinstance(error, NotFound):
+            return None
+        raise error from exc
+
+
+def open_object(key: str, etag: str | None = None) -> IO[bytes]:
+    """A streamed body of an object (read in chunks, never whole); given an etag, only that version."""
+    try:
+        return client("s3").get_object(Bucket=_bucket(), Key=key, **_if_match(etag))["Body"]
     except (ClientError, BotoCoreError) as exc:
         raise _wrap("read", exc) from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
@@ -115,10 +116,29 @@ def transition(upload_id: str, allowed_from: set[UploadStatus], to: UploadStatus
         try:
             item.update(actions=actions, condition=condition)
         except UpdateError as exc:
-            if is_condition_failure(exc):
+            if not is_condition_failure(exc):
+                raise
+            # The SDK retries a call whose response was lost: if the item holds exactly this update, it was ours.
+            try:
+                current = UploadItem.get(upload_id, consistent_read=True)
+            except UploadItem.DoesNotExist:
                 return None
-            raise
+            if current.status != to.value or any(
+                _plain_value(getattr(current, name)) != _plain_value(value) for name, value in fields.items()
+            ):
+                return None
+            return _upload(current)
     return _upload(item)
+
+
+def _plain_value(value: Any) -> Any:
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    if isinstance(value, list):
+        return [_plain_value(entry) for entry in value]
+    if isinstance(value, dict):
+        return {key: _plain_value(entry) for key, entry in value.items()}
+    return value
 
 
 def record_part(upload_id: str, part: str, counts: dict[str, int], finishes_chunk: bool) -> Upload | None:
@@ -138,3 +158,12 @@ def record_part(upload_id: str, part: str, counts: dict[str, int], finishes_chun
                 return None
             raise
     return _upload(item)
+
+
+def due_for_expiry(now_iso: str, unfinished: set[UploadStatus]) -> Iterator[Upload]:
+    """Every upload still unfinished whose expiry is before now (a paginated scan: the sweeper runs rarely)."""
+    bind_tables()
+    condition = UploadItem.status.is_in(*(status.value for status in unfinished)) & (UploadItem.expiresAt < now_iso)
+    with storage_call("list uploads due to expire"):
+        for item in UploadItem.scan(filter_condition=condition, page_size=PAGE_SIZE * 4):
+            yield _upload(item)
