@@ -9,6 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
+class BodyModel(BaseModel):
+    """Base of request and response bodies; each validator is built on first use, not at import."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class DomainModel(BaseModel):
     """Base: camelCase on the wire, snake_case in code."""
 
