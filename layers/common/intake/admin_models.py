@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from intake.domain import Agency, AuditEntry, CharacterClass, DomainModel, Role, StaffMember
+from intake.domain import Agency, AuditEntry, BodyModel, CharacterClass, DomainModel, Role, StaffMember
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
 NAME_MAX = 120
 
 
-class _Request(BaseModel):
+class _Request(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -69,11 +69,11 @@ class ChangeStaffRequest(_Request):
     facilityIds: list[str] = Field(default_factory=list, max_length=100)
 
 
-class AgencyResponse(BaseModel):
+class AgencyResponse(BodyModel):
     agency: Agency
 
 
-class AgenciesResponse(BaseModel):
+class AgenciesResponse(BodyModel):
     agencies: list[Agency]
 
 
@@ -86,7 +86,7 @@ class LocationOut(DomainModel):
     active: bool
 
 
-class LocationResponse(BaseModel):
+class LocationResponse(BodyModel):
     location: LocationOut
 
 
@@ -98,7 +98,7 @@ class AdminFacilityOut(DomainModel):
     housing_units: list[LocationOut]
 
 
-class AdminFacilitiesResponse(BaseModel):
+class AdminFacilitiesResponse(BodyModel):
     facilities: list[AdminFacilityOut]
 
 
@@ -112,23 +112,23 @@ class FacilitySettingsOut(DomainModel):
     system_max_upload_rows: int
 
 
-class FacilitySettingsResponse(BaseModel):
+class FacilitySettingsResponse(BodyModel):
     settings: FacilitySettingsOut
 
 
-class StaffResponse(BaseModel):
+class StaffResponse(BodyModel):
     staff: StaffMember
 
 
-class InvitedStaffResponse(BaseModel):
+class InvitedStaffResponse(BodyModel):
     staff: StaffMember
     temporaryPassword: str = Field(description="Shown once; the staff member sets their own at first sign-in")
 
 
-class StaffListResponse(BaseModel):
+class StaffListResponse(BodyModel):
     staff: list[StaffMember]
 
 
-class AuditResponse(BaseModel):
+class AuditResponse(BodyModel):
     entries: list[AuditEntry]
     next: str | None = Field(default=None, description="Pass as ?before= for the next (older) page")

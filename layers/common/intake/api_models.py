@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from intake.domain import DomainModel, Learner, UploadStatus
+from intake.domain import BodyModel, DomainModel, Learner, UploadStatus
 
 
-class CreateLearnerRequest(BaseModel):
+class CreateLearnerRequest(BodyModel):
     """POST /learners. Field rules beyond type and size live in intake.rules (shared with bulk uploads)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -20,7 +20,7 @@ class CreateLearnerRequest(BaseModel):
     password: str | None = Field(default=None, max_length=1000, description="Blank or absent: one is generated")
 
 
-class MoveLearnerRequest(BaseModel):
+class MoveLearnerRequest(BodyModel):
     """POST /learners/{learnerId}/move."""
 
     model_config = ConfigDict(extra="forbid")
@@ -28,16 +28,16 @@ class MoveLearnerRequest(BaseModel):
     locationId: str = Field(min_length=1, max_length=100)
 
 
-class LearnerResponse(BaseModel):
+class LearnerResponse(BodyModel):
     learner: Learner
 
 
-class CreatedLearnerResponse(BaseModel):
+class CreatedLearnerResponse(BodyModel):
     learner: Learner
     generatedPassword: str | None = Field(default=None, description="Only when no password was given; shown once")
 
 
-class LearnersResponse(BaseModel):
+class LearnersResponse(BodyModel):
     learners: list[Learner]
 
 
@@ -53,27 +53,27 @@ class FacilityOut(DomainModel):
     housing_units: list[HousingUnitOut]
 
 
-class FacilitiesResponse(BaseModel):
+class FacilitiesResponse(BodyModel):
     facilities: list[FacilityOut]
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(BodyModel):
     status: str = "ok"
 
 
-class FieldErrorOut(BaseModel):
+class FieldErrorOut(BodyModel):
     field: str
     code: str
     message: str
 
 
-class ExistingLearnerOut(BaseModel):
+class ExistingLearnerOut(BodyModel):
     learnerId: str
     facilityId: str
     locationId: str
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(BodyModel):
     """Every error: a code, a message, and for some codes more fields."""
 
     model_config = ConfigDict(extra="allow")
@@ -84,7 +84,7 @@ class ErrorResponse(BaseModel):
     existing: ExistingLearnerOut | None = Field(default=None, description="LEARNER_EXISTS: where the learner is")
 
 
-class UploadLinkOut(BaseModel):
+class UploadLinkOut(BodyModel):
     """How to send the file: a presigned S3 POST (`fields` with the file) or PUT (`fields` empty)."""
 
     method: str
@@ -94,13 +94,13 @@ class UploadLinkOut(BaseModel):
     maxBytes: int
 
 
-class CreatedUploadResponse(BaseModel):
+class CreatedUploadResponse(BodyModel):
     uploadId: str
     status: UploadStatus
     upload: UploadLinkOut
 
 
-class RowErrorOut(BaseModel):
+class RowErrorOut(BodyModel):
     """One problem of one row; `line` is the spreadsheet line (0: the file as a whole)."""
 
     model_config = ConfigDict(extra="allow")
@@ -113,7 +113,7 @@ class RowErrorOut(BaseModel):
     message: str
 
 
-class UploadCountsOut(BaseModel):
+class UploadCountsOut(BodyModel):
     model_config = ConfigDict(extra="allow")
 
     rows: int
@@ -126,12 +126,12 @@ class UploadCountsOut(BaseModel):
     failed: int
 
 
-class UploadOptionsOut(BaseModel):
+class UploadOptionsOut(BodyModel):
     skipInvalidRows: bool | None = None
     moveExisting: bool | None = None
 
 
-class UploadView(BaseModel):
+class UploadView(BodyModel):
     """One upload as staff see it: status, counts, the first row errors and short-lived report links."""
 
     model_config = ConfigDict(extra="allow")
@@ -154,10 +154,10 @@ class UploadView(BaseModel):
     resultReportUrl: str | None = None
 
 
-class UploadsResponse(BaseModel):
+class UploadsResponse(BodyModel):
     uploads: list[UploadView]
 
 
-class ConfirmResponse(BaseModel):
+class ConfirmResponse(BodyModel):
     uploadId: str
     status: UploadStatus

@@ -9,10 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
+class BodyModel(BaseModel):
+    """Base of request and response bodies; each validator is built on first use, not at import."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class DomainModel(BaseModel):
     """Base: camelCase on the wire, snake_case in code."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # defer_build: a model's validator is built when first used, so a cold start pays only for what it touches
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
 
     def to_json_dict(self) -> dict:
         """The camelCase JSON form clients see."""

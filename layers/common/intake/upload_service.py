@@ -5,19 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import BaseModel
 
 from intake import authz, clock
 from intake.bulk import keys
-from intake.bulk.creation import begin_creation, fan_out
 from intake.dal import objects
 from intake.dal import uploads as upload_store
 from intake.domain import CONFIRMABLE, COUNT_NAMES, UNFINISHED, Location, StaffMember, Upload, UploadStatus
@@ -25,6 +18,9 @@ from intake.errors import Conflict, NotFound, PermissionDenied
 from intake.facility_service import get_facility, upload_limits
 from intake.observability import logger, metrics
 from intake.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 CONFIRM_IDEMPOTENCY_SECONDS = 3600
 
@@ -165,6 +161,8 @@ class ConfirmCommand(BaseModel):
 
 @lru_cache(maxsize=1)
 def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
     persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
     config = IdempotencyConfig(
         event_key_jmespath="[upload_id, skip_invalid_rows, move_existing]",
@@ -173,16 +171,25 @@ def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
     return persistence, config
 
 
+# The idempotency utility (and boto3's DynamoDB client under it) is loaded by the first confirm, not by every request.
+_invocation: dict[str, Any] = {}
+
+
 def register_context(context: Any) -> None:
-    """Tie in-progress confirm records to this invocation's deadline."""
-    _idempotency()[1].register_lambda_context(context)
+    """Remember this invocation's context: a confirm ties its in-progress record to the invocation's deadline."""
+    _invocation["context"] = context
 
 
 def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bool, move_existing: bool) -> dict:
     """Start creating an upload's plan; repeating the same call answers the same and creates nothing twice."""
     upload, facility = load_upload(requestor, upload_id)
     _require_writer(requestor, facility)
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     persistence, config = _idempotency()
+    if "context" in _invocation:
+        config.register_lambda_context(_invocation["context"])
     run = idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config)(
         _start_creation
     )
@@ -199,6 +206,8 @@ def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bo
 
 
 def _start_creation(command: ConfirmCommand) -> dict:
+    from intake.bulk.creation import begin_creation, fan_out  # the creation side, only when a confirm runs
+
     upload = upload_store.get_upload(command.upload_id)
     if upload is None:
         raise NotFound("No such upload")

@@ -11,7 +11,6 @@ from typing import IO, Any, BinaryIO, cast
 from intake import clock
 from intake.bulk import keys
 from intake.bulk.checking import check_file
-from intake.bulk.creation import begin_creation
 from intake.bulk.reports import write_error_report
 from intake.bulk.types import CheckedRow, FileRejected, RowIssue
 from intake.dal import directory, objects
@@ -115,6 +114,8 @@ def validate_object(raw_key: str, etag: str) -> Upload | None:
         and result.source == "drop"
         and facility.auto_confirm_drops
     ):
+        from intake.bulk.creation import begin_creation  # auto-confirmed drops only
+
         begin_creation(result, skip_invalid_rows=False, move_existing=False, confirmed_by=requestor.username)
     return result
 

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intake.bulk.creation import process_chunk
 from intake.bulk.events import CreationMessage, creation_message
 from intake.settings import get_settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
 
 @lru_cache(maxsize=1)
 def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
     persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
     config = IdempotencyConfig(event_key_jmespath="[uploadId, chunk, start]", expires_after_seconds=24 * 3600)
     return persistence, config
@@ -31,6 +32,8 @@ def register_context(context: LambdaContext) -> None:
 
 def handle_creation_message(body: str, remaining_ms: Callable[[], int]) -> None:
     """Process one chunk message once: a redelivered message that already finished does nothing."""
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
     message = creation_message(body)
     persistence, config = _idempotency()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from intake.settings import get_settings
@@ -16,6 +15,8 @@ _CONFIG = Config(signature_version="s3v4", retries={"max_attempts": 5, "mode": "
 @lru_cache(maxsize=8)
 def client(service: str) -> Any:
     """One client per service per process; AWS_ENDPOINT_URL (moto) is honoured by botocore itself."""
+    import boto3  # PynamoDB needs only botocore: most API requests never make an S3, SQS or Cognito client
+
     return boto3.session.Session().client(service, region_name=get_settings().region, config=_CONFIG)
 
 
