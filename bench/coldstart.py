@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.env import ROOT, child_environment
+from bench.lambda_events import BenchContext, sqs_event
 
 HANDLERS = ("api_handler", "validator_handler", "worker_handler")
 CHUNK = 2  # learners per worker chunk: two Argon2id hashes in the worker's first invocation
@@ -98,35 +99,6 @@ def _run(env: dict[str, str], *args: str) -> Any:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-class _Context:
-    function_name = "intake-bench-coldstart"
-    memory_limit_in_mb = 1769
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:intake-bench-coldstart"
-    aws_request_id = "bench-coldstart"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
-
-
-def _sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
-
-
 def _drain(sqs: Any, queue_url: str, count: int) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     while len(messages) < count:
@@ -179,8 +151,8 @@ def prepare(repeats: int) -> dict[str, Any]:
         "environment": resources.environment(),
         "events": {
             "api_handler": [api] * repeats,
-            "validator_handler": [_sqs_event(m, resources.queue_arns["ValidationQueue"]) for m in files],
-            "worker_handler": [_sqs_event(m, resources.queue_arns["CreationQueue"]) for m in chunks],
+            "validator_handler": [sqs_event(m, resources.queue_arns["ValidationQueue"]) for m in files],
+            "worker_handler": [sqs_event(m, resources.queue_arns["CreationQueue"]) for m in chunks],
         },
     }
 
@@ -192,7 +164,7 @@ def first(name: str, event_file: str) -> float:
     module = importlib.import_module(name)
     if name == "boto3":
         return time.perf_counter() - started
-    response = module.lambda_handler(event, _Context())
+    response = module.lambda_handler(event, BenchContext("intake-bench-coldstart", 60000))
     seconds = time.perf_counter() - started
     failed = response.get("statusCode", 200) != 200 or response.get("batchItemFailures")
     if failed:

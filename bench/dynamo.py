@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench.env import use_fake_aws
+from bench.lambda_events import BenchContext, sqs_event
 
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
@@ -113,35 +114,6 @@ def _seed() -> None:
     staff.put_staff(data.requestor())
 
 
-class _Context:
-    function_name = "intake-bench-worker"
-    memory_limit_in_mb = 1769
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:intake-bench-worker"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 600_000
-
-
-def _sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto in its own process, as DynamoDB is another machine: its work is not counted as the worker's CPU time."""
@@ -222,10 +194,10 @@ def run(rows: int, learners: int) -> dict[str, Any]:
             messages = got.get("Messages", [])
             if not messages:
                 break
-            event = _sqs_event(messages[0], queue_arn)
+            event = sqs_event(messages[0], queue_arn)
             before_calls = Counter(counter.calls)
             started_cpu, started_wall = time.process_time(), time.perf_counter()
-            worker_handler.lambda_handler(event, _Context())
+            worker_handler.lambda_handler(event, BenchContext("intake-bench-worker", 600000))
             cpu += time.process_time() - started_cpu
             wall += time.perf_counter() - started_wall
             counter.calls = before_calls + (counter.calls - before_calls)

@@ -255,16 +255,11 @@ class _Planner:
 
     def _plan(self, row: CheckedRow, learner: Any) -> None:
         if row.is_valid and learner is not None and learner.facility_id == row.facility_id:
-            row.issues.append(
-                RowIssue(
-                    line=row.line,
-                    request_id=row.request_id,
-                    doc_id=row.doc_id,
-                    field="docID",
-                    code="LEARNER_EXISTS",
-                    message=f"DOC ID {row.doc_id} already has an account at this facility "
-                    f"(learnerId {learner.learner_id}): remove the row",
-                )
+            _doc_id_issue(
+                row,
+                "LEARNER_EXISTS",
+                f"DOC ID {row.doc_id} already has an account at this facility (learnerId {learner.learner_id}): "
+                "remove the row",
             )
         for issue in sorted(row.issues, key=lambda i: i.severity != "error"):
             self.note(issue)
@@ -359,18 +354,26 @@ def _zero_padded_doc_ids(window: list[CheckedRow]) -> dict[int, str]:
 
 
 def _warn_lost_zeros(row: CheckedRow, learner: Learner | None) -> None:
-    if learner is None:
-        return
+    if learner is not None:
+        _doc_id_issue(
+            row,
+            "DOC_ID_LEADING_ZEROS",
+            f"DOC ID {row.doc_id} may have lost its leading zeros in Excel: learner {learner.learner_id} has "
+            f"DOC ID {learner.doc_id}. If this is that person, format the column as Text and write {learner.doc_id}",
+            severity="warning",
+        )
+
+
+def _doc_id_issue(row: CheckedRow, code: str, message: str, severity: str = "error") -> None:
     row.issues.append(
         RowIssue(
             line=row.line,
             request_id=row.request_id,
             doc_id=row.doc_id,
             field="docID",
-            code="DOC_ID_LEADING_ZEROS",
-            message=f"DOC ID {row.doc_id} may have lost its leading zeros in Excel: learner {learner.learner_id} has "
-            f"DOC ID {learner.doc_id}. If this is that person, format the column as Text and write {learner.doc_id}",
-            severity="warning",
+            code=code,
+            message=message,
+            severity=severity,
         )
     )
 
