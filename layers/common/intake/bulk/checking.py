@@ -126,14 +126,11 @@ class RowChecker:
             None in places
             or (" " in run and max(map(len, chain(firsts, lasts))) > rules.NAME_MAX)
             or (not request_keys and any(requests))
-            or not _new_keys(self._doc_keys, doc_keys, len(numbers))
-            or (request_keys and not _new_keys(self._request_keys, request_keys, len(numbers)))
             or not self._passwords_pass(passwords, places)  # type: ignore[arg-type]
+            or not self._doc_lines.extend(doc_keys, numbers)
+            or (request_keys and not self._request_lines.extend(request_keys, numbers, undo=self._doc_lines))
         ):
             return [self._row_of_cells(number, cells[8 * at : 8 * at + 8]) for at, number in enumerate(numbers)]
-        self._doc_lines.extend(doc_keys, numbers)
-        if request_keys:
-            self._request_lines.extend(request_keys, numbers)
         location_ids, facility_ids, agency_ids = zip(*places, strict=True)
         given = [password or None for password in passwords] if any(passwords) else [None] * len(numbers)
         columns = (requests, docs, firsts, lasts, borns, given, location_ids, facility_ids, agency_ids)
@@ -398,15 +395,38 @@ class FirstLines:
             self._index = dict(zip(self.keys, self._lines, strict=True))
             self.record = self._record_indexed
             return self._index[key]
-        found = self._found[key] = self._lines[indexOf(self.keys, key)]
+        # from the end: a row entered twice is most often entered twice in a row, or close (and never worse)
+        found = self._found[key] = self._lines[len(self.keys) - 1 - indexOf(reversed(self.keys), key)]
         return found
 
-    def extend(self, keys: dict[int, None], lines: range) -> None:
-        """Record keys known to be new (values None), first seen on these lines."""
-        self.keys.update(cast("dict[int | str, None]", keys))
-        self._lines.extend(lines)
-        if self._index is not None:
-            self._index.update(zip(keys, lines, strict=True))
+    def extend(self, keys: dict[int, None], lines: range, undo: FirstLines | None = None) -> bool:
+        """Record keys first seen on these lines if all are new (values None); else record nothing, undo undo's last
+        extend, and return False.
+
+        Inserting and then counting touches each key of a big dict once (a test first would touch it twice): at a
+        million keys that is a cache miss saved per key. A refused extend is rare (a duplicate) and cheap to undo.
+        """
+        before = len(self.keys)
+        if len(keys) == len(lines):  # else dict.fromkeys folded a duplicate within the run
+            self.keys.update(cast("dict[int | str, None]", keys))
+            if len(self.keys) - before == len(lines):
+                self._lines.extend(lines)
+                if self._index is not None:
+                    self._index.update(zip(keys, lines, strict=True))
+                return True
+        self._forget(len(self.keys) - before)
+        if undo is not None:
+            undo._forget(len(lines), lines=True)
+        return False
+
+    def _forget(self, count: int, lines: bool = False) -> None:
+        """Drop the count keys inserted last (an update appends new keys at the end), and their lines if recorded."""
+        for _ in range(count):
+            key, _ = self.keys.popitem()
+            if lines:
+                self._lines.pop()
+                if self._index is not None:
+                    del self._index[key]
 
     def _record_indexed(self, line: int) -> None:
         self._lines.append(line)
@@ -491,11 +511,6 @@ def _plain_run(today: date) -> re.Pattern[str]:
 
 def _password_passes(password: str) -> bool:
     return rules.check_password(password, "password").__class__ is str
-
-
-def _new_keys(seen: dict[int | str, None], keys: dict[int, None], count: int) -> bool:
-    """Whether the count keys were all distinct (dict.fromkeys kept them all) and none was seen yet."""
-    return len(keys) == count and seen.keys().isdisjoint(keys)
 
 
 def _year_pattern(today: date) -> str:
