@@ -141,10 +141,11 @@ def test_quick_and_full_path_give_identical_rows(
 
 
 def test_plain_rows_come_out_clean_and_duplicates_still_point_at_the_first_line() -> None:
-    # Given plain rows, then one repeating an earlier DOC ID and one an earlier requestId, in a large run
+    # Given plain rows, then one repeating an earlier DOC ID and one an earlier requestId with a new DOC ID
     plain = [f"{n},{5000 + n},Ann,Lee,01/02/1990,Learner,,fac-oak-u1" for n in range(1, 301)]
     twins = ["301,5007,Bo,Lee,01/02/1990,Learner,,fac-oak", "8,9999,Bo,Lee,01/02/1990,Learner,,fac-oak"]
-    data = "\r\n".join([",".join(CANONICAL_COLUMNS), *plain, *twins]).encode()
+    # (each on its own run of plain lines: blank lines between)
+    data = "\r\n".join([",".join(CANONICAL_COLUMNS), *plain, "", twins[0], "", twins[1], ""]).encode()
     # When it is checked
     _, rows = check_file(
         io.BytesIO(data),
@@ -158,7 +159,7 @@ def test_plain_rows_come_out_clean_and_duplicates_still_point_at_the_first_line(
     # Then the plain rows are CleanRows with their cleaned fields and place
     assert sum(isinstance(row, tuple) for row in got) == 300
     assert got[0] == (2, "1", "5001", "Ann", "Lee", "01/02/1990", None, "fac-oak-u1", "fac-oak", "agency-north")
-    # And the repeats are reported against the lines the quick path recorded
+    # And the repeats are reported against the lines the quick path recorded, the new DOC ID not as a repeat
     twin_doc, twin_request = as_checked(got[300]), as_checked(got[301])
     assert [(i.code, i.message) for i in twin_doc.issues] == [
         ("DUPLICATE_IN_FILE", "docID 5007 is already on line 8: a learner may appear once; delete one row")
