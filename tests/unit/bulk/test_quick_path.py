@@ -30,7 +30,7 @@ RULED = World(
     },
     TODAY,
 )
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _date(year_offset: int, month: int, day: int, style: str) -> str:
