@@ -161,13 +161,14 @@ def local_api() -> list[Result]:
     ]
 
 
-def main() -> int:
-    """Run every benchmark, print one line per ratio; exit 1 if any target fails."""
+def main(only: list[str]) -> int:
+    """Run every benchmark (or the groups named, e.g. `python -m bench.run validation`); exit 1 if any fails."""
     use_fake_aws()
     started = time.perf_counter()
     print(f"{'benchmark':<44} {'value':>9} {'unit':<6} {'target':<10} {'':<5} detail", flush=True)
     results: list[Result] = []
-    for group in (validation, dynamodb, cold_start, local_api):
+    groups = (validation, dynamodb, cold_start, local_api)
+    for group in [group for group in groups if not only or group.__name__ in only]:
         for result in group():
             results.append(result)
             print(result.line(), flush=True)
@@ -177,4 +178,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

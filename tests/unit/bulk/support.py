@@ -12,7 +12,7 @@ from typing import Any
 
 from intake.bulk.checking import check_file
 from intake.bulk.reading import FileInfo
-from intake.bulk.types import CheckedRow, FileRejected, RowIssue
+from intake.bulk.types import CheckedRow, FileRejected, RowIssue, as_checked
 from intake.domain import Location, LocationKind, Role, StaffMember
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -103,7 +103,7 @@ def outcome(
             max_bytes=max_bytes,
             max_rows=max_rows,
         )
-        checked = list(rows)
+        checked = [as_checked(row) for row in rows]
     except FileRejected as rejected:
         return Outcome("REJECTED", rejected.code, rejected.message)
     status = "VALIDATED_WITH_ERRORS" if any(not row.is_valid for row in checked) else "VALIDATED"

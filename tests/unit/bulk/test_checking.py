@@ -8,6 +8,7 @@ import pytest
 
 from intake.bulk.checking import RowChecker, check_file
 from intake.bulk.reading import TOO_LONG
+from intake.bulk.types import as_checked
 from intake.domain import Role
 from intake.errors import CREATE_DENIED_MESSAGE
 from tests.unit.bulk.support import World
@@ -220,7 +221,7 @@ def test_check_file_checks_every_row_lazily(world: World) -> None:
         max_bytes=10_000,
         max_rows=10,
     )
-    first, second = rows
+    first, second = map(as_checked, rows)
     # Then the first row is valid, the second has its two issues
     assert info.columns[0] == "requestId"
     assert first.is_valid

@@ -1,23 +1,27 @@
 """Checking bulk rows: the single-learner rules per field, the requestor's scope per location, duplicates in the file.
 
-Hot path: one RowChecker per file, plain functions per row, rule results memoised per distinct raw value (names and
-dates repeat a lot in a file; the rules are pure).
+Hot path: one RowChecker per file. Most rows of a real file are plain (ASCII names, digit DOC IDs, MM/DD/YYYY dates,
+role Learner): a quick check accepts those with one regular expression over the whole record, values the rules would
+return unchanged only, and yields them as CleanRow tuples. Every other row takes the full rules (check_values), whose
+results are memoised per distinct raw value (names and dates repeat a lot in a file; the rules are pure). The quick
+check only ever says "clean" or "don't know", so a row's outcome is the same on either path.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import date
-from itertools import starmap
+from itertools import chain
 from operator import indexOf
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from intake import password_rules, rules
 from intake.authz import can_write_location
-from intake.bulk.reading import CANONICAL_COLUMNS, TOO_LONG, FileInfo, read_values
-from intake.bulk.types import CheckedRow, RowIssue
+from intake.bulk.reading import CANONICAL_COLUMNS, TOO_LONG, FileInfo, QuickCheck, read_checked
+from intake.bulk.types import CheckedRow, CleanRow, RowIssue
 from intake.domain import Location, PasswordRule, Role, StaffMember
 from intake.errors import CREATE_DENIED_MESSAGE, FieldError
 
@@ -26,6 +30,9 @@ _SCANS_BEFORE_INDEX = 256  # at 1M keys a scan takes ~10 ms
 _DIGITS_MAX = 18  # < 2**63: a one- or two-digit int object, 32 bytes
 _LOCATION_ID_MAX = 128  # longer is no id of ours; DynamoDB keys have their own limits besides
 _SHOWN_MAX = 40
+_QUICK_CELL_MAX = 128  # the longest cell the quick shape accepts (a password); longer ones may need the TOO_LONG cut
+_ONE_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")  # a line as io.StringIO(newline="") splits them
+_CANONICAL_POSITIONS = {name: index for index, name in enumerate(CANONICAL_COLUMNS)}
 
 # (location_id, facility_id, agency_id) of a usable location, or what is wrong with the cell
 _LocationVerdict = tuple[tuple[str, str, str] | None, FieldError | None]
@@ -58,6 +65,123 @@ class RowChecker:
         self._dates: dict[str, str | FieldError] = {}
         self._roles: dict[str, str | FieldError] = {}
         self._rules: dict[str, PasswordRule | None] = {}
+        self._usable: dict[str, tuple[str, str, str]] = {}  # raw locationId -> its place, for usable ones only
+        self._clean_shape = _clean_shape(today).fullmatch
+        self._plain_run = _plain_run(today)
+
+    def quick_for(self, positions: dict[str, int], width: int) -> QuickCheck[CheckedRow | CleanRow] | None:
+        """The quick check for records laid out as the template (every column, in order), else None."""
+        if positions != _CANONICAL_POSITIONS or width != 8 or self._max_cell_chars < _QUICK_CELL_MAX:
+            return None
+        return QuickCheck(self.quick, self.quick_block)
+
+    def quick_block(
+        self, line: int, text: str, usual: Callable[[int, str], CheckedRow | CleanRow | None]
+    ) -> Generator[Sequence[CheckedRow | CleanRow], None, int]:
+        """The rows of unquoted comma-separated lines after `line`: runs of plain lines at once, others by usual.
+
+        One regular expression call finds each run of plain lines (a Python call per line costs more than checking
+        the line); only the lines between runs are handled one at a time. Returns the last line number.
+        """
+        position, end = 0, len(text)
+        plain_run, one_line = self._plain_run.match, _ONE_LINE.match
+        while position < end:
+            run_end = plain_run(text, position).end()  # type: ignore[union-attr]  # the run may be empty
+            if run_end > position:
+                rows = self._plain_rows(line + 1, text[position:run_end])
+                yield rows
+                line += len(rows)
+                position = run_end
+                if position == end:
+                    break
+            line_end = one_line(text, position).end()  # type: ignore[union-attr]  # at least one character
+            line += 1
+            row = usual(line, text[position:line_end])
+            if row is not None:
+                yield (row,)
+            position = line_end
+        return line
+
+    def _plain_rows(self, first_line: int, run: str) -> list[CheckedRow | CleanRow]:
+        """The rows of a run of plain lines: CleanRows made at once if the run passes the checks the shape leaves.
+
+        Those are name lengths, where each location is and whether it may be used, passwords, and duplicates; checked
+        column by column in C-level loops. If any fails, each line of the run takes the per-row path.
+        """
+        # the shape leaves exactly 7 commas per line and no line break but CRLF or LF: a comma for each break
+        cells = (run.replace("\r\n", ",") if "\r" in run else run).replace("\n", ",").split(",")
+        del cells[-1]  # after the last line's break
+        requests, docs, firsts, lasts, borns = cells[0::8], cells[1::8], cells[2::8], cells[3::8], cells[4::8]
+        passwords, raw_locations = cells[6::8], cells[7::8]
+        places = list(map(self._usable.get, raw_locations))
+        if None in places:  # locations not judged yet (the file's first rows), or not usable
+            for raw in set(raw_locations).difference(self._locations):
+                self._location(raw)
+            places = list(map(self._usable.get, raw_locations))
+        numbers = range(first_line, first_line + len(requests))
+        # the shape: digits without a leading zero, as _compact_key makes ints of; dicts, to test and insert at once
+        doc_keys = dict.fromkeys(map(int, docs))
+        request_keys = dict.fromkeys(map(int, requests)) if "" not in requests else {}
+        if (
+            None in places
+            or (" " in run and max(map(len, chain(firsts, lasts))) > rules.NAME_MAX)
+            or (not request_keys and any(requests))
+            or not self._passwords_pass(passwords, places)  # type: ignore[arg-type]
+            or not self._doc_lines.extend(doc_keys, numbers)
+            or (request_keys and not self._request_lines.extend(request_keys, numbers, undo=self._doc_lines))
+        ):
+            return [self._row_of_cells(number, cells[8 * at : 8 * at + 8]) for at, number in enumerate(numbers)]
+        location_ids, facility_ids, agency_ids = zip(*places, strict=True)
+        given = [password or None for password in passwords] if any(passwords) else [None] * len(numbers)
+        columns = (requests, docs, firsts, lasts, borns, given, location_ids, facility_ids, agency_ids)
+        return list(zip(numbers, *columns, strict=True))
+
+    def _row_of_cells(self, line: int, cells: list[str]) -> CheckedRow | CleanRow:
+        return self.quick(line, cells) or self.check_values(line, tuple(cells))
+
+    def _passwords_pass(self, passwords: list[str], places: list[tuple[str, str, str]]) -> bool:
+        """Whether every given password passes the rule, and its facility's rule where the facility has one."""
+        if not any(passwords):
+            return True
+        facilities = {place[1] for place in set(places)}
+        if all(self._facility_rule(facility) is None for facility in facilities):
+            return all(map(_password_passes, filter(None, passwords)))
+        return all(
+            _password_passes(password) and self._facility_rule_check(place[1], password) is None
+            for password, place in zip(passwords, places, strict=True)
+            if password
+        )
+
+    def quick(self, line: int, record: list[str]) -> CleanRow | None:
+        """A template-ordered record as a CleanRow when every rule would accept it unchanged, else None (full path).
+
+        Nothing is recorded unless the row is accepted, so a row the quick check refuses is checked from scratch.
+        """
+        # "," cannot occur in any cell the shape accepts, so joining cannot make a different record match
+        if len(record) != 8 or self._clean_shape(",".join(record)) is None:
+            return None
+        request_id, doc, first, last, born, _role, password, raw_location = record
+        location, _ = self._locations.get(raw_location) or self._location(raw_location)
+        if location is None:
+            return None
+        if password and (
+            rules.check_password(password, "password").__class__ is not str
+            or self._facility_rule_check(location[1], password) is not None
+        ):
+            return None
+        # the shape allows digits only without a leading zero and at most _DIGITS_MAX of them: _compact_key's int
+        doc_key: int | str = int(doc) if doc[0] <= "9" else doc
+        if doc_key in self._doc_keys:
+            return None
+        if request_id:
+            request_key: int | str = int(request_id) if request_id[0] <= "9" else request_id
+            if request_key in self._request_keys:
+                return None
+            self._request_keys[request_key] = None
+            self._request_lines.record(line)
+        self._doc_keys[doc_key] = None
+        self._doc_lines.record(line)
+        return (line, request_id, doc, first, last, born, password or None, *location)
 
     def check(self, line: int, cells: dict[str, str]) -> CheckedRow:
         """One row checked: cleaned fields when valid, else every issue found (one per field, plus duplicates)."""
@@ -172,10 +296,13 @@ class RowChecker:
         return row
 
     def _facility_rule_check(self, facility_id: str, password: str) -> FieldError | None:
+        return password_rules.check_given(self._facility_rule(facility_id), password)
+
+    def _facility_rule(self, facility_id: str) -> PasswordRule | None:
         if facility_id not in self._rules:
             facility = self._resolve(facility_id)
             self._rules[facility_id] = facility.password_rule if facility is not None else None
-        return password_rules.check_given(self._rules[facility_id], password)
+        return self._rules[facility_id]
 
     @staticmethod
     def _remember(
@@ -208,6 +335,8 @@ class RowChecker:
         verdict = self._locations.get(location_id) or self._judge_location(location_id)
         if len(self._locations) < _MEMO_LIMIT:
             self._locations[raw] = self._locations[location_id] = verdict
+            if verdict[0] is not None:
+                self._usable[raw] = verdict[0]
         return verdict
 
     def _judge_location(self, location_id: str) -> _LocationVerdict:
@@ -266,8 +395,38 @@ class FirstLines:
             self._index = dict(zip(self.keys, self._lines, strict=True))
             self.record = self._record_indexed
             return self._index[key]
-        found = self._found[key] = self._lines[indexOf(self.keys, key)]
+        # from the end: a row entered twice is most often entered twice in a row, or close (and never worse)
+        found = self._found[key] = self._lines[len(self.keys) - 1 - indexOf(reversed(self.keys), key)]
         return found
+
+    def extend(self, keys: dict[int, None], lines: range, undo: FirstLines | None = None) -> bool:
+        """Record keys first seen on these lines if all are new (values None); else record nothing, undo undo's last
+        extend, and return False.
+
+        Inserting and then counting touches each key of a big dict once (a test first would touch it twice): at a
+        million keys that is a cache miss saved per key. A refused extend is rare (a duplicate) and cheap to undo.
+        """
+        before = len(self.keys)
+        if len(keys) == len(lines):  # else dict.fromkeys folded a duplicate within the run
+            self.keys.update(cast("dict[int | str, None]", keys))
+            if len(self.keys) - before == len(lines):
+                self._lines.extend(lines)
+                if self._index is not None:
+                    self._index.update(zip(keys, lines, strict=True))
+                return True
+        self._forget(len(self.keys) - before)
+        if undo is not None:
+            undo._forget(len(lines), lines=True)
+        return False
+
+    def _forget(self, count: int, lines: bool = False) -> None:
+        """Drop the count keys inserted last (an update appends new keys at the end), and their lines if recorded."""
+        for _ in range(count):
+            key, _ = self.keys.popitem()
+            if lines:
+                self._lines.pop()
+                if self._index is not None:
+                    del self._index[key]
 
     def _record_indexed(self, line: int) -> None:
         self._lines.append(line)
@@ -294,11 +453,74 @@ def check_file(
     max_bytes: int,
     max_rows: int,
     max_cell_chars: int = 1000,
-) -> tuple[FileInfo, Iterator[CheckedRow]]:
-    """read_rows then RowChecker.check, lazily: FileRejected comes from this call or from the iterator."""
-    info, rows = read_values(stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars)
+    quick: bool = True,
+) -> tuple[FileInfo, Iterator[CheckedRow | CleanRow]]:
+    """Each learner row read and checked, lazily: a CleanRow when it passed every check, else a CheckedRow.
+
+    FileRejected comes from this call or from the iterator. quick=False sends every row through the full rules
+    (the reference the quick check is tested against); a row's outcome is the same either way.
+    """
     checker = RowChecker(requestor, resolve_location, today, max_cell_chars=max_cell_chars)
-    return info, starmap(checker.check_values, rows)
+    return read_checked(
+        stream,
+        check=checker.check_values,
+        quick_for=checker.quick_for if quick else None,
+        max_bytes=max_bytes,
+        max_rows=max_rows,
+        max_cell_chars=max_cell_chars,
+    )
+
+
+def _clean_shape(today: date) -> re.Pattern[str]:
+    """A template-ordered record joined by commas whose cells every rule returns unchanged (a subset of them).
+
+    requestId: blank, or digits without a leading zero (at most _DIGITS_MAX), or a letter then letters, digits, _ -.
+    docID: the same digits, or an upper-case letter then upper-case letters, digits and hyphens (never scientific
+    notation, never changed by upper-casing). Names: ASCII letters, apostrophes, periods, hyphens and single inner
+    spaces, starting with a letter. dateOfBirth: MM/DD/YYYY with days 01-28 (real in every month) in years where every
+    such day gives an age within the bounds whatever today's month and day. role: exactly Learner. password and
+    locationId: any cell without a comma (their rules run on them after the match).
+    """
+    name = rf"(?=[^,]{{1,{rules.NAME_MAX}}},)[A-Za-z][A-Za-z'.\-]*(?: [A-Za-z'.\-]+)*"
+    digits = rf"[1-9][0-9]{{0,{_DIGITS_MAX - 1}}}"
+    doc = rf"(?:{digits}|[A-Z][A-Z0-9\-]{{0,{rules.DOC_ID_MAX - 1}}})"
+    request = rf"(?:{digits}|[A-Za-z][A-Za-z0-9_\-]{{0,63}})?"
+    born = rf"(?:0[1-9]|1[0-2])/(?:0[1-9]|1[0-9]|2[0-8])/{_year_pattern(today)}"
+    password = rf"[^,]{{0,{rules.PASSWORD_MAX}}}"
+    location = rf"[^,]{{1,{_LOCATION_ID_MAX}}}"
+    role = re.escape(rules.LEARNER_ROLE)
+    return re.compile(",".join((request, doc, name, name, born, role, password, location)))
+
+
+def _plain_run(today: date) -> re.Pattern[str]:
+    """Consecutive lines of the plainest rows, each ended by CRLF or LF: _clean_shape with digit-only requestId (or
+    blank) and docID, names of more than one word of any length (checked after), no other line break character.
+
+    Possessive quantifiers: no cell's characters include the comma or line break that ends it, so giving characters
+    back never helps a match, and not trying makes the scan about a third faster.
+    """
+    digits = rf"[1-9][0-9]{{0,{_DIGITS_MAX - 1}}}+"
+    # a one-word name is held to NAME_MAX here; with spaces, _plain_rows measures it
+    name = rf"[A-Za-z][A-Za-z'.\-]{{0,{rules.NAME_MAX - 1}}}+(?: [A-Za-z'.\-]++)*+"
+    born = rf"(?:0[1-9]|1[0-2])/(?:0[1-9]|1[0-9]|2[0-8])/{_year_pattern(today)}"
+    other = r"[^,\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]"
+    role = re.escape(rules.LEARNER_ROLE)
+    line = ",".join((f"(?:{digits})?+", digits, name, name, born, role, f"{other}*+", f"{other}++"))
+    return re.compile(f"(?:{line}(?:\r\n|\n))*+")
+
+
+def _password_passes(password: str) -> bool:
+    return rules.check_password(password, "password").__class__ is str
+
+
+def _year_pattern(today: date) -> str:
+    """The years of birth that give an age within the bounds for every month and day: one alternative per decade."""
+    first, last = today.year - rules.MAX_AGE_YEARS, today.year - rules.MIN_AGE_YEARS - 1
+    decades = []
+    for decade in range(first // 10, last // 10 + 1):
+        low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
+        decades.append(f"{decade:03d}[{low}-{high}]")
+    return f"(?:{'|'.join(decades)})"
 
 
 def _first_name(raw: str) -> str | FieldError:

@@ -13,12 +13,12 @@ import io
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from operator import itemgetter
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Generic, TypeVar, cast
 
 from intake.bulk.types import FileRejected, RowIssue
 
@@ -42,6 +42,7 @@ _MAGIC = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Excel workbook (.xls) or another Office file"),
     (b"PK\x05\x06", "an empty ZIP archive"),
 )
+_Row = TypeVar("_Row")
 _HEADER_KEY_DROP = str.maketrans("", "", " \t\u00a0\ufeff_-")
 _CANONICAL_BY_KEY = {name.lower(): name for name in CANONICAL_COLUMNS}
 
@@ -80,27 +81,71 @@ def read_rows(
 def read_values(
     stream: BinaryIO, *, max_bytes: int, max_rows: int, max_cell_chars: int = 1000
 ) -> tuple[FileInfo, Iterator[tuple[int, tuple[str, ...]]]]:
-    """read_rows with each row as a tuple of cells in CANONICAL_COLUMNS order: the hot path, no dict per row."""
+    """read_rows with each row as a tuple of cells in CANONICAL_COLUMNS order: no dict per row."""
+    return read_checked(stream, check=_pair, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars)
+
+
+@dataclass(frozen=True, slots=True)
+class QuickCheck(Generic[_Row]):
+    """A check of raw records that accepts the common clean row cheaply, made for one file's column layout.
+
+    Both return only rows they accept; anything else goes down the usual path (cells in canonical order, then
+    `check`), so they must accept only learner rows with no cell longer than max_cell_chars.
+    record(line, record): the row of one record, or None for the usual path.
+    block(line, text, usual): the rows of a block of comma-separated lines without double quotes that follows `line`,
+    in order and in batches, each line not accepted sent to usual(its line, its text); returns the block's last line.
+    """
+
+    record: Callable[[int, list[str]], _Row | None]
+    block: Callable[[int, str, Callable[[int, str], _Row | None]], Generator[Sequence[_Row], None, int]]
+
+
+# Given the positions of the file's canonical columns and the record width: the quick check, or None.
+QuickFor = Callable[[dict[str, int], int], QuickCheck[_Row] | None]
+
+
+def read_checked(
+    stream: BinaryIO,
+    *,
+    check: Callable[[int, tuple[str, ...]], _Row],
+    quick_for: QuickFor[_Row] | None = None,
+    max_bytes: int,
+    max_rows: int,
+    max_cell_chars: int = 1000,
+) -> tuple[FileInfo, Iterator[_Row]]:
+    """read_values with `check(line, cells)` applied to each row, a quick check of the raw records first if given.
+
+    The hot path: a comma-separated file is handed to the quick check a block of lines at a time, up to the first
+    block holding a double quote (a quoted cell may hold line breaks, so from there csv reads record by record).
+    """
     source = _CountedBytes(stream, max_bytes)
     head = source.read_at_least(max(_CHUNK, _BINARY_SNIFF))
     if not head:
         raise _empty_file()
     encoding = _sniff(head)
+    text: _CsvText | None = None
     if encoding == "zip":
         info, records, close = _open_xlsx(head, source)
         lines_before = 0
     else:
         info = FileInfo(format="csv", encoding=encoding, delimiter=",", columns=[])
-        lines_before, records = _csv_records(head, source, info)
+        text = _CsvText(_whole_line_blocks(_text_chunks(head, source, _Decoder(info))))
+        lines_before, records = _csv_records(text, source, info)
         close = _nothing
-    rows = _learner_rows(records, lines_before, info, max_rows, max_cell_chars, close)
-    first = next(rows, None)
-    if first is None:
+    by_blocks = text if info.delimiter == "," else None  # the quick check's line shape is comma-separated
+    rows = _learner_rows(records, lines_before, info, max_rows, max_cell_chars, close, check, quick_for, by_blocks)
+    sentinel = object()
+    first = next(rows, sentinel)
+    if first is sentinel:
         raise FileRejected(
             "EMPTY_FILE",
             "The file has a header but no learners: add one row per learner under the header and upload it again",
         )
-    return info, chain((first,), rows)
+    return info, chain((cast(_Row, first),), rows)
+
+
+def _pair(line: int, values: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
+    return line, values
 
 
 def _empty_file() -> FileRejected:
@@ -243,11 +288,37 @@ def _whole_line_blocks(chunks: Iterable[str]) -> Iterator[str]:
         yield rest
 
 
-def _csv_records(head: bytes, source: _CountedBytes, info: FileInfo) -> tuple[int, Iterator[list[str]]]:
+class _CsvText:
+    """A CSV's text in blocks of whole lines, read line by line for csv or, after the header, block by block."""
+
+    def __init__(self, blocks: Iterator[str]) -> None:
+        self._blocks = blocks
+        self._current = io.StringIO("")
+
+    def lines(self) -> Iterator[str]:
+        """Every line left, line breaks kept."""
+        return chain.from_iterable(self._streams())
+
+    def _streams(self) -> Iterator[io.StringIO]:
+        for block in self._blocks:
+            # newline="" splits on CRLF, LF and CR alike and keeps the breaks, as csv needs for quoted line breaks
+            self._current = io.StringIO(block, newline="")
+            yield self._current
+
+    def blocks(self) -> Iterator[str]:
+        """What lines() has not yielded yet, a block at a time; put one back with push() to read on by lines()."""
+        rest = self._current.read()
+        if rest:
+            yield rest
+        yield from self._blocks
+
+    def push(self, block: str) -> None:
+        self._blocks = chain((block,), self._blocks)
+
+
+def _csv_records(text: _CsvText, source: _CountedBytes, info: FileInfo) -> tuple[int, Iterator[list[str]]]:
     """The blank lines before the first record, and a csv reader of the records; the delimiter found on the way."""
-    blocks = _whole_line_blocks(_text_chunks(head, source, _Decoder(info)))
-    # newline="" splits on CRLF, LF and CR alike and keeps the breaks, as csv needs for quoted line breaks
-    lines = chain.from_iterable(io.StringIO(block, newline="") for block in blocks)
+    lines = text.lines()
     blank = 0
     for first in lines:
         if first.strip():
@@ -265,7 +336,11 @@ def _csv_records(head: bytes, source: _CountedBytes, info: FileInfo) -> tuple[in
     limit = min(sys.maxsize, source.max_bytes + 1)  # no cell holds more characters than the file has bytes
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)
-    return blank, csv.reader(lines, delimiter=info.delimiter, quotechar='"', doublequote=True, strict=False)
+    return blank, _csv_reader(lines, info.delimiter)
+
+
+def _csv_reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    return csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
 
 
 # --- XLSX ------------------------------------------------------------------------------------------------------------
@@ -346,49 +421,110 @@ def _learner_rows(
     max_rows: int,
     max_cell_chars: int,
     close: Callable[[], None],
-) -> Iterator[tuple[int, tuple[str, ...]]]:
-    line = lines_before
+    check: Callable[[int, tuple[str, ...]], _Row],
+    quick_for: QuickFor[_Row] | None,
+    text: _CsvText | None,
+) -> Iterator[_Row]:
     try:
-        for header in records:
-            line += 1
-            if any(cell.strip() for cell in header):
-                break
-        else:
-            raise _empty_file()
-        info.header_line = line
+        line, header = _header(records, lines_before, info)
         positions = _columns(header, info)
-        width = max(positions.values()) + 1
-        # a column the file lacks reads the cell just past the widest one, which every record is padded to hold
-        values_of = itemgetter(*(positions.get(name, width) for name in CANONICAL_COLUMNS))
-        learner_fields_of = itemgetter(*(positions.get(name, width) for name in LEARNER_COLUMNS))
-        blank_last = len(positions) < len(CANONICAL_COLUMNS)
-        if blank_last:
-            width += 1
+        width, usual = _usual_row(positions, check, max_cell_chars)
+        quick = quick_for(positions, width) if quick_for is not None else None
+        if quick is not None and text is not None:
+            rows: Iterator[Sequence[_Row]] = _block_rows(text, line, quick, usual)
+        else:
+            rows = _record_rows(records, line, quick, usual)
         count = 0
-        for record in records:
-            line += 1
-            if len(record) != width or (blank_last and record[-1]):
-                if not record:
-                    continue
-                record = _fit(record, width, blank_last)
-            learner_fields = "".join(learner_fields_of(record))
-            if not learner_fields or learner_fields.isspace():
-                continue
-            count += 1
+        for batch in rows:
+            count += len(batch)
             if count > max_rows:
-                raise FileRejected(
-                    "TOO_MANY_ROWS",
-                    f"The file has more than {max_rows:,} learners: split it into files of at most {max_rows:,} "
-                    "rows each",
-                )
-            values = values_of(record)
-            if len("".join(values)) > max_cell_chars:
-                values = tuple(TOO_LONG if len(value) > max_cell_chars else value for value in values)
-            yield line, values
+                yield from batch[: len(batch) - (count - max_rows)]
+                raise _too_many_rows(max_rows)
+            yield from batch
     except csv.Error as exc:
         raise FileRejected("NOT_CSV", f"The file could not be read as CSV ({exc}): {SAVE_AS_CSV}.") from None
     finally:
         close()
+
+
+def _header(records: Iterator[list[str]], line: int, info: FileInfo) -> tuple[int, list[str]]:
+    """The first non-blank record and its line."""
+    for header in records:
+        line += 1
+        if any(cell.strip() for cell in header):
+            info.header_line = line
+            return line, header
+    raise _empty_file()
+
+
+def _usual_row(
+    positions: dict[str, int], check: Callable[[int, tuple[str, ...]], _Row], max_cell_chars: int
+) -> tuple[int, Callable[[int, list[str]], _Row | None]]:
+    """The record width of the layout, and the usual path of one record: None for a blank row, else check's row."""
+    width = max(positions.values()) + 1
+    # a column the file lacks reads the cell just past the widest one, which every record is padded to hold
+    values_of = itemgetter(*(positions.get(name, width) for name in CANONICAL_COLUMNS))
+    learner_fields_of = itemgetter(*(positions.get(name, width) for name in LEARNER_COLUMNS))
+    blank_last = len(positions) < len(CANONICAL_COLUMNS)
+    padded = width + 1 if blank_last else width
+
+    def usual(line: int, record: list[str]) -> _Row | None:
+        if len(record) != padded or (blank_last and record[-1]):
+            if not record:
+                return None
+            record = _fit(record, padded, blank_last)
+        learner_fields = "".join(learner_fields_of(record))
+        if not learner_fields or learner_fields.isspace():
+            return None
+        values = values_of(record)
+        if len("".join(values)) > max_cell_chars:
+            values = tuple(TOO_LONG if len(value) > max_cell_chars else value for value in values)
+        return check(line, values)
+
+    return width, usual
+
+
+def _record_rows(
+    records: Iterator[list[str]],
+    line: int,
+    quick: QuickCheck[_Row] | None,
+    usual: Callable[[int, list[str]], _Row | None],
+) -> Iterator[Sequence[_Row]]:
+    """The rows of the records after `line`, one record per line, one row per batch."""
+    for record in records:
+        line += 1
+        row = quick.record(line, record) if quick is not None else None
+        if row is None:
+            row = usual(line, record)
+            if row is None:
+                continue
+        yield (row,)
+
+
+def _block_rows(
+    text: _CsvText, line: int, quick: QuickCheck[_Row], usual: Callable[[int, list[str]], _Row | None]
+) -> Iterator[Sequence[_Row]]:
+    """Batches of rows of the comma-separated text after `line`, by blocks of lines up to the first double quote."""
+
+    def one_line(number: int, raw: str) -> _Row | None:
+        # without a double quote a line is one record, which csv reads as it would in the file
+        record = next(_csv_reader((raw,), ","), [])
+        row = quick.record(number, record)
+        return usual(number, record) if row is None else row
+
+    for block in text.blocks():
+        if '"' in block:
+            text.push(block)
+            yield from _record_rows(_csv_reader(text.lines(), ","), line, quick, usual)
+            return
+        line = yield from quick.block(line, block, one_line)
+
+
+def _too_many_rows(max_rows: int) -> FileRejected:
+    return FileRejected(
+        "TOO_MANY_ROWS",
+        f"The file has more than {max_rows:,} learners: split it into files of at most {max_rows:,} rows each",
+    )
 
 
 def _fit(record: list[str], width: int, blank_last: bool) -> list[str]:

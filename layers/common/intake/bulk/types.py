@@ -55,6 +55,19 @@ class CheckedRow:
         return not any(issue.severity == "error" for issue in self.issues)
 
 
+# A row that passed every check on the fast path, as a plain tuple (no object per row on the hot path): line,
+# request_id, doc_id, first_name, last_name, date_of_birth, password (None = generate), location_id, facility_id,
+# agency_id, i.e. CheckedRow's fields in order, without issues.
+CleanRow = tuple[int, str, str, str, str, str, str | None, str, str, str]
+
+
+def as_checked(row: CheckedRow | CleanRow) -> CheckedRow:
+    """The row as a CheckedRow (a clean row becomes one with no issues)."""
+    if isinstance(row, tuple):
+        return CheckedRow(*row)
+    return row
+
+
 class FileRejected(Exception):
     """The file as a whole is unusable: one error of line 0 (NOT_CSV, MISSING_COLUMN, EMPTY_FILE, TOO_LARGE, ...)."""
 

@@ -12,7 +12,7 @@ from intake import clock
 from intake.bulk import keys
 from intake.bulk.checking import check_file
 from intake.bulk.reports import write_error_report
-from intake.bulk.types import CheckedRow, FileRejected, RowIssue
+from intake.bulk.types import CheckedRow, CleanRow, FileRejected, RowIssue, as_checked
 from intake.dal import directory, objects
 from intake.dal import learners as learner_store
 from intake.dal import staff as staff_store
@@ -224,7 +224,8 @@ class _Planner:
             kept.append(issue.as_dict())
         self.spool.write(json.dumps(issue.as_dict(), separators=(",", ":")).encode() + b"\n")
 
-    def add(self, row: CheckedRow) -> None:
+    def add(self, checked: CheckedRow | CleanRow) -> None:
+        row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
         self.counts["rows"] += 1
         self.window.append(row)
         if row.is_valid:
