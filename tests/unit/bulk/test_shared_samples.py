@@ -13,9 +13,10 @@ from intake.bulk.reports import write_error_report
 from intake.errors import CREATE_DENIED_MESSAGE
 from tests.unit.bulk.support import Outcome, World, outcome
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples"
-if not SAMPLES.is_dir():
-    pytest.skip(f"no shared samples at {SAMPLES}", allow_module_level=True)
+# A copy of ../shared/samples travels with the repo so CI checks it from any checkout; beside ../shared, the copy
+# must still be byte-identical to the originals (test_the_copy_matches_the_shared_samples).
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "shared_samples"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "samples"
 
 PLACEHOLDERS = {"UNIT_A": "fac-oak-u1", "UNIT_B": "fac-oak-u2", "FACILITY": "fac-oak"}
 _BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF8, "utf-8"))
@@ -144,3 +145,9 @@ def test_10_utf16_tabs(world: World) -> None:
     assert result.status == "VALIDATED"
     (row,) = result.rows
     assert f"{row.first_name} {row.last_name}" == "Nguyễn Văn An"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"no ../shared/samples beside this checkout ({SHARED})")
+def test_the_copy_matches_the_shared_samples() -> None:
+    # Given the shared samples and the repo's copy, then they hold the same files, byte for byte
+    assert {p.name: p.read_bytes() for p in SHARED.iterdir()} == {p.name: p.read_bytes() for p in SAMPLES.iterdir()}
