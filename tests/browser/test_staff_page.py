@@ -263,7 +263,9 @@ def test_api_docs_render_from_local_files_only_and_try_calls_with_the_page_token
     shot(page, "api-docs")
 
     # And "Try it out" on GET /facilities answers 200 with the signed-in staff member's facility
-    facilities = page.locator(".opblock").filter(has=page.locator('.opblock-summary-path[data-path="/facilities"]'))
+    facilities = page.locator(".opblock.opblock-get").filter(
+        has=page.locator('.opblock-summary-path[data-path="/facilities"]')
+    )
     facilities.locator(".opblock-summary").click()
     facilities.get_by_role("button", name="Try it out").click()
     facilities.get_by_role("button", name="Execute").click()
