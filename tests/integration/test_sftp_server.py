@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncssh
@@ -80,7 +81,9 @@ async def _session(server: LocalSftpServer, username: str, password: str, action
 def run(server: LocalSftpServer, actions: Any, username: str = FACILITY, password: str | None = None) -> Any:
     """Run actions(sftp client) in a session of username (its own password unless given)."""
     secret = password if password is not None else server.accounts[username].password
-    return asyncio.run(_session(server, username, secret, actions))
+    # A thread of its own: Playwright's sync API (tests/browser) leaves an event loop running in the main thread.
+    with ThreadPoolExecutor(max_workers=1) as client_thread:
+        return client_thread.submit(asyncio.run, _session(server, username, secret, actions)).result()
 
 
 def test_a_put_lands_as_one_object_under_the_facility_incoming_prefix(sftp_server: LocalSftpServer) -> None:
