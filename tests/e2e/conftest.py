@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,9 @@ def _wait_ready(process: subprocess.Popen[bytes], log_file: Path) -> None:
     pytest.fail(f"the local stack was not ready after {START_TIMEOUT_SECONDS} s:\n{_log_tail(log_file)}")
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The running local stack's state file (apiUrl, awsEndpoint, seeded agencies and staff); stopped with SIGINT."""
-    workdir = tmp_path_factory.mktemp("local-stack")
+@contextmanager
+def running_local_stack(workdir: Path, *, seed: bool) -> Iterator[Stack]:
+    """`make run` in a subprocess on free ports, writing its state and log under workdir; stopped with SIGINT."""
     state_file = workdir / "local-stack.json"
     log_file = workdir / "local-stack.log"
     env = {
@@ -94,7 +94,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "INTAKE_AWS_PORT": str(free_port()),
         "INTAKE_SFTP_PORT": str(free_port()),
         "INTAKE_STATE_FILE": str(state_file),
-        "INTAKE_SEED": "1",
+        "INTAKE_SEED": "1" if seed else "0",
         "PYTHONPATH": PYTHONPATH,
         "PYTHONUNBUFFERED": "1",
     }
@@ -116,6 +116,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             process.wait()
             pytest.fail(f"the local stack did not stop on SIGINT:\n{_log_tail(log_file)}")
     assert code == 0, f"the local stack exited with {code}:\n{_log_tail(log_file)}"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The running local stack's state file (apiUrl, awsEndpoint, seeded agencies and staff); stopped with SIGINT."""
+    with running_local_stack(tmp_path_factory.mktemp("local-stack"), seed=True) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import PYTHONPATH, REPO_ROOT, _log_tail, _wait_ready, free_port
+from tests.e2e.conftest import running_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -31,33 +29,8 @@ LOCATIONS_CSV = (
 def empty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`INTAKE_SEED=0 make run`: the local stack with no agencies, locations or staff."""
     workdir = tmp_path_factory.mktemp("empty-stack")
-    state_file, log_file = workdir / "local-stack.json", workdir / "local-stack.log"
-    env = {
-        **os.environ,
-        "INTAKE_API_PORT": str(free_port()),
-        "INTAKE_AWS_PORT": str(free_port()),
-        "INTAKE_STATE_FILE": str(state_file),
-        "INTAKE_SEED": "0",
-        "PYTHONPATH": PYTHONPATH,
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("AWS_ENDPOINT_URL", None)
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local_stack"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        _wait_ready(process, log_file)
-        yield {**json.loads(state_file.read_text(encoding="utf-8")), "workdir": workdir}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"the local stack did not stop on SIGINT:\n{_log_tail(log_file)}")
+    with running_local_stack(workdir, seed=False) as stack:
+        yield {**stack, "workdir": workdir}
 
 
 def intake_admin(stack: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
