@@ -209,15 +209,20 @@ def test_twenty_concurrent_creations_of_one_doc_id_make_one_learner(
     assert stored_item(local_stack, north["otherAgencyId"], doc_id)["learnerId"]["S"] != created["learnerId"]
 
 
-def test_admin_of_the_destination_moves_a_learner_keeping_its_id(
-    local_stack: Stack, api: Api, north: dict[str, Any]
-) -> None:
-    # Given a learner at the agency's first facility
+def learner_at_first_facility(local_stack: Stack, api: Api, north: dict[str, Any]) -> tuple[str, str, str]:
+    """A new learner in a housing unit of the agency's first facility: (DOC ID, that unit, learnerId)."""
     doc_id = new_doc_id()
     origin = unit(local_stack, north["first"])
     created = api.call("POST", "/learners", north["firstAdmin"], learner_body(local_stack, doc_id, origin))
     assert created.status_code == 201, created.text
-    learner_id = created.json()["learner"]["learnerId"]
+    return doc_id, origin, created.json()["learner"]["learnerId"]
+
+
+def test_admin_of_the_destination_moves_a_learner_keeping_its_id(
+    local_stack: Stack, api: Api, north: dict[str, Any]
+) -> None:
+    # Given a learner at the agency's first facility
+    doc_id, origin, learner_id = learner_at_first_facility(local_stack, api, north)
     # When an admin of the second facility finds it by DOC ID and moves it into one of their housing units
     found = api.call("GET", f"/learners?docId={doc_id}", north["secondAdmin"])
     assert found.status_code == 200 and [x["learnerId"] for x in found.json()["learners"]] == [learner_id]
@@ -241,11 +246,7 @@ def test_move_into_a_location_outside_the_requestors_scope_is_403(
     local_stack: Stack, api: Api, north: dict[str, Any]
 ) -> None:
     # Given a learner at the agency's first facility
-    doc_id = new_doc_id()
-    origin = unit(local_stack, north["first"])
-    created = api.call("POST", "/learners", north["firstAdmin"], learner_body(local_stack, doc_id, origin))
-    assert created.status_code == 201, created.text
-    learner_id = created.json()["learner"]["learnerId"]
+    doc_id, origin, learner_id = learner_at_first_facility(local_stack, api, north)
     # When the second facility's admin moves it within the first facility (not theirs), and the Educator moves it
     outside = api.call(
         "POST",
