@@ -377,10 +377,18 @@ def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
     return IntakeRequestHandler
 
 
+class LocalApiServer(ThreadingHTTPServer):
+    """A threading HTTP server whose listen backlog takes a burst of clients, as API Gateway does."""
+
+    # socketserver's default backlog of 5 resets connections when 20 clients connect at once
+    # while the accept loop waits for the GIL behind Argon2id hashing.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def serve(api: LocalApi, port: int, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, threading.Thread]:
     """Start serving the API in a background thread."""
-    server = ThreadingHTTPServer((host, port), make_request_handler(api))
-    server.daemon_threads = True
+    server = LocalApiServer((host, port), make_request_handler(api))
     thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
     thread.start()
     return server, thread
