@@ -41,7 +41,10 @@ class CountingClient:
 
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
             if client.meta.service_model.service_name == "dynamodb":
-                tables = params.get("TableName") or ",".join(sorted(params.get("RequestItems") or {})) or "-"
+                transacted = {
+                    action["TableName"] for item in params.get("TransactItems", []) for action in item.values()
+                }
+                tables = params.get("TableName") or ",".join(sorted(params.get("RequestItems") or transacted)) or "-"
                 calls[(operation, tables)] += 1
             return original(client, operation, params)
 
@@ -142,8 +145,13 @@ def moto_server() -> Iterator[str]:
         server.wait(timeout=10)
 
 
+# The first chunk is the worker's first invocation (clients created); the others run warm, as most do. Each warm chunk
+# is followed by bare hashing of as many passwords, and the best of each is compared: both see the same machine.
+WORKER_CHUNKS = 4
+
+
 def run(rows: int, learners: int) -> dict[str, Any]:
-    """Validate a roster of `rows` (reads counted), then create `learners` of it with one worker (writes counted)."""
+    """Validate `rows` rows (reads counted), then create chunks of `learners` with one worker (writes counted)."""
     import boto3
 
     from bench import data
@@ -156,7 +164,7 @@ def run(rows: int, learners: int) -> dict[str, Any]:
         resources = provision("us-east-1")
         os.environ.update(resources.environment())
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-        os.environ["CREATION_CHUNK_SIZE"] = str(min(learners, 1000))
+        os.environ["CREATION_CHUNK_SIZE"] = str(learners)
         _reset_caches()
         _seed()
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -178,42 +186,46 @@ def run(rows: int, learners: int) -> dict[str, Any]:
         result["read_requests"] = counter.total(READS)
         result["reads_by_operation"] = {f"{op} {table}": n for (op, table), n in counter.calls.items() if op in READS}
 
-        # creation: a file of `learners` valid rows, one chunk, one worker
+        # creation: a file of WORKER_CHUNKS chunks of valid rows, one worker taking them in turn
+        created = learners * WORKER_CHUNKS
         key = f"incoming/{data.FACILITY}/creation.csv"
-        body = data.roster_csv(learners, seed=11, error_every=0, first_doc=9_000_000)
+        body = data.roster_csv(created, seed=11, error_every=0, first_doc=9_000_000)
         etag = s3.put_object(Bucket=resources.bucket, Key=key, Body=body)["ETag"]
         upload = validate_object(key, etag)
-        assert upload is not None and upload.counts["valid"] == learners, upload.counts if upload else None
+        assert upload is not None and upload.counts["valid"] == created, upload.counts if upload else None
         begin_creation(upload, skip_invalid_rows=True, move_existing=True, confirmed_by="bench")
         sqs = boto3.client("sqs", region_name="us-east-1")
         queue_url, queue_arn = resources.queue_urls["CreationQueue"], resources.queue_arns["CreationQueue"]
         counter.reset()
-        cpu = wall = 0.0
+        cpu: list[float] = []
+        wall: list[float] = []
+        bare: list[tuple[float, float]] = []
         while True:
             got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0)
             messages = got.get("Messages", [])
             if not messages:
                 break
             event = sqs_event(messages[0], queue_arn)
-            before_calls = Counter(counter.calls)
             started_cpu, started_wall = time.process_time(), time.perf_counter()
             worker_handler.lambda_handler(event, BenchContext("intake-bench-worker", 600000))
-            cpu += time.process_time() - started_cpu
-            wall += time.perf_counter() - started_wall
-            counter.calls = before_calls + (counter.calls - before_calls)
+            cpu.append(time.process_time() - started_cpu)
+            wall.append(time.perf_counter() - started_wall)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+            if len(cpu) > 1:
+                # Argon2id's cost is set by its parameters, not by the password: any `learners` passwords will do
+                bare.append(bare_hash_seconds([f"Bench-pass-{len(cpu)}-{n:06d}" for n in range(learners)]))
         done = upload_store.get_upload(upload.upload_id)
-        assert done is not None and done.counts.get("created") == learners, done.counts if done else None
-        result["learners"] = learners
-        result["worker_cpu_seconds"] = cpu
-        result["worker_wall_seconds"] = wall
+        assert done is not None and done.counts.get("created") == created, done.counts if done else None
+        assert len(cpu) == WORKER_CHUNKS, cpu
+        result["learners"] = created
+        result["chunk_learners"] = learners
+        result["worker_cpu_seconds"] = min(cpu[1:])
+        result["worker_wall_seconds"] = min(wall[1:])
+        result["first_chunk_cpu_seconds"] = cpu[0]
+        result["bare_hash_cpu_seconds"] = min(cpu_seconds for cpu_seconds, _ in bare)
+        result["bare_hash_wall_seconds"] = min(wall_seconds for _, wall_seconds in bare)
         result["write_requests"] = counter.total(WRITES)
         result["writes_by_operation"] = {f"{op} {table}": n for (op, table), n in counter.calls.items() if op in WRITES}
-
-        # the passwords the worker hashed: those given in the file and those it generated (results.csv has both)
-        results = s3.get_object(Bucket=resources.bucket, Key=done.result_report_key)["Body"].read().decode("utf-8-sig")
-        passwords = [line.split(",")[8] for line in results.splitlines()[1:]]
-        result["passwords"] = passwords
 
         # item sizes for WCU: a created learner, and the upload record a part counter update rewrites
         client = boto3.client("dynamodb", region_name="us-east-1")
@@ -225,6 +237,12 @@ def run(rows: int, learners: int) -> dict[str, Any]:
         result["upload_item_bytes"] = item_size(upload_item["Item"])
         result["learner_indexes"] = _index_count(client, resources.tables["LearnersTable"])
         result["upload_indexes"] = _index_count(client, resources.tables["UploadsTable"])
+        result["uploads_table"] = resources.tables["UploadsTable"]
+        # the audit entries the parts' transactions carried (the confirm's own entry is one more)
+        entries = client.scan(TableName=resources.tables["AuditTable"])["Items"]
+        result["audit_entries"] = sum(1 for entry in entries if entry["action"]["S"] != "UPLOAD_CONFIRMED")
+        result["audit_item_bytes"] = max(item_size(entry) for entry in entries)
+        result["audit_indexes"] = _index_count(client, resources.tables["AuditTable"])
     return result
 
 
@@ -260,7 +278,6 @@ def main() -> None:
     logging.disable(logging.WARNING)
     rows, learners = int(sys.argv[1]), int(sys.argv[2])
     result = run(rows, learners)
-    result["bare_hash_cpu_seconds"], result["bare_hash_wall_seconds"] = bare_hash_seconds(result.pop("passwords"))
     print(json.dumps(result, default=lambda value: float(value) if isinstance(value, Decimal) else str(value)))
 
 

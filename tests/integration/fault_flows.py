@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from tests.conftest import AGENCY_A, FAC_A1, UNIT_A1, UNIT_A2
+from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A2
 from tests.integration.bulk_helpers import csv_file, drain, get_text, keys_under, put_object
 from tests.integration.fault_injection import Faults
 
@@ -62,6 +62,7 @@ def run(call_api: Any, aws: Any, faults: Faults, tag: int = 1) -> Flow:
 
 def assert_exactly_once(call_api: Any, aws: Any, flow: Flow, check_passwords: int = 2) -> dict[str, Any]:
     """Every row ended once in the right state, the counts add up, results.csv has each row once, nothing is left."""
+    from intake.dal.audit import list_entries
     from intake.dal.learners import stored_password_hash
     from intake.dal.tables import LearnerItem
     from intake.passwords import verify_password
@@ -90,4 +91,14 @@ def assert_exactly_once(call_api: Any, aws: Any, flow: Flow, check_passwords: in
         assert verify_password(stored_password_hash(AGENCY_A, row["docID"]) or "", row["password"])
     assert keys_under(aws, f"incoming/{FAC_A1}/") == []
     assert keys_under(aws, f"plans/{FAC_A1}/{flow.upload_id}/") == []
+
+    # the audit trail holds each learner once: created and moved under this facility, moves also under their origin
+    def trail(scope: str) -> list[tuple[str, str]]:
+        entries = list_entries(scope, limit=1000)
+        return sorted((e.action, e.target_id) for e in entries if e.details.get("uploadId") == flow.upload_id)
+
+    ids = {doc_id: learners[doc_id].learnerId for doc_id in flow.new_doc_ids + flow.moved_doc_ids}
+    moves = [("LEARNER_MOVED", ids[doc_id]) for doc_id in flow.moved_doc_ids]
+    assert trail(FAC_A1) == sorted([("LEARNER_CREATED", ids[doc_id]) for doc_id in flow.new_doc_ids] + moves)
+    assert trail(FAC_A2) == sorted(moves)
     return upload

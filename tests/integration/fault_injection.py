@@ -132,9 +132,12 @@ def _target(body: Any, url: str) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
     if text.startswith("{"):
         try:
-            return str(json.loads(text).get("TableName", ""))
+            request = json.loads(text)
         except ValueError:
             return ""
+        # a transaction is about every table its items write
+        tables = {action.get("TableName", "") for item in request.get("TransactItems", []) for action in item.values()}
+        return str(request.get("TableName", "")) or ",".join(sorted(tables))
     return unquote(url)
 
 
@@ -171,7 +174,8 @@ def attach_everywhere(faults: Faults) -> None:
     tables.bind_tables()
     for service in ("s3", "sqs"):
         faults.attach(aws.client(service))
-    for model in (tables.AgencyItem, tables.LocationItem, tables.StaffItem, tables.LearnerItem, tables.UploadItem):
+    models = (tables.AgencyItem, tables.LocationItem, tables.StaffItem, tables.LearnerItem, tables.UploadItem)
+    for model in (*models, tables.AuditItem):
         faults.attach(model._get_connection().connection.client)
     for idempotency in (worker._idempotency, upload_service._idempotency):
         faults.attach(idempotency()[0].client)

@@ -17,8 +17,8 @@ from tests.integration import fault_flows
 from tests.integration.bulk_helpers import csv_file, drain, put_object
 from tests.integration.fault_injection import Faults, Rule, install
 
-# (where the process dies, the rule). Upload updates in order: VALIDATING, VALIDATED, CREATING (the confirm), one
-# per creation part (three chunks of one part), COMPLETED.
+# (where the process dies, the rule). Upload updates in order: VALIDATING, VALIDATED, CREATING (the confirm),
+# COMPLETED; each creation part (three chunks of one part) is recorded in a transaction with its audit entries.
 CRASHES = {
     "validator-before-writing-the-plan": Rule("s3", "PutObject", kind="crash_before", key_part="/plans/"),
     "validator-after-VALIDATED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=1),
@@ -27,9 +27,9 @@ CRASHES = {
     "worker-after-a-learner-written": Rule("dynamodb", "PutItem", kind="crash_after", table="Learners", skip=3),
     "worker-after-a-move": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Learners"),
     "worker-after-a-result-part-saved": Rule("s3", "PutObject", kind="crash_after", key_part="/results/"),
-    "worker-after-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=3),
+    "worker-after-a-part-counted": Rule("dynamodb", "TransactWriteItems", kind="crash_after", table="Uploads"),
     "worker-after-results-csv-saved": Rule("s3", "PutObject", kind="crash_after", key_part="results.csv"),
-    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=6),
+    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=3),
     "worker-during-clean-up": Rule("s3", "DeleteObjects", kind="crash_before"),
 }
 

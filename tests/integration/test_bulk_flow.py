@@ -87,6 +87,30 @@ def test_drop_of_learners_from_another_facility_plans_moves(call_api, aws, direc
     assert "Secret-Pass1" not in results
 
 
+def test_a_part_of_moves_is_audited_under_both_facilities_once(call_api, aws, directory):
+    # Given a full creation part (50 rows) of learners arriving from the lake facility: 100 audit entries, one more
+    # than a part's transaction carries beside its counts
+    from intake.bulk.creation import PART_SIZE
+    from intake.dal.audit import list_entries
+
+    docs = [f"95{i:04d}" for i in range(PART_SIZE)]
+    for doc in docs:
+        body = {"docId": doc, "firstName": "Al", "lastName": "Bo", "dateOfBirth": "01/01/1990", "locationId": UNIT_A2}
+        assert call_api("POST", "/learners", "lake", body)[0] == 201
+    rows = [f"{i},{doc},Al,Bo,01/01/1990,Learner,,{UNIT_A1}" for i, doc in enumerate(docs, 1)]
+    upload_id = _upload_via_link(call_api, aws, "ridge", csv_file(rows))
+    # When the moves are confirmed and created
+    assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {"moveExisting": True})[0] == 202
+    drain(aws)
+    # Then every learner moved, and each move is filed once under the facility it left and once where it arrived
+    _, done, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert done["status"] == "COMPLETED" and done["counts"]["moved"] == PART_SIZE
+    for facility in (FAC_A1, FAC_A2):
+        moves = [e for e in list_entries(facility, limit=500) if e.details.get("uploadId") == upload_id]
+        assert len(moves) == len({e.target_id for e in moves}) == PART_SIZE, facility
+        assert {e.action for e in moves} == {"LEARNER_MOVED"}
+
+
 def test_moves_without_move_existing_are_reported_and_left_alone(call_api, aws, directory):
     body = {"docId": "910001", "firstName": "Al", "lastName": "Bo", "dateOfBirth": "01/01/1990", "locationId": UNIT_A2}
     assert call_api("POST", "/learners", "lake", body)[0] == 201

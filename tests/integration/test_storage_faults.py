@@ -20,9 +20,11 @@ CALLS = [
     ("dynamodb", "BatchGetItem", None),
     ("dynamodb", "PutItem", "LearnersTable"),
     ("dynamodb", "PutItem", "IdempotencyTable"),
+    ("dynamodb", "PutItem", "AuditTable"),
     ("dynamodb", "UpdateItem", "UploadsTable"),
     ("dynamodb", "UpdateItem", "LearnersTable"),
     ("dynamodb", "UpdateItem", "IdempotencyTable"),
+    ("dynamodb", "TransactWriteItems", "UploadsTable"),
     ("s3", "HeadObject", None),
     ("s3", "GetObject", None),
     ("s3", "PutObject", None),
@@ -32,8 +34,10 @@ CALLS = [
 ]
 WRITES = [
     ("dynamodb", "PutItem", "LearnersTable"),
+    ("dynamodb", "PutItem", "AuditTable"),
     ("dynamodb", "UpdateItem", "UploadsTable"),
     ("dynamodb", "UpdateItem", "LearnersTable"),
+    ("dynamodb", "TransactWriteItems", "UploadsTable"),
     ("s3", "PutObject", None),
     ("s3", "DeleteObjects", None),
     ("sqs", "SendMessageBatch", None),
@@ -111,13 +115,15 @@ def test_writes_applied_but_their_responses_lost_are_retried_safely(call_api, aw
 
 
 def test_throttling_longer_than_sdk_retries_is_retried_by_sqs(call_api, aws, faults):
-    # Given learner writes and upload updates throttled more times in a row than the SDK retries (4 attempts)
+    # Given learner writes, upload updates and part records throttled more times in a row than the SDK retries
+    # (4 attempts)
+    calls = (("PutItem", "LearnersTable"), ("UpdateItem", "UploadsTable"), ("TransactWriteItems", "UploadsTable"))
     rules = [
         faults.add(Rule("dynamodb", operation, code="ThrottlingException", status=400, table=table, times=5))
-        for operation, table in (("PutItem", "LearnersTable"), ("UpdateItem", "UploadsTable"))
+        for operation, table in calls
     ]
     # When one upload runs end to end (the failed messages are redelivered)
     flow = fault_flows.run(call_api, aws, faults)
     # Then the redeliveries finished the work, and every row ended exactly once
-    assert [rule.fired for rule in rules] == [5, 5]
+    assert [rule.fired for rule in rules] == [5, 5, 5]
     fault_flows.assert_exactly_once(call_api, aws, flow)

@@ -1,9 +1,10 @@
 """Creating an upload's plan: chunks fanned out over SQS, rows created or moved exactly once, results assembled.
 
-Each chunk is processed in parts of PART_SIZE rows. A part's counts are recorded once (a conditional update on the
-upload's set of done parts), and every row is a conditional write, so a retried or duplicated message neither
-creates a learner twice nor counts it twice. The worker that records a chunk's last part and finds every chunk done
-finishes the upload: results.csv, then the raw file and the plan are deleted, then the final status.
+Each chunk is processed in parts of PART_SIZE rows. A part's counts and its audit entries are recorded once (one
+transaction, conditional on the upload's set of done parts), and every row is a conditional write, so a retried or
+duplicated message neither creates a learner twice nor counts it twice. The worker that records a chunk's last part
+and finds every chunk done finishes the upload: results.csv, then the raw file and the plan are deleted, then the
+final status.
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ def _record(upload: Upload, chunk: int, part_start: int, outcomes: list[_Outcome
     counts = {"created": 0, "moved": 0, "skipped": 0, "failed": 0}
     for outcome in outcomes:
         counts[outcome.outcome.lower()] += 1
-    audit.record_all(_audit_entries(upload, outcomes))
-    recorded = upload_store.record_part(upload.upload_id, f"{chunk}:{part_start}", counts, finishes_chunk)
+    entries = _audit_entries(upload, outcomes)
+    recorded = upload_store.record_part(upload.upload_id, f"{chunk}:{part_start}", counts, finishes_chunk, entries)
     metrics.add_metric(name="LearnersCreated", unit="Count", value=counts["created"])
     if recorded is None:
         logger.info("part already recorded", extra={"upload_id": upload.upload_id, "chunk": chunk})

@@ -10,7 +10,8 @@ from intake.dal.tables import AuditItem, bind_tables
 from intake.domain import AuditEntry
 
 
-def _item(entry: AuditEntry) -> AuditItem:
+def audit_item(entry: AuditEntry) -> AuditItem:
+    """The stored form of one entry (for writes that carry entries along, like a part's transaction)."""
     return AuditItem(
         scope=entry.scope,
         entryId=entry.entry_id,
@@ -47,11 +48,11 @@ def put_entries(entries: Sequence[AuditEntry]) -> None:
     bind_tables()
     with storage_call("record the audit trail"):
         if len(entries) == 1:
-            _item(entries[0]).save()
+            audit_item(entries[0]).save()
             return
         with AuditItem.batch_write() as batch:
             for entry in entries:
-                batch.save(_item(entry))
+                batch.save(audit_item(entry))
 
 
 def list_entries(scope: str, limit: int, before: str | None = None) -> list[AuditEntry]:

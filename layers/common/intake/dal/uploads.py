@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
+from intake.dal.audit import audit_item, put_entries
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import UploadItem, bind_tables
-from intake.domain import Upload, UploadStatus
+from intake.domain import AuditEntry, Upload, UploadStatus
 
 PAGE_SIZE = 50
+# DynamoDB's limit of items in one TransactWriteItems: the part's counter update and up to 99 audit entries.
+TRANSACTION_ITEMS = 100
 
 
 def _upload(item: UploadItem) -> Upload:
@@ -141,23 +145,48 @@ def _plain_value(value: Any) -> Any:
     return value
 
 
-def record_part(upload_id: str, part: str, counts: dict[str, int], finishes_chunk: bool) -> Upload | None:
-    """Add one processed part's counts exactly once (a retried part is refused); None if already recorded."""
+def record_part(
+    upload_id: str, part: str, counts: dict[str, int], finishes_chunk: bool, entries: Sequence[AuditEntry] = ()
+) -> Upload | None:
+    """Add one processed part's counts, with its audit entries, exactly once; None if already recorded.
+
+    The counts and the entries are one transaction: one write request per part, and the trail holds a part's
+    learners exactly when its counts do.
+    """
     bind_tables()
     actions: list[Action] = [UploadItem.partsDone.add({part})]
     actions += [getattr(UploadItem, name).add(counts.get(name, 0)) for name in CREATION_COUNTS]
     if finishes_chunk:
         actions.append(UploadItem.chunksDone.add(1))
     condition = UploadItem.partsDone.does_not_exist() | ~UploadItem.partsDone.contains(part)
+    condition &= UploadItem.status == UploadStatus.CREATING.value
     item = UploadItem(uploadId=upload_id)
+    if not entries:
+        with storage_call("count created learners"):
+            try:
+                item.update(actions=actions, condition=condition)
+            except UpdateError as exc:
+                if is_condition_failure(exc):
+                    return None
+                raise
+        return _upload(item)
+    carried, overflow = entries[: TRANSACTION_ITEMS - 1], entries[TRANSACTION_ITEMS - 1 :]
+    put_entries(
+        overflow
+    )  # only past 99 entries (a part of moves filed under two facilities); keyed, so retries overwrite
     with storage_call("count created learners"):
         try:
-            item.update(actions=actions, condition=condition & (UploadItem.status == UploadStatus.CREATING.value))
-        except UpdateError as exc:
-            if is_condition_failure(exc):
+            with TransactWrite(connection=UploadItem._get_connection().connection) as transaction:
+                transaction.update(item, actions=actions, condition=condition)
+                for entry in carried:
+                    transaction.save(audit_item(entry))
+        except TransactWriteError as exc:
+            if any(
+                reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons
+            ):
                 return None
             raise
-    return _upload(item)
+        return _upload(UploadItem.get(upload_id, consistent_read=True))
 
 
 def due_for_expiry(now_iso: str, unfinished: set[UploadStatus]) -> Iterator[Upload]:
