@@ -73,6 +73,48 @@ def lambda_medians(repeats: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+_POWERTOOLS = "import aws_lambda_powertools.logging, aws_lambda_powertools.metrics, aws_lambda_powertools.tracing\n"
+_PYDANTIC_MODEL = "from pydantic import BaseModel\nclass Probe(BaseModel):\n    value: int\n"
+# What each handler imports before any of Intake's own code: Powertools (the REST resolver with validation, or batch
+# processing, with Logger, Metrics and Tracer), PynamoDB (botocore) and Pydantic's model machinery (one model defined).
+LIBRARIES = {
+    "api_handler": "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+    + _POWERTOOLS
+    + "import pynamodb.models\n"
+    + _PYDANTIC_MODEL
+    + "APIGatewayRestResolver(enable_validation=True)\n",
+    "validator_handler": "import aws_lambda_powertools.utilities.batch\n"
+    + _POWERTOOLS
+    + "import pynamodb.models\n"
+    + _PYDANTIC_MODEL,
+    "worker_handler": "import aws_lambda_powertools.utilities.batch\n"
+    + _POWERTOOLS
+    + "import pynamodb.models, argon2\n"
+    + _PYDANTIC_MODEL,
+}
+
+
+def _wall_import_seconds(code: str) -> float:
+    timed = f"import time\nstarted = time.perf_counter()\n{code}\nprint(time.perf_counter() - started)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", timed], env=child_environment(), capture_output=True, text=True, check=True
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def library_medians(repeats: int) -> dict[str, float]:
+    """Median seconds of `import boto3`, of each handler and of the libraries each needs alone (fresh processes)."""
+    codes = {"boto3": "import boto3"}
+    for handler in HANDLERS:
+        codes[handler] = f"import {handler}"
+        codes[f"{handler} libraries"] = LIBRARIES[handler]
+    samples: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(repeats):
+        for name, code in codes.items():
+            samples[name].append(_wall_import_seconds(code))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def first_invocation_medians(repeats: int) -> dict[str, float]:
     """Median seconds of import + first invocation of each handler (and of `import boto3`), against moto."""
     from bench.dynamo import moto_server

@@ -130,13 +130,14 @@ def dynamodb() -> list[Result]:
 
 def cold_start() -> list[Result]:
     """Each handler's import against boto3's (the target); with tracing on as on Lambda, and with its first call."""
-    from bench.coldstart import HANDLERS, first_invocation_medians, lambda_medians, medians
+    from bench.coldstart import HANDLERS, first_invocation_medians, lambda_medians, library_medians, medians
 
     figures = (
         ("import {} / import boto3", medians(IMPORT_REPEATS), 1.5, ""),
         ("  {} tracing on (Lambda)", lambda_medians(IMPORT_REPEATS), None, "X-Ray SDK imported, botocore patched; "),
         ("  {} + first call", first_invocation_medians(IMPORT_REPEATS), None, "moto in another process; "),
     )
+    libraries = library_medians(IMPORT_REPEATS)
     results = []
     for handler in HANDLERS:
         for name, got, target, note in figures:
@@ -150,6 +151,26 @@ def cold_start() -> list[Result]:
                     f"(median of {IMPORT_REPEATS})",
                 )
             )
+        alone = libraries[f"{handler} libraries"]
+        results.append(
+            Result(
+                f"  {handler}'s libraries alone / import boto3",
+                alone / libraries["boto3"],
+                None,
+                at_least=False,
+                detail=f"Powertools, PynamoDB, one Pydantic model; {alone * 1000:.0f} ms vs "
+                f"{libraries['boto3'] * 1000:.0f} ms (wall, median of {IMPORT_REPEATS})",
+            )
+        )
+        results.append(
+            Result(
+                f"  {handler} / its libraries alone",
+                libraries[handler] / alone,
+                None,
+                at_least=False,
+                detail=f"Intake's own share: {(libraries[handler] - alone) * 1000:.0f} ms",
+            )
+        )
     return results
 
 
