@@ -154,7 +154,7 @@ def cold_start() -> list[Result]:
         alone = libraries[f"{handler} libraries"]
         results.append(
             Result(
-                f"  {handler}'s libraries alone / import boto3",
+                "  its libraries alone / import boto3",
                 alone / libraries["boto3"],
                 None,
                 at_least=False,
@@ -164,7 +164,7 @@ def cold_start() -> list[Result]:
         )
         results.append(
             Result(
-                f"  {handler} / its libraries alone",
+                "  handler / its libraries alone",
                 libraries[handler] / alone,
                 None,
                 at_least=False,
