@@ -171,9 +171,8 @@ def record_part(
                 raise
         return _upload(item)
     carried, overflow = entries[: TRANSACTION_ITEMS - 1], entries[TRANSACTION_ITEMS - 1 :]
-    put_entries(
-        overflow
-    )  # only past 99 entries (a part of moves filed under two facilities); keyed, so retries overwrite
+    # Only past 99 entries (a part of moves, each filed under two facilities); keyed, so a retry overwrites them.
+    put_entries(overflow)
     with storage_call("count created learners"):
         try:
             with TransactWrite(connection=UploadItem._get_connection().connection) as transaction:
