@@ -47,13 +47,7 @@ def free_port() -> int:
 
 def cognito(stack: Stack) -> Any:
     """A cognito-idp client of the stack's embedded AWS."""
-    return boto3.session.Session().client(
-        "cognito-idp",
-        region_name=stack["region"],
-        endpoint_url=stack["awsEndpoint"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return stack_client(stack, "cognito-idp")
 
 
 def token(stack: Stack, username: str, client_id: str | None = None) -> str:

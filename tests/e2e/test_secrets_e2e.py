@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
+
+from tests.e2e.conftest import stack_client
 
 pytestmark = pytest.mark.e2e
 
@@ -43,19 +44,9 @@ def stack_log(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     raise AssertionError("no log file for this local stack")
 
 
-def aws_client(stack: Stack, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        region_name=stack["region"],
-        endpoint_url=stack["awsEndpoint"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def every_object(stack: Stack) -> Iterator[tuple[str, bytes]]:
     """(bucket/key, bytes) of every object in every bucket of the stack's embedded AWS."""
-    s3 = aws_client(stack, "s3")
+    s3 = stack_client(stack, "s3")
     for bucket in s3.list_buckets()["Buckets"]:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
             for entry in page.get("Contents", []):
@@ -65,7 +56,7 @@ def every_object(stack: Stack) -> Iterator[tuple[str, bytes]]:
 
 def every_item(stack: Stack) -> Iterator[tuple[str, str]]:
     """(table, JSON of one item) of every DynamoDB item of the stack's embedded AWS."""
-    dynamodb = aws_client(stack, "dynamodb")
+    dynamodb = stack_client(stack, "dynamodb")
     for table in dynamodb.list_tables()["TableNames"]:
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
             for item in page.get("Items", []):
@@ -177,7 +168,7 @@ def test_no_password_or_date_of_birth_is_left_anywhere(
     assert scanned > 0
 
     # And the raw upload and its plan are gone
-    s3 = aws_client(local_stack, "s3")
+    s3 = stack_client(local_stack, "s3")
     for prefix in (f"incoming/{facility_id}/{upload_id}", f"plans/{facility_id}/{upload_id}/"):
         listing = s3.list_objects_v2(Bucket=local_stack["uploadsBucket"], Prefix=prefix)
         assert listing.get("KeyCount", 0) == 0, prefix

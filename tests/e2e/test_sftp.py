@@ -13,11 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from tests.e2e.conftest import token
+from tests.e2e.conftest import stack_client, token
 
 pytestmark = [
     pytest.mark.e2e,
@@ -77,13 +76,7 @@ def sftp(
 
 
 def s3(stack: Stack) -> Any:
-    return boto3.session.Session().client(
-        "s3",
-        region_name=stack["region"],
-        endpoint_url=stack["awsEndpoint"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return stack_client(stack, "s3")
 
 
 def all_keys(stack: Stack, prefix: str = "") -> set[str]:
