@@ -23,7 +23,7 @@ from intake.dal import directory, users
 from intake.dal import staff as staff_store
 from intake.domain import Agency, Location, LocationKind, PasswordRule, Role, StaffMember
 from intake.errors import Conflict, FieldError, IntakeError, NotFound, PermissionDenied, ValidationFailed
-from intake.facility_service import get_facility, upload_limits
+from intake.facility_service import facilities_with_units, get_facility, upload_limits
 from intake.observability import logger
 from intake.settings import get_settings
 
@@ -205,20 +205,15 @@ def list_agency_locations(requestor: StaffMember, agency_id: str) -> list[AdminF
     if not authz.can_view_agency(requestor, agency_id) or directory.get_agency(agency_id) is None:
         raise NotFound("No such agency")
     visible = [loc for loc in directory.list_locations(agency_id) if authz.can_view_location(requestor, loc)]
-    units: dict[str, list[LocationOut]] = {}
-    for loc in visible:
-        if loc.kind is LocationKind.HOUSING_UNIT:
-            units.setdefault(loc.facility_id, []).append(location_out(loc))
     return [
         AdminFacilityOut(
-            facility_id=loc.location_id,
-            name=loc.name,
-            agency_id=loc.agency_id,
-            active=loc.active,
-            housing_units=sorted(units.get(loc.location_id, []), key=lambda unit: unit.name),
+            facility_id=facility.location_id,
+            name=facility.name,
+            agency_id=facility.agency_id,
+            active=facility.active,
+            housing_units=[location_out(unit) for unit in units],
         )
-        for loc in sorted(visible, key=lambda loc: loc.name)
-        if loc.kind is LocationKind.FACILITY
+        for facility, units in facilities_with_units(visible)
     ]
 
 

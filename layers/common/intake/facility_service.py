@@ -19,19 +19,26 @@ def list_facilities(requestor: StaffMember) -> list[FacilityOut]:
     """Facilities in the requestor's scope, each with its active housing units."""
     locations = directory.list_locations(None if requestor.agency_id is None else requestor.agency_id)
     visible = [loc for loc in locations if loc.active and authz.can_view_location(requestor, loc)]
-    units: dict[str, list[HousingUnitOut]] = {}
-    for loc in visible:
-        if loc.kind is LocationKind.HOUSING_UNIT:
-            units.setdefault(loc.facility_id, []).append(HousingUnitOut(location_id=loc.location_id, name=loc.name))
     return [
         FacilityOut(
-            facility_id=loc.location_id,
-            name=loc.name,
-            agency_id=loc.agency_id,
-            housing_units=sorted(units.get(loc.location_id, []), key=lambda unit: unit.name),
+            facility_id=facility.location_id,
+            name=facility.name,
+            agency_id=facility.agency_id,
+            housing_units=[HousingUnitOut(location_id=unit.location_id, name=unit.name) for unit in units],
         )
-        for loc in sorted(visible, key=lambda loc: loc.name)
-        if loc.kind is LocationKind.FACILITY
+        for facility, units in facilities_with_units(visible)
+    ]
+
+
+def facilities_with_units(locations: list[Location]) -> list[tuple[Location, list[Location]]]:
+    """Each facility among `locations`, by name, with its housing units among them, by name."""
+    units: dict[str, list[Location]] = {}
+    for loc in locations:
+        if loc.kind is LocationKind.HOUSING_UNIT:
+            units.setdefault(loc.facility_id, []).append(loc)
+    facilities = sorted((loc for loc in locations if loc.kind is LocationKind.FACILITY), key=lambda loc: loc.name)
+    return [
+        (facility, sorted(units.get(facility.location_id, []), key=lambda unit: unit.name)) for facility in facilities
     ]
 
 
