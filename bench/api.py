@@ -33,8 +33,11 @@ def local_stack() -> Iterator[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as scratch:
         state_file = Path(scratch) / "state.json"
         env = child_environment()
-        env.update(
-            INTAKE_API_PORT=str(_free_port()), INTAKE_AWS_PORT=str(_free_port()), INTAKE_STATE_FILE=str(state_file)
+        env.update(  # every service on a port of its own, so the bench runs beside a `make run` stack
+            INTAKE_API_PORT=str(_free_port()),
+            INTAKE_AWS_PORT=str(_free_port()),
+            INTAKE_SFTP_PORT=str(_free_port()),
+            INTAKE_STATE_FILE=str(state_file),
         )
         stack = subprocess.Popen(
             [sys.executable, "-m", "infra.local_stack"],
