@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import local_stack  # the same stack fixture as tests/e2e
+from tests.environment import missing
 
 __all__ = ["local_stack"]
 
@@ -52,10 +53,10 @@ def chromium_executable() -> str | None:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session; the tests skip when the machine has none."""
+    """One headless Chromium for the session; without one the tests skip, and in CI they fail."""
     executable = chromium_executable()
     if executable is None:
-        pytest.skip("no Chromium binary: install Debian's chromium (apt-get install chromium), as .ci/run does")
+        missing("no Chromium binary: install Debian's chromium (apt-get install chromium), as .ci/run does")
     from playwright.sync_api import sync_playwright
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # the folder shows the last run only

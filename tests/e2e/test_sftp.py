@@ -17,11 +17,16 @@ import pytest
 import requests
 
 from tests.e2e.conftest import stack_client, token
+from tests.environment import missing
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("sftp") is None, reason="needs OpenSSH's sftp (Debian openssh-client; .ci/run)"),
-]
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _needs_sftp() -> None:
+    if shutil.which("sftp") is None:
+        missing("no OpenSSH sftp client: install Debian's openssh-client, as .ci/run does")
+
 
 Stack = dict[str, Any]
 FACILITY = "north-cedar-creek"
