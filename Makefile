@@ -57,7 +57,8 @@ e2e: install
 bench: install
 	$(PY) -m bench.run
 
-build:  ## needs the AWS SAM CLI (kept out of .venv: it pins its own boto3/pydantic)
+build: install  ## needs the AWS SAM CLI (kept out of .venv: it pins its own boto3/pydantic); no Docker, no python3.12
+	$(BIN)/pytest tests/unit/test_build.py
 	sam build
 
 deploy: build
