@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
+
+from infra.template import resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_LIMIT_BYTES = 250 * 1024 * 1024
@@ -35,14 +36,7 @@ def _wheel_tags(dist_info: Path) -> list[str]:
 
 
 def _functions() -> dict[str, str]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    resources = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)["Resources"]  # noqa: S506 - SafeLoader
-    return {
-        name: r["Properties"]["CodeUri"] for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
-    }
+    return {name: r["Properties"]["CodeUri"] for name, r in resources_of_type("AWS::Serverless::Function").items()}
 
 
 def _runs_on_lambda(tag: str) -> bool:
