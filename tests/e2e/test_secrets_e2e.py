@@ -174,6 +174,16 @@ def test_no_password_or_date_of_birth_is_left_anywhere(
         assert listing.get("KeyCount", 0) == 0, prefix
 
     # And no stored item holds a password, and none but a learner's a date of birth (learners keep a hash and it)
+    items, hashes, stored_dates = 0, 0, set()
     for table, item in every_item(local_stack):
+        items += 1
         allowed = birth_dates if "learners" in table.lower() else set()
-        assert {secret for secret in secrets if secret in item} <= allowed, table
+        found = {secret for secret in secrets if secret in item}
+        assert found <= allowed, table
+        if "learners" in table.lower() and f"SEC-{run}-" in item:
+            stored_dates |= found
+            hashes += "$argon2id$" in item
+    # (and the scan saw what it should: the items, each of this flow's four learners' hash and date of birth)
+    assert items > 0
+    assert hashes == 4, hashes
+    assert {"{:02d}/{:02d}/{}".format(*when) for when in dates.values()} <= stored_dates, stored_dates

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from typing import Any
+
+import requests
+
 from tests.conftest import FAC_A1, UNIT_A1
 from tests.integration.bulk_helpers import csv_file, drain, put_object
+from tests.log_capture import cloudwatch_lines
+
+GIVEN = "Gardenia-Road-77"
+LEARNER = {
+    "docId": "600001",
+    "firstName": "Ann",
+    "lastName": "Lee",
+    "dateOfBirth": "07/19/1983",
+    "locationId": UNIT_A1,
+    "password": GIVEN,
+}
 
 
-def test_logs_hold_no_password_hash_or_date_of_birth(call_api, aws, directory, capfd):
-    # Every formatted line of the service's logger, exactly as CloudWatch would receive it
-    import io
-    import logging
-
-    from intake.observability import logger
-
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logging.getLogger("intake").addHandler(handler)
-    # Given a single creation with a given password, one with a generated one, and a bulk upload with both
-    given = "Gardenia-Road-77"
-    learner = {
-        "docId": "600001",
-        "firstName": "Ann",
-        "lastName": "Lee",
-        "dateOfBirth": "07/19/1983",
-        "locationId": UNIT_A1,
-        "password": given,
-    }
-    _, first, _ = call_api("POST", "/learners", "ridge", learner)
-    _, second, _ = call_api("POST", "/learners", "ridge", {**learner, "docId": "600002", "password": None})
-    call_api("POST", "/learners", "ridge", {**learner, "docId": "600003", "dateOfBirth": "13/45/1983"})
+def _flows(call_api: Any, aws: Any) -> tuple[str, str, str]:
+    """A single creation with a given password, one with a generated one, a refused one, and a bulk upload with both."""
+    _, first, _ = call_api("POST", "/learners", "ridge", LEARNER)
+    _, second, _ = call_api("POST", "/learners", "ridge", {**LEARNER, "docId": "600002", "password": None})
+    call_api("POST", "/learners", "ridge", {**LEARNER, "docId": "600003", "dateOfBirth": "13/45/1983"})
     data = csv_file(
         [
             f"1,600010,Bo,Ray,08/21/1975,Learner,Bulk-Pass-555,{UNIT_A1}",
@@ -41,21 +39,36 @@ def test_logs_hold_no_password_hash_or_date_of_birth(call_api, aws, directory, c
     drain(aws)
     call_api("POST", f"/uploads/{link['uploadId']}/confirm", "ridge", {})
     drain(aws)
-    # When every line logged is read
-    logging.getLogger("intake").removeHandler(handler)
+    return first["learner"]["learnerId"], second["generatedPassword"], link["uploadId"]
+
+
+def test_logs_hold_no_password_hash_or_date_of_birth(call_api, aws, directory, capfd):
+    # Given the flows, with every line of the service's logger read as CloudWatch receives it (Powertools' JSON)
+    with cloudwatch_lines() as logged:
+        learner_id, generated_single, upload_id = _flows(call_api, aws)
+    # (the bulk flow ran to its end, and its generated password is the one results.csv gives the confirmer)
+    _, upload, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert upload["status"] == "COMPLETED", upload
+    results = requests.get(upload["resultReportUrl"], timeout=10).content.decode("utf-8-sig")
+    generated_bulk = {row["docID"]: row["password"] for row in csv.DictReader(io.StringIO(results))}["600011"]
+    assert generated_bulk
+    # When every line logged, and whatever else reached stdout or stderr, is read
     captured = capfd.readouterr()
-    logged = stream.getvalue() + captured.out + captured.err
-    # Then no secret or date of birth is in it
-    assert logged.strip(), "the flows should have logged something"
+    written = captured.out + captured.err
+    # Then no secret or date of birth is in it, in any field of any JSON line
+    assert logged.lines, "the flows should have logged something"
     for secret in (
-        given,
-        second["generatedPassword"],
+        GIVEN,
+        generated_single,
         "Bulk-Pass-555",
+        generated_bulk,
         "$argon2",
         "07/19/1983",
         "08/21/1975",
         "09/22/1976",
         "13/45/1983",
     ):
-        assert secret not in logged
-    assert first["learner"]["learnerId"] in logged
+        assert not logged.mentions(secret), secret
+        assert secret not in written, secret
+    # And the flows are in it, by their ids
+    assert logged.mentions(learner_id) and logged.mentions(upload_id)
