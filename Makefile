@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/common/requi
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions/api:$(CURDIR)/functions/validator:$(CURDIR)/functions/worker:$(CURDIR)/functions/deadletter:$(CURDIR)/functions/sweeper:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test acceptance lint format typecheck cfn-lint unit integration e2e bench build deploy clean
+.PHONY: install run test acceptance lint format typecheck cfn-lint unit integration e2e bench mutation build deploy clean
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ e2e: install
 
 bench: install
 	$(PY) -m bench.run
+
+mutation: install  ## mutmut over the core modules against their unit tests (slow: not in `make test`)
+	$(PY) -m tools.mutation
 
 build: install  ## needs the AWS SAM CLI (kept out of .venv: it pins its own boto3/pydantic); no Docker, no python3.12
 	$(BIN)/pytest tests/unit/test_build.py

@@ -1,0 +1,222 @@
+"""The rules of one learner's fields (intake.rules): each boundary, each code, and each message's advice."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from intake import rules
+from intake.errors import FieldError
+
+TODAY = date(2026, 6, 15)
+
+
+def _error(value: object) -> FieldError:
+    assert isinstance(value, FieldError), value
+    return value
+
+
+# ---------------------------------------------------------------- DOC ID
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("100201", "100201"), ("  ab-12 ", "AB-12"), ("a", "A"), ("9-9-9", "9-9-9"), ("X" * 20, "X" * 20)],
+)
+def test_a_doc_id_is_trimmed_and_upper_cased(raw: str, clean: str) -> None:
+    assert rules.clean_doc_id(raw) == clean
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_a_blank_doc_id_is_required(raw: str | None) -> None:
+    error = _error(rules.clean_doc_id(raw, "docID"))
+    assert (error.field, error.code) == ("docID", "REQUIRED")
+    assert error.message == "docID is required: enter the learner's DOC ID"
+
+
+@pytest.mark.parametrize("raw", ["1.23E+11", "1,5E+10", "4E10", "2.5e+9"])
+def test_a_doc_id_in_scientific_notation_says_how_excel_damaged_it(raw: str) -> None:
+    error = _error(rules.clean_doc_id(raw))
+    assert (error.field, error.code) == ("docId", "INVALID_VALUE")
+    assert error.message.startswith(f"docId '{raw}' is in scientific notation")
+    assert "format the docId column as Text" in error.message
+
+
+@pytest.mark.parametrize("raw", ["X" * 21, "-12", "12 34", "12_34", "É12", "12.5"])
+def test_a_doc_id_outside_the_pattern_or_too_long_is_invalid(raw: str) -> None:
+    error = _error(rules.clean_doc_id(raw))
+    assert error.code == "INVALID_VALUE"
+    assert error.message == "docId must be 1 to 20 letters, digits or hyphens, starting with a letter or digit"
+
+
+# ---------------------------------------------------------------- names
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("  Marcus  ", "Marcus"),
+        ("Mary\u00a0 Ann", "Mary Ann"),
+        ("O’Brien-Smith", "O’Brien-Smith"),
+        ("J. R.", "J. R."),
+        ("Jose\u0301", "José"),  # combining accent, composed
+        ("Nguyễn", "Nguyễn"),
+        ("a" * 50, "a" * 50),
+    ],
+)
+def test_a_name_is_folded_trimmed_and_composed(raw: str, clean: str) -> None:
+    assert rules.clean_name(raw, "firstName") == clean
+
+
+@pytest.mark.parametrize("raw", [None, "", " \u00a0 "])
+def test_a_blank_name_is_required(raw: str | None) -> None:
+    error = _error(rules.clean_name(raw, "lastName"))
+    assert (error.field, error.code, error.message) == ("lastName", "REQUIRED", "lastName is required")
+
+
+def test_a_name_over_the_limit_says_to_shorten_it() -> None:
+    error = _error(rules.clean_name("a" * 51, "lastName"))
+    assert (error.code, error.message) == ("INVALID_VALUE", "lastName is longer than 50 characters: shorten it")
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"), [("Ann3", "'3'"), ("Ann_Lee", "'_'"), ("Ann\x07", "the control character U+0007")]
+)
+def test_a_name_with_other_characters_names_the_one_to_remove(raw: str, shown: str) -> None:
+    error = _error(rules.clean_name(raw, "firstName"))
+    assert error.code == "INVALID_VALUE"
+    assert error.message == (
+        f"firstName may hold only letters, spaces, apostrophes, hyphens and periods: remove {shown}"
+    )
+
+
+@pytest.mark.parametrize("raw", ["-", "'.", "- -"])
+def test_a_name_without_a_letter_is_invalid(raw: str) -> None:
+    error = _error(rules.clean_name(raw, "firstName"))
+    assert (error.code, error.message) == ("INVALID_VALUE", "firstName must contain at least one letter")
+
+
+# ---------------------------------------------------------------- dates of birth
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("3/4/1988", "03/04/1988"),
+        (" 12/31/1990 ", "12/31/1990"),
+        ("06/15/2016", "06/15/2016"),
+        ("6/16/1916", "06/16/1916"),
+    ],
+)
+def test_a_date_of_birth_is_written_mm_dd_yyyy(raw: str, clean: str) -> None:
+    # (06/15/2016 is exactly 10 today, 06/15/1916 exactly 110)
+    assert rules.clean_date_of_birth(raw, TODAY) == clean
+
+
+@pytest.mark.parametrize("raw", [None, "", "  "])
+def test_a_blank_date_of_birth_is_required(raw: str | None) -> None:
+    error = _error(rules.clean_date_of_birth(raw, TODAY))
+    assert (error.field, error.code) == ("dateOfBirth", "REQUIRED")
+    assert error.message == "dateOfBirth is required: enter it as MM/DD/YYYY"
+
+
+def test_a_day_first_date_says_to_write_the_month_first() -> None:
+    error = _error(rules.clean_date_of_birth("25/12/1990", TODAY, "dob"))
+    assert (error.field, error.code) == ("dob", "INVALID_DATE")
+    assert error.message == (
+        "dob 25/12/1990 is not a real date: it looks like day/month order; write the month first, e.g. 12/25/1990"
+    )
+
+
+@pytest.mark.parametrize("raw", ["02/30/1990", "13/13/1990", "00/10/1990", "04/31/1990"])
+def test_an_impossible_date_says_to_check_month_and_day(raw: str) -> None:
+    error = _error(rules.clean_date_of_birth(raw, TODAY))
+    assert error.message == f"dateOfBirth {raw} is not a real date: check the month and day"
+
+
+def test_a_future_date_says_to_check_the_year() -> None:
+    error = _error(rules.clean_date_of_birth("06/16/2026", TODAY))
+    assert (error.code, error.message) == ("INVALID_DATE", "dateOfBirth 06/16/2026 is in the future: check the year")
+
+
+@pytest.mark.parametrize(("raw", "age"), [("06/16/2016", 9), ("06/14/1915", 111), ("01/01/1900", 126)])
+def test_an_implausible_age_gives_the_age_and_the_range(raw: str, age: int) -> None:
+    error = _error(rules.clean_date_of_birth(raw, TODAY))
+    assert error.message == f"dateOfBirth {raw} gives an age of {age}: check the year (ages 10 to 110 accepted)"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("32874", "dateOfBirth 32874 is a spreadsheet serial number, probably 01/01/1990: format the column as Text"),
+        ("32874.0", "dateOfBirth 32874.0 is a spreadsheet serial number, probably 01/01/1990"),
+        ("3/4/88", "dateOfBirth 3/4/88 has a two-digit year: write all four digits, e.g. 03/04/1988"),
+        (
+            "3/4/1988 10:30",
+            "dateOfBirth 3/4/1988 10:30 has a time after the date: write only the date, e.g. 03/04/1988",
+        ),
+        ("3/4/1988 1:30:15 PM", "has a time after the date: write only the date, e.g. 03/04/1988"),
+        ("1988-3-4", "dateOfBirth 1988-3-4 must be written MM/DD/YYYY, e.g. 03/04/1988"),
+        ("March 4", "dateOfBirth 'March 4' is not a date: write it as MM/DD/YYYY"),
+        ("123", "dateOfBirth '123' is not a date: write it as MM/DD/YYYY"),
+    ],
+)
+def test_an_unreadable_date_says_what_it_looks_like_and_how_to_write_it(raw: str, message: str) -> None:
+    error = _error(rules.clean_date_of_birth(raw, TODAY))
+    assert (error.field, error.code) == ("dateOfBirth", "INVALID_DATE")
+    assert message in error.message
+
+
+def test_the_serial_message_ends_with_how_to_type_the_date() -> None:
+    error = _error(rules.clean_date_of_birth("32874", TODAY))
+    assert error.message.endswith("and type the date as MM/DD/YYYY")
+
+
+# ---------------------------------------------------------------- passwords
+@pytest.mark.parametrize("raw", [None, ""])
+def test_a_blank_password_means_one_is_generated(raw: str | None) -> None:
+    assert rules.check_password(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["a" * 8, "a" * 128, "Gardenia Road 77", "pässwörd!"])
+def test_a_password_within_bounds_is_kept_as_given(raw: str) -> None:
+    assert rules.check_password(raw) == raw
+
+
+@pytest.mark.parametrize("raw", ["a" * 7, "a" * 129, " "])
+def test_a_password_out_of_bounds_says_the_bounds(raw: str) -> None:
+    error = _error(rules.check_password(raw, "pw"))
+    assert (error.field, error.code) == ("pw", "INVALID_VALUE")
+    assert error.message == "pw must be 8 to 128 characters, or left blank to generate one"
+
+
+@pytest.mark.parametrize(
+    "raw", [" leading-space", "trailing-space ", "tab\there-ok?", "null\x00char1", "bell\x07char1"]
+)
+def test_a_password_with_edge_spaces_or_control_characters_is_refused(raw: str) -> None:
+    error = _error(rules.check_password(raw))
+    assert error.code == "INVALID_VALUE"
+    assert error.message == (
+        "password may not start or end with spaces or hold control characters: retype it, or leave it blank"
+    )
+
+
+def test_a_password_with_a_non_printable_but_not_control_character_is_kept() -> None:
+    # U+2028 (line separator) is not printable, but not a control character (category Zl)
+    assert rules.check_password("line\u2028separator") == "line\u2028separator"
+
+
+# ---------------------------------------------------------------- role
+@pytest.mark.parametrize("raw", ["Learner", " Learner "])
+def test_the_role_is_learner_exactly(raw: str) -> None:
+    assert rules.check_role(raw) == "Learner"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "message"),
+    [
+        (None, "REQUIRED", "role is required: write Learner"),
+        ("  ", "REQUIRED", "role is required: write Learner"),
+        ("learner", "INVALID_ROLE", "role 'learner' is case-sensitive: write Learner"),
+        ("LEARNER", "INVALID_ROLE", "role 'LEARNER' is case-sensitive: write Learner"),
+        ("Educator", "INVALID_ROLE", "role 'Educator' cannot be created here: write Learner"),
+    ],
+)
+def test_any_other_role_says_to_write_learner(raw: str | None, code: str, message: str) -> None:
+    error = _error(rules.check_role(raw))
+    assert (error.field, error.code, error.message) == ("role", code, message)

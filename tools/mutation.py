@@ -1,0 +1,101 @@
+"""`make mutation`: mutmut over the core modules, each against its own unit tests, with a score floor per group.
+
+mutmut (3.x) mutates code under `./`, `src/` or `source/` and imports it by that path, while the layer keeps its package
+at `layers/common/intake`. So each run works in a scratch copy of the tracked tree, with the package at `src/intake`
+and pytest's `pythonpath` pointed there; the checkout itself is never touched. Slow (minutes per module), so it is
+not part of `make test`. Prints each module's score and its surviving mutants (`mutmut show NAME` in the scratch copy,
+kept with `--keep`, shows one), and exits non-zero when a group is under its floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = "layers/common"
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str  # under layers/common
+    tests: tuple[str, ...]
+    floor: float
+
+
+TARGETS = (
+    Target("intake/rules.py", ("tests/unit/test_rules.py",), 0.85),
+)
+
+
+def _scratch(into: Path, target: Target) -> None:
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        source = ROOT / name
+        if not source.is_file():
+            continue
+        relative = "src/" + name.removeprefix(LAYER + "/") if name.startswith(LAYER + "/") else name
+        (into / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, into / relative)
+    pyproject = (into / "pyproject.toml").read_text()
+    pyproject = pyproject.replace(f'pythonpath = ["{LAYER}",', 'pythonpath = ["src",')
+    pyproject = pyproject.replace(f'"intake" = "{LAYER}/intake"', '"intake" = "src/intake"')
+    args = ", ".join(f'"{t}"' for t in target.tests)
+    pyproject += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["src"]\n'
+        f'only_mutate = ["src/{target.module}"]\n'
+        f"pytest_add_cli_args_test_selection = [{args}]\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "--no-cov"]\n'
+    )
+    (into / "pyproject.toml").write_text(pyproject)
+
+
+def run(target: Target, keep: bool) -> tuple[int, list[str]]:
+    """(killed, survivors) of one module."""
+    scratch = Path(tempfile.mkdtemp(prefix="intake-mutation-"))
+    try:
+        _scratch(scratch, target)
+        mutmut = [sys.executable, "-m", "mutmut"]
+        ran = subprocess.run([*mutmut, "run"], cwd=scratch, capture_output=True, text=True)
+        if ran.returncode != 0:
+            raise SystemExit(f"mutmut run failed for {target.module}:\n{ran.stdout[-2000:]}\n{ran.stderr[-2000:]}")
+        listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=scratch, check=True, capture_output=True)
+        outcomes = dict(re.findall(r"^\s*(\S+): (\w+)", listing.stdout.decode(), re.MULTILINE))
+        survivors = sorted(name for name, status in outcomes.items() if status != "killed")
+        return sum(status == "killed" for status in outcomes.values()), survivors
+    finally:
+        if keep:
+            print(f"  scratch copy kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="only these (e.g. intake/rules.py)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copies, to `mutmut show` a survivor")
+    options = parser.parse_args()
+    failed = False
+    for target in TARGETS:
+        if options.modules and target.module not in options.modules:
+            continue
+        killed, survivors = run(target, options.keep)
+        total = killed + len(survivors)
+        score = killed / total if total else 0.0
+        verdict = "PASS" if score >= target.floor else "FAIL"
+        failed |= verdict == "FAIL"
+        print(f"{target.module}: {killed}/{total} killed = {score:.1%} (floor {target.floor:.0%}) {verdict}")
+        for name in survivors:
+            print(f"  survived: {name}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
