@@ -35,7 +35,8 @@ TARGETS = (
 
 
 def _scratch(into: Path, target: Target) -> None:
-    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True).stdout
+    listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    tracked = subprocess.run(listing, cwd=ROOT, check=True, capture_output=True).stdout
     for name in filter(None, tracked.decode().split("\0")):
         source = ROOT / name
         if not source.is_file():
