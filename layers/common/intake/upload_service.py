@@ -107,7 +107,8 @@ def expire_if_due(upload: Upload) -> Upload:
     expired = upload_store.transition(upload.upload_id, set(UNFINISHED), UploadStatus.EXPIRED)
     if expired is None:
         return upload_store.get_upload(upload.upload_id) or upload
-    objects.delete_raw(upload.object_key, upload.object_etag)
+    # unconditional: a conditional (If-Match) delete would need s3:GetObject on incoming/, which the API has not
+    objects.delete_keys([upload.object_key])
     objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
     logger.info("upload expired", extra={"upload_id": upload.upload_id})
     return expired
