@@ -37,6 +37,7 @@ def full_pass(path: Path) -> tuple[int, int]:
             requestor=data.requestor(),
             resolve_location=locations.get,
             today=data.TODAY,
+            facility_id=data.FACILITY,
             max_bytes=1 << 40,
             max_rows=1 << 40,
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api_routes.requestor import current_requestor
@@ -54,11 +55,32 @@ def get_upload(uploadId: str) -> dict[str, Any]:
 
 @router.get(
     "/facilities/<facilityId>/uploads",
-    summary="A facility's uploads, newest first",
-    responses={200: {"description": "Uploads", "content": {"application/json": {"model": UploadsResponse}}}},
+    summary="A facility's uploads, newest first, a page at a time",
+    responses={
+        200: {"description": "Uploads", "content": {"application/json": {"model": UploadsResponse}}},
+        **error_responses(400, 404),
+    },
 )
-def list_uploads(facilityId: str) -> dict[str, Any]:
-    return {"uploads": upload_service.list_upload_views(current_requestor(router), facilityId)}
+def list_uploads(
+    facilityId: str,
+    limit: Annotated[
+        int,
+        Query(
+            ge=upload_service.PAGE_LIMIT_MIN,
+            le=upload_service.PAGE_LIMIT_MAX,
+            description="How many uploads to return (1-200)",
+        ),
+    ] = upload_service.PAGE_LIMIT_DEFAULT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=upload_service.CURSOR_MAX,
+            description="The nextCursor of the previous page, as given (opaque)",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    return upload_service.list_upload_views(current_requestor(router), facilityId, limit, cursor)
 
 
 @router.post(

@@ -156,6 +156,9 @@ class UploadView(BodyModel):
 
 class UploadsResponse(BodyModel):
     uploads: list[UploadView]
+    nextCursor: str | None = Field(
+        default=None, description="Present when there are more uploads: pass it as cursor for the next page"
+    )
 
 
 class ConfirmResponse(BodyModel):

@@ -158,6 +158,7 @@ class Upload(DomainModel):
     source: str  # "link" | "drop"
     file_name: str | None = None
     object_key: str
+    object_etag: str | None = None  # the one object (its ETag) the upload took: set by the first event that claims it
     status: UploadStatus
     created_at: str
     created_by: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -14,7 +17,7 @@ from intake.bulk import keys
 from intake.dal import objects
 from intake.dal import uploads as upload_store
 from intake.domain import CONFIRMABLE, COUNT_NAMES, UNFINISHED, Location, StaffMember, Upload, UploadStatus
-from intake.errors import Conflict, NotFound, PermissionDenied
+from intake.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from intake.facility_service import get_facility, upload_limits
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 CONFIRM_IDEMPOTENCY_SECONDS = 3600
+PAGE_LIMIT_MIN, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX = 1, 50, 200
+CURSOR_MAX = 512
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 def new_upload_id() -> str:
@@ -101,6 +107,7 @@ def expire_if_due(upload: Upload) -> Upload:
     expired = upload_store.transition(upload.upload_id, set(UNFINISHED), UploadStatus.EXPIRED)
     if expired is None:
         return upload_store.get_upload(upload.upload_id) or upload
+    # unconditional: a conditional (If-Match) delete would need s3:GetObject on incoming/, which the API has not
     objects.delete_keys([upload.object_key])
     objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
     logger.info("upload expired", extra={"upload_id": upload.upload_id})
@@ -144,10 +151,55 @@ def get_upload_view(requestor: StaffMember, upload_id: str) -> dict[str, Any]:
     return upload_view(upload, requestor, facility)
 
 
-def list_upload_views(requestor: StaffMember, facility_id: str) -> list[dict[str, Any]]:
-    """GET /facilities/{facilityId}/uploads, newest first."""
+def list_upload_views(
+    requestor: StaffMember, facility_id: str, limit: int = PAGE_LIMIT_DEFAULT, cursor: str | None = None
+) -> dict[str, Any]:
+    """GET /facilities/{facilityId}/uploads: one page, newest first, with nextCursor when there is more."""
     facility = get_facility(requestor, facility_id)
-    return [upload_view(expire_if_due(u), requestor, facility) for u in upload_store.list_uploads(facility_id)]
+    if not PAGE_LIMIT_MIN <= limit <= PAGE_LIMIT_MAX:
+        raise ValidationFailed(
+            [FieldError("limit", "INVALID_VALUE", f"limit must be from {PAGE_LIMIT_MIN} to {PAGE_LIMIT_MAX}")]
+        )
+    after = decode_cursor(cursor, facility.location_id) if cursor else None
+    page, last = upload_store.list_upload_page(facility.location_id, limit, after)
+    body: dict[str, Any] = {"uploads": [upload_view(expire_if_due(u), requestor, facility) for u in page]}
+    if last is not None:
+        body["nextCursor"] = encode_cursor(facility.location_id, last)
+    return body
+
+
+def encode_cursor(facility_id: str, position: tuple[str, str]) -> str:
+    """An opaque cursor: the last listed upload's key in the facility's index (createdAt, uploadId)."""
+    created_at, upload_id = position
+    raw = json.dumps([facility_id, created_at, upload_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, facility_id: str) -> tuple[str, str]:
+    """The position a cursor names; VALIDATION_FAILED unless it is a well-formed key of this facility's index.
+
+    A cursor is not signed: whatever decodes is a position among uploads the requestor may list anyway, and one of
+    another facility (or anything else) is refused, so no cursor reaches another facility's partition.
+    """
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+        cursor_facility, created_at, upload_id = values
+        valid = (
+            len(cursor) <= CURSOR_MAX
+            and cursor_facility == facility_id
+            and isinstance(created_at, str)
+            and datetime.fromisoformat(created_at).tzinfo is not None
+            and isinstance(upload_id, str)
+            and _UPLOAD_ID.fullmatch(upload_id) is not None
+        )
+    except (ValueError, TypeError, UnicodeError):
+        valid = False
+    if not valid:
+        raise ValidationFailed(
+            [FieldError("cursor", "INVALID_VALUE", "cursor is not one this list gave: start again without it")]
+        )
+    return created_at, upload_id
 
 
 class ConfirmCommand(BaseModel):

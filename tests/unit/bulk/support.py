@@ -28,6 +28,7 @@ class World:
     locations: dict[str, Location]
     today: date
     calls: list[str] = field(default_factory=list)
+    facility_id: str = "fac-oak"  # the facility the file is uploaded for
 
     def resolve(self, location_id: str) -> Location | None:
         self.calls.append(location_id)
@@ -36,7 +37,7 @@ class World:
     def as_role(self, role: Role, **changes: Any) -> World:
         """The same locations seen by another requestor."""
         requestor = self.requestor.model_copy(update={"role": role, **changes})
-        return World(requestor, self.locations, self.today)
+        return World(requestor, self.locations, self.today, facility_id=self.facility_id)
 
 
 def load_world() -> World:
@@ -100,6 +101,7 @@ def outcome(
             requestor=world.requestor,
             resolve_location=world.resolve,
             today=world.today,
+            facility_id=world.facility_id,
             max_bytes=max_bytes,
             max_rows=max_rows,
         )

@@ -30,7 +30,7 @@ def cells(**changes: str) -> dict[str, str]:
 
 
 def checker(world: World) -> RowChecker:
-    return RowChecker(world.requestor, world.resolve, world.today)
+    return RowChecker(world.requestor, world.resolve, world.today, facility_id=world.facility_id)
 
 
 def codes(world: World, **changes: str) -> list[tuple[str, str]]:
@@ -144,15 +144,18 @@ def test_a_location_outside_the_scope_is_denied_naming_the_scope(world: World) -
 def test_scope_follows_the_requestors_role(world: World, role: Role, location: str, code: str | None) -> None:
     # Given a requestor of another role
     other = world.as_role(role)
-    # When a row for a location is checked
-    row = RowChecker(other.requestor, other.resolve, other.today).check(2, cells(locationId=location))
+    # When a row for a location is checked, in an upload for that location's facility
+    facility_id = other.locations[location].facility_id
+    row = RowChecker(other.requestor, other.resolve, other.today, facility_id=facility_id).check(
+        2, cells(locationId=location)
+    )
     # Then it passes or is denied as authz decides
     assert [issue.code for issue in row.issues] == ([code] if code else [])
 
 
 def test_an_inactive_requestor_may_create_nothing(world: World) -> None:
     other = world.as_role(Role.FACILITY_ADMIN, active=False)
-    (issue,) = RowChecker(other.requestor, other.resolve, other.today).check(2, cells()).issues
+    (issue,) = RowChecker(other.requestor, other.resolve, other.today, facility_id="fac-oak").check(2, cells()).issues
     assert issue.code == "PERMISSION_DENIED"
     assert issue.message.startswith(CREATE_DENIED_MESSAGE)
 
@@ -218,6 +221,7 @@ def test_check_file_checks_every_row_lazily(world: World) -> None:
         requestor=world.requestor,
         resolve_location=world.resolve,
         today=world.today,
+        facility_id=world.facility_id,
         max_bytes=10_000,
         max_rows=10,
     )
@@ -229,3 +233,57 @@ def test_check_file_checks_every_row_lazily(world: World) -> None:
         (3, "role", "INVALID_ROLE"),
         (3, "docID", "DUPLICATE_IN_FILE"),
     ]
+
+
+@pytest.mark.parametrize("role", [Role.SYSTEM_ADMIN, Role.AGENCY_ADMIN])
+@pytest.mark.parametrize("location", ["fac-pine", "fac-pine-u1"])
+def test_a_row_of_another_facility_is_wrong_facility_whoever_uploads(world: World, role: Role, location: str) -> None:
+    # Given an upload for fac-oak by staff who may also write in fac-pine, and a row for fac-pine (or its unit)
+    locations = {
+        **world.locations,
+        "fac-pine-u1": world.locations["fac-oak-u1"].model_copy(
+            update={"location_id": "fac-pine-u1", "facility_id": "fac-pine", "name": "Pine unit 1"}
+        ),
+    }
+    other = World(world.as_role(role).requestor, locations, world.today, facility_id="fac-oak")
+    # When the row is checked, on the full path and on the quick path
+    checker = RowChecker(other.requestor, other.resolve, other.today, facility_id="fac-oak")
+    row = checker.check(2, cells(locationId=location))
+    plain = cells(requestId="2", docID="100202", dateOfBirth="03/14/1988", locationId=location)
+    quick = checker.quick(3, list(plain.values()))
+    # Then it is a WRONG_FACILITY error naming the facility whose upload the row belongs in, and never clean
+    (issue,) = row.issues
+    assert (issue.field, issue.code) == ("locationId", "WRONG_FACILITY")
+    assert "fac-pine name" in issue.message and "put this row in an upload for that facility" in issue.message
+    assert row.facility_id == "" and quick is None
+    # And a row of the upload's own facility stays valid
+    assert checker.check(4, cells(requestId="3", docID="100203", locationId="fac-oak-u1")).is_valid
+
+
+def test_a_drop_row_of_another_facility_is_denied_without_naming_it(world: World) -> None:
+    # Given a drop of fac-oak (validated with fac-oak's own scope) with a row for fac-pine, outside that scope
+    (issue,) = checker(world).check(2, cells(locationId="fac-pine")).issues
+    # Then it stays PERMISSION_DENIED (the portal's words), and the other facility's name is not given away
+    assert issue.code == "PERMISSION_DENIED" and "fac-pine name" not in issue.message
+
+
+def test_a_file_for_one_facility_plans_nothing_at_another(world: World) -> None:
+    # Given an AgencyAdmin's file for fac-oak: plain rows of fac-oak and one plain row of fac-pine, in one run
+    admin = World(world.as_role(Role.AGENCY_ADMIN).requestor, world.locations, world.today)
+    lines = [f"{n},{7000 + n},Ann,Lee,01/02/1990,Learner,,fac-oak-u1" for n in range(1, 30)]
+    lines.insert(10, "99,7999,Bo,Lee,01/02/1990,Learner,,fac-pine")
+    data = "\r\n".join(["requestId,docID,firstName,lastName,dateOfBirth,role,password,locationId", *lines, ""])
+    # When the file is checked
+    _, rows = check_file(
+        io.BytesIO(data.encode()),
+        requestor=admin.requestor,
+        resolve_location=admin.resolve,
+        today=admin.today,
+        facility_id="fac-oak",
+        max_bytes=10_000,
+        max_rows=100,
+    )
+    checked = [as_checked(row) for row in rows]
+    # Then every valid row is in fac-oak, and the fac-pine row is the one error
+    assert {row.facility_id for row in checked if row.is_valid} == {"fac-oak"}
+    assert [(row.line, row.issues[0].code) for row in checked if not row.is_valid] == [(12, "WRONG_FACILITY")]

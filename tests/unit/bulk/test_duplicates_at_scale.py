@@ -15,7 +15,7 @@ def test_every_duplicate_names_the_line_its_key_was_first_on() -> None:
     # checker switches to a full index), with new learners in between and leading-zero twins of the numeric ids
     world = load_world()
     location_id = next(iter(world.locations))
-    checker = RowChecker(world.requestor, world.resolve, world.today)
+    checker = RowChecker(world.requestor, world.resolve, world.today, facility_id=world.facility_id)
     first = [checker.check_values(line, _row(str(line), f"9{line:05d}", location_id)) for line in range(2, 402)]
     assert all(row.issues == [] or row.issues[0].field == "locationId" for row in first)
     rows = {}

@@ -94,7 +94,9 @@ ROWS = st.lists(
 BREAKS = st.sampled_from(["\r\n"] * 12 + ["\n"] * 4 + ["\r", "\r\n\r\n", "\r\n,,,,,,,\r\n"])
 
 
-def _outcome(data: bytes, quick: bool, max_rows: int) -> tuple[list[CheckedRow], str, list[object]]:
+def _outcome(
+    data: bytes, quick: bool, max_rows: int, facility_id: str = "fac-oak"
+) -> tuple[list[CheckedRow], str, list[object]]:
     """Every row as a CheckedRow, the rejection code if any, and what the reader learned."""
     rows: list[CheckedRow] = []
     try:
@@ -103,6 +105,7 @@ def _outcome(data: bytes, quick: bool, max_rows: int) -> tuple[list[CheckedRow],
             requestor=RULED.requestor,
             resolve_location=RULED.resolve,
             today=TODAY,
+            facility_id=facility_id,
             max_bytes=10**6,
             max_rows=max_rows,
             quick=quick,
@@ -121,9 +124,10 @@ def _outcome(data: bytes, quick: bool, max_rows: int) -> tuple[list[CheckedRow],
     quoted=st.booleans(),
     chunk=st.sampled_from([7, 64, 64 * 1024]),
     max_rows=st.sampled_from([5, 1000]),
+    facility_id=st.sampled_from(["fac-oak", "fac-pine"]),
 )
 def test_quick_and_full_path_give_identical_rows(
-    rows: list[tuple[str, ...]], breaks: list[str], quoted: bool, chunk: int, max_rows: int
+    rows: list[tuple[str, ...]], breaks: list[str], quoted: bool, chunk: int, max_rows: int, facility_id: str
 ) -> None:
     # Given a file of plain and nearly plain rows with assorted line breaks, read in small or large chunks
     # (the longest plain ids for the first row)
@@ -134,8 +138,8 @@ def test_quick_and_full_path_give_identical_rows(
     text = "\r\n".join(lines[:2]) + "".join(b + line for b, line in zip(breaks, lines[2:], strict=False)) + "\r\n"
     # When it is checked with the quick path and with the full rules only
     with patch.object(reading, "_CHUNK", chunk):
-        quick = _outcome(text.encode("utf-8"), quick=True, max_rows=max_rows)
-        full = _outcome(text.encode("utf-8"), quick=False, max_rows=max_rows)
+        quick = _outcome(text.encode("utf-8"), quick=True, max_rows=max_rows, facility_id=facility_id)
+        full = _outcome(text.encode("utf-8"), quick=False, max_rows=max_rows, facility_id=facility_id)
     # Then every row, issue, message and file outcome is the same
     assert quick == full
 
@@ -152,6 +156,7 @@ def test_plain_rows_come_out_clean_and_duplicates_still_point_at_the_first_line(
         requestor=WORLD.requestor,
         resolve_location=WORLD.resolve,
         today=TODAY,
+        facility_id="fac-oak",
         max_bytes=10**6,
         max_rows=1000,
     )

@@ -40,7 +40,11 @@ _NO_LOCATION = ("", "", "")
 
 
 class RowChecker:
-    """Checks the rows of one file, in order, for one requestor (the uploader, or the facility for a drop)."""
+    """Checks the rows of one file, in order, for one requestor (the uploader, or the facility for a drop).
+
+    Every row must be in the upload's facility (`facility_id`): a location of another facility, even one the
+    requestor may write in, is a WRONG_FACILITY row error, so an upload only ever creates in its own facility.
+    """
 
     def __init__(
         self,
@@ -48,9 +52,11 @@ class RowChecker:
         resolve_location: Callable[[str], Location | None],
         today: date,
         *,
+        facility_id: str,
         max_cell_chars: int = 1000,
     ) -> None:
         self._requestor = requestor
+        self._facility_id = facility_id
         self._resolve = resolve_location
         self._today = today
         self._max_cell_chars = max_cell_chars
@@ -354,6 +360,8 @@ class RowChecker:
             )
         if not can_write_location(self._requestor, location):
             return None, _denied(f"locationId {shown} is outside your scope; {self._scope_hint}")
+        if location.facility_id != self._facility_id:
+            return None, self._wrong_facility(shown, location)
         if not location.active:
             return None, FieldError(
                 "locationId",
@@ -362,6 +370,17 @@ class RowChecker:
                 "or the facility's id",
             )
         return (location.location_id, location.facility_id, location.agency_id), None
+
+    def _wrong_facility(self, shown: str, location: Location) -> FieldError:
+        """A location the requestor may use, but of another facility than the upload's: which upload it belongs in."""
+        facility = location if location.location_id == location.facility_id else self._resolve(location.facility_id)
+        name = facility.name if facility is not None else location.facility_id
+        return FieldError(
+            "locationId",
+            "WRONG_FACILITY",
+            f"locationId {shown} is in facility {name} ({location.facility_id}), not in this upload's "
+            f"facility ({self._facility_id}): put this row in an upload for that facility",
+        )
 
 
 class FirstLines:
@@ -450,6 +469,7 @@ def check_file(
     requestor: StaffMember,
     resolve_location: Callable[[str], Location | None],
     today: date,
+    facility_id: str,
     max_bytes: int,
     max_rows: int,
     max_cell_chars: int = 1000,
@@ -460,7 +480,7 @@ def check_file(
     FileRejected comes from this call or from the iterator. quick=False sends every row through the full rules
     (the reference the quick check is tested against); a row's outcome is the same either way.
     """
-    checker = RowChecker(requestor, resolve_location, today, max_cell_chars=max_cell_chars)
+    checker = RowChecker(requestor, resolve_location, today, facility_id=facility_id, max_cell_chars=max_cell_chars)
     return read_checked(
         stream,
         check=checker.check_values,

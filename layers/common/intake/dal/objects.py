@@ -157,6 +157,32 @@ def delete_keys(keys: list[str]) -> None:
         raise _wrap("delete", exc) from exc
 
 
+def delete_if_current(key: str, etag: str) -> bool:
+    """Delete an object only while it is this version (S3's conditional delete, If-Match its ETag).
+
+    True if deleted; False if it was already gone or replaced by another object (which is left alone), or if no
+    ETag is known (nothing is deleted blind).
+    """
+    if not etag.strip('"'):
+        return False
+    try:
+        client("s3").delete_object(Bucket=_bucket(), Key=key, **_if_match(etag))
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(_wrap("delete", exc), NotFound):
+            return False
+        raise _wrap("delete", exc) from exc
+    return True
+
+
+def delete_raw(key: str, etag: str | None) -> None:
+    """Delete an upload's raw file: given the ETag of the object it took, only that object, never a newer file put
+    at the same key since (another drop); without one (no object was claimed), the key outright."""
+    if etag:
+        delete_if_current(key, etag)
+    else:
+        delete_keys([key])
+
+
 def delete_prefix(prefix: str) -> None:
     """Delete every object under a prefix."""
     delete_keys(list(list_keys(prefix)))

@@ -138,6 +138,7 @@ class UploadItem(Model):
     source = UnicodeAttribute()
     fileName = UnicodeAttribute(null=True)
     objectKey = UnicodeAttribute()
+    objectEtag = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     createdAt = UnicodeAttribute()
     createdBy = UnicodeAttribute()

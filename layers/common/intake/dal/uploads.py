@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -27,6 +28,7 @@ def _upload(item: UploadItem) -> Upload:
         source=item.source,
         file_name=item.fileName,
         object_key=item.objectKey,
+        object_etag=item.objectEtag,
         status=UploadStatus(item.status),
         created_at=item.createdAt,
         created_by=item.createdBy,
@@ -101,20 +103,64 @@ def get_upload(upload_id: str) -> Upload | None:
 
 def list_uploads(facility_id: str, limit: int = PAGE_SIZE) -> list[Upload]:
     """A facility's uploads, newest first."""
+    return list_upload_page(facility_id, limit)[0]
+
+
+def list_upload_page(
+    facility_id: str, limit: int = PAGE_SIZE, after: tuple[str, str] | None = None
+) -> tuple[list[Upload], tuple[str, str] | None]:
+    """One page of a facility's uploads, newest first, from after (createdAt, uploadId) of the previous page's last.
+
+    One Query of limit + 1 items: the extra one says whether there is a next page, which starts after the last
+    returned upload (so a next page is never empty). Returns the page and that position, or None at the end.
+    """
     bind_tables()
+    start = None
+    if after is not None:
+        created_at, upload_id = after
+        start = {
+            "facilityId": {"S": facility_id},
+            "createdAt": {"S": created_at},
+            "uploadId": {"S": upload_id},
+        }
     with storage_call("list uploads"):
-        items = UploadItem.by_facility.query(facility_id, scan_index_forward=False, limit=limit)
-        return [_upload(item) for item in items]
+        items = list(
+            UploadItem.by_facility.query(
+                facility_id,
+                scan_index_forward=False,
+                limit=limit + 1,
+                page_size=limit + 1,
+                last_evaluated_key=start,
+            )
+        )
+    page = [_upload(item) for item in items[:limit]]
+    more = len(items) > limit
+    return page, ((page[-1].created_at, page[-1].upload_id) if more else None)
 
 
 def transition(upload_id: str, allowed_from: set[UploadStatus], to: UploadStatus, **fields: Any) -> Upload | None:
     """Move an upload to a new status if it is in one of the allowed ones; None if it was not (nothing changed)."""
+    return _transition(upload_id, UploadItem.status.is_in(*(status.value for status in allowed_from)), to, fields)
+
+
+def claim_object(upload_id: str, etag: str) -> Upload | None:
+    """Start validating an upload from one object (its ETag): the first object to claim the upload is the only one.
+
+    AWAITING_FILE or VALIDATING → VALIDATING, recording objectEtag, in one conditional write: only if no object was
+    claimed yet or it is this one (a redelivered event re-enters, another object never). None if refused.
+    """
+    etag = etag.strip('"')
+    condition = UploadItem.status.is_in(UploadStatus.AWAITING_FILE.value, UploadStatus.VALIDATING.value)
+    condition &= UploadItem.objectEtag.does_not_exist() | (UploadItem.objectEtag == etag)
+    return _transition(upload_id, condition, UploadStatus.VALIDATING, {"objectEtag": etag})
+
+
+def _transition(upload_id: str, condition: Condition, to: UploadStatus, fields: dict[str, Any]) -> Upload | None:
     bind_tables()
     actions: list[Action] = [UploadItem.status.set(to.value)]
     for name, value in fields.items():
         attribute = getattr(UploadItem, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
-    condition = UploadItem.status.is_in(*(status.value for status in allowed_from))
     item = UploadItem(uploadId=upload_id)
     with storage_call("update the upload"):
         try:
