@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/common/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/common/requirements.txt pyproject.toml package-lock.json | sha1sum | cut -c1-12)
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions/api:$(CURDIR)/functions/validator:$(CURDIR)/functions/worker:$(CURDIR)/functions/deadletter:$(CURDIR)/functions/sweeper:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -14,6 +14,7 @@ $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	npm ci --no-audit --no-fund --loglevel=error  # the OpenAPI linter of `make lint` (package-lock.json)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
