@@ -140,6 +140,15 @@ def _api_routes(world: Any) -> None:
                 request.method, request.path, user, request.body, request.query, context=FakeLambdaContext()
             )
             assert status < 500, (request, status)
+    # with StaffMfa=ADMINS_REQUIRED (as deployed by default) an administrator's login is checked for an authenticator
+    from intake.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STAFF_MFA", "ADMINS_REQUIRED")
+        get_settings.cache_clear()
+        status, answer = _api("GET", "/facilities", "north")
+        assert (status, answer["code"]) == (403, "MFA_REQUIRED")
+    get_settings.cache_clear()
 
 
 def _validator_paths(aws: Any, doc_ids: Iterator[int]) -> None:
