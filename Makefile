@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/common/requirements.txt pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/common/requirements.txt pyproject.toml package-lock.json | sha1sum | cut -c1-12)
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions/api:$(CURDIR)/functions/validator:$(CURDIR)/functions/worker:$(CURDIR)/functions/deadletter:$(CURDIR)/functions/sweeper:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -14,6 +14,8 @@ $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	# the staff page's pinned browser library (package-lock.json); tests/unit/test_web_vendor.py checks the shipped copy
+	if command -v npm >/dev/null; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; fi
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

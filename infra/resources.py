@@ -143,6 +143,8 @@ class LocalResources:
         env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
         # The seeded admins have no authenticator: locally MFA is OPTIONAL unless INTAKE_STAFF_MFA says otherwise.
         env["STAFF_MFA"] = os.environ.get("INTAKE_STAFF_MFA", "OPTIONAL")
+        # moto accepts any SRP proof, so a wrong password would sign in: locally the page sends the password instead
+        env["WEB_AUTH_FLOW"] = os.environ.get("INTAKE_WEB_AUTH_FLOW", "USER_PASSWORD_AUTH")
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
         env["AWS_REGION"] = self.region
         env["AWS_DEFAULT_REGION"] = self.region
