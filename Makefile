@@ -14,7 +14,9 @@ $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
-	npm ci --no-audit --no-fund --loglevel=error  # the OpenAPI linter of `make lint` (package-lock.json)
+	# pinned node packages (package-lock.json): the staff page's browser library (tests/unit/test_web_vendor.py checks
+	# the shipped copy) and the OpenAPI linter of `make lint`
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -51,6 +51,9 @@ def main() -> int:
     from infra.moto_atomic import make_dynamodb_atomic
 
     make_dynamodb_atomic()
+    from infra.moto_cognito import find_users_by_srp_id
+
+    find_users_by_srp_id()
     moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     moto_server.start()
     http_server = None

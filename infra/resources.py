@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,10 @@ class LocalResources:
         env.setdefault("POWERTOOLS_SERVICE_NAME", STACK_NAME)
         env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Intake")
         env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+        # The seeded admins have no authenticator: locally MFA is OPTIONAL unless INTAKE_STAFF_MFA says otherwise.
+        env["STAFF_MFA"] = os.environ.get("INTAKE_STAFF_MFA", "OPTIONAL")
+        # moto accepts any SRP proof, so a wrong password would sign in: locally the page sends the password instead
+        env["WEB_AUTH_FLOW"] = os.environ.get("INTAKE_WEB_AUTH_FLOW", "USER_PASSWORD_AUTH")
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
         env["AWS_REGION"] = self.region
         env["AWS_DEFAULT_REGION"] = self.region
@@ -211,8 +216,19 @@ def provision_user_pool(
         "AccountRecoverySetting",
     ):
         if key in pool_props:
-            pool_args[key] = _plain(pool_props[key])
+            pool_args[key] = _plain(_choose(pool_props[key], template))
+    # moto takes no EnabledMfas: the pool's software-token MFA is set on it after it is made
+    totp = "SOFTWARE_TOKEN_MFA" in (_choose(pool_props.get("EnabledMfas"), template) or [])
+    mfa = pool_args.get("MfaConfiguration", "OFF")
+    if totp:
+        pool_args.pop("MfaConfiguration", None)
     pool = cognito.create_user_pool(**pool_args)["UserPool"]
+    if totp:
+        cognito.set_user_pool_mfa_config(
+            UserPoolId=pool["Id"],
+            SoftwareTokenMfaConfiguration={"Enabled": True},
+            MfaConfiguration=mfa,
+        )
 
     client_args: dict[str, Any] = {
         "UserPoolId": pool["Id"],
@@ -230,8 +246,43 @@ def provision_user_pool(
     ):
         if key in client_props:
             client_args[key] = _plain(client_props[key])
+    # Deployed, the staff page signs in with SRP only; locally scripts and the AWS CLI get a token with a password too
+    # (the contract's local InitiateAuth USER_PASSWORD_AUTH).
+    flows = list(client_args.get("ExplicitAuthFlows", []))
+    client_args["ExplicitAuthFlows"] = [*flows, *(["ALLOW_USER_PASSWORD_AUTH"] if flows else [])]
     client = cognito.create_user_pool_client(**client_args)["UserPoolClient"]
     return LocalUserPool(pool_id=pool["Id"], client_id=client["ClientId"], arn=pool["Arn"])
+
+
+def _choose(value: Any, template: dict[str, Any]) -> Any:
+    """A property value with `Fn::If` decided by the template's conditions at the parameters' defaults."""
+    if isinstance(value, dict) and len(value) == 1 and "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        return _choose(when_true if _condition(template, str(name)) else when_false, template)
+    if isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}:
+        return None
+    return value
+
+
+def _condition(template: dict[str, Any], name: str) -> bool:
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Fn::Equals":
+                return evaluate(arg[0]) == evaluate(arg[1])
+            if key == "Fn::Not":
+                return not evaluate(arg[0])
+            if key == "Fn::And":
+                return all(evaluate(a) for a in arg)
+            if key == "Fn::Or":
+                return any(evaluate(a) for a in arg)
+            if key == "Condition":
+                return evaluate(template["Conditions"][arg])
+            if key == "Ref":
+                return _as_str(template.get("Parameters", {}).get(arg, {}).get("Default", ""))
+        return _as_str(node) if not isinstance(node, dict | list) else node
+
+    return bool(evaluate(template.get("Conditions", {})[name]))
 
 
 def local_name(logical_id: str) -> str:

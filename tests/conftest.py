@@ -57,11 +57,12 @@ def reset_intake_caches() -> None:
     """Forget settings, clients and table bindings cached by an earlier test."""
     from intake import upload_service
     from intake.bulk import worker
-    from intake.dal import aws, tables
+    from intake.dal import aws, tables, users
     from intake.settings import get_settings
 
     get_settings.cache_clear()
     aws.reset_clients()
+    users.forget_totp_checks()
     tables.bind_tables.cache_clear()
     upload_service._idempotency.cache_clear()
     worker._idempotency.cache_clear()

@@ -329,3 +329,39 @@ def test_every_control_is_labelled_and_text_has_contrast(new_page: Any, local_st
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", "")
     shot(page, "keyboard-focus", full_page=False)
+
+
+def test_the_page_library_signs_in_with_srp_as_the_deployed_client_does(
+    new_page: Any, local_stack: Stack, shot: Shots
+) -> None:
+    # Given the page of the local stack, with its sign-in library loaded under the page's Content-Security-Policy
+    page = new_page()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    # When the library signs in with SRP (the deployed client's only flow) against the stack's user pool
+    result = page.evaluate(
+        """([username, password]) => fetch("client-config").then((r) => r.json()).then((config) =>
+          new Promise((resolve) => {
+            const sdk = window.AmazonCognitoIdentity;
+            const pool = new sdk.CognitoUserPool({
+              UserPoolId: config.userPoolId, ClientId: config.userPoolClientId, endpoint: config.cognitoEndpoint,
+              Storage: window.sessionStorage,
+            });
+            const user = new sdk.CognitoUser({ Username: username, Pool: pool, Storage: window.sessionStorage });
+            user.setAuthenticationFlowType("USER_SRP_AUTH");
+            const details = new sdk.AuthenticationDetails({ Username: username, Password: password });
+            user.authenticateUser(details, {
+              onSuccess: (session) => resolve({ idToken: session.getIdToken().getJwtToken() }),
+              onFailure: (error) => resolve({ error: String(error.code || error.message) }),
+            });
+          }))""",
+        [ADMIN, password_of(local_stack, ADMIN)],
+    )
+
+    # Then it gets an ID token the API accepts (the SRP exchange ran in the browser; no password was sent)
+    assert "idToken" in result, result
+    response = requests.get(
+        local_stack["apiUrl"] + "/facilities", headers={"Authorization": f"Bearer {result['idToken']}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    shot(page, "srp-sign-in")

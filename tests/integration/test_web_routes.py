@@ -79,6 +79,7 @@ def test_the_embedded_aws_is_where_the_page_signs_in(web: None, monkeypatch: pyt
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
     monkeypatch.setenv("USER_POOL_ID", "us-east-1_pool")
     monkeypatch.setenv("USER_POOL_CLIENT_ID", "client123")
+    monkeypatch.delenv("WEB_AUTH_FLOW", raising=False)
     reset_intake_caches()
 
     # When the page asks for its settings, and the page itself is fetched
@@ -93,6 +94,7 @@ def test_the_embedded_aws_is_where_the_page_signs_in(web: None, monkeypatch: pyt
         "userPoolId": "us-east-1_pool",
         "userPoolClientId": "client123",
         "cognitoEndpoint": "http://127.0.0.1:5999/",
+        "authFlow": "USER_SRP_AUTH",
     }
     assert "http://127.0.0.1:5999" in directives(page_headers["Content-Security-Policy"])["connect-src"]
 
@@ -100,7 +102,8 @@ def test_the_embedded_aws_is_where_the_page_signs_in(web: None, monkeypatch: pyt
 @pytest.mark.parametrize(
     ("name", "content_type", "marker"),
     [
-        ("app.js", "text/javascript; charset=utf-8", "InitiateAuth"),
+        ("app.js", "text/javascript; charset=utf-8", "authenticateUser"),
+        ("amazon-cognito-identity.min.js", "text/javascript; charset=utf-8", "PASSWORD_VERIFIER"),
         ("app.css", "text/css; charset=utf-8", "@media print"),
         ("docs.js", "text/javascript; charset=utf-8", "SwaggerUIBundle"),
         ("swagger-ui-bundle.js", "text/javascript; charset=utf-8", "SwaggerUIBundle"),

@@ -23,6 +23,8 @@ OWN_ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "docs.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
+    # Cognito's own browser SDK (npm amazon-cognito-identity-js, pinned in package-lock.json): SRP sign-in and MFA
+    "amazon-cognito-identity.min.js": "text/javascript; charset=utf-8",
 }
 SWAGGER_ASSETS = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",

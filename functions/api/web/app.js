@@ -1,4 +1,4 @@
-// Intake staff page: plain browser JavaScript, no dependencies. Every API call is relative to the page's URL, so the
+// Intake staff page: plain browser JavaScript; its one library is Cognito's SDK (static/amazon-cognito-identity.min.js). Every API call is relative to the page's URL, so the
 // page works at / locally and under the stage path (/prod/) behind API Gateway.
 "use strict";
 
@@ -24,7 +24,7 @@
   const state = {
     config: null,
     session: null, // {idToken, username, expiresAt}
-    challenge: null, // {session, username}
+    challenge: null, // {user, username, handlers}: the sign-in in progress (kept while signed in, for MFA set-up)
     facilities: [],
     facilityId: null,
     upload: null, // the upload view being worked on
@@ -53,7 +53,9 @@
     $("notice").textContent = message || "";
   }
 
-  // ------------------------------------------------------------------ sign-in (Cognito's own API)
+  // ------------------------------------------------------------------ sign-in (Cognito's browser SDK: SRP and MFA)
+  // amazon-cognito-identity-js (static/amazon-cognito-identity.min.js) does the SRP exchange, so the password never
+  // leaves the page, and hands back Cognito's challenges: a new password, an authenticator code, or TOTP enrolment.
 
   class CognitoError extends Error {
     constructor(type, message) {
@@ -62,30 +64,21 @@
     }
   }
 
-  async function cognito(action, body) {
-    let response;
-    try {
-      response = await fetch(state.config.cognitoEndpoint, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/x-amz-json-1.1",
-          "X-Amz-Target": "AWSCognitoIdentityProviderService." + action,
-        },
-        body: JSON.stringify(body),
-      });
-    } catch (error) {
-      throw new CognitoError("Network", "The sign-in service cannot be reached. Check the network and try again.");
-    }
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const type = String(data.__type || "").split("#").pop();
-      throw new CognitoError(type, data.message);
-    }
-    return data;
+  function cognitoUser(username) {
+    const sdk = window.AmazonCognitoIdentity;
+    const pool = new sdk.CognitoUserPool({
+      UserPoolId: state.config.userPoolId,
+      ClientId: state.config.userPoolClientId,
+      endpoint: state.config.cognitoEndpoint,
+      Storage: window.sessionStorage, // tab-scoped, like the page's own session
+    });
+    const user = new sdk.CognitoUser({ Username: username, Pool: pool, Storage: window.sessionStorage });
+    user.setAuthenticationFlowType(state.config.authFlow || "USER_SRP_AUTH");
+    return user;
   }
 
   function signInMessage(error) {
-    switch (error.type) {
+    switch (error.type || error.code) {
       case "NotAuthorizedException":
       case "UserNotFoundException":
         return "The username or password is not right. Check them and try again.";
@@ -93,12 +86,67 @@
         return "Your password must be reset: ask your administrator.";
       case "InvalidPasswordException":
         return "That password is not strong enough: " + error.message;
+      case "CodeMismatchException":
+      case "EnableSoftwareTokenMFAException":
+        return "That code is not right. Enter the 6 digits your authenticator app shows now.";
       case "TooManyRequestsException":
       case "LimitExceededException":
         return "Too many attempts. Wait a minute and try again.";
+      case "Network":
+      case "NetworkError":
+        return "The sign-in service cannot be reached. Check the network and try again.";
       default:
         return error.message || "Sign-in failed. Try again.";
     }
+  }
+
+  function showStep(form) {
+    for (const id of ["sign-in-form", "new-password-form", "mfa-code-form", "mfa-setup-form"]) show(id, id === form);
+  }
+
+  // The callbacks of one sign-in: each challenge shows its form; errors show in the form that is open.
+  function callbacks(errorId) {
+    return {
+      onSuccess: (session) => {
+        startSession(session.getIdToken().getJwtToken());
+      },
+      onFailure: (error) => {
+        $(errorId()).textContent = signInMessage(error);
+      },
+      newPasswordRequired: () => {
+        showStep("new-password-form");
+        $("new-password").focus();
+      },
+      totpRequired: () => {
+        $("mfa-code").value = "";
+        showStep("mfa-code-form");
+        $("mfa-code").focus();
+      },
+      mfaSetup: () => enrolAuthenticator(),
+      selectMFAType: () => state.challenge.user.sendMFASelectionAnswer("SOFTWARE_TOKEN_MFA", state.challenge.handlers),
+    };
+  }
+
+  function openErrorId() {
+    const open = ["new-password-form", "mfa-code-form", "mfa-setup-form"].find((id) => !$(id).hidden);
+    return open ? open.replace("-form", "-error") : "sign-in-error";
+  }
+
+  // Shows the authenticator's secret (as text and as an otpauth: link) and waits for its first code.
+  function enrolAuthenticator() {
+    state.challenge.user.associateSoftwareToken({
+      associateSecretCode: (secret) => {
+        const label = encodeURIComponent("Intake:" + state.challenge.username);
+        $("mfa-secret").textContent = secret;
+        $("mfa-secret-link").href = "otpauth://totp/" + label + "?secret=" + secret + "&issuer=Intake";
+        $("mfa-setup-code").value = "";
+        showStep("mfa-setup-form");
+        $("mfa-setup-code").focus();
+      },
+      onFailure: (error) => {
+        $(openErrorId()).textContent = signInMessage(error);
+      },
+    });
   }
 
   function decodeClaims(jwt) {
@@ -107,8 +155,7 @@
     return JSON.parse(decodeURIComponent(Array.from(json, (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0")).join("")));
   }
 
-  function startSession(result) {
-    const idToken = result.AuthenticationResult.IdToken;
+  function startSession(idToken) {
     const claims = decodeClaims(idToken);
     state.session = {
       idToken: idToken,
@@ -120,7 +167,7 @@
     return enterApp();
   }
 
-  async function onSignIn(event) {
+  function onSignIn(event) {
     event.preventDefault();
     const username = $("username").value.trim();
     const password = $("password").value;
@@ -129,58 +176,68 @@
       $("sign-in-error").textContent = "Enter your username and your password.";
       return;
     }
-    $("sign-in-button").disabled = true;
-    try {
-      const result = await cognito("InitiateAuth", {
-        AuthFlow: "USER_PASSWORD_AUTH",
-        ClientId: state.config.userPoolClientId,
-        AuthParameters: { USERNAME: username, PASSWORD: password },
-      });
-      $("password").value = "";
-      if (result.ChallengeName === "NEW_PASSWORD_REQUIRED") {
-        state.challenge = { session: result.Session, username: username };
-        show("sign-in-form", false);
-        show("new-password-form", true);
-        $("new-password").focus();
-        return;
-      }
-      if (!result.AuthenticationResult) throw new CognitoError("", "This account needs a step this page cannot do.");
-      await startSession(result);
-    } catch (error) {
-      $("sign-in-error").textContent = signInMessage(error);
-    } finally {
-      $("sign-in-button").disabled = false;
+    if (!window.AmazonCognitoIdentity) {
+      $("sign-in-error").textContent = "The sign-in library did not load. Reload the page to try again.";
+      return;
     }
+    const user = cognitoUser(username);
+    const handlers = callbacks(openErrorId);
+    state.challenge = { user: user, username: username, handlers: handlers };
+    const details = new window.AmazonCognitoIdentity.AuthenticationDetails({ Username: username, Password: password });
+    $("password").value = "";
+    user.authenticateUser(details, handlers);
   }
 
-  async function onNewPassword(event) {
+  function onNewPassword(event) {
     event.preventDefault();
     $("new-password-error").textContent = "";
-    try {
-      const result = await cognito("RespondToAuthChallenge", {
-        ChallengeName: "NEW_PASSWORD_REQUIRED",
-        ClientId: state.config.userPoolClientId,
-        Session: state.challenge.session,
-        ChallengeResponses: { USERNAME: state.challenge.username, NEW_PASSWORD: $("new-password").value },
-      });
-      $("new-password").value = "";
-      state.challenge = null;
-      await startSession(result);
-    } catch (error) {
-      $("new-password-error").textContent = signInMessage(error);
+    const password = $("new-password").value;
+    $("new-password").value = "";
+    state.challenge.user.completeNewPasswordChallenge(password, {}, state.challenge.handlers);
+  }
+
+  function onMfaCode(event) {
+    event.preventDefault();
+    $("mfa-code-error").textContent = "";
+    state.challenge.user.sendMFACode($("mfa-code").value.trim(), state.challenge.handlers, "SOFTWARE_TOKEN_MFA");
+  }
+
+  function onMfaSetup(event) {
+    event.preventDefault();
+    $("mfa-setup-error").textContent = "";
+    const { user, handlers } = state.challenge;
+    user.verifySoftwareToken($("mfa-setup-code").value.trim(), "Intake", {
+      onSuccess: (session) => {
+        // From now on Cognito asks for a code at every sign-in; this session already proved one.
+        user.setUserMfaPreference(null, { PreferredMfa: true, Enabled: true }, () => handlers.onSuccess(session));
+      },
+      onFailure: handlers.onFailure,
+    });
+  }
+
+  // The API refuses an administrator without an authenticator (MFA_REQUIRED): enrol one from the signed-in session.
+  function requireAuthenticator() {
+    const user = state.challenge && state.challenge.user;
+    show("app-view", false);
+    show("sign-in-view", true);
+    if (!user || !user.getSignInUserSession()) {
+      signOut("Your role needs an authenticator app. Sign in again to set one up.");
+      return;
     }
+    $("mfa-setup-intro").textContent = "Your role needs an authenticator app for every sign-in. Set it up now.";
+    enrolAuthenticator();
   }
 
   function signOut(message) {
     state.session = null;
+    state.challenge = null;
     state.pollGeneration += 1;
     clearTimeout(state.pollTimer);
     sessionStorage.removeItem(TOKEN_KEY);
     show("app-view", false);
     show("sign-out", false);
     $("who").textContent = "";
-    show("sign-in-form", true);
-    show("new-password-form", false);
+    showStep("sign-in-form");
     show("sign-in-view", true);
     notice(message || "");
     $("username").focus();
@@ -215,6 +272,10 @@
     }
     const type = response.headers.get("Content-Type") || "";
     const data = type.startsWith("application/json") ? await response.json() : await response.text();
+    if (response.status === 403 && data && data.code === "MFA_REQUIRED") {
+      requireAuthenticator();
+      throw new ApiError(403, data);
+    }
     if (!response.ok) throw new ApiError(response.status, typeof data === "object" ? data : { message: data });
     return { data: data, response: response };
   }
@@ -723,6 +784,8 @@
   async function start() {
     $("sign-in-form").addEventListener("submit", onSignIn);
     $("new-password-form").addEventListener("submit", onNewPassword);
+    $("mfa-code-form").addEventListener("submit", onMfaCode);
+    $("mfa-setup-form").addEventListener("submit", onMfaSetup);
     $("sign-out").addEventListener("click", () => signOut("You are signed out."));
     $("facility").addEventListener("change", (event) => selectFacility(event.target.value));
     for (const button of document.querySelectorAll(".task")) {

@@ -54,6 +54,12 @@ class PermissionDenied(IntakeError):
     code = "PERMISSION_DENIED"
 
 
+class MfaRequired(PermissionDenied):
+    """An administrator's login has no authenticator app (StaffMfa=ADMINS_REQUIRED)."""
+
+    code = "MFA_REQUIRED"
+
+
 class NotFound(IntakeError):
     code = "NOT_FOUND"
 

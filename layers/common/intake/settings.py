@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +27,12 @@ class Settings(BaseModel):
     reports_kms_key_id: str = Field(default="", alias="REPORTS_KMS_KEY_ID")
     user_pool_id: str = Field(default="", alias="USER_POOL_ID")
     user_pool_client_id: str = Field(default="", alias="USER_POOL_CLIENT_ID")
+    # how the staff page signs in: SRP deployed; the local stack uses USER_PASSWORD_AUTH (moto checks no SRP proof)
+    web_auth_flow: Literal["USER_SRP_AUTH", "USER_PASSWORD_AUTH"] = Field(
+        default="USER_SRP_AUTH", alias="WEB_AUTH_FLOW"
+    )
+    # template.yaml's StaffMfa: ADMINS_REQUIRED refuses SystemAdmin and AgencyAdmin logins without an authenticator
+    staff_mfa: Literal["OFF", "OPTIONAL", "ADMINS_REQUIRED"] = Field(default="OPTIONAL", alias="STAFF_MFA")
     aws_endpoint_url: str = Field(default="", alias="AWS_ENDPOINT_URL")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, alias="MAX_UPLOAD_BYTES")
     max_upload_rows: int = Field(default=200_000, gt=0, alias="MAX_UPLOAD_ROWS")

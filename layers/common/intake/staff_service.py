@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from intake.dal import staff as staff_store
-from intake.domain import StaffMember
-from intake.errors import Unauthenticated
+from intake.domain import Role, StaffMember
+from intake.errors import MfaRequired, Unauthenticated
+from intake.settings import get_settings
+
+# The roles whose sign-ins need an authenticator app when StaffMfa is ADMINS_REQUIRED.
+MFA_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.AGENCY_ADMIN})
 
 
 def resolve_requestor(username: str | None) -> StaffMember:
@@ -14,4 +18,12 @@ def resolve_requestor(username: str | None) -> StaffMember:
     staff = staff_store.get_staff(username)
     if staff is None or not staff.active:
         raise Unauthenticated("This account is not set up as Intake staff, or it was disabled")
+    if staff.role in MFA_ROLES and get_settings().staff_mfa == "ADMINS_REQUIRED":
+        from intake.dal import users  # boto3's Cognito client: only for administrators' requests
+
+        if not users.has_totp(username):
+            raise MfaRequired(
+                f"A {staff.role.value} must sign in with an authenticator app: open the staff page, set one up "
+                "when it asks, and sign in again"
+            )
     return staff

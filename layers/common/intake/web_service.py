@@ -24,6 +24,7 @@ def client_config() -> dict[str, str]:
         "userPoolId": settings.user_pool_id,
         "userPoolClientId": settings.user_pool_client_id,
         "cognitoEndpoint": cognito_endpoint(),
+        "authFlow": settings.web_auth_flow,
     }
 
 

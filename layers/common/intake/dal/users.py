@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intake.dal.aws import client
@@ -30,6 +32,36 @@ def create_login(username: str, temporary_password: str, email: str | None = Non
         raise StorageUnavailable("Could not create the login right now; try again in a moment") from exc
     except BotoCoreError as exc:
         raise StorageUnavailable("Could not create the login right now; try again in a moment") from exc
+
+
+# A login's enrolled authenticator, remembered for a few minutes per process (one AdminGetUser per admin, not per call).
+_TOTP_CACHE_SECONDS = 300.0
+_has_totp_until: dict[str, float] = {}
+
+
+def has_totp(username: str) -> bool:
+    """Whether a login has an authenticator app (software token MFA) enabled: Cognito then asks for its code at
+    every sign-in, so each of its tokens was MFA-authenticated. False for a login that does not exist."""
+    now = time.monotonic()
+    if _has_totp_until.get(username, 0.0) > now:
+        return True
+    try:
+        user = client("cognito-idp").admin_get_user(UserPoolId=get_settings().user_pool_id, Username=username)
+    except ClientError as exc:
+        if _code(exc) == "UserNotFoundException":
+            return False
+        raise StorageUnavailable("Could not check the sign-in right now; try again in a moment") from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable("Could not check the sign-in right now; try again in a moment") from exc
+    enrolled = "SOFTWARE_TOKEN_MFA" in user.get("UserMFASettingList", [])
+    if enrolled:
+        _has_totp_until[username] = now + _TOTP_CACHE_SECONDS
+    return enrolled
+
+
+def forget_totp_checks() -> None:
+    """Forget remembered authenticator checks (tests that restart moto)."""
+    _has_totp_until.clear()
 
 
 def set_login_enabled(username: str, enabled: bool) -> None:

@@ -1,0 +1,275 @@
+"""Least privilege you can check: the AWS actions each function's code really calls, against its role in template.yaml.
+
+moto enforces no IAM, so a role that cannot do what its code does (the validator without s3:ListBucket reads a
+missing object as 403, not 404; without s3:DeleteObject on plans/ its clean-up is AccessDenied) passes every other
+test. Here each function's handler runs its flows over moto (the API: every route family of the authorization matrix;
+the validator: a good file, a rejected file, a missing object, a drop and an ignored object; the worker: a bulk
+confirm with a hand-back; both dead-letter handlers; the sweeper), every botocore call is recorded and attributed to
+the function whose handler made it (tests/iam_recorder.py), mapped to the IAM action and resource it needs, and
+compared with the statements of that function's role:
+- MISSING: a call no statement allows → add the action and resource to the function's role in template.yaml;
+- UNUSED: an action on a resource that no call needed → remove it (or, if a path these flows cannot reach needs it,
+  add it to NOT_EXERCISED below with the reason).
+A new AWS call in a function's code shows here as MISSING until its role grants it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.resources import provision, provision_user_pool
+from infra.schedules import run_once, schedules_of
+from tests.conftest import FAC_A1, FAC_A2, UNIT_A1, UNIT_A2, FakeLambdaContext, reset_intake_caches
+from tests.iam_recorder import Grant, Need, Recorder, function_grants, platform_needs
+from tests.integration import test_authz_matrix as matrix
+from tests.integration.bulk_helpers import csv_file, drain, put_object, sqs_event
+
+# Grants no flow here can reach, each with its reason: (function, statement Sid, action) → why it is still needed.
+_POWERTOOLS_DELETE = "Powertools' idempotency deletes its in-progress record when the decorated call raises"
+NOT_EXERCISED: dict[tuple[str, str, str], str] = {
+    ("ApiFunction", "IdempotencyRecords", "dynamodb:DeleteItem"): _POWERTOOLS_DELETE,
+    ("WorkerFunction", "IdempotencyRecords", "dynamodb:DeleteItem"): _POWERTOOLS_DELETE,
+}
+
+FUNCTIONS = (
+    "ApiFunction",
+    "ValidatorFunction",
+    "WorkerFunction",
+    "ValidationDeadLetterFunction",
+    "CreationDeadLetterFunction",
+    "SweeperFunction",
+)
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[Recorder]:
+    """The botocore hooks, in before moto starts and before any client of the module is made."""
+    with pytest.MonkeyPatch.context() as patch, Recorder().installed(patch) as installed:
+        reset_intake_caches()
+        yield installed
+    reset_intake_caches()
+
+
+@pytest.fixture(scope="module")
+def aws(recorder: Recorder) -> Iterator[Any]:
+    """One moto for the module, with the template's resources and user pool, and every handler attributed."""
+    from moto import mock_aws
+
+    from infra.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        resources = provision("us-east-1")
+        for name, value in resources.environment().items():
+            patch.setenv(name, value)
+        patch.setenv("USER_POOL_ID", provision_user_pool("us-east-1").pool_id)
+        reset_intake_caches()
+        recorder.resources = resources
+        recorder.wrap_handlers(patch)
+        yield resources
+    reset_intake_caches()
+
+
+world = matrix.world  # the authorization matrix's directory, learners and validated uploads (through the handlers)
+
+
+def _api(method: str, path: str, user: str | None = "sys", body: Any = None) -> tuple[int, Any]:
+    status, answer, _ = matrix._call(method, path, user, body, context=FakeLambdaContext())
+    return status, answer
+
+
+def _sqs() -> Any:
+    return boto3.client("sqs", region_name="us-east-1")
+
+
+def _take(aws: Any, queue: str) -> list[dict[str, Any]]:
+    """Every message of a queue, received and deleted: the flow delivers them itself."""
+    taken: list[dict[str, Any]] = []
+    url = aws.queue_urls[queue]
+    while got := _sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages"):
+        for message in got:
+            _sqs().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if "Records" in message["Body"] or queue != "ValidationQueue":
+                taken.append(message)
+    return taken
+
+
+def _upload_with(aws: Any, data: bytes) -> str:
+    status, body = _api("POST", "/uploads", "ridge", {"facilityId": FAC_A1})
+    assert status == 201, body
+    put_object(aws, body["upload"]["fields"]["key"], data)
+    return str(body["uploadId"])
+
+
+def _rows(doc_ids: Iterator[int], count: int, unit: str = UNIT_A1) -> bytes:
+    return csv_file([f"{i},{next(doc_ids)},Ann,Lee,01/02/1990,Learner,,{unit}" for i in range(1, count + 1)])
+
+
+def _worker_short_of_time(aws: Any, upload_id: str) -> list[dict[str, Any]]:
+    """Confirm, then give the chunk to a worker with 10 s left: it does one part and hands the rest back."""
+    import worker_handler
+
+    assert _api("POST", f"/uploads/{upload_id}/confirm", "ridge", {"moveExisting": True})[0] == 202
+    (message,) = _take(aws, "CreationQueue")
+    event = sqs_event([message], aws.queue_arns["CreationQueue"])
+    assert worker_handler.lambda_handler(event, FakeLambdaContext(remaining_ms=10_000)) == {"batchItemFailures": []}
+    return _take(aws, "CreationQueue")
+
+
+def _dead_letter(aws: Any, dlq: str, messages: list[dict[str, Any]]) -> None:
+    import deadletter_handler
+
+    assert messages, dlq
+    result = deadletter_handler.lambda_handler(sqs_event(messages, aws.queue_arns[dlq]), FakeLambdaContext())
+    assert result == {"batchItemFailures": []}
+
+
+def _api_routes(world: Any) -> None:
+    """Every route of the authorization matrix, as the SystemAdmin at home and as a FacilityAdmin of elsewhere."""
+    for make in matrix.ROUTES.values():
+        for user, target in (("sys", "home"), ("ridge", "other_agency")):
+            facility_id, unit_id = matrix.TARGETS[target]
+            request = make(world, facility_id, unit_id)
+            status, _answer, _ = matrix._call(
+                request.method, request.path, user, request.body, request.query, context=FakeLambdaContext()
+            )
+            assert status < 500, (request, status)
+    # with StaffMfa=ADMINS_REQUIRED (as deployed by default) an administrator's login is checked for an authenticator
+    from intake.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STAFF_MFA", "ADMINS_REQUIRED")
+        get_settings.cache_clear()
+        status, answer = _api("GET", "/facilities", "north")
+        assert (status, answer["code"]) == (403, "MFA_REQUIRED")
+    get_settings.cache_clear()
+
+
+def _validator_paths(aws: Any, doc_ids: Iterator[int]) -> None:
+    """A rejected file, a missing object, a facility drop and an object under no facility's prefix."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    _upload_with(aws, b"\x89PNG\r\n\x1a\n not a spreadsheet")
+    gone = _upload_with(aws, _rows(doc_ids, 1))
+    s3.delete_object(Bucket=aws.bucket, Key=f"incoming/{FAC_A1}/{gone}.csv")
+    # as an earlier attempt that stopped after writing part of its plan leaves it: the "file gone" path removes it
+    put_object(aws, f"plans/{FAC_A1}/{gone}/chunk-000000.json", b"[]")
+    put_object(aws, f"incoming/{FAC_A1}/roster-drop.csv", _rows(doc_ids, 2))
+    put_object(aws, "incoming/no-such-facility/roster.csv", _rows(doc_ids, 1))
+    # a drop of a facility that confirms its drops itself: the validator fans the creation out
+    assert _api("POST", f"/facilities/{FAC_A2}/settings", "sys", {"autoConfirmDrops": True})[0] == 200
+    put_object(aws, f"incoming/{FAC_A2}/roster-auto.csv", _rows(doc_ids, 2, UNIT_A2))
+    drain(aws)
+    assert _api("GET", f"/uploads/{gone}", "ridge")[1]["status"] == "FAILED"
+    assert not s3.list_objects_v2(Bucket=aws.bucket, Prefix=f"plans/{FAC_A1}/{gone}/").get("Contents")
+
+
+def _creation_paths(aws: Any, doc_ids: Iterator[int]) -> None:
+    """A bulk confirm whose worker hands rows back, to completion; another whose handed-back chunk dead-letters."""
+    # one row of the file is a learner of another facility of the agency: a move
+    mover = {
+        "docId": "8099999",
+        "firstName": "Mo",
+        "lastName": "Ver",
+        "dateOfBirth": "01/02/1990",
+        "locationId": UNIT_A2,
+    }
+    assert _api("POST", "/learners", "sys", mover)[0] == 201
+    moved_row = f"61,{mover['docId']},Mo,Ver,01/02/1990,Learner,,{UNIT_A1}"
+    finished = _upload_with(aws, _rows(doc_ids, 60)[:-1] + b"\n" + moved_row.encode() + b"\n")
+    stopped = _upload_with(aws, _rows(doc_ids, 60))
+    drain(aws)
+    for message in _worker_short_of_time(aws, finished):
+        _sqs().send_message(QueueUrl=aws.queue_urls["CreationQueue"], MessageBody=message["Body"])
+    drain(aws)
+    status, view = _api("GET", f"/uploads/{finished}", "ridge")
+    assert (status, view["status"]) == (200, "COMPLETED"), view
+    assert "resultReportUrl" in view and view["counts"]["moved"] == 1
+    _dead_letter(aws, "CreationDLQ", _worker_short_of_time(aws, stopped))
+    assert _api("GET", f"/uploads/{stopped}", "ridge")[1]["status"] == "FAILED"
+
+
+def _validation_dead_letter(aws: Any, doc_ids: Iterator[int]) -> None:
+    """The object events of a link upload (part of whose plan an attempt wrote) and of a drop, dead-lettered."""
+    failed = _upload_with(aws, _rows(doc_ids, 1))
+    put_object(aws, f"plans/{FAC_A1}/{failed}/chunk-000000.json", b"[]")
+    put_object(aws, f"incoming/{FAC_A1}/roster-dead.csv", _rows(doc_ids, 1))
+    _dead_letter(aws, "ValidationDLQ", _take(aws, "ValidationQueue"))
+    assert _api("GET", f"/uploads/{failed}", "ridge")[1]["status"] == "FAILED"
+    assert (
+        len([u for u in _api("GET", f"/facilities/{FAC_A1}/uploads", "ridge")[1]["uploads"] if u["status"] == "FAILED"])
+        >= 2
+    )
+
+
+def _sweeper(aws: Any, doc_ids: Iterator[int]) -> None:
+    """Uploads of three days ago, one never sent and one validated, expired by the sweeper as EventBridge runs it."""
+    from intake import clock
+
+    real_now = clock.utc_now
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clock, "utc_now", lambda: real_now() - timedelta(days=3))
+        _api("POST", "/uploads", "ridge", {"facilityId": FAC_A1})
+        _upload_with(aws, _rows(doc_ids, 1))
+        read_late = _upload_with(aws, _rows(doc_ids, 1))
+        drain(aws)
+    # an upload read after its expiry is expired by the API on the spot (its file and plan removed)
+    assert _api("GET", f"/uploads/{read_late}", "ridge")[1]["status"] == "EXPIRED"
+    (schedule,) = schedules_of(aws)
+    assert run_once(schedule, aws)["expired"] == 2
+
+
+@pytest.fixture(scope="module")
+def needs(recorder: Recorder, aws: Any, world: Any) -> set[Need]:
+    """What every function's flows needed, plus what Lambda itself does with each role."""
+    doc_ids = itertools.count(8_100_001)
+    _api_routes(world)
+    _validator_paths(aws, doc_ids)
+    _creation_paths(aws, doc_ids)
+    _validation_dead_letter(aws, doc_ids)
+    _sweeper(aws, doc_ids)
+    return recorder.needs() | platform_needs(aws)
+
+
+@pytest.fixture(scope="module")
+def grants(aws: Any) -> dict[str, list[Grant]]:
+    return function_grants(aws)
+
+
+def test_every_function_ran_its_flows(needs: set[Need], grants: dict[str, list[Grant]]) -> None:
+    # Given the calls recorded while the flows ran (not counting what Lambda does with the role)
+    by_code = {n.function for n in needs if not n.operation.startswith("(")}
+
+    # Then every function of the template made calls of its own: a function without flows here is untested
+    assert set(grants) == set(FUNCTIONS)
+    assert by_code == set(FUNCTIONS)
+
+
+def test_no_function_calls_what_its_role_does_not_allow(needs: set[Need], grants: dict[str, list[Grant]]) -> None:
+    # Given each call's (function, action, resource) and each function role's statements
+
+    # When looking for calls no statement allows
+    missing = sorted(n.describe() for n in needs if not any(g.allows(n) for g in grants[n.function]))
+
+    # Then there is none (each line: add that action on that resource to the function's role in template.yaml)
+    assert not missing, "MISSING from template.yaml:\n" + "\n".join(missing)
+
+
+def test_no_role_grants_what_its_function_never_calls(needs: set[Need], grants: dict[str, list[Grant]]) -> None:
+    # Given each function role's grants (action × resource of every statement) and the calls its flows needed
+
+    # When looking for grants no call used
+    unused = sorted(
+        g.describe()
+        for function_grants_ in grants.values()
+        for g in function_grants_
+        if (g.function, g.sid, g.action) not in NOT_EXERCISED and not any(g.allows(n) for n in needs)
+    )
+
+    # Then there is none (each line: remove it from template.yaml, or list it in NOT_EXERCISED with the reason)
+    assert not unused, "UNUSED in template.yaml:\n" + "\n".join(unused)
