@@ -119,7 +119,9 @@ class Recorder:
         import botocore.signers
 
         handlers = [("before-parameter-build", self._before_params), ("after-call", self._after_call)]
-        monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, *handlers])
+        # In place, not a new list: moto appends its own stubber to this list when first imported, and that must
+        # stay there after the recorder is gone (a replaced list would be restored without it).
+        botocore.handlers.BUILTIN_HANDLERS.extend(handlers)
         original_post = botocore.signers.generate_presigned_post
 
         def presigned_post(client: Any, Bucket: str, Key: str, *args: Any, **kwargs: Any) -> Any:
@@ -128,7 +130,11 @@ class Recorder:
             return original_post(client, Bucket, Key, *args, **kwargs)
 
         monkeypatch.setattr(botocore.signers, "generate_presigned_post", presigned_post)
-        yield self
+        try:
+            yield self
+        finally:
+            for handler in handlers:
+                botocore.handlers.BUILTIN_HANDLERS.remove(handler)
 
     @contextmanager
     def function(self, logical_id: str) -> Iterator[None]:
