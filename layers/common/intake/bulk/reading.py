@@ -153,7 +153,7 @@ def read_checked(
     else:
         info = FileInfo(format="csv", encoding=encoding, delimiter=",", columns=[])
         text = _CsvText(_whole_line_blocks(_text_chunks(head, source, _Decoder(info))))
-        lines_before, records = _csv_records(text, source, info)
+        lines_before, records = _csv_records(text, source, info, limits)
         close = _nothing
     by_blocks = text if info.delimiter == "," else None  # the quick check's line shape is comma-separated
     rows = _learner_rows(records, lines_before, info, limits, max_cell_chars, close, check, quick_for, by_blocks)
@@ -394,7 +394,9 @@ class _CsvText:
         self._blocks = chain((block,), self._blocks)
 
 
-def _csv_records(text: _CsvText, source: _CountedBytes, info: FileInfo) -> tuple[int, Iterator[list[str]]]:
+def _csv_records(
+    text: _CsvText, source: _CountedBytes, info: FileInfo, limits: _Limits
+) -> tuple[int, Iterator[list[str]]]:
     """The blank lines before the first record, and a csv reader of the records; the delimiter found on the way."""
     lines = text.lines()
     blank = 0
@@ -402,6 +404,7 @@ def _csv_records(text: _CsvText, source: _CountedBytes, info: FileInfo) -> tuple
         if first.strip():
             break
         blank += 1
+        limits.check_line(blank)
     else:
         raise _empty_file()
     stripped = first.strip().lstrip("\ufeff")
@@ -429,6 +432,9 @@ _PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}R
 _REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _WORKBOOK = "xl/workbook.xml"
 _WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
+_CONTENT_TYPES = "[Content_Types].xml"
+_OVERRIDE = "{http://schemas.openxmlformats.org/package/2006/content-types}Override"
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 _STYLES = "xl/styles.xml"  # where openpyxl looks for it too
 _MAX_ZIP_MEMBERS = 10_000  # Excel writes a dozen parts; a thousand images would still pass
 _MAX_PART_BYTES = 256 * 1024 * 1024  # what one part may unpack to (a 200,000-row sheet is about 100 MB)
@@ -565,7 +571,7 @@ class _Workbook:
         if sheet is None or sheet not in archive.NameToInfo:
             raise _not_csv(what)
         self._sheet = sheet
-        strings = next((target for kind, target in relations.values() if kind.endswith("/sharedStrings")), None)
+        strings = self._shared_strings_part(relations, what)
         self._strings = self._shared_strings(strings) if strings in archive.NameToInfo else []
         self._date_styles, self._timedelta_styles = self._styles(what)
         self._epoch = CALENDAR_MAC_1904 if date1904 else WINDOWS_EPOCH
@@ -609,6 +615,16 @@ class _Workbook:
                 name = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
                 relations[element.get("Id", "")] = (element.get("Type", ""), name)
         return relations
+
+    def _shared_strings_part(self, relations: dict[str, tuple[str, str]], what: str) -> str | None:
+        """Where the shared strings are: [Content_Types].xml says, as openpyxl reads it, else the workbook's
+        relationships, else where Excel puts them."""
+        if _CONTENT_TYPES in self._archive.NameToInfo:
+            for _, element in self._events(_CONTENT_TYPES, _MAX_SMALL_PART_BYTES, what):
+                if element.tag == _OVERRIDE and element.get("ContentType") == _SHARED_STRINGS_TYPE:
+                    return element.get("PartName", "").lstrip("/")
+        by_relation = (target for kind, target in relations.values() if kind.endswith("/sharedStrings"))
+        return next(by_relation, "xl/sharedStrings.xml")
 
     def _styles(self, what: str) -> tuple[set[int], set[int]]:
         """The cell styles (indexes into cellXfs) that show dates, and those that show durations, as openpyxl does."""
