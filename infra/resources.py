@@ -186,9 +186,17 @@ def provision(
 
     globals_ = template.get("Globals", {}).get("Function", {})
     for logical_id, resource in _of_type(resources, FUNCTION_TYPE):
-        local.functions[logical_id] = _function(logical_id, resource.get("Properties", {}), globals_)
+        local.functions[logical_id] = _function(
+            logical_id, resource.get("Properties", {}), globals_, template.get("Parameters", {})
+        )
     for logical_id, resource in _of_type(resources, FUNCTION_TYPE):
-        source = _sqs_event_source(local, local.functions[logical_id], resource.get("Properties", {}), resources)
+        source = _sqs_event_source(
+            local,
+            local.functions[logical_id],
+            resource.get("Properties", {}),
+            resources,
+            template.get("Parameters", {}),
+        )
         if source is not None:
             local.event_sources[logical_id] = source
     return local
@@ -445,8 +453,18 @@ def _drain_test_events(sqs: Any, queue_url: str) -> None:
 # ------------------------------------------------------------------ functions
 
 
-def _function(logical_id: str, props: dict[str, Any], globals_: dict[str, Any]) -> FunctionConfig:
+def _parameter_default(value: Any, parameters: dict[str, Any]) -> Any:
+    """A {"Ref": parameter} as the parameter's default, which the local stack deploys; any other value as it is."""
+    if isinstance(value, dict) and "Ref" in value and str(value["Ref"]) in parameters:
+        return parameters[str(value["Ref"])].get("Default")
+    return value
+
+
+def _function(
+    logical_id: str, props: dict[str, Any], globals_: dict[str, Any], parameters: dict[str, Any]
+) -> FunctionConfig:
     reserved = props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions"))
+    reserved = _parameter_default(reserved, parameters)
     return FunctionConfig(
         logical_id=logical_id,
         handler=str(props.get("Handler", globals_.get("Handler", "app.lambda_handler"))),
@@ -480,7 +498,11 @@ def _sqs_mappings_of(function_id: str, props: dict[str, Any], resources: dict[st
 
 
 def _sqs_event_source(
-    local: LocalResources, function: FunctionConfig, props: dict[str, Any], resources: dict[str, Any]
+    local: LocalResources,
+    function: FunctionConfig,
+    props: dict[str, Any],
+    resources: dict[str, Any],
+    parameters: dict[str, Any],
 ) -> SqsEventSource | None:
     mappings = _sqs_mappings_of(function.logical_id, props, resources)
     if not mappings:
@@ -491,7 +513,7 @@ def _sqs_event_source(
     queue_id = next(iter(_referenced_ids(mapping["EventSourceArn"])))
     redrive = resources[queue_id].get("Properties", {}).get("RedrivePolicy")
     dlq_id = next(iter(_referenced_ids(redrive)), None) if redrive else None
-    maximum = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+    maximum = _parameter_default(mapping.get("ScalingConfig", {}).get("MaximumConcurrency"), parameters)
     return SqsEventSource(
         function=function,
         queue_id=queue_id,

@@ -609,6 +609,13 @@ def test_idempotency_and_uploads_tables_expire_items() -> None:
     assert ttl["UploadsTable"] == {"AttributeName": "ttl", "Enabled": True}
 
 
+def _default(value: Any) -> Any:
+    """A {"Ref": parameter} as the parameter's default, as the local stack deploys it."""
+    if isinstance(value, dict) and "Ref" in value:
+        return load_template()["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
 def _source_view(resources: Any) -> dict[str, tuple[Any, ...]]:
     """What the local pollers take from each SQS event source, by function logical id."""
     return {
@@ -639,13 +646,14 @@ def test_local_stack_polls_the_queues_the_mappings_name(aws: Any) -> None:
         # a dead-letter handler's own queue has no redrive: what it cannot handle stays there
         redrive = _resources()[queue_id]["Properties"].get("RedrivePolicy")
         reserved = function["Properties"].get("ReservedConcurrentExecutions")
+        reserved = _default(reserved)
         expected[name] = (
             queue_id,
             mapping["BatchSize"],
             "ReportBatchItemFailures" in mapping["FunctionResponseTypes"],
             redrive["maxReceiveCount"] if redrive else None,
             _target(redrive["deadLetterTargetArn"]) if redrive else None,
-            mapping.get("ScalingConfig", {}).get("MaximumConcurrency"),
+            _default(mapping.get("ScalingConfig", {}).get("MaximumConcurrency")),
             _function_timeout(function),
             reserved,
         )

@@ -40,6 +40,10 @@ class Settings(BaseModel):
     report_link_ttl_seconds: int = Field(default=300, gt=0, le=3600, alias="REPORT_LINK_TTL_SECONDS")
     creation_chunk_size: int = Field(default=200, gt=0, le=1000, alias="CREATION_CHUNK_SIZE")
     upload_expiry_days: int = Field(default=2, gt=0, alias="UPLOAD_EXPIRY_DAYS")
+    # CPU seconds one file may take to read and check (bulk/reading.py), past which it is REJECTED as TOO_SLOW.
+    # ValidatorFunction's 300 s timeout at 1024 MB (1024/1769 of a vCPU) gives a busy thread ~174 s of CPU; 150
+    # leaves the rest for the reports and the plan. A 200,000-row file takes well under a minute of it.
+    validation_cpu_seconds: float = Field(default=150.0, gt=0, alias="VALIDATION_CPU_SECONDS")
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,11 @@
 Everything streams: bytes are read in chunks and counted, text is decoded chunk by chunk, and rows are yielded one at
 a time, so memory stays constant in the number of rows (an XLSX is spooled to a temporary file first, because a ZIP
 needs random access).
+
+Everything is bounded too, so that no file can hold a validator for long (docs/security.md, "Bounded spreadsheet
+reading"): the rows a sheet may number (blank ones included), the columns of a row, the cells of a file, the members
+of a workbook's ZIP and what each unpacks to (declared and counted), its shared strings, and the CPU time of a file.
+Every XML part of a workbook is parsed by defusedxml (no DTD, no entities) from a byte-counted stream.
 """
 
 from __future__ import annotations
@@ -10,17 +15,25 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import posixpath
+import struct
 import sys
 import tempfile
+import time
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from operator import itemgetter
-from typing import IO, BinaryIO, Generic, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Generic, TypeVar, cast
 
 from intake.bulk.types import FileRejected, RowIssue
+from intake.settings import get_settings
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 CANONICAL_COLUMNS = ("requestId", "docID", "firstName", "lastName", "dateOfBirth", "role", "password", "locationId")
 REQUIRED_COLUMNS = ("docID", "firstName", "lastName", "dateOfBirth", "role", "locationId")
@@ -42,6 +55,12 @@ _MAGIC = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Excel workbook (.xls) or another Office file"),
     (b"PK\x05\x06", "an empty ZIP archive"),
 )
+# A row may have at most this many columns (a record this wide, or a cell this far right, rejects the file).
+MAX_COLUMNS = 1000
+# Beyond the header and max_rows learners, a sheet may number as many blank rows again and this many more.
+_SPARE_ROWS = 1000
+_CELLS_PER_ROW = 64  # a file may hold this many cells per row it may number, on average
+_CPU_CHECK_EVERY = 1024  # learner rows between two looks at the CPU time
 _Row = TypeVar("_Row")
 _HEADER_KEY_DROP = str.maketrans("", "", " \t\u00a0\ufeff_-")
 _CANONICAL_BY_KEY = {name.lower(): name for name in CANONICAL_COLUMNS}
@@ -112,12 +131,16 @@ def read_checked(
     max_bytes: int,
     max_rows: int,
     max_cell_chars: int = 1000,
+    cpu_seconds: float | None = None,
 ) -> tuple[FileInfo, Iterator[_Row]]:
     """read_values with `check(line, cells)` applied to each row, a quick check of the raw records first if given.
 
     The hot path: a comma-separated file is handed to the quick check a block of lines at a time, up to the first
     block holding a double quote (a quoted cell may hold line breaks, so from there csv reads record by record).
+    The file may take cpu_seconds of this thread's CPU time from this call on (default: the
+    VALIDATION_CPU_SECONDS setting), checked every _CPU_CHECK_EVERY rows; past it the file is TOO_SLOW.
     """
+    limits = _Limits.of(max_rows, get_settings().validation_cpu_seconds if cpu_seconds is None else cpu_seconds)
     source = _CountedBytes(stream, max_bytes)
     head = source.read_at_least(max(_CHUNK, _BINARY_SNIFF))
     if not head:
@@ -125,15 +148,15 @@ def read_checked(
     encoding = _sniff(head)
     text: _CsvText | None = None
     if encoding == "zip":
-        info, records, close = _open_xlsx(head, source)
+        info, records, close = _open_xlsx(head, source, limits)
         lines_before = 0
     else:
         info = FileInfo(format="csv", encoding=encoding, delimiter=",", columns=[])
         text = _CsvText(_whole_line_blocks(_text_chunks(head, source, _Decoder(info))))
-        lines_before, records = _csv_records(text, source, info)
+        lines_before, records = _csv_records(text, source, info, limits)
         close = _nothing
     by_blocks = text if info.delimiter == "," else None  # the quick check's line shape is comma-separated
-    rows = _learner_rows(records, lines_before, info, max_rows, max_cell_chars, close, check, quick_for, by_blocks)
+    rows = _learner_rows(records, lines_before, info, limits, max_cell_chars, close, check, quick_for, by_blocks)
     sentinel = object()
     first = next(rows, sentinel)
     if first is sentinel:
@@ -142,6 +165,61 @@ def read_checked(
             "The file has a header but no learners: add one row per learner under the header and upload it again",
         )
     return info, chain((cast(_Row, first),), rows)
+
+
+@dataclass(slots=True)
+class _Limits:
+    """What one file may cost: learner rows, sheet rows (blank ones too), cells, and CPU time of this thread.
+
+    time.thread_time, not process time: the local stack runs handlers in threads (Lambda in the main thread).
+    """
+
+    max_rows: int
+    sheet_rows: int  # the last spreadsheet line a file may use
+    max_cells: int
+    seconds: float
+    deadline: float
+    cells: int = 0
+
+    @classmethod
+    def of(cls, max_rows: int, seconds: float) -> _Limits:
+        sheet_rows = 1 + 2 * max_rows + _SPARE_ROWS
+        return cls(max_rows, sheet_rows, _CELLS_PER_ROW * sheet_rows, seconds, time.thread_time() + seconds)
+
+    def check_time(self) -> None:
+        if time.thread_time() > self.deadline:
+            raise FileRejected(
+                "TOO_SLOW",
+                f"The file took more than {self.seconds:g} seconds to read, more than a file of learners needs: "
+                f"{SAVE_AS_CSV}, or split it into smaller files",
+            )
+
+    def check_line(self, line: int) -> None:
+        """TOO_MANY_ROWS if a spreadsheet line (of a blank row, or a row number the file declares) is past the limit."""
+        if line > self.sheet_rows:
+            raise FileRejected(
+                "TOO_MANY_ROWS",
+                f"The file numbers its rows up to row {line:,}, past the {self.sheet_rows:,} rows a file may use "
+                f"(blank rows count too): delete the empty rows below your learners (select them, right-click > "
+                f"Delete) or split the file into files of at most {self.max_rows:,} learners each",
+            )
+
+    def add_cells(self, count: int) -> None:
+        self.cells += count
+        if self.cells > self.max_cells:
+            raise FileRejected(
+                "TOO_LARGE",
+                f"The file holds more than {self.max_cells:,} cells: delete the columns and rows that are not "
+                f"learners, or {SAVE_AS_CSV}",
+            )
+
+
+def _too_many_columns(line: int, columns: int) -> FileRejected:
+    return FileRejected(
+        "TOO_MANY_COLUMNS",
+        f"Row {line:,} has {columns:,} columns or more, more than the {MAX_COLUMNS:,} a file may have: delete the "
+        f"columns to the right of the template's columns (select them, right-click > Delete) and upload it again",
+    )
 
 
 def _pair(line: int, values: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
@@ -316,7 +394,9 @@ class _CsvText:
         self._blocks = chain((block,), self._blocks)
 
 
-def _csv_records(text: _CsvText, source: _CountedBytes, info: FileInfo) -> tuple[int, Iterator[list[str]]]:
+def _csv_records(
+    text: _CsvText, source: _CountedBytes, info: FileInfo, limits: _Limits
+) -> tuple[int, Iterator[list[str]]]:
     """The blank lines before the first record, and a csv reader of the records; the delimiter found on the way."""
     lines = text.lines()
     blank = 0
@@ -324,6 +404,7 @@ def _csv_records(text: _CsvText, source: _CountedBytes, info: FileInfo) -> tuple
         if first.strip():
             break
         blank += 1
+        limits.check_line(blank)
     else:
         raise _empty_file()
     stripped = first.strip().lstrip("\ufeff")
@@ -346,49 +427,369 @@ def _csv_reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
 # --- XLSX ------------------------------------------------------------------------------------------------------------
 
 
-def _open_xlsx(head: bytes, source: _CountedBytes) -> tuple[FileInfo, Iterator[list[str]], Callable[[], None]]:
-    import openpyxl  # only XLSX uploads pay for the import
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_WORKBOOK = "xl/workbook.xml"
+_WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
+_CONTENT_TYPES = "[Content_Types].xml"
+_OVERRIDE = "{http://schemas.openxmlformats.org/package/2006/content-types}Override"
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_STYLES = "xl/styles.xml"  # where openpyxl looks for it too
+_MAX_ZIP_MEMBERS = 10_000  # Excel writes a dozen parts; a thousand images would still pass
+_MAX_PART_BYTES = 256 * 1024 * 1024  # what one part may unpack to (a 200,000-row sheet is about 100 MB)
+_MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # what all parts together may unpack to
+_MAX_SMALL_PART_BYTES = 16 * 1024 * 1024  # the workbook, its relationships and its styles
+_MAX_SHARED_STRINGS = 2_000_000
+_MAX_SHARED_CHARS = 32 * 1024 * 1024
+_XLSX_CHECK_EVERY = 64  # sheet rows (each at most MAX_COLUMNS cells) or 64 x shared strings between looks at the clock
 
+
+def _open_xlsx(
+    head: bytes, source: _CountedBytes, limits: _Limits
+) -> tuple[FileInfo, Iterator[list[str]], Callable[[], None]]:
+    """The workbook's first worksheet as records, read within limits: see _Workbook."""
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by the row iterator
     try:
         data = head
         while data:
             spool.write(data)
             data = source.read(_CHUNK)
+        _check_zip_members(spool)
         spool.seek(0)
         try:
-            with zipfile.ZipFile(spool) as archive:
-                is_workbook = "xl/workbook.xml" in archive.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError):
+            archive = zipfile.ZipFile(spool)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
             raise _not_csv("a damaged ZIP archive") from None
-        if not is_workbook:
-            raise _not_csv("a ZIP archive")
-        spool.seek(0)
         try:
-            workbook = openpyxl.load_workbook(spool, read_only=True, data_only=True)
-            sheet = workbook.worksheets[0]
-        except Exception:
-            raise _not_csv("a workbook that could not be opened") from None
+            if _WORKBOOK not in archive.NameToInfo:
+                raise _not_csv("a ZIP archive")
+            book = _Workbook(archive, limits)
+        except BaseException:
+            archive.close()
+            raise
     except BaseException:
         spool.close()
         raise
-    sheet.reset_dimensions()  # some writers record a wrong size; read every row there is
 
     def close() -> None:
-        workbook.close()
+        archive.close()
         spool.close()
 
-    def records() -> Iterator[list[str]]:
+    info = FileInfo(format="xlsx", encoding="", delimiter="", columns=[])
+    return info, book.records(), close
+
+
+def _check_zip_members(spool: IO[bytes]) -> None:
+    """INVALID_SPREADSHEET if the ZIP's end record declares more members than a workbook has, before zipfile reads
+    its central directory (a 50 MB file can declare ~600,000 members, which zipfile would hold in memory at once)."""
+    spool.seek(0, io.SEEK_END)
+    size = spool.tell()
+    tail_size = min(size, 22 + 0xFFFF)  # the end record and its comment
+    spool.seek(size - tail_size)
+    tail = spool.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return  # zipfile will find it damaged
+    members: int = struct.unpack_from("<H", tail, at + 10)[0]
+    if members == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        # ZIP64: the locator before the end record gives where the ZIP64 end record, with the real count, starts
+        (record_at,) = struct.unpack_from("<Q", tail, at - 20 + 8)
+        spool.seek(record_at)
+        record = spool.read(56)
+        if len(record) == 56 and record[:4] == b"PK\x06\x06":
+            (members,) = struct.unpack_from("<Q", record, 32)
+    if members > _MAX_ZIP_MEMBERS:
+        raise _invalid_spreadsheet(f"its ZIP archive declares {members:,} parts, far more than a workbook has")
+
+
+def _invalid_spreadsheet(why: str) -> FileRejected:
+    return FileRejected(
+        "INVALID_SPREADSHEET",
+        f"This workbook cannot be read safely ({why}); Excel never writes such a file: open it in Excel and "
+        f"{SAVE_AS_CSV}.",
+    )
+
+
+def _too_large_workbook(what: str) -> FileRejected:
+    return FileRejected(
+        "TOO_LARGE",
+        f"The workbook {what}, more than a file of learners needs: delete what is not learners (other sheets, "
+        f"images, formatting) or {SAVE_AS_CSV}",
+    )
+
+
+class _CountedPart:
+    """One ZIP member's bytes, counted as they are unpacked: TOO_LARGE past `cap` whatever its header declared."""
+
+    def __init__(self, stream: IO[bytes], cap: int) -> None:
+        self._stream = stream
+        self._cap = cap
+        self.total = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size if 0 <= size <= _CHUNK else _CHUNK)
+        self.total += len(data)
+        if self.total > self._cap:
+            raise _too_large_workbook(f"unpacks to more than {_human_size(self._cap)} in one part")
+        return data
+
+
+class _Workbook:
+    """A workbook's first worksheet, read by hand instead of openpyxl.load_workbook, to bound every step.
+
+    openpyxl's read-only mode reads sharedStrings.xml whole, walks every row number up to the highest one (a row
+    numbered 10^12 is 10^12 empty rows) and builds a whole row before yielding it (10^6 cells at once). Here every
+    member's declared size is checked before anything is unpacked, each part is parsed by defusedxml from a counted
+    stream, rows and cells are checked as the parser meets them (a row number at its start tag, a cell as it ends),
+    and the clock is looked at every _XLSX_CHECK_EVERY rows. A cell's value is still typed by openpyxl's own
+    WorkSheetParser.parse_cell, with the workbook's date styles and epoch, so values read exactly as openpyxl reads
+    them.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, limits: _Limits) -> None:
+        from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH
+
+        self._archive = archive
+        self._limits = limits
+        members = archive.infolist()
+        if len(members) > _MAX_ZIP_MEMBERS:
+            raise _invalid_spreadsheet(f"its ZIP archive holds {len(members):,} parts, far more than a workbook has")
+        largest = max(members, key=lambda member: member.file_size)
+        if largest.file_size > _MAX_PART_BYTES:
+            raise _too_large_workbook(f"unpacks to {_human_size(largest.file_size)} in one part")
+        unpacked = sum(member.file_size for member in members)
+        if unpacked > _MAX_UNPACKED_BYTES:
+            raise _too_large_workbook(f"unpacks to {_human_size(unpacked)}")
+        what = "a workbook that could not be opened"
+        sheets, date1904 = self._sheets(what)
+        relations = self._relations(what)
+        sheet = next(
+            (relations[rel_id][1] for rel_id in sheets if relations.get(rel_id, ("", ""))[0].endswith("/worksheet")),
+            None,
+        )
+        if sheet is None or sheet not in archive.NameToInfo:
+            raise _not_csv(what)
+        self._sheet = sheet
+        strings = self._shared_strings_part(relations, what)
+        self._strings = self._shared_strings(strings) if strings in archive.NameToInfo else []
+        self._date_styles, self._timedelta_styles = self._styles(what)
+        self._epoch = CALENDAR_MAC_1904 if date1904 else WINDOWS_EPOCH
+
+    def _events(self, name: str, cap: int, what: str, events: tuple[str, ...] = ("end",)) -> Iterator[Any]:
+        """(event, element) of one part, parsed by defusedxml (no DTD, no entities) from a counted stream."""
+        from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import ParseError, iterparse
+
         try:
-            for values in sheet.iter_rows(values_only=True):
-                yield [_cell_text(value) for value in values]
+            with self._archive.open(name) as raw:
+                yield from iterparse(_CountedPart(raw, cap), events=events, forbid_dtd=True)
+        except DefusedXmlException:
+            raise _invalid_spreadsheet(f"its part {name} declares a DTD or XML entities") from None
+        except ParseError:
+            raise _not_csv(what) from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError):
+            raise _not_csv("a damaged ZIP archive") from None
+
+    def _sheets(self, what: str) -> tuple[list[str], bool]:
+        """The relationship ids of the workbook's sheets in order, and whether its dates count from 1904."""
+        rel_ids: list[str] = []
+        date1904 = False
+        for _, element in self._events(_WORKBOOK, _MAX_SMALL_PART_BYTES, what):
+            if element.tag == _MAIN + "sheet":
+                rel_id = element.get(_REL_ID)
+                if rel_id:
+                    rel_ids.append(rel_id)
+            elif element.tag == _MAIN + "workbookPr":
+                date1904 = element.get("date1904", "").lower() in ("1", "true")
+        return rel_ids, date1904
+
+    def _relations(self, what: str) -> dict[str, tuple[str, str]]:
+        """The workbook's relationships: id -> (type, the part's name in the archive)."""
+        if _WORKBOOK_RELS not in self._archive.NameToInfo:
+            raise _not_csv(what)
+        relations: dict[str, tuple[str, str]] = {}
+        for _, element in self._events(_WORKBOOK_RELS, _MAX_SMALL_PART_BYTES, what):
+            if element.tag == _PACKAGE_RELS and element.get("TargetMode") != "External":
+                target = element.get("Target", "")
+                name = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+                relations[element.get("Id", "")] = (element.get("Type", ""), name)
+        return relations
+
+    def _shared_strings_part(self, relations: dict[str, tuple[str, str]], what: str) -> str | None:
+        """Where the shared strings are: [Content_Types].xml says, as openpyxl reads it, else the workbook's
+        relationships, else where Excel puts them."""
+        if _CONTENT_TYPES in self._archive.NameToInfo:
+            for _, element in self._events(_CONTENT_TYPES, _MAX_SMALL_PART_BYTES, what):
+                if element.tag == _OVERRIDE and element.get("ContentType") == _SHARED_STRINGS_TYPE:
+                    return element.get("PartName", "").lstrip("/")
+        by_relation = (target for kind, target in relations.values() if kind.endswith("/sharedStrings"))
+        return next(by_relation, "xl/sharedStrings.xml")
+
+    def _styles(self, what: str) -> tuple[set[int], set[int]]:
+        """The cell styles (indexes into cellXfs) that show dates, and those that show durations, as openpyxl does."""
+        from openpyxl.styles.numbers import builtin_format_code, is_date_format, is_timedelta_format
+
+        if _STYLES not in self._archive.NameToInfo:
+            return set(), set()
+        custom: dict[int, str] = {}
+        formats: list[int] = []
+        try:
+            for _, element in self._events(_STYLES, _MAX_SMALL_PART_BYTES, what):
+                if element.tag == _MAIN + "numFmt":
+                    custom[int(element.get("numFmtId", "0"))] = element.get("formatCode", "")
+                elif element.tag == _MAIN + "cellXfs":
+                    formats = [int(xf.get("numFmtId", "0")) for xf in element]
+        except ValueError:
+            raise _not_csv(what) from None
+        codes = [custom[number] if number in custom else builtin_format_code(number) for number in formats]
+        dates = {index for index, code in enumerate(codes) if is_date_format(code)}
+        return dates, {index for index, code in enumerate(codes) if is_timedelta_format(code)}
+
+    def _shared_strings(self, name: str) -> list[str]:
+        """The shared strings as openpyxl reads them, streamed with a cap on their count and their characters."""
+        from openpyxl.cell.text import Text
+
+        strings: list[str] = []
+        chars = 0
+        root: Element | None = None
+        item = _MAIN + "si"
+        for event, element in self._events(
+            name, _MAX_PART_BYTES, "a workbook that could not be opened", ("start", "end")
+        ):
+            if event == "start":
+                if root is None:
+                    root = element
+                continue
+            if element.tag != item:
+                continue
+            text = Text.from_tree(element).content.replace("x005F_", "")
+            chars += len(text)
+            strings.append(text)
+            if root is not None:
+                root.clear()  # the strings read so far are kept as str, not as elements
+            if len(strings) > _MAX_SHARED_STRINGS:
+                raise _too_large_workbook(f"holds more than {_MAX_SHARED_STRINGS:,} different texts")
+            if chars > _MAX_SHARED_CHARS:
+                raise _too_large_workbook(f"holds more than {_MAX_SHARED_CHARS:,} characters of text")
+            if not len(strings) % (_XLSX_CHECK_EVERY * _XLSX_CHECK_EVERY):
+                self._limits.check_time()
+        return strings
+
+    def records(self) -> Iterator[list[str]]:
+        """The sheet's rows, one record per spreadsheet line from line 1 ([] for a row the sheet leaves out)."""
+        from openpyxl.worksheet._reader import WorkSheetParser
+
+        parser = WorkSheetParser(
+            None,
+            self._strings,
+            data_only=True,
+            epoch=self._epoch,
+            date_formats=self._date_styles,
+            timedelta_formats=self._timedelta_styles,
+        )
+        rows = _SheetRows(parser, self._limits)
+        row_tag, cell_tag, dimension_tag = _MAIN + "row", _MAIN + "c", _MAIN + "dimension"
+        what = "a workbook whose first sheet could not be read"
+        try:
+            for event, element in self._events(self._sheet, _MAX_PART_BYTES, what, ("start", "end")):
+                if event == "start":
+                    rows.start(element)
+                elif element.tag == cell_tag:
+                    rows.cell(element)
+                elif element.tag == row_tag:
+                    gap, values = rows.end()
+                    if values is not None:
+                        for _ in range(gap):
+                            yield []
+                        yield values
+                elif element.tag == dimension_tag:
+                    rows.dimension(element)
         except FileRejected:
             raise
         except Exception:
-            raise _not_csv("a workbook whose first sheet could not be read") from None
+            raise _not_csv(what) from None
 
-    info = FileInfo(format="xlsx", encoding="", delimiter="", columns=[])
-    return info, records(), close
+
+class _SheetRows:
+    """What the sheet's parser has met so far: each row number checked at its start tag, each cell as it ends."""
+
+    def __init__(self, parser: Any, limits: _Limits) -> None:
+        self._parser = parser
+        self._limits = limits
+        self._sheet_data: Element | None = None
+        self._cells: list[tuple[int, object]] = []
+        self._number = 0
+        self._next_line = 1
+        self._rows_read = 0
+
+    def start(self, element: Element) -> None:
+        if element.tag == _MAIN + "row":
+            parser = self._parser
+            self._number = _row_number(element.get("r"), parser.row_counter)
+            self._limits.check_line(self._number)  # before a cell of it is read, let alone the rows between
+            parser.row_counter, parser.col_counter = self._number, 0
+            self._cells = []
+        elif element.tag == _MAIN + "sheetData":
+            self._sheet_data = element
+
+    def cell(self, element: Element) -> None:
+        cell = self._parser.parse_cell(element)
+        cells = self._cells
+        if cell["column"] > MAX_COLUMNS or len(cells) >= MAX_COLUMNS:
+            raise _too_many_columns(self._number, max(cell["column"], len(cells) + 1))
+        self._limits.check_line(cell["row"])
+        cells.append((cell["column"], cell["value"]))
+
+    def end(self) -> tuple[int, list[str] | None]:
+        """At a row's end tag: the number of rows the sheet left out before it, and its values (None: out of order)."""
+        self._limits.add_cells(len(self._cells))
+        if self._sheet_data is not None:
+            self._sheet_data.clear()  # the rows read so far are gone, not kept as empty elements
+        self._rows_read += 1
+        if not self._rows_read % _XLSX_CHECK_EVERY:
+            self._limits.check_time()
+        if self._number < self._next_line:
+            return 0, None  # as openpyxl drops a row out of order
+        gap = self._number - self._next_line
+        self._next_line = self._number + 1
+        return gap, _row_values(self._cells)
+
+    def dimension(self, element: Element) -> None:
+        """TOO_MANY_ROWS if the sheet's declared size passes the rows a file may use; it bounds nothing else."""
+        from openpyxl.utils.cell import range_boundaries
+
+        try:
+            last_row = range_boundaries(element.get("ref", ""))[3]
+        except (ValueError, TypeError):
+            return
+        if last_row is not None:
+            self._limits.check_line(last_row)
+
+
+def _row_number(declared: str | None, previous: int) -> int:
+    """A row's number as openpyxl reads it: its r attribute (an integer, maybe written as a float), else the next."""
+    if declared is None:
+        return previous + 1
+    try:
+        return int(declared)
+    except ValueError:
+        number = float(declared)
+        if not number.is_integer():
+            raise
+        return int(number)
+
+
+def _row_values(cells: list[tuple[int, object]]) -> list[str]:
+    """A row's cells by column, as wide as its last cell's column (as openpyxl's read-only rows are)."""
+    if not cells:
+        return []
+    width = cells[-1][0]
+    values = [""] * width
+    for column, value in cells:
+        if 1 <= column <= width:
+            values[column - 1] = _cell_text(value)
+    return values
 
 
 def _cell_text(value: object) -> str:
@@ -418,7 +819,7 @@ def _learner_rows(
     records: Iterator[list[str]],
     lines_before: int,
     info: FileInfo,
-    max_rows: int,
+    limits: _Limits,
     max_cell_chars: int,
     close: Callable[[], None],
     check: Callable[[int, tuple[str, ...]], _Row],
@@ -426,20 +827,25 @@ def _learner_rows(
     text: _CsvText | None,
 ) -> Iterator[_Row]:
     try:
-        line, header = _header(records, lines_before, info)
+        line, header = _header(records, lines_before, info, limits)
         positions = _columns(header, info)
-        width, usual = _usual_row(positions, check, max_cell_chars)
+        width, usual = _usual_row(positions, check, max_cell_chars, limits)
         quick = quick_for(positions, width) if quick_for is not None else None
         if quick is not None and text is not None:
             rows: Iterator[Sequence[_Row]] = _block_rows(text, line, quick, usual)
         else:
             rows = _record_rows(records, line, quick, usual)
+        max_rows = limits.max_rows
         count = 0
+        look_at = min(max_rows, _CPU_CHECK_EVERY)  # one comparison per batch serves both the row limit and the clock
         for batch in rows:
             count += len(batch)
-            if count > max_rows:
-                yield from batch[: len(batch) - (count - max_rows)]
-                raise _too_many_rows(max_rows)
+            if count > look_at:
+                if count > max_rows:
+                    yield from batch[: len(batch) - (count - max_rows)]
+                    raise _too_many_rows(max_rows)
+                limits.check_time()
+                look_at = min(max_rows, count + _CPU_CHECK_EVERY)
             yield from batch
     except csv.Error as exc:
         raise FileRejected("NOT_CSV", f"The file could not be read as CSV ({exc}): {SAVE_AS_CSV}.") from None
@@ -447,20 +853,30 @@ def _learner_rows(
         close()
 
 
-def _header(records: Iterator[list[str]], line: int, info: FileInfo) -> tuple[int, list[str]]:
+def _header(records: Iterator[list[str]], line: int, info: FileInfo, limits: _Limits) -> tuple[int, list[str]]:
     """The first non-blank record and its line."""
     for header in records:
         line += 1
+        if len(header) > MAX_COLUMNS:
+            raise _too_many_columns(line, len(header))
         if any(cell.strip() for cell in header):
             info.header_line = line
             return line, header
+        limits.check_line(line)
+        if not line % _CPU_CHECK_EVERY:
+            limits.check_time()
     raise _empty_file()
 
 
 def _usual_row(
-    positions: dict[str, int], check: Callable[[int, tuple[str, ...]], _Row], max_cell_chars: int
+    positions: dict[str, int], check: Callable[[int, tuple[str, ...]], _Row], max_cell_chars: int, limits: _Limits
 ) -> tuple[int, Callable[[int, list[str]], _Row | None]]:
-    """The record width of the layout, and the usual path of one record: None for a blank row, else check's row."""
+    """The record width of the layout, and the usual path of one record: None for a blank row, else check's row.
+
+    Every record the quick check does not accept comes here, so the limits that cost nothing on the quick path are
+    checked here only where a record is unusual: a blank row's line against the sheet's rows (blank rows are never
+    counted as learners), an off-width record's cells against the columns and cells a file may have.
+    """
     width = max(positions.values()) + 1
     # a column the file lacks reads the cell just past the widest one, which every record is padded to hold
     values_of = itemgetter(*(positions.get(name, width) for name in CANONICAL_COLUMNS))
@@ -471,15 +887,25 @@ def _usual_row(
     def usual(line: int, record: list[str]) -> _Row | None:
         if len(record) != padded or (blank_last and record[-1]):
             if not record:
+                blank(line)
                 return None
+            if len(record) > MAX_COLUMNS:
+                raise _too_many_columns(line, len(record))
+            limits.add_cells(len(record))
             record = _fit(record, padded, blank_last)
         learner_fields = "".join(learner_fields_of(record))
         if not learner_fields or learner_fields.isspace():
+            blank(line)
             return None
         values = values_of(record)
         if len("".join(values)) > max_cell_chars:
             values = tuple(TOO_LONG if len(value) > max_cell_chars else value for value in values)
         return check(line, values)
+
+    def blank(line: int) -> None:
+        limits.check_line(line)
+        if not line % _CPU_CHECK_EVERY:
+            limits.check_time()
 
     return width, usual
 

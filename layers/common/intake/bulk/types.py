@@ -69,7 +69,12 @@ def as_checked(row: CheckedRow | CleanRow) -> CheckedRow:
 
 
 class FileRejected(Exception):
-    """The file as a whole is unusable: one error of line 0 (NOT_CSV, MISSING_COLUMN, EMPTY_FILE, TOO_LARGE, ...)."""
+    """The file as a whole is unusable: one error of line 0 (NOT_CSV, MISSING_COLUMN, EMPTY_FILE, TOO_LARGE, ...).
+
+    The reader's bounds (docs/security.md, "Bounded spreadsheet reading") add TOO_MANY_COLUMNS, INVALID_SPREADSHEET
+    (a workbook that cannot be read safely: DTD or entities, far too many ZIP members) and TOO_SLOW (past the CPU
+    budget of a file); TOO_MANY_ROWS and TOO_LARGE also cover sheet rows, unpacked sizes, cells and shared strings.
+    """
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
