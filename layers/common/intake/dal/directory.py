@@ -28,6 +28,7 @@ class _LocationTombstone(Model):
 
     class Meta:
         table_name = "unbound-locations"
+        region: str | None = None
 
     locationId = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()
@@ -40,10 +41,9 @@ class _LocationTombstone(Model):
 def _bind_tombstones() -> None:
     bind_tables()
     meta = _LocationTombstone.Meta
-    if meta.table_name != LocationItem.Meta.table_name:
-        meta.table_name = LocationItem.Meta.table_name
-        meta.region = LocationItem.Meta.region
-        _LocationTombstone._connection = None
+    meta.table_name = LocationItem.Meta.table_name
+    meta.region = getattr(LocationItem.Meta, "region", None)
+    _LocationTombstone._connection = None  # deletes are rare: a fresh client follows any rebinding of the tables
 
 
 def _is_tombstone(item: LocationItem) -> bool:
