@@ -39,8 +39,6 @@ _ERROR_CODES = {
     413: "TOO_LARGE",
     414: "URI_TOO_LONG",
     431: "HEADERS_TOO_LARGE",
-    501: "METHOD_NOT_ALLOWED",
-    505: "BAD_REQUEST",
 }
 _HOP_BY_HOP = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 
@@ -441,6 +439,8 @@ def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """http.server's own refusals (bad request line, headers too long or too many...) in the contract's body."""
+            code = 400 if code >= 500 else code  # an unsupported HTTP version is the client's error, never a 5xx
+            self.request_version = self.protocol_version  # answer with a status line even to an unreadable one
             _, headers, payload = error_answer(code, _ERROR_CODES.get(code, "BAD_REQUEST"), message or "Bad request")
             self.close_connection = True
             try:
