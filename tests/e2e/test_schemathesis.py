@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PYTHONPATH, REPO_ROOT
+from tests.e2e.conftest import PYTHONPATH
 
 pytestmark = pytest.mark.e2e
 
@@ -75,9 +75,10 @@ def _run(stack: dict[str, Any], token: str, report: Path) -> dict[str, Any]:
         "--report-json-path",
         str(report),
     ]
+    # Run outside the repository: schemathesis keeps a cache of past failures (replayed next time) in its cwd.
     env = {**os.environ, "PYTHONPATH": PYTHONPATH, "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks"}
     result = subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False
+        command, cwd=report.parent, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False
     )
     assert report.exists(), f"schemathesis wrote no report ({result.returncode}):\n{result.stdout[-4000:]}"
     parsed: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
