@@ -27,6 +27,19 @@ log = logging.getLogger("infra.local_api")
 API_FUNCTION_ID = "ApiFunction"
 STAGE = "local"
 _UNAUTHORIZED = {"code": "UNAUTHENTICATED", "message": "Unauthorized"}
+# API Gateway's payload limit is 10 MB; its answers to a broken request, as the contract's codes.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+SOCKET_TIMEOUT_SECONDS = 30
+_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
+    411: "LENGTH_REQUIRED",
+    413: "TOO_LARGE",
+    414: "URI_TOO_LONG",
+    431: "HEADERS_TOO_LARGE",
+}
 _HOP_BY_HOP = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 
 
@@ -188,14 +201,13 @@ class LocalApi:
         split = urlsplit(raw_path)
         path = split.path or "/"
         route, path_parameters = self._route(method, path)
-        if method == "OPTIONS" and route is None and self._route_any_method(path):
-            return 200, list(self.cors_headers.items()), b""
+        if route is None:
+            return self._no_route(method, path)
         claims: dict[str, str] | None = None
         if route is not None and route.authorized:
             claims = self.verifier.claims(_header(headers, "authorization"))
             if claims is None:
-                body_out = json.dumps(_UNAUTHORIZED).encode()
-                return 401, [("Content-Type", "application/json"), *self.cors_headers.items()], body_out
+                return error_answer(401, _UNAUTHORIZED["code"], _UNAUTHORIZED["message"], self.cors_headers)
         event = build_event(
             method=method,
             path=path,
@@ -213,8 +225,27 @@ class LocalApi:
                 result = self.load_handler()(event, context)
         except Exception:
             log.exception("%s %s: the handler raised", method, path)
-            return 502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+            return error_answer(502, "INTERNAL_ERROR", "Internal server error", self.cors_headers)
         return _response(result)
+
+    def _no_route(self, method: str, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """What the gateway answers itself, before any authorizer, for a method or path no route has.
+
+        A CORS preflight of a known path is answered; another method of a known path is 405 with `Allow`; an
+        unknown path is 404. (Deployed, API Gateway answers both with its MISSING_AUTHENTICATION_TOKEN gateway
+        response, which the template maps to 404 `{code, message}`.)"""
+        allowed = sorted({route.method for route in self.routes if route.pattern.fullmatch(path)})
+        if not allowed:
+            return error_answer(404, "NOT_FOUND", "No such route", self.cors_headers)
+        if method == "OPTIONS":
+            return 200, list(self.cors_headers.items()), b""
+        status, headers, body = error_answer(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{method} is not a method of {path}: use {', '.join(allowed)}",
+            self.cors_headers,
+        )
+        return status, [*headers, ("Allow", ", ".join([*allowed, "OPTIONS"]))], body
 
     def _route(self, method: str, path: str) -> tuple[Route | None, dict[str, str] | None]:
         for route in self.routes:
@@ -223,8 +254,13 @@ class LocalApi:
                 return route, params or None
         return None, None
 
-    def _route_any_method(self, path: str) -> bool:
-        return any(route.pattern.fullmatch(path) for route in self.routes)
+
+def error_answer(
+    status: int, code: str, message: str, cors: dict[str, str] | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A gateway-level error with the contract's `{code, message}` body."""
+    body = json.dumps({"code": code, "message": message}).encode()
+    return status, [("Content-Type", "application/json"), *(cors or {}).items()], body
 
 
 def build_event(
@@ -340,20 +376,46 @@ def cors_headers(template_path: Path = TEMPLATE_PATH) -> dict[str, str]:
     return headers
 
 
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def read_body(headers: Any, stream: Any) -> tuple[bytes, Answer | None]:
+    """The request body, or the 400/411/413 the gateway gives a request it would not pass on."""
+    lengths = headers.get_all("Content-Length") or []
+    if len(set(lengths)) > 1 or any(not value.strip().isdigit() for value in lengths):
+        return b"", error_answer(400, "BAD_REQUEST", "Content-Length must be one non-negative integer")
+    if headers.get("Transfer-Encoding"):
+        return b"", error_answer(411, "LENGTH_REQUIRED", "Send the body with a Content-Length, not chunked")
+    length = int(lengths[0]) if lengths else 0
+    if length > MAX_BODY_BYTES:
+        return b"", error_answer(413, "TOO_LARGE", f"A request body may be at most {MAX_BODY_BYTES} bytes")
+    try:
+        body = stream.read(length) if length else b""
+    except TimeoutError:
+        body = b""
+    if len(body) < length:
+        return b"", error_answer(400, "BAD_REQUEST", "The body is shorter than its Content-Length")
+    return body, None
+
+
 def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to one LocalApi."""
 
     class IntakeRequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "IntakeLocalApi"
+        timeout = SOCKET_TIMEOUT_SECONDS
 
         def _handle(self) -> None:
             started = time.monotonic()
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
-            status, headers, payload = api.respond(
-                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
-            )
+            body, refusal = read_body(self.headers, self.rfile)
+            if refusal is not None:
+                self.close_connection = True
+                status, headers, payload = refusal
+            else:
+                status, headers, payload = api.respond(
+                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                )
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)
@@ -369,7 +431,29 @@ def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
                 (time.monotonic() - started) * 1000,
             )
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+        def __getattr__(self, name: str) -> Any:
+            # Every method goes to _handle, which answers unknown ones as the gateway does (405/404, not 501 HTML).
+            if name.startswith("do_") and name[3:].isupper():
+                return self._handle
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own refusals (bad request line, headers too long or too many...) in the contract's body."""
+            code = 400 if code >= 500 else code  # an unsupported HTTP version is the client's error, never a 5xx
+            self.request_version = self.protocol_version  # answer with a status line even to an unreadable one
+            _, headers, payload = error_answer(code, _ERROR_CODES.get(code, "BAD_REQUEST"), message or "Bad request")
+            self.close_connection = True
+            try:
+                self.send_response(code, message)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(payload)
+            except OSError:
+                pass  # the client went away
 
         def log_message(self, format: str, *args: Any) -> None:
             """Requests are logged once by _handle (path only: no query strings or bodies)."""

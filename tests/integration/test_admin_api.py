@@ -272,6 +272,62 @@ def test_no_one_changes_their_own_grant_or_raises_someone_beyond_theirs(call_api
     assert promoted[0] == 200 and promoted[1]["staff"]["role"] == "FacilityAdmin"
 
 
+def _peer_changes(target: str, role: str, agency: str | None, facilities: list[str]) -> list[tuple[str, Any]]:
+    """Every change of a staff member: disable, enable, demote, and a scope within the requestor's own grant."""
+    demoted = {"role": "Educator", "agencyId": AGENCY_A, "facilityIds": [FAC_A1]}
+    same_scope = {"role": role, **({"agencyId": agency} if agency else {}), "facilityIds": facilities}
+    return [
+        (f"/staff/{target}/disable", None),
+        (f"/staff/{target}/enable", None),
+        (f"/staff/{target}/scope", demoted),
+        (f"/staff/{target}/scope", same_scope if facilities else {"role": role, "agencyId": agency}),
+    ]
+
+
+def test_peers_cannot_lock_each_other_out(call_api, directory, user_pool):
+    from intake.dal.staff import get_staff, put_staff
+    from intake.domain import Role, StaffMember
+
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+    # Given a second FacilityAdmin of ridge's own facility and a second AgencyAdmin of north's agency, with logins
+    peers = {
+        "ridge": StaffMember(username="ridge-2", role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_ids=(FAC_A1,)),
+        "north": StaffMember(username="north-2", role=Role.AGENCY_ADMIN, agency_id=AGENCY_A),
+    }
+    for peer in peers.values():
+        put_staff(peer)
+        cognito.admin_create_user(UserPoolId=user_pool, Username=peer.username, MessageAction="SUPPRESS")
+    for requestor, peer in peers.items():
+        facilities = list(peer.facility_ids)
+        for path, body in _peer_changes(peer.username, peer.role.value, peer.agency_id, facilities):
+            # When the peer of the same role and scope tries to disable, enable, demote or re-scope them
+            status, answer, _ = call_api("POST", path, requestor, body)
+            # Then it is refused as a change the requestor may not make, and the record and login are unchanged
+            assert (status, answer["code"]) == (403, "PERMISSION_DENIED"), (requestor, path, answer)
+            assert get_staff(peer.username) == peer
+            assert cognito.admin_get_user(UserPoolId=user_pool, Username=peer.username)["Enabled"] is True
+    # But the role above each may disable them (and the record and login say so)
+    for above, peer in (("north", peers["ridge"]), ("sys", peers["north"])):
+        status, answer, _ = call_api("POST", f"/staff/{peer.username}/disable", above)
+        assert status == 200 and answer["staff"]["active"] is False
+        assert get_staff(peer.username).active is False
+        assert cognito.admin_get_user(UserPoolId=user_pool, Username=peer.username)["Enabled"] is False
+
+
+def test_system_admins_manage_each_other_but_not_themselves(call_api, directory, user_pool):
+    from intake.dal.staff import get_staff, put_staff
+    from intake.domain import Role, StaffMember
+
+    # Given a second SystemAdmin (the top role has no one above it: SystemAdmins are the exception to the peer rule)
+    other = put_staff(StaffMember(username="sys-2", role=Role.SYSTEM_ADMIN))
+    # When the first disables the second, and then tries to disable itself
+    disabled = call_api("POST", "/staff/sys-2/disable", "sys")
+    itself = call_api("POST", "/staff/sys/disable", "sys")
+    # Then a departed SystemAdmin can be shut out through the API, but no one changes their own record
+    assert disabled[0] == 200 and get_staff("sys-2") == other.model_copy(update={"active": False})
+    assert itself[0] == 403 and get_staff("sys").active is True
+
+
 def test_invite_list_disable_and_enable_staff(call_api, directory, user_pool):
     cognito = boto3.client("cognito-idp", region_name="us-east-1")
     # Given the AgencyAdmin of agency A

@@ -578,10 +578,14 @@ def test_matrix(route: str, role: str, target: str, world: World, call_api, open
     facility_id, unit_id = TARGETS[target]
     request = ROUTES[route](world, facility_id, unit_id)
     expected = EXPECTED[route][role][list(TARGETS).index(target)]
+    before = _staff_target(request)
     # When they call the route
     status, body, _ = call_api(request.method, request.path, USERS[role], request.body, request.query)
     # Then the contract's status, documented in the OpenAPI document with the body it has
     assert status == int(expected[:3]), (status, body)
+    if before is not None and status >= 400:
+        # And a refused change of a staff member left their record as it was
+        assert _staff_target(request) == before
     check_documented(openapi, route, status, body)
     if expected.endswith(("+", "-")):
         assert request.listed_id is not None
@@ -594,6 +598,95 @@ def test_matrix(route: str, role: str, target: str, world: World, call_api, open
             assert body["message"] == "Requestor does not have permission to create this user"
     if status == 404:
         assert body["code"] == "NOT_FOUND"
+
+
+def _staff_target(request: Request) -> Any:
+    """The staff record a `POST /staff/{username}/...` request changes (None for any other request)."""
+    from intake.dal import staff
+
+    parts = request.path.split("/")
+    if request.method != "POST" or len(parts) != 4 or parts[1] != "staff":
+        return None
+    return staff.get_staff(parts[2])
+
+
+# Changing a staff member (disable, enable, demote or re-scope): only a role above theirs may, within its own grant
+# and scope; the SystemAdmin, the top role, also changes other SystemAdmins; no one changes themselves. Peers
+# (a FacilityAdmin of the same facility, an AgencyAdmin of the same agency) get 403; a target outside one's scope
+# (for a FacilityAdmin any AgencyAdmin, for anyone but a SystemAdmin any SystemAdmin) 404. Every target is at home.
+STAFF_CHANGES = ("disable", "enable", "demote", "rescope")
+RANKED_EXPECTED: dict[str, tuple[str, str, str, str]] = {
+    #   requestor ↓ / target →  SystemAdmin  AgencyAdmin  FacilityAdmin  Educator
+    "SystemAdmin": ("200", "200", "200", "200"),
+    "AgencyAdmin": ("404", "403", "200", "200"),
+    "FacilityAdmin": ("404", "404", "403", "200"),
+    "Educator": ("404", "404", "403", "403"),
+}
+TARGET_ROLES = ("SystemAdmin", "AgencyAdmin", "FacilityAdmin", "Educator")
+
+
+def _ranked_target(world: World, role: str, *, active: bool) -> Any:
+    """A fresh staff member of this role at home (agency A, FAC_A1)."""
+    from intake.dal import staff
+    from intake.domain import Role, StaffMember
+
+    scope: dict[str, Any] = {}
+    if role != "SystemAdmin":
+        scope["agency_id"] = AGENCY_A
+    if role in ("FacilityAdmin", "Educator"):
+        scope["facility_ids"] = (FAC_A1,)
+    member = StaffMember(username=f"ranked-{next(world.doc_ids)}", role=Role(role), active=active, **scope)
+    return staff.put_staff(member)
+
+
+def _ranked_change(change: str, member: Any) -> Request:
+    """One change of a staff member; demote and re-scope stay within an AgencyAdmin's grant (FAC_A1 of agency A)."""
+    name = member.username
+    if change in ("disable", "enable"):
+        return Request("POST", f"/staff/{name}/{change}")
+    lower = {"SystemAdmin": "AgencyAdmin", "AgencyAdmin": "FacilityAdmin"}.get(member.role.value, "Educator")
+    role = lower if change == "demote" else member.role.value
+    grant: dict[str, Any] = {"role": role}
+    if role != "SystemAdmin":
+        grant["agencyId"] = AGENCY_A
+    if role in ("FacilityAdmin", "Educator"):
+        grant["facilityIds"] = [FAC_A1]
+    return Request("POST", f"/staff/{name}/scope", grant)
+
+
+RANKED_CELLS = [
+    pytest.param(change, role, target, id=f"{change}|{role}->{target}")
+    for change in STAFF_CHANGES
+    for role in RANKED_EXPECTED
+    for target in TARGET_ROLES
+]
+
+
+@pytest.mark.parametrize(("change", "role", "target_role"), RANKED_CELLS)
+def test_only_a_higher_role_changes_a_staff_member(
+    change: str, role: str, target_role: str, world: World, call_api, openapi
+) -> None:
+    from intake.dal import staff
+
+    # Given a staff member of the target role in the requestor's home scope (disabled, for an enable)
+    member = _ranked_target(world, target_role, active=change != "enable")
+    request = _ranked_change(change, member)
+    expected = int(RANKED_EXPECTED[role][TARGET_ROLES.index(target_role)])
+    # When a requestor of this role changes them
+    status, body, _ = call_api(request.method, request.path, USERS[role], request.body)
+    # Then only a higher role (or a SystemAdmin) succeeds, with a documented answer
+    assert status == expected, (status, body)
+    check_documented(openapi, f"POST /staff/{{username}}/{'scope' if request.body else change}", status, body)
+    after = staff.get_staff(member.username)
+    if status == 200:
+        # And the record is what was asked for
+        wanted = {"disable": False, "enable": True}.get(change, member.active)
+        assert after.active is wanted and body["staff"] == after.to_json_dict()
+        assert after.role.value == (request.body or {}).get("role", member.role.value)
+    else:
+        # And a refused change leaves the record exactly as it was
+        assert body["code"] == ("PERMISSION_DENIED" if status == 403 else "NOT_FOUND")
+        assert after == member
 
 
 def test_every_route_has_a_matrix_row(openapi) -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 from http import HTTPStatus
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from intake.errors import (
     Conflict,
@@ -79,8 +84,80 @@ def _body_undecodable(app: APIGatewayRestResolver) -> bool:
     return False
 
 
+# Methods whose request may carry a body: the only ones a Content-Type is checked on.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_UTF8 = frozenset({"utf-8", "utf8"})
+UNSUPPORTED_MEDIA_MESSAGE = "Send the request body as JSON: Content-Type: application/json (UTF-8)"
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if key.lower() == name and values:
+            return str(values[-1])
+    return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type names JSON in UTF-8: application/json or application/*+json, charset UTF-8 if any."""
+    media_type, *parameters = (part.strip() for part in content_type.split(";"))
+    media_type = media_type.lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _UTF8:
+            return False
+    return True
+
+
+def _normalize_content_type(event: dict[str, Any]) -> None:
+    # Media types are case-insensitive (RFC 9110) and +json is JSON; Powertools only reads `application/json...`.
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key) or {}
+        for name in [name for name in headers if name.lower() == "content-type"]:
+            del headers[name]
+        if key in event and event[key] is not None:
+            headers["Content-Type"] = (
+                [content_types.APPLICATION_JSON] if key == "multiValueHeaders" else "application/json"
+            )
+
+
+def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The 415 answer for a request whose body is declared as anything but UTF-8 JSON, else None.
+
+    Checked before routing: Powertools would otherwise parse form bodies as if they were JSON fields, raise on a
+    multipart type without a boundary (a 5xx), and answer other types with its own 415 body. A request without a
+    Content-Type is read as JSON, as before.
+    """
+    if str(event.get("httpMethod", "")).upper() not in _BODY_METHODS:
+        return None
+    content_type = _header(event, "content-type")
+    if content_type is None:
+        return None
+    if is_json_media_type(content_type):
+        _normalize_content_type(event)
+        return None
+    body = {"code": "UNSUPPORTED_MEDIA_TYPE", "message": UNSUPPORTED_MEDIA_MESSAGE}
+    return {
+        "statusCode": HTTPStatus.UNSUPPORTED_MEDIA_TYPE.value,
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     """Map domain errors, request validation and unknown routes to the contract's statuses."""
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media(exc: RequestUnsupportedContentType) -> Response:
+        # unsupported_media_type refuses these before routing; this keeps Powertools' own 415 body out regardless.
+        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", UNSUPPORTED_MEDIA_MESSAGE)
 
     @app.exception_handler(IntakeError)
     def _intake_error(exc: IntakeError) -> Response:

@@ -109,6 +109,21 @@ def staff_in_scope(staff: StaffMember, other: StaffMember) -> bool:
     return other.role is not Role.AGENCY_ADMIN and set(other.facility_ids) <= set(staff.facility_ids)
 
 
+def outranks(staff: StaffMember, other: StaffMember) -> bool:
+    """Whether the staff member's role is above another's: only a higher role changes a staff member.
+
+    Peers never change each other (a FacilityAdmin cannot lock out the FacilityAdmin beside them, nor an AgencyAdmin
+    another AgencyAdmin). SystemAdmin is the top role, with no one above it: a SystemAdmin changes other SystemAdmins,
+    so that a departed or compromised one can be disabled through the API at all.
+    """
+    return staff.active and (staff.role is Role.SYSTEM_ADMIN or _RANK[staff.role] > _RANK[other.role])
+
+
 def can_manage_staff(staff: StaffMember, other: StaffMember) -> bool:
-    """Whether the staff member may change or disable another's record: not their own, and not above them."""
-    return staff.username != other.username and within_grant(staff, other.role, other.agency_id, other.facility_ids)
+    """Whether the staff member may change, demote, disable or enable another's record: never their own, only of a
+    lower role (see `outranks`), and only within what they could grant."""
+    return (
+        staff.username != other.username
+        and outranks(staff, other)
+        and within_grant(staff, other.role, other.agency_id, other.facility_ids)
+    )

@@ -21,8 +21,10 @@ ERROR_DESCRIPTIONS = {
     404: "NOT_FOUND: no such resource, or it lies outside the requestor's scope",
     409: "LEARNER_EXISTS (with `existing`) or CONFLICT: the resource is not in a state that allows this",
     413: "TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE: a request body must be JSON (`Content-Type: application/json`, UTF-8)",
     503: "UNAVAILABLE: the data store is busy; retry after a moment",
 }
+_BODY_METHODS = frozenset({"post", "put", "patch", "delete"})
 _POWERTOOLS_ONLY = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 
@@ -76,6 +78,8 @@ def _fix_operation(method: str, path: str, operation: dict[str, Any]) -> None:
         statuses.add(400)
     if any(parameter.get("in") == "path" for parameter in parameters):
         statuses.add(404)
+    if method in _BODY_METHODS:
+        statuses.add(415)  # any Content-Type but JSON is refused before routing (api_routes.errors)
     for code in statuses:
         responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
     for status, response in responses.items():

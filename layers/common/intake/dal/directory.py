@@ -4,14 +4,50 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.operand import Path
+from pynamodb.models import Model
 
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import AgencyItem, LearnerItem, LocationItem, bind_tables
 from intake.domain import Agency, Location, LocationKind, PasswordRule
 from intake.errors import Conflict, NotFound
+
+# A deleted location leaves this in its place, so that its id is never used again: a new facility or housing unit
+# with the id of a deleted one would inherit its uploads, report links and audit trail. A tombstone has no agencyId,
+# so the byAgency index (every listing of an agency's locations) never holds it; reads by id treat it as absent.
+TOMBSTONE_KIND = "DELETED"
+
+
+class _LocationTombstone(Model):
+    """The item a deleted location leaves in LocationsTable (ids and time only: no name, no agencyId)."""
+
+    class Meta:
+        table_name = "unbound-locations"
+        region: str | None = None
+
+    locationId = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()
+    deletedAt = UnicodeAttribute()
+    formerKind = UnicodeAttribute()
+    formerFacilityId = UnicodeAttribute()
+    formerAgencyId = UnicodeAttribute()
+
+
+def _bind_tombstones() -> None:
+    bind_tables()
+    meta = _LocationTombstone.Meta
+    meta.table_name = LocationItem.Meta.table_name
+    meta.region = getattr(LocationItem.Meta, "region", None)
+    _LocationTombstone._connection = None  # deletes are rare: a fresh client follows any rebinding of the tables
+
+
+def _is_tombstone(item: LocationItem) -> bool:
+    return item.kind == TOMBSTONE_KIND
 
 
 def _location(item: LocationItem) -> Location:
@@ -119,8 +155,22 @@ def insert_location(location: Location) -> Location:
         except PutError as exc:
             if not is_condition_failure(exc):
                 raise
+            if _was_deleted(location.location_id):
+                raise Conflict(
+                    f"Location id {location.location_id} was used before by a location that has been deleted: "
+                    "ids are never reused (its uploads and audit trail keep it), choose another id"
+                ) from exc
             raise Conflict(f"Location id {location.location_id} is already in use: choose another id") from exc
     return location
+
+
+def _was_deleted(location_id: str) -> bool:
+    """Whether the id belongs to a tombstone (read after a refused create, to say why it was refused)."""
+    with storage_call("read the location"):
+        try:
+            return _is_tombstone(LocationItem.get(location_id, consistent_read=True))
+        except LocationItem.DoesNotExist:
+            return False
 
 
 def update_location(location_id: str, **changes: Any) -> Location:
@@ -143,7 +193,10 @@ def update_location(location_id: str, **changes: Any) -> Location:
     item = LocationItem(locationId=location_id)
     with storage_call("update the location"):
         try:
-            item.update(actions=actions, condition=LocationItem.locationId.exists())
+            item.update(
+                actions=actions,
+                condition=LocationItem.locationId.exists() & (LocationItem.kind != TOMBSTONE_KIND),
+            )
         except UpdateError as exc:
             if not is_condition_failure(exc):
                 raise
@@ -152,14 +205,24 @@ def update_location(location_id: str, **changes: Any) -> Location:
 
 
 def delete_location(location: Location) -> None:
-    """Delete a location that is still as the caller saw it (same facility, same kind)."""
-    bind_tables()
+    """Delete a location that is still as the caller saw it (same facility, same kind), leaving a tombstone.
+
+    One conditional put replaces the location by its tombstone: no read-then-write, and the id stays taken for good
+    (insert_location's condition fails on it)."""
+    _bind_tombstones()
+    tombstone = _LocationTombstone(
+        locationId=location.location_id,
+        kind=TOMBSTONE_KIND,
+        deletedAt=datetime.now(UTC).isoformat(timespec="seconds"),
+        formerKind=location.kind.value,
+        formerFacilityId=location.facility_id,
+        formerAgencyId=location.agency_id,
+    )
+    condition = (_LocationTombstone.kind == location.kind.value) & (Path("facilityId") == location.facility_id)
     with storage_call("delete the location"):
         try:
-            LocationItem(locationId=location.location_id).delete(
-                condition=(LocationItem.facilityId == location.facility_id) & (LocationItem.kind == location.kind.value)
-            )
-        except DeleteError as exc:
+            tombstone.save(condition=condition)
+        except PutError as exc:
             if not is_condition_failure(exc):
                 raise
             raise Conflict("The location changed meanwhile; reload it") from exc
@@ -185,9 +248,10 @@ def get_location(location_id: str) -> Location | None:
     bind_tables()
     with storage_call("read the location"):
         try:
-            return _location(LocationItem.get(location_id))
+            item = LocationItem.get(location_id)
         except LocationItem.DoesNotExist:
             return None
+    return None if _is_tombstone(item) else _location(item)
 
 
 def get_locations(location_ids: Iterable[str]) -> dict[str, Location]:
@@ -197,12 +261,16 @@ def get_locations(location_ids: Iterable[str]) -> dict[str, Location]:
         return {}
     bind_tables()
     with storage_call("read locations"):
-        return {item.locationId: _location(item) for item in LocationItem.batch_get(ids)}
+        items = list(LocationItem.batch_get(ids))
+    return {item.locationId: _location(item) for item in items if not _is_tombstone(item)}
 
 
 def list_locations(agency_id: str | None = None) -> list[Location]:
     """Every location of one agency, or of all agencies."""
     bind_tables()
     with storage_call("list locations"):
-        items = LocationItem.by_agency.query(agency_id) if agency_id else LocationItem.scan()
-        return sorted((_location(item) for item in items), key=lambda loc: loc.location_id)
+        if agency_id:
+            items = list(LocationItem.by_agency.query(agency_id))
+        else:
+            items = list(LocationItem.scan(filter_condition=LocationItem.kind != TOMBSTONE_KIND))
+    return sorted((_location(item) for item in items if not _is_tombstone(item)), key=lambda loc: loc.location_id)
