@@ -170,6 +170,8 @@ def provision(
         template_path=template_path,
     )
     resolver = _Resolver(template, local, strict=True)
+    if "ReportsKey" in resources:
+        local.reports_kms_key_id = _reports_key(session.client("kms"))
 
     dynamodb = session.client("dynamodb")
     for logical_id, resource in _of_type(resources, TABLE_TYPE):
@@ -200,6 +202,20 @@ def provision(
         if source is not None:
             local.event_sources[logical_id] = source
     return local
+
+
+REPORTS_KEY_ALIAS = f"alias/{STACK_NAME}-reports-local"
+
+
+def _reports_key(kms: Any) -> str:
+    """The local stand-in of the template's ReportsKey (a symmetric CMK): its ARN, made once (found by alias)."""
+    for page in kms.get_paginator("list_aliases").paginate():
+        for alias in page.get("Aliases", []):
+            if alias.get("AliasName") == REPORTS_KEY_ALIAS and alias.get("TargetKeyId"):
+                return str(kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"])
+    metadata = kms.create_key(Description="Intake reports, plans and upload data keys (local)")["KeyMetadata"]
+    kms.create_alias(AliasName=REPORTS_KEY_ALIAS, TargetKeyId=metadata["KeyId"])
+    return str(metadata["Arn"])
 
 
 def provision_user_pool(

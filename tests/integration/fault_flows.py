@@ -60,7 +60,9 @@ def run(call_api: Any, aws: Any, faults: Faults, tag: int = 1) -> Flow:
     return flow
 
 
-def assert_exactly_once(call_api: Any, aws: Any, flow: Flow, check_passwords: int = 2) -> dict[str, Any]:
+def assert_exactly_once(
+    call_api: Any, aws: Any, flow: Flow, check_passwords: int = NEW_ROWS + MOVED_ROWS
+) -> dict[str, Any]:
     """Every row ended once in the right state, the counts add up, results.csv has each row once, nothing is left."""
     from intake.dal.audit import list_entries
     from intake.dal.learners import stored_password_hash
@@ -83,12 +85,19 @@ def assert_exactly_once(call_api: Any, aws: Any, flow: Flow, check_passwords: in
         assert item.locationId == UNIT_A1, doc_id
         assert [(m.toLocationId, m.uploadId) for m in item.history] == [(UNIT_A1, flow.upload_id)], doc_id
 
-    results = list(csv.DictReader(io.StringIO(get_text(aws, f"reports/{FAC_A1}/{flow.upload_id}/results.csv"))))
+    # results.csv (reports/) has the outcomes and no passwords; the confirmer's copy (passwords/) has them too
+    plain = list(csv.DictReader(io.StringIO(get_text(aws, f"reports/{FAC_A1}/{flow.upload_id}/results.csv"))))
+    assert {row["password"] for row in plain} == {""}
+    results = list(csv.DictReader(io.StringIO(get_text(aws, f"passwords/{FAC_A1}/{flow.upload_id}/results.csv"))))
+    assert [{k: v for k, v in r.items() if k != "password"} for r in results] == [
+        {k: v for k, v in r.items() if k != "password"} for r in plain
+    ]
     assert sorted(row["docID"] for row in results) == sorted(flow.new_doc_ids + flow.moved_doc_ids)
     assert {row["outcome"] for row in results if row["docID"] in flow.new_doc_ids} == {"CREATED"}
     assert {row["outcome"] for row in results if row["docID"] in flow.moved_doc_ids} == {"MOVED"}
+    # every password issued (check_passwords defaults to every row) verifies against the stored hash
     for row in [r for r in results if r["outcome"] == "CREATED"][:check_passwords]:
-        assert verify_password(stored_password_hash(AGENCY_A, row["docID"]) or "", row["password"])
+        assert verify_password(stored_password_hash(AGENCY_A, row["docID"]) or "", row["password"]), row["docID"]
     assert keys_under(aws, f"incoming/{FAC_A1}/") == []
     assert keys_under(aws, f"plans/{FAC_A1}/{flow.upload_id}/") == []
 

@@ -166,13 +166,13 @@ class _Sleeps:
 
 
 def attach_everywhere(faults: Faults) -> None:
-    """Hook every client the bulk path uses: the DAL's S3 and SQS, each PynamoDB model's, and Powertools'."""
+    """Hook every client the bulk path uses: the DAL's S3, SQS and KMS, each PynamoDB model's, and Powertools'."""
     from intake import upload_service
     from intake.bulk import worker
     from intake.dal import aws, tables
 
     tables.bind_tables()
-    for service in ("s3", "sqs"):
+    for service in ("s3", "sqs", "kms"):
         faults.attach(aws.client(service))
     models = (tables.AgencyItem, tables.LocationItem, tables.StaffItem, tables.LearnerItem, tables.UploadItem)
     for model in (*models, tables.AuditItem):

@@ -162,7 +162,11 @@ def test_facility_settings_stay_within_the_system(call_api, directory):
     # When they set auto-confirm, a password rule and smaller upload limits
     wanted = {
         "autoConfirmDrops": True,
-        "passwordRule": {"minLength": 10, "requiredClasses": ["digit"], "blankFormat": "{lastName}{docIdLast4}"},
+        "passwordRule": {
+            "minLength": 10,
+            "requiredClasses": ["digit"],
+            "blankFormat": "{lastName}{docIdLast4}-{random:9}-1",
+        },
         "maxUploadRows": 500,
     }
     status, body, _ = call_api("POST", f"/facilities/{FAC_A1}/settings", "ridge", wanted)
@@ -170,7 +174,7 @@ def test_facility_settings_stay_within_the_system(call_api, directory):
     assert status == 200, body
     settings = body["settings"]
     assert settings["autoConfirmDrops"] is True and settings["maxUploadRows"] == 500
-    assert settings["passwordRule"]["blankFormat"] == "{lastName}{docIdLast4}"
+    assert settings["passwordRule"]["blankFormat"] == "{lastName}{docIdLast4}-{random:9}-1"
     assert settings["maxUploadBytes"] == settings["systemMaxUploadBytes"]
     assert call_api("GET", f"/facilities/{FAC_A1}/settings", "teacher")[1]["settings"] == settings
     # And limits above the system's, a format without placeholders, and other people's facilities are refused
@@ -431,9 +435,9 @@ def test_facility_settings_apply_to_single_and_bulk_creation(call_api, aws, dire
     from intake.dal.learners import stored_password_hash
     from intake.passwords import verify_password
 
-    # Given ridge's rule (10+ characters with a digit; blank passwords are last name + last 4 of the DOC ID),
-    # drops confirmed by themselves, and at most 2 rows and 4 KiB per upload
-    rule = {"minLength": 10, "requiredClasses": ["digit"], "blankFormat": "{lastName}{docIdLast4}"}
+    # Given ridge's rule (10+ characters with a digit; blank passwords are last name + last 4 of the DOC ID + a
+    # random part, issue 13), drops confirmed by themselves, and at most 2 rows and 4 KiB per upload
+    rule = {"minLength": 10, "requiredClasses": ["digit"], "blankFormat": "{lastName}{docIdLast4}-{random:9}-1"}
     settings = {"passwordRule": rule, "autoConfirmDrops": True, "maxUploadRows": 2, "maxUploadBytes": 4096}
     assert call_api("POST", f"/facilities/{FAC_A1}/settings", "ridge", settings)[0] == 200
     # When a learner is created with a password that breaks the rule, then with none
@@ -441,8 +445,9 @@ def test_facility_settings_apply_to_single_and_bulk_creation(call_api, aws, dire
     blank = call_api("POST", "/learners", "ridge", {**LEARNER, "locationId": UNIT_A1})
     # Then the first is refused saying what the rule needs, the second gets the facility's format
     assert weak[0] == 400 and "at least 10 characters including a digit" in weak[1]["errors"][0]["message"]
-    assert blank[0] == 201 and blank[1]["generatedPassword"] == "Hill0100"
-    assert verify_password(stored_password_hash(AGENCY_A, "300100") or "", "Hill0100")
+    made = blank[1]["generatedPassword"]
+    assert blank[0] == 201 and made.startswith("Hill0100-") and made.endswith("-1") and len(made) == 20
+    assert verify_password(stored_password_hash(AGENCY_A, "300100") or "", made)
     # When a facility drop has a row breaking the rule and a blank one, and another drop has 3 rows
     rows = [
         f"1,340001,Ann,O'Neil,01/02/1990,Learner,,{UNIT_A1}",
@@ -466,7 +471,11 @@ def test_facility_settings_apply_to_single_and_bulk_creation(call_api, aws, dire
         if u["fileName"] == "clean.csv"
     )
     assert clean["status"] == "COMPLETED" and clean["counts"]["created"] == 1
-    assert verify_password(stored_password_hash(AGENCY_A, "340001") or "", "ONeil0001")
+    call_api("GET", f"/uploads/{clean['uploadId']}", "ridge")  # an auto-confirmed drop's passwords: the first writer's
+    from tests.integration.bulk_helpers import get_text
+
+    issued = get_text(aws, f"passwords/{FAC_A1}/{clean['uploadId']}/results.csv").splitlines()[1].split(",")[8]
+    assert issued.startswith("ONeil0001-") and verify_password(stored_password_hash(AGENCY_A, "340001") or "", issued)
     confirmed = [e for e in _audit(call_api, FAC_A1, "ridge") if e["action"] == "UPLOAD_CONFIRMED"]
     assert [e["actor"] for e in confirmed] == [f"drop:{FAC_A1}"]
     # And upload links carry the facility's limits

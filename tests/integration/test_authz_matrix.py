@@ -864,4 +864,4 @@ def test_report_links_expire_and_results_are_for_writers_only(world: World, call
 
     query = parse_qs(urlsplit(admin_view["resultReportUrl"]).query)
     assert query["X-Amz-Expires"] == ["300"]
-    assert urlsplit(admin_view["resultReportUrl"]).path.endswith(f"/reports/{FAC_A1}/{upload_id}/results.csv")
+    assert urlsplit(admin_view["resultReportUrl"]).path.endswith(f"/passwords/{FAC_A1}/{upload_id}/results.csv")

@@ -43,9 +43,12 @@ def test_file_with_errors_is_reported_then_confirmed_with_skip(call_api, aws, di
     # Then exactly the six good rows are created, the results agree, and the raw file is gone
     _, done, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
     assert done["status"] == "COMPLETED" and done["counts"]["created"] == 6 and done["counts"]["failed"] == 0
-    results = list(csv.DictReader(io.StringIO(get_text(aws, f"reports/{FAC_A1}/{upload_id}/results.csv"))))
+    results = list(csv.DictReader(io.StringIO(get_text(aws, f"passwords/{FAC_A1}/{upload_id}/results.csv"))))
     assert [r["outcome"] for r in results] == ["CREATED"] * 6
     assert all(len(r["password"]) >= 16 for r in results)
+    # (results.csv under reports/, what SFTP and other staff read, has the same outcomes and no passwords)
+    plain = list(csv.DictReader(io.StringIO(get_text(aws, f"reports/{FAC_A1}/{upload_id}/results.csv"))))
+    assert [r["outcome"] for r in plain] == ["CREATED"] * 6 and {r["password"] for r in plain} == {""}
     assert keys_under(aws, "incoming/") == [] and keys_under(aws, "plans/") == []
     assert "resultReportUrl" in done
     # And an Educator of the facility sees the upload but not the results with passwords

@@ -41,8 +41,10 @@ class PasswordRuleIn(_Request):
     blankFormat: str | None = Field(
         default=None,
         max_length=100,
-        description="How a blank password is made, e.g. {lastName}{docIdLast4}; placeholders {lastName} "
-        "{firstName} {firstInitial} {docId} {docIdLast4}. Null: a random password",
+        description="How a blank password is made, e.g. {lastName}{random:9}; placeholders {lastName} "
+        "{firstName} {firstInitial} {docId} {docIdLast4} (guessable) and {random:N} (N letters/digits) "
+        "{words:N} (N syllables). Every output must meet the rule and have a random part of at least 40 bits, "
+        "or 12+ characters of which 6+ are random; it may not start with = + - @. Null: a random password",
     )
 
 

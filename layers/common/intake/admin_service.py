@@ -7,7 +7,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from intake import audit, authz, passwords
+from intake import audit, authz, password_rules, passwords
 from intake.admin_models import (
     AdminFacilityOut,
     ChangeStaffRequest,
@@ -29,7 +29,6 @@ from intake.settings import get_settings
 
 GRANT_DENIED = "Requestor may not grant this role or scope: no one can grant more than they have"
 _SLUG = re.compile(r"[^a-z0-9]+")
-_PLACEHOLDERS = ("{lastName}", "{firstName}", "{firstInitial}", "{docId}", "{docIdLast4}")
 
 
 def new_id(name: str) -> str:
@@ -278,14 +277,9 @@ def update_facility_settings(
             required_classes=tuple(dict.fromkeys(request.passwordRule.requiredClasses)),
             blank_format=(request.passwordRule.blankFormat or "").strip() or None,
         )
-        if rule.blank_format and not any(p in rule.blank_format for p in _PLACEHOLDERS):
-            problems.append(
-                FieldError(
-                    "passwordRule.blankFormat",
-                    "INVALID_VALUE",
-                    f"blankFormat must use at least one of {' '.join(_PLACEHOLDERS)}",
-                )
-            )
+        # The format's every output must meet the facility's own rule and the strength floor (random part).
+        if (problem := password_rules.format_problem(rule)) is not None:
+            problems.append(FieldError("passwordRule.blankFormat", "INVALID_VALUE", problem))
     if problems:
         raise ValidationFailed(problems)
     changes: dict[str, object] = {}

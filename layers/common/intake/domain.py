@@ -176,6 +176,13 @@ class Upload(DomainModel):
     move_existing: bool | None = None
     confirmed_by: str | None = None
     confirmed_at: str | None = None
+    # The upload's data key, encrypted by KMS (base64): given passwords in the plan are sealed with it, and the
+    # generated passwords of its rows are derived from it. Never shown.
+    data_key: str | None = None
+    # results.csv with generated passwords (outside reports/), for the confirmer until passwords_until.
+    result_passwords_key: str | None = None
+    passwords_until: str | None = None
+    passwords_claimed_by: str | None = None
 
 
 class AuditEntry(DomainModel):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import math
+import os
 import secrets
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -16,6 +21,10 @@ DIGITS = "23456789"
 SYLLABLES_PER_GROUP = 2
 GROUPS = 4
 DIGIT_COUNT = 2
+# The characters of a format's {random:N}: letters and digits without look-alikes, all lower case.
+RANDOM_ALPHABET = CONSONANTS + VOWELS + DIGITS
+
+Chooser = Callable[[Sequence[str]], str]
 
 # OWASP's Argon2id minimum (m=19 MiB, t=2, p=1).
 ARGON2_TIME_COST = 2
@@ -23,14 +32,86 @@ ARGON2_MEMORY_KIB = 19456
 ARGON2_PARALLELISM = 1
 
 
-def generate_password() -> str:
-    """A random password like `bada-fime-gusa-tahu-47`: four groups of two syllables, then two digits."""
-    groups = [
-        "".join(secrets.choice(CONSONANTS) + secrets.choice(VOWELS) for _ in range(SYLLABLES_PER_GROUP))
-        for _ in range(GROUPS)
-    ]
-    digits = "".join(secrets.choice(DIGITS) for _ in range(DIGIT_COUNT))
+def generate_password(choose: Chooser = secrets.choice) -> str:
+    """A random password like `bada-fime-gusa-tahu-47`: four groups of two syllables, then two digits.
+
+    `choose` picks one element uniformly: `secrets.choice`, or a `derived_chooser` when every attempt of the same
+    bulk row must make the same password.
+    """
+    groups = ["".join(choose(CONSONANTS) + choose(VOWELS) for _ in range(SYLLABLES_PER_GROUP)) for _ in range(GROUPS)]
+    digits = "".join(choose(DIGITS) for _ in range(DIGIT_COUNT))
     return "-".join([*groups, digits])
+
+
+def random_part(length: int, choose: Chooser = secrets.choice) -> str:
+    """`length` characters of RANDOM_ALPHABET (a format's {random:N})."""
+    return "".join(choose(RANDOM_ALPHABET) for _ in range(length))
+
+
+def random_part_entropy_bits(length: int) -> float:
+    return length * math.log2(len(RANDOM_ALPHABET))
+
+
+class _DerivedStream:
+    """Uniform choices from HMAC-SHA256(key, label || counter): the same key and label always choose the same."""
+
+    def __init__(self, key: bytes, label: str) -> None:
+        self._key = key
+        self._label = label.encode()
+        self._counter = 0
+        self._buffer = b""
+
+    def _byte(self) -> int:
+        if not self._buffer:
+            block = self._label + b"\x00" + self._counter.to_bytes(8, "big")
+            self._buffer = hmac.new(self._key, block, hashlib.sha256).digest()
+            self._counter += 1
+        value, self._buffer = self._buffer[0], self._buffer[1:]
+        return value
+
+    def __call__(self, options: Sequence[str]) -> str:
+        size = len(options)
+        if not 0 < size <= 256:
+            raise ValueError("a derived choice is among 1 to 256 options")
+        limit = 256 - 256 % size  # rejection sampling: every option equally likely
+        while (value := self._byte()) >= limit:
+            pass
+        return options[value % size]
+
+
+def derived_chooser(key: bytes, label: str) -> Chooser:
+    """A chooser whose picks are a pseudo-random function of a secret key and a label (e.g. upload and line)."""
+    return _DerivedStream(key, label)
+
+
+# ------------------------------------------------------------------ envelope encryption of given passwords
+
+_NONCE_BYTES = 12
+
+
+def seal(key: bytes, text: str, context: str) -> str:
+    """`text` encrypted with AES-256-GCM under `key`, bound to `context` (e.g. upload and line): base64 of nonce+ct."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, text.encode("utf-8"), context.encode())
+    return base64.b64encode(nonce + sealed).decode("ascii")
+
+
+class SealBroken(Exception):
+    """A sealed value that does not open with this key and context (tampered, or sealed under another key)."""
+
+
+def unseal(key: bytes, sealed: str, context: str) -> str:
+    """The text of a `seal`; SealBroken if it was changed, or sealed for another key or context."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        raw = base64.b64decode(sealed, validate=True)
+        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode("utf-8")
+    except (InvalidTag, ValueError) as exc:
+        raise SealBroken("the sealed value does not open") from exc
 
 
 def generated_password_entropy_bits() -> float:

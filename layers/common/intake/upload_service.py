@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from intake import authz, clock
+from intake import audit, authz, clock
 from intake.bulk import keys
 from intake.dal import objects
 from intake.dal import uploads as upload_store
@@ -114,9 +114,10 @@ def expire_if_due(upload: Upload) -> Upload:
     return expired
 
 
-def upload_view(upload: Upload, requestor: StaffMember, facility: Location) -> dict[str, Any]:
+def upload_view(
+    upload: Upload, requestor: StaffMember, facility: Location, issue_passwords: bool = False
+) -> dict[str, Any]:
     """The contract's JSON of an upload, with short-lived report links."""
-    settings = get_settings()
     counts = {name: upload.counts.get(name, 0) for name in COUNT_NAMES}
     view: dict[str, Any] = {
         "uploadId": upload.upload_id,
@@ -134,21 +135,68 @@ def upload_view(upload: Upload, requestor: StaffMember, facility: Location) -> d
         "warnings": upload.warnings,
         "options": {"skipInvalidRows": upload.skip_invalid_rows, "moveExisting": upload.move_existing},
     }
-    ttl = settings.report_link_ttl_seconds
-    if upload.error_report_key:
-        view["errorReportUrl"] = objects.presigned_get(upload.error_report_key, ttl, f"errors-{upload.upload_id}.csv")
-    # results.csv holds generated passwords: only for staff who may create learners there.
-    if upload.result_report_key and authz.can_write_location(requestor, facility):
-        view["resultReportUrl"] = objects.presigned_get(
-            upload.result_report_key, ttl, f"results-{upload.upload_id}.csv"
-        )
+    view.update(report_links(upload, requestor, facility, issue_passwords=issue_passwords))
     return view
+
+
+def report_links(
+    upload: Upload, requestor: StaffMember, facility: Location, issue_passwords: bool = False
+) -> dict[str, Any]:
+    """Short-lived report links: errors.csv; results.csv for staff who may create learners there.
+
+    results.csv has no passwords. Its copy with the generated passwords is linked instead (`resultReportHasPasswords`)
+    only when `issue_passwords` (GET /uploads/{id}, not the listing), to the staff member who confirmed the upload (a
+    drop's: the first of its facility's writers to ask), until `passwordsUntil` (24 hours); each such link is audited.
+    """
+    ttl = get_settings().report_link_ttl_seconds
+    links: dict[str, Any] = {}
+    if upload.error_report_key:
+        links["errorReportUrl"] = objects.presigned_get(upload.error_report_key, ttl, f"errors-{upload.upload_id}.csv")
+    if not upload.result_report_key or not authz.can_write_location(requestor, facility):
+        return links
+    passwords_key = upload.result_passwords_key
+    if issue_passwords and passwords_key and _may_have_passwords(upload, requestor):
+        links["resultReportUrl"] = objects.presigned_get(
+            passwords_key, ttl, f"results-{upload.upload_id}-passwords.csv"
+        )
+        links["resultReportHasPasswords"] = True
+        links["passwordsUntil"] = upload.passwords_until
+        audit.record(
+            requestor.username,
+            "RESULT_PASSWORDS_ISSUED",
+            "upload",
+            upload.upload_id,
+            scopes=[upload.facility_id],
+            agency_id=upload.agency_id,
+            facility_id=upload.facility_id,
+            details={"linkSeconds": ttl},
+        )
+        logger.info("results with passwords issued", extra={"upload_id": upload.upload_id})
+        return links
+    links["resultReportUrl"] = objects.presigned_get(upload.result_report_key, ttl, f"results-{upload.upload_id}.csv")
+    links["resultReportHasPasswords"] = False
+    return links
+
+
+def _may_have_passwords(upload: Upload, requestor: StaffMember) -> bool:
+    if not upload.result_passwords_key or not upload.passwords_until:
+        return False
+    if clock.utc_now().isoformat() >= upload.passwords_until:
+        return False  # the sweeper deletes the copy within the hour; until then nobody gets it
+    if upload.confirmed_by == requestor.username:
+        return True
+    if (upload.confirmed_by or "").startswith("drop:"):
+        # An auto-confirmed drop has no confirming person: the first writer of the facility to ask gets them, alone.
+        return upload.passwords_claimed_by == requestor.username or upload_store.claim_result_passwords(
+            upload.upload_id, requestor.username
+        )
+    return False
 
 
 def get_upload_view(requestor: StaffMember, upload_id: str) -> dict[str, Any]:
     """GET /uploads/{uploadId}."""
     upload, facility = load_upload(requestor, upload_id)
-    return upload_view(upload, requestor, facility)
+    return upload_view(upload, requestor, facility, issue_passwords=True)
 
 
 def list_upload_views(

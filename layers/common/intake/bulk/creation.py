@@ -5,22 +5,30 @@ transaction, conditional on the upload's set of done parts), and every row is a 
 duplicated message neither creates a learner twice nor counts it twice. The worker that records a chunk's last part
 and finds every chunk done finishes the upload: results.csv, then the raw file and the plan are deleted, then the
 final status.
+
+No plaintext password is kept outside the with-passwords results: the plan holds given passwords sealed with the
+upload's data key (KMS envelope encryption), a generated password is derived from that key and the row's line (the
+same on every attempt, so a retried part never changes an issued password), and result parts hold them sealed too.
+results.csv (reports/, what everyone and the SFTP login read) has no passwords; the copy with generated passwords
+lives under passwords/ for RESULT_PASSWORDS_HOURS, for the staff member who confirmed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO, cast
 
 from intake import audit, clock, passwords
 from intake.bulk import keys
-from intake.bulk.reports import neutralise
+from intake.bulk.reports import ReportWriter, neutralise
 from intake.dal import directory, objects, queues
+from intake.dal import keys as key_store
 from intake.dal import learners as learner_store
 from intake.dal import uploads as upload_store
 from intake.domain import CONFIRMABLE, AuditEntry, Learner, Location, Upload, UploadStatus, move_of
@@ -45,6 +53,12 @@ RESULT_COLUMNS = (
     "message",
 )
 SPOOL_BYTES = 8 * 1024 * 1024
+PASSWORD_COLUMN = RESULT_COLUMNS.index("password")
+# Generated passwords are for the staff member who confirmed, for this long (contract v2); then they are deleted.
+RESULT_PASSWORDS_HOURS = 24
+UNREADABLE_SEAL_MESSAGE = (
+    "The password of this row could not be read back from the checked file: nothing was created; upload the row again"
+)
 
 
 def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool, confirmed_by: str) -> Upload | None:
@@ -107,6 +121,7 @@ def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable
         logger.info("chunk skipped: upload not creating", extra={"upload_id": upload_id, "chunk": chunk})
         return
     rows = objects.get_json(keys.plan_chunk_key(upload.facility_id, upload_id, chunk))
+    data_key = _data_key(upload)  # one kms:Decrypt per chunk message
     locations: dict[str, Location | None] = {}
     for part_start in range(start, len(rows), PART_SIZE):
         if part_start > start and remaining_ms() < HAND_BACK_MARGIN_MS:
@@ -114,13 +129,25 @@ def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable
             logger.info("chunk handed back", extra={"upload_id": upload_id, "chunk": chunk, "start": part_start})
             return
         part_rows = rows[part_start : part_start + PART_SIZE]
-        outcomes = [_apply(row, upload, locations) for row in part_rows]
-        _record(upload, chunk, part_start, outcomes, finishes_chunk=part_start + PART_SIZE >= len(rows))
+        outcomes = [_apply(row, upload, locations, data_key) for row in part_rows]
+        _record(upload, chunk, part_start, outcomes, data_key, finishes_chunk=part_start + PART_SIZE >= len(rows))
 
 
-def _record(upload: Upload, chunk: int, part_start: int, outcomes: list[_Outcome], finishes_chunk: bool) -> None:
+def _data_key(upload: Upload) -> bytes | None:
+    """The plaintext of the upload's data key (None only for a plan made before plans were sealed)."""
+    return key_store.open_data_key(upload.upload_id, upload.data_key) if upload.data_key else None
+
+
+def _record(
+    upload: Upload,
+    chunk: int,
+    part_start: int,
+    outcomes: list[_Outcome],
+    data_key: bytes | None,
+    finishes_chunk: bool,
+) -> None:
     part_key = keys.result_part_key(upload.facility_id, upload.upload_id, chunk, part_start, len(outcomes))
-    objects.put_bytes(part_key, _csv(outcomes))
+    objects.put_bytes(part_key, _csv(upload.upload_id, outcomes, data_key))
     counts = {"created": 0, "moved": 0, "skipped": 0, "failed": 0}
     for outcome in outcomes:
         counts[outcome.outcome.lower()] += 1
@@ -162,11 +189,15 @@ def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]
     return entries
 
 
-def _csv(outcomes: list[_Outcome]) -> bytes:
+def _csv(upload_id: str, outcomes: list[_Outcome], data_key: bytes | None) -> bytes:
+    """A result part; its password cells sealed with the upload's data key (no plaintext password under plans/)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for o in outcomes:
         row = o.row
+        password = o.password
+        if password and data_key is not None:
+            password = passwords.seal(data_key, password, keys.result_password_context(upload_id, row["line"]))
         writer.writerow(
             [
                 row["line"],
@@ -179,37 +210,83 @@ def _csv(outcomes: list[_Outcome]) -> bytes:
                 if o.outcome in ("CREATED", "MOVED")
                 else row.get("existing", {}).get("locationId", ""),
                 o.outcome,
-                o.password,
+                password,
                 neutralise(o.message),
             ]
         )
     return out.getvalue().encode("utf-8")
 
 
-def _apply(row: dict[str, Any], upload: Upload, locations: dict[str, Location | None]) -> _Outcome:
+def _apply(
+    row: dict[str, Any], upload: Upload, locations: dict[str, Location | None], data_key: bytes | None
+) -> _Outcome:
     try:
         if row["action"] == "MOVE":
             return _move(row, upload, locations)
-        if row["locationId"] not in locations:
-            locations[row["locationId"]] = directory.get_location(row["locationId"])
-        location = locations[row["locationId"]]
+        location = _location(row["locationId"], locations)
         if location is None or not location.active:
             return _Outcome(row, "FAILED", message="The location was deactivated since the file was checked")
-        if not row.get("password"):
-            if row["facilityId"] not in locations:
-                locations[row["facilityId"]] = directory.get_location(row["facilityId"])
-            facility = locations[row["facilityId"]]
+        facility = _location(upload.facility_id, locations)
+        if (misplaced := _outside_upload(row, upload, location, facility)) is not None:
+            return misplaced
+        try:
+            given = _given_password(row, upload, data_key)
+        except passwords.SealBroken:
+            logger.warning("sealed password unreadable", extra={"upload_id": upload.upload_id, "line": row["line"]})
+            return _Outcome(row, "FAILED", message=UNREADABLE_SEAL_MESSAGE)
+        generated = ""
+        if not given:
+            choose = (
+                passwords.derived_chooser(data_key, keys.generated_password_label(upload.upload_id, row["line"]))
+                if data_key is not None
+                else secrets.choice
+            )
             rule = facility.password_rule if facility is not None else None
-            if rule is not None and rule.blank_format:
-                row = {**row, "formatPassword": blank_password(rule, row["firstName"], row["lastName"], row["docId"])}
-        return _create(row, upload)
+            generated = blank_password(
+                rule, row["firstName"], row["lastName"], row["docId"], choose=choose, facility_id=upload.facility_id
+            )
+        return _create(row, upload, given, generated)
     except Conflict as exc:
         return _Outcome(row, "FAILED", message=exc.message)
 
 
-def _create(row: dict[str, Any], upload: Upload) -> _Outcome:
-    generated = (row.get("formatPassword") or passwords.generate_password()) if not row.get("password") else ""
-    password_hash = passwords.hash_password(row.get("password") or generated)
+def _location(location_id: str, locations: dict[str, Location | None]) -> Location | None:
+    if location_id not in locations:
+        locations[location_id] = directory.get_location(location_id)
+    return locations[location_id]
+
+
+def _outside_upload(
+    row: dict[str, Any], upload: Upload, location: Location, facility: Location | None
+) -> _Outcome | None:
+    """A row whose location is not in the upload's own (active) facility fails, whatever the plan says."""
+    if location.facility_id != upload.facility_id or row.get("facilityId") != upload.facility_id:
+        return _Outcome(
+            row,
+            "FAILED",
+            message=f"Location {location.location_id} is in facility {location.facility_id}, not in this upload's "
+            f"facility {upload.facility_id}: nothing was done; put the row in an upload of facility "
+            f"{location.facility_id}",
+        )
+    if facility is None or not facility.active:
+        return _Outcome(row, "FAILED", message=f"Facility {upload.facility_id} no longer takes learners")
+    return None
+
+
+def _given_password(row: dict[str, Any], upload: Upload, data_key: bytes | None) -> str:
+    """The row's given password ('' if blank), opened from the plan's sealed copy."""
+    sealed = row.get("sealedPassword")
+    if sealed:
+        if data_key is None:
+            raise passwords.SealBroken("no data key")
+        return passwords.unseal(data_key, sealed, keys.given_password_context(upload.upload_id, row["line"]))
+    return str(row.get("password") or "")  # a plan written before plans were sealed
+
+
+def _create(row: dict[str, Any], upload: Upload, given: str, generated: str) -> _Outcome:
+    """Create the row's learner once. The generated password is the same on every attempt (derived from the
+    upload's data key and the line), so a retried or concurrently redelivered part never changes an issued one."""
+    password_hash = passwords.hash_password(given or generated)
     learner = Learner(
         learner_id=new_learner_id(),
         agency_id=row["agencyId"],
@@ -229,9 +306,7 @@ def _create(row: dict[str, Any], upload: Upload) -> _Outcome:
     except LearnerExists as exists:
         previous = learner_store.get_by_doc_id(row["agencyId"], row["docId"])
         if previous is not None and previous.upload_id == upload.upload_id:
-            # Created by an earlier attempt of this part, whose generated password was lost with it: set a new one.
-            if generated:
-                learner_store.replace_password_hash(row["agencyId"], row["docId"], upload.upload_id, password_hash)
+            # Created by an earlier (or a concurrent) attempt of this row: the same password, already hashed.
             return _Outcome(row, "CREATED", previous.learner_id, generated)
         return _Outcome(
             row,
@@ -259,13 +334,14 @@ def _move(row: dict[str, Any], upload: Upload, locations: dict[str, Location | N
         return _Outcome(row, "FAILED", current.learner_id, message="The learner is already at this location")
     if current.location_id != existing["locationId"]:
         return _Outcome(row, "FAILED", current.learner_id, message="The learner moved since the file was checked")
-    if row["locationId"] not in locations:
-        locations[row["locationId"]] = directory.get_location(row["locationId"])
-    destination = locations[row["locationId"]]
+    destination = _location(row["locationId"], locations)
     if destination is None or not destination.active:
         return _Outcome(
             row, "FAILED", current.learner_id, message="The destination location no longer accepts learners"
         )
+    if (misplaced := _outside_upload(row, upload, destination, _location(upload.facility_id, locations))) is not None:
+        misplaced.learner_id = current.learner_id
+        return misplaced
     move = move_of(current, destination, clock.utc_now(), upload.confirmed_by or upload.created_by, upload.upload_id)
     try:
         learner_store.move_learner(current, destination, move)
@@ -294,14 +370,16 @@ def finish_upload(upload_id: str) -> Upload | None:
     # A concurrent finisher may have deleted parts already: never write a results.csv that misses rows.
     if sum(keys.rows_in_result_part(key) for key in part_keys) != expected:
         return None
-    _write_results(results_key, part_keys)
+    now = clock.utc_now()
+    passwords_key = _write_results(upload, part_keys)
     status = UploadStatus.COMPLETED if upload.counts.get("failed", 0) == 0 else UploadStatus.COMPLETED_WITH_ERRORS
     finished = upload_store.transition(
         upload.upload_id,
         {UploadStatus.CREATING},
         status,
         resultReportKey=results_key,
-        completedAt=clock.utc_now().isoformat(),
+        completedAt=now.isoformat(),
+        **_passwords_fields(passwords_key, now),
     )
     if finished is None:
         return None
@@ -336,23 +414,64 @@ def fail_creation(upload_id: str) -> Upload | None:
         # Every part written so far, recorded or not: their learners exist, so staff need their passwords.
         results_key = keys.results_report_key(upload.facility_id, upload.upload_id)
         parts = sorted(objects.list_keys(keys.plan_prefix(upload.facility_id, upload_id) + "results/"))
-        _write_results(results_key, parts)
+        passwords_key = _write_results(upload, parts)
         reported = upload_store.transition(
-            upload_id, {UploadStatus.FAILED}, UploadStatus.FAILED, resultReportKey=results_key
+            upload_id,
+            {UploadStatus.FAILED},
+            UploadStatus.FAILED,
+            resultReportKey=results_key,
+            **_passwords_fields(passwords_key, clock.utc_now()),
         )
         upload = reported or upload
     clean_up(upload)
     return upload
 
 
-def _write_results(results_key: str, part_keys: list[str]) -> None:
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
-        out.write("\ufeff".encode())
-        out.write((",".join(RESULT_COLUMNS) + "\r\n").encode())
+def _passwords_fields(passwords_key: str | None, now: datetime) -> dict[str, str | None]:
+    if passwords_key is None:
+        return {}
+    until = now + timedelta(hours=RESULT_PASSWORDS_HOURS)
+    return {"resultPasswordsKey": passwords_key, "passwordsUntil": until.isoformat()}
+
+
+def _write_results(upload: Upload, part_keys: list[str]) -> str | None:
+    """results.csv of every part, without passwords (reports/, what everyone and SFTP see) and, if any row has a
+    generated password, the same with them outside reports/ (SSE-KMS, for the confirmer); that copy's key or None."""
+    data_key = _data_key(upload) if upload.data_key else None
+    with (
+        tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as plain,
+        tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as secret,
+    ):
+        plain_writer = ReportWriter(cast(BinaryIO, plain), RESULT_COLUMNS)
+        secret_writer = ReportWriter(cast(BinaryIO, secret), RESULT_COLUMNS)
+        issued = 0
         for key in part_keys:
-            out.write(objects.read_bytes(key))
-        out.seek(0)
-        objects.upload_file(results_key, out)
+            for cells in csv.reader(io.StringIO(objects.read_bytes(key).decode("utf-8"), newline="")):
+                password = _opened_password(upload, cells, data_key)
+                issued += bool(password)
+                # ReportWriter neutralises every cell, the password too (a format's output never starts a formula).
+                secret_writer.write([*cells[:PASSWORD_COLUMN], password, *cells[PASSWORD_COLUMN + 1 :]])
+                plain_writer.write([*cells[:PASSWORD_COLUMN], "", *cells[PASSWORD_COLUMN + 1 :]])
+        plain.seek(0)
+        objects.upload_file(keys.results_report_key(upload.facility_id, upload.upload_id), plain)
+        if not issued:
+            return None
+        passwords_key = keys.result_passwords_key(upload.facility_id, upload.upload_id)
+        secret.seek(0)
+        objects.upload_file(passwords_key, secret)
+    logger.info("results with passwords written", extra={"upload_id": upload.upload_id, "passwords": issued})
+    return passwords_key
+
+
+def _opened_password(upload: Upload, cells: list[str], data_key: bytes | None) -> str:
+    sealed = cells[PASSWORD_COLUMN] if len(cells) > PASSWORD_COLUMN else ""
+    if not sealed or data_key is None:
+        return sealed  # blank, or a part written before parts were sealed
+    try:
+        return passwords.unseal(data_key, sealed, keys.result_password_context(upload.upload_id, int(cells[0])))
+    except (passwords.SealBroken, ValueError):
+        logger.warning("result password unreadable", extra={"upload_id": upload.upload_id, "line": cells[0]})
+        return ""  # the learner exists; staff reset the password and print a card
 
 
 def clean_up(upload: Upload) -> None:

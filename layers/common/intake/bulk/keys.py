@@ -31,6 +31,14 @@ def results_report_key(facility_id: str, upload_id: str) -> str:
     return f"reports/{facility_id}/{upload_id}/results.csv"
 
 
+# Results with generated passwords: outside reports/ (the SFTP logins' folder) and short-lived.
+PASSWORDS = "passwords/"
+
+
+def result_passwords_key(facility_id: str, upload_id: str) -> str:
+    return f"{PASSWORDS}{facility_id}/{upload_id}/results.csv"
+
+
 def plan_prefix(facility_id: str, upload_id: str) -> str:
     return f"plans/{facility_id}/{upload_id}/"
 
@@ -46,3 +54,17 @@ def result_part_key(facility_id: str, upload_id: str, chunk: int, start: int, ro
 def rows_in_result_part(key: str) -> int:
     """How many rows a result part holds, from its name."""
     return int(key.rsplit("-", 1)[1].removesuffix(".csv"))
+
+
+# What each use of an upload's data key is bound to (AES-GCM associated data, HMAC label): a sealed value moved to
+# another row, upload or use fails to open.
+def given_password_context(upload_id: str, line: int) -> str:
+    return f"{upload_id}:{line}:given"
+
+
+def generated_password_label(upload_id: str, line: int) -> str:
+    return f"{upload_id}:{line}:generated"
+
+
+def result_password_context(upload_id: str, line: int) -> str:
+    return f"{upload_id}:{line}:result"

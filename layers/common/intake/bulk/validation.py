@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from typing import IO, Any, BinaryIO, cast
 from urllib.parse import unquote_plus
 
-from intake import clock
+from intake import clock, passwords
 from intake.bulk import keys
 from intake.bulk.checking import check_file
 from intake.bulk.reports import write_error_report
 from intake.bulk.types import CheckedRow, CleanRow, FileRejected, RowIssue, as_checked
 from intake.dal import directory, objects
+from intake.dal import keys as key_store
 from intake.dal import learners as learner_store
 from intake.dal import staff as staff_store
 from intake.dal import uploads as upload_store
@@ -268,6 +269,16 @@ class _Planner:
         self.warnings: list[dict] = []
         self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by finish or discard
         self.issue_count = 0
+        self.data_key: tuple[bytes, str] | None = None  # (plaintext, KMS ciphertext), made for the first valid row
+
+    def _seal(self, password: str, line: int) -> str:
+        """A given password as the plan keeps it: AES-GCM under the upload's data key, bound to upload and line."""
+        return passwords.seal(self._key(), password, keys.given_password_context(self.upload.upload_id, line))
+
+    def _key(self) -> bytes:
+        if self.data_key is None:
+            self.data_key = key_store.new_data_key(self.upload.upload_id)
+        return self.data_key[0]
 
     def note(self, issue: RowIssue) -> None:
         self.issue_count += 1
@@ -330,11 +341,14 @@ class _Planner:
             "firstName": row.first_name,
             "lastName": row.last_name,
             "dateOfBirth": row.date_of_birth,
-            "password": row.password,
             "locationId": row.location_id,
             "facilityId": row.facility_id,
             "agencyId": row.agency_id,
         }
+        # No plaintext password in the plan: a given one is sealed; a blank one is derived from the key at creation.
+        self._key()
+        if row.password:
+            entry["sealedPassword"] = self._seal(row.password, row.line)
         if learner is not None:
             entry["action"] = "MOVE"
             entry["existing"] = {
@@ -382,7 +396,7 @@ class _Planner:
             extra={"upload_id": upload.upload_id, "status": status.value, "counts": self.counts},
         )
         metrics.add_metric(name="RowsValidated", unit="Count", value=self.counts["rows"])
-        return upload_store.transition(
+        validated = upload_store.transition(
             upload.upload_id,
             {UploadStatus.VALIDATING},
             status,
@@ -392,7 +406,14 @@ class _Planner:
             encoding=encoding,
             errorReportKey=report_key,
             chunksTotal=self.chunks,
+            dataKey=self.data_key[1] if self.data_key else None,
         )
+        if validated is not None and upload.source == "link":
+            # The plan holds everything creation needs (passwords sealed): the raw file, with its plaintext
+            # passwords, goes now rather than at confirm or expiry. A drop's stays until its final status: a late
+            # event for an older version of a replaced drop is told stale only while the current object exists.
+            objects.delete_keys([upload.object_key])
+        return validated
 
 
 def _zero_padded_doc_ids(window: list[CheckedRow]) -> dict[int, str]:

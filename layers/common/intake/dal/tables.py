@@ -162,6 +162,10 @@ class UploadItem(Model):
     confirmedBy = UnicodeAttribute(null=True)
     confirmedAt = UnicodeAttribute(null=True)
     completedAt = UnicodeAttribute(null=True)
+    dataKey = UnicodeAttribute(null=True)
+    resultPasswordsKey = UnicodeAttribute(null=True)
+    passwordsUntil = UnicodeAttribute(null=True)
+    passwordsClaimedBy = UnicodeAttribute(null=True)
     ttl = NumberAttribute(null=True)
     by_facility = UploadsByFacility()
 

@@ -46,6 +46,10 @@ def _upload(item: UploadItem) -> Upload:
         move_existing=item.moveExisting,
         confirmed_by=item.confirmedBy,
         confirmed_at=item.confirmedAt,
+        data_key=item.dataKey,
+        result_passwords_key=item.resultPasswordsKey,
+        passwords_until=item.passwordsUntil,
+        passwords_claimed_by=item.passwordsClaimedBy,
     )
 
 
@@ -241,3 +245,43 @@ def due_for_expiry(now_iso: str, unfinished: set[UploadStatus]) -> Iterator[Uplo
     with storage_call("list uploads due to expire"):
         for item in UploadItem.scan(filter_condition=condition, page_size=PAGE_SIZE * 4):
             yield _upload(item)
+
+
+def claim_result_passwords(upload_id: str, username: str) -> bool:
+    """Make `username` the one staff member who gets an upload's generated passwords, unless another already is."""
+    bind_tables()
+    condition = UploadItem.resultPasswordsKey.exists() & (
+        UploadItem.passwordsClaimedBy.does_not_exist() | (UploadItem.passwordsClaimedBy == username)
+    )
+    with storage_call("update the upload"):
+        try:
+            UploadItem(uploadId=upload_id).update(
+                actions=[UploadItem.passwordsClaimedBy.set(username)], condition=condition
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+    return True
+
+
+def due_for_password_expiry(now_iso: str) -> Iterator[Upload]:
+    """Every upload whose results with passwords outlived their time (a paginated scan: the sweeper runs hourly)."""
+    bind_tables()
+    condition = UploadItem.resultPasswordsKey.exists() & (UploadItem.passwordsUntil < now_iso)
+    with storage_call("list uploads with expired passwords"):
+        for item in UploadItem.scan(filter_condition=condition, page_size=PAGE_SIZE * 4):
+            yield _upload(item)
+
+
+def forget_result_passwords(upload_id: str, key: str) -> None:
+    """The results with passwords are deleted: the upload no longer names them (a repeat changes nothing)."""
+    bind_tables()
+    with storage_call("update the upload"):
+        try:
+            UploadItem(uploadId=upload_id).update(
+                actions=[UploadItem.resultPasswordsKey.remove()], condition=UploadItem.resultPasswordsKey == key
+            )
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
