@@ -208,7 +208,8 @@ def _validation_dead_letter(aws: Any, doc_ids: Iterator[int]) -> None:
 
 
 def _sweeper(aws: Any, doc_ids: Iterator[int]) -> None:
-    """Uploads of three days ago, one never sent and one validated, expired by the sweeper as EventBridge runs it."""
+    """Uploads of three days ago, one never sent and one validated, expired by the sweeper as EventBridge runs it,
+    and one completed, whose results with passwords the sweeper deletes after their 24 hours."""
     from intake import clock
 
     real_now = clock.utc_now
@@ -217,6 +218,9 @@ def _sweeper(aws: Any, doc_ids: Iterator[int]) -> None:
         _api("POST", "/uploads", "ridge", {"facilityId": FAC_A1})
         _upload_with(aws, _rows(doc_ids, 1))
         read_late = _upload_with(aws, _rows(doc_ids, 1))
+        completed = _upload_with(aws, _rows(doc_ids, 1))
+        drain(aws)
+        _api("POST", f"/uploads/{completed}/confirm", "ridge", {})
         drain(aws)
     # an upload read after its expiry is expired by the API on the spot (its file and plan removed)
     assert _api("GET", f"/uploads/{read_late}", "ridge")[1]["status"] == "EXPIRED"
