@@ -36,6 +36,7 @@ acceptance: install  ## the 10,000-row bulk flow over the local stack
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(PY) -m tools.openapi_lint  # Redocly's recommended-strict rules over the served /openapi.json
 
 format: install
 	$(BIN)/ruff check --fix .

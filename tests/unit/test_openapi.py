@@ -71,5 +71,5 @@ def test_contract_document_leaves_its_input_alone() -> None:
     # When it is post-processed
     fixed = contract_document(raw)
     # Then the copy is fixed and the input is not
-    assert set(fixed["paths"]["/x/{id}"]["get"]["responses"]) == {"401", "404", "503"}
+    assert set(fixed["paths"]["/x/{id}"]["get"]["responses"]) == {"401", "404", "429", "503"}
     assert raw["paths"]["/x/{id}"]["get"]["responses"] == {"422": {}}

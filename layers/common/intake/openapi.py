@@ -22,6 +22,7 @@ ERROR_DESCRIPTIONS = {
     409: "LEARNER_EXISTS (with `existing`) or CONFLICT: the resource is not in a state that allows this",
     413: "TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE: a request body must be JSON (`Content-Type: application/json`, UTF-8)",
+    429: "TOO_MANY_REQUESTS: this client (IP address or token) passed the API's rate limit; retry after a minute",
     503: "UNAVAILABLE: the data store is busy; retry after a moment",
 }
 _BODY_METHODS = frozenset({"post", "put", "patch", "delete"})
@@ -37,6 +38,7 @@ def error_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
 def contract_document(raw: dict[str, Any]) -> dict[str, Any]:
     """Powertools' generated document with the real error responses and the bearer security scheme."""
     document = copy.deepcopy(raw)
+    document.setdefault("info", {})["license"] = {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name, schema in _error_schemas().items():
@@ -71,7 +73,7 @@ def _fix_operation(method: str, path: str, operation: dict[str, Any]) -> None:
     public = (method, path) in PUBLIC_OPERATIONS
     if public:
         operation["security"] = []
-    statuses = set() if public else {401, 503}
+    statuses = {429} if public else {401, 429, 503}  # 429: the WAF's rate rules stand before every route
     parameters = operation.get("parameters", [])
     # Path parameters are plain strings: only bodies and query strings can fail validation.
     if "requestBody" in operation or any(parameter.get("in") != "path" for parameter in parameters):
