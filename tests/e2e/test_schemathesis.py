@@ -15,12 +15,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PYTHONPATH
+from tests.e2e.conftest import PYTHONPATH, running_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +85,14 @@ def _run(stack: dict[str, Any], token: str, report: Path) -> dict[str, Any]:
     parsed: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
     parsed["_output"] = result.stdout[-8000:]
     return parsed
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A seeded stack of this module's own: generated requests change staff, settings and locations at random, which
+    must not reach the other e2e tests that share the session's stack."""
+    with running_local_stack(tmp_path_factory.mktemp("schemathesis-stack"), seed=True) as stack:
+        yield stack
 
 
 @pytest.mark.parametrize("role", ROLES)
