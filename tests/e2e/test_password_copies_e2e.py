@@ -19,6 +19,7 @@ import requests
 
 from tests.e2e.conftest import Api, stack_client, staff_named
 from tests.e2e.test_sftp import FACILITY, HEADER, STAFF, account, sftp
+from tests.environment import missing
 
 pytestmark = [pytest.mark.e2e]
 Stack = dict[str, Any]
@@ -60,8 +61,9 @@ def _allowed(key: str, unfinished: set[str], fresh_password_copies: set[str]) ->
     return key in fresh_password_copies
 
 
-@pytest.mark.skipif(shutil.which("sftp") is None, reason="needs OpenSSH's sftp (Debian openssh-client; .ci/run)")
 def test_passwords_reach_only_the_confirmer(local_stack: Stack, api: Api, tmp_path: Path) -> None:
+    if shutil.which("sftp") is None:
+        missing("no OpenSSH sftp client: install Debian's openssh-client, as .ci/run does")
     # Given a file with given and blank passwords, uploaded through a presigned link by the facility's admin
     unit = f"{FACILITY}-unit-a"
     given = [f"Given-{secrets.token_hex(6)}!", f"Given-{secrets.token_hex(6)}!"]
