@@ -47,6 +47,9 @@ ACCEPTED: dict[tuple[str, str], str] = {
         "none, a SystemAdmin no agency) and real agencies and facilities (state), beyond JSON Schema without oneOf"
     ),
     ("ST202", "POST /staff/{username}/scope"): "the same cross-field grant rules as POST /staff",
+    ("ST202", "GET /facilities/{facilityId}/uploads"): (
+        "`cursor` is opaque: only a nextCursor this facility's list gave is accepted (state); any other is a 400"
+    ),
 }
 
 
