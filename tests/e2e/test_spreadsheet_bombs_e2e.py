@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.unit.bulk.test_spreadsheet_bombs import (
     SHEET,
     sheet_xml,
     workbook_parts,
+    zip_bomb,
     zipped,
 )
 
@@ -41,18 +42,6 @@ WAIT_SECONDS = 120
 
 def row_number_bomb() -> bytes:
     return zipped(workbook_parts(**{SHEET: sheet_xml(f'<row r="999999999999">{LEARNER_ROW}</row>')}))
-
-
-def zip_bomb() -> bytes:
-    def run() -> Iterator[bytes]:
-        yield b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row><c><v>'
-        chunk = b"1" * (1 << 20)
-        for _ in range(960):
-            yield chunk
-
-    data = zipped(workbook_parts(), streamed={SHEET: run})
-    assert len(data) <= 1_000_000
-    return data
 
 
 def billion_laughs() -> bytes:
