@@ -44,7 +44,7 @@ def test_a_doc_id_in_scientific_notation_says_how_excel_damaged_it(raw: str) -> 
 @pytest.mark.parametrize("raw", ["X" * 21, "-12", "12 34", "12_34", "É12", "12.5"])
 def test_a_doc_id_outside_the_pattern_or_too_long_is_invalid(raw: str) -> None:
     error = _error(rules.clean_doc_id(raw))
-    assert error.code == "INVALID_VALUE"
+    assert (error.field, error.code) == ("docId", "INVALID_VALUE")
     assert error.message == "docId must be 1 to 20 letters, digits or hyphens, starting with a letter or digit"
 
 
@@ -73,7 +73,13 @@ def test_a_blank_name_is_required(raw: str | None) -> None:
 
 def test_a_name_over_the_limit_says_to_shorten_it() -> None:
     error = _error(rules.clean_name("a" * 51, "lastName"))
-    assert (error.code, error.message) == ("INVALID_VALUE", "lastName is longer than 50 characters: shorten it")
+    assert (error.field, error.code) == ("lastName", "INVALID_VALUE")
+    assert error.message == "lastName is longer than 50 characters: shorten it"
+
+
+def test_a_combining_mark_with_no_composed_form_is_kept() -> None:
+    # U+0332 (combining low line) has no precomposed letter, so it stays a separate mark after NFC
+    assert rules.clean_name("Ma\u0332ria", "firstName") == "Ma\u0332ria"
 
 
 @pytest.mark.parametrize(
@@ -81,7 +87,7 @@ def test_a_name_over_the_limit_says_to_shorten_it() -> None:
 )
 def test_a_name_with_other_characters_names_the_one_to_remove(raw: str, shown: str) -> None:
     error = _error(rules.clean_name(raw, "firstName"))
-    assert error.code == "INVALID_VALUE"
+    assert (error.field, error.code) == ("firstName", "INVALID_VALUE")
     assert error.message == (
         f"firstName may hold only letters, spaces, apostrophes, hyphens and periods: remove {shown}"
     )
@@ -101,6 +107,7 @@ def test_a_name_without_a_letter_is_invalid(raw: str) -> None:
         (" 12/31/1990 ", "12/31/1990"),
         ("06/15/2016", "06/15/2016"),
         ("6/16/1916", "06/16/1916"),
+        ("06/15/1916", "06/15/1916"),
     ],
 )
 def test_a_date_of_birth_is_written_mm_dd_yyyy(raw: str, clean: str) -> None:
@@ -126,6 +133,7 @@ def test_a_day_first_date_says_to_write_the_month_first() -> None:
 @pytest.mark.parametrize("raw", ["02/30/1990", "13/13/1990", "00/10/1990", "04/31/1990"])
 def test_an_impossible_date_says_to_check_month_and_day(raw: str) -> None:
     error = _error(rules.clean_date_of_birth(raw, TODAY))
+    assert (error.field, error.code) == ("dateOfBirth", "INVALID_DATE")
     assert error.message == f"dateOfBirth {raw} is not a real date: check the month and day"
 
 
@@ -137,6 +145,7 @@ def test_a_future_date_says_to_check_the_year() -> None:
 @pytest.mark.parametrize(("raw", "age"), [("06/16/2016", 9), ("06/14/1915", 111), ("01/01/1900", 126)])
 def test_an_implausible_age_gives_the_age_and_the_range(raw: str, age: int) -> None:
     error = _error(rules.clean_date_of_birth(raw, TODAY))
+    assert (error.field, error.code) == ("dateOfBirth", "INVALID_DATE")
     assert error.message == f"dateOfBirth {raw} gives an age of {age}: check the year (ages 10 to 110 accepted)"
 
 
@@ -190,7 +199,7 @@ def test_a_password_out_of_bounds_says_the_bounds(raw: str) -> None:
 )
 def test_a_password_with_edge_spaces_or_control_characters_is_refused(raw: str) -> None:
     error = _error(rules.check_password(raw))
-    assert error.code == "INVALID_VALUE"
+    assert (error.field, error.code) == ("password", "INVALID_VALUE")
     assert error.message == (
         "password may not start or end with spaces or hold control characters: retype it, or leave it blank"
     )
@@ -220,3 +229,22 @@ def test_the_role_is_learner_exactly(raw: str) -> None:
 def test_any_other_role_says_to_write_learner(raw: str | None, code: str, message: str) -> None:
     error = _error(rules.check_role(raw))
     assert (error.field, error.code, error.message) == ("role", code, message)
+
+
+@pytest.mark.parametrize(("raw", "fixed"), [("13/01/1990", "01/13/1990"), ("13/12/1990", "12/13/1990")])
+def test_the_day_month_advice_holds_at_its_bounds(raw: str, fixed: str) -> None:
+    # (month 13 is the first that cannot be a month; days 1 and 12 the first and last that can)
+    error = _error(rules.clean_date_of_birth(raw, TODAY))
+    assert error.message.endswith(f"write the month first, e.g. {fixed}")
+
+
+def test_a_birth_today_is_not_in_the_future_but_an_age_of_zero() -> None:
+    error = _error(rules.clean_date_of_birth("06/15/2026", TODAY))
+    assert (error.field, error.code) == ("dateOfBirth", "INVALID_DATE")
+    assert "gives an age of 0" in error.message
+
+
+def test_every_date_and_name_error_names_its_field() -> None:
+    future = _error(rules.clean_date_of_birth("01/01/2030", TODAY, "dob"))
+    no_letter = _error(rules.clean_name("--", "lastName"))
+    assert (future.field, no_letter.field) == ("dob", "lastName")
