@@ -29,7 +29,10 @@ class Target:
     floor: float
 
 
-TARGETS = (Target("intake/rules.py", ("tests/unit/test_rules.py",), 0.85),)
+TARGETS = (
+    Target("intake/rules.py", ("tests/unit/test_rules.py",), 0.85),
+    Target("intake/authz.py", ("tests/unit/test_authz.py",), 0.85),
+)
 
 
 def _scratch(into: Path, target: Target) -> None:

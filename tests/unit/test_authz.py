@@ -1,0 +1,171 @@
+"""Who may see and change what (intake.authz), role by role, with the scope edges each rule has."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from intake import authz
+from intake.domain import Learner, Location, LocationKind, Role, StaffMember
+from intake.errors import CREATE_DENIED_MESSAGE, PermissionDenied
+
+SYS = StaffMember(username="sys", role=Role.SYSTEM_ADMIN)
+NORTH = StaffMember(username="north", role=Role.AGENCY_ADMIN, agency_id="ag-n")
+RIDGE = StaffMember(username="ridge", role=Role.FACILITY_ADMIN, agency_id="ag-n", facility_ids=("fac-r",))
+TEACHER = StaffMember(username="teacher", role=Role.EDUCATOR, agency_id="ag-n", facility_ids=("fac-r",))
+EVERYONE = (SYS, NORTH, RIDGE, TEACHER)
+
+
+def _off(staff: StaffMember) -> StaffMember:
+    return staff.model_copy(update={"active": False})
+
+
+def _unit(facility: str = "fac-r", agency: str = "ag-n") -> Location:
+    return Location(
+        location_id=f"{facility}-a", name="A", agency_id=agency, facility_id=facility, kind=LocationKind.HOUSING_UNIT
+    )
+
+
+def _learner(facility: str = "fac-r", agency: str = "ag-n") -> Learner:
+    return Learner(
+        learner_id="l1",
+        agency_id=agency,
+        doc_id="1",
+        first_name="A",
+        last_name="B",
+        date_of_birth="01/01/1990",
+        location_id=f"{facility}-a",
+        facility_id=facility,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        created_by="sys",
+    )
+
+
+# ---------------------------------------------------------------- scope and learners
+@pytest.mark.parametrize(
+    ("staff", "home", "sibling", "other_agency"),
+    [(SYS, True, True, True), (NORTH, True, True, False), (RIDGE, True, False, False), (TEACHER, True, False, False)],
+    ids=["system", "agency", "facility", "educator"],
+)
+def test_scope_by_role(staff: StaffMember, home: bool, sibling: bool, other_agency: bool) -> None:
+    assert authz.in_scope(staff, "ag-n", "fac-r") is home
+    assert authz.in_scope(staff, "ag-n", "fac-l") is sibling
+    assert authz.in_scope(staff, "ag-s", "fac-r") is other_agency  # the same facility id in another agency
+    assert authz.can_view_location(staff, _unit()) is home
+    assert authz.can_view_location(staff, _unit("fac-l")) is sibling
+
+
+@pytest.mark.parametrize("staff", EVERYONE, ids=lambda s: s.username)
+def test_a_disabled_staff_member_sees_and_changes_nothing(staff: StaffMember) -> None:
+    off = _off(staff)
+    assert not authz.in_scope(off, "ag-n", "fac-r")
+    assert not authz.can_write_location(off, _unit())
+    assert not authz.can_view_learner(off, _learner())
+    assert not authz.can_view_agency(off, "ag-n")
+    assert not authz.can_admin_agency(off, "ag-n")
+    assert not authz.staff_in_scope(off, TEACHER)
+    assert not authz.outranks(off, TEACHER)
+    assert not authz.within_grant(off, Role.EDUCATOR, "ag-n", ("fac-r",))
+
+
+def test_only_admins_write_and_only_in_scope() -> None:
+    assert [authz.can_write_location(s, _unit()) for s in EVERYONE] == [True, True, True, False]
+    assert [authz.can_write_location(s, _unit("fac-l")) for s in EVERYONE] == [True, True, False, False]
+    assert [authz.can_write_location(s, _unit("fac-r", "ag-s")) for s in EVERYONE] == [True, False, False, False]
+    assert authz.can_admin_facility(RIDGE, _unit()) and not authz.can_admin_facility(TEACHER, _unit())
+
+
+def test_admins_see_every_learner_of_their_agency_educators_only_their_facilities() -> None:
+    sibling, foreign = _learner("fac-l"), _learner("fac-r", "ag-s")
+    assert [authz.can_view_learner(s, _learner()) for s in EVERYONE] == [True, True, True, True]
+    assert [authz.can_view_learner(s, sibling) for s in EVERYONE] == [True, True, True, False]
+    assert [authz.can_view_learner(s, foreign) for s in EVERYONE] == [True, False, False, False]
+
+
+def test_create_and_move_refusals_carry_the_portals_words() -> None:
+    assert authz.require_create_permission(RIDGE, _unit()) == _unit()
+    assert authz.require_move_permission(RIDGE, _unit()) == _unit()
+    for location in (None, _unit("fac-l")):
+        with pytest.raises(PermissionDenied) as created:
+            authz.require_create_permission(RIDGE, location)
+        assert created.value.message == CREATE_DENIED_MESSAGE
+        with pytest.raises(PermissionDenied) as moved:
+            authz.require_move_permission(RIDGE, location)
+        assert moved.value.message == "Requestor does not have permission to move a learner to this location"
+
+
+def test_a_doc_id_search_covers_the_requestors_agency_or_every_agency() -> None:
+    assert authz.searchable_agencies(SYS) is None
+    assert authz.searchable_agencies(NORTH) == frozenset({"ag-n"})
+    assert authz.searchable_agencies(TEACHER) == frozenset({"ag-n"})
+    assert authz.searchable_agencies(StaffMember(username="x", role=Role.FACILITY_ADMIN)) == frozenset()
+
+
+# ---------------------------------------------------------------- administration
+def test_agencies_are_seen_by_their_own_and_administered_by_their_admins() -> None:
+    assert [authz.can_view_agency(s, "ag-n") for s in EVERYONE] == [True, True, True, True]
+    assert [authz.can_view_agency(s, "ag-s") for s in EVERYONE] == [True, False, False, False]
+    assert [authz.can_admin_agency(s, "ag-n") for s in EVERYONE] == [True, True, False, False]
+    assert [authz.can_admin_agency(s, "ag-s") for s in EVERYONE] == [True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("staff", "role", "agency", "facilities", "allowed"),
+    [
+        (SYS, Role.SYSTEM_ADMIN, None, (), True),
+        (SYS, Role.AGENCY_ADMIN, "ag-s", (), True),
+        (NORTH, Role.AGENCY_ADMIN, "ag-n", (), True),
+        (NORTH, Role.SYSTEM_ADMIN, None, (), False),
+        (NORTH, Role.FACILITY_ADMIN, "ag-s", ("fac-x",), False),
+        (NORTH, Role.EDUCATOR, "ag-n", ("fac-l",), True),
+        (RIDGE, Role.FACILITY_ADMIN, "ag-n", ("fac-r",), True),
+        (RIDGE, Role.EDUCATOR, "ag-n", ("fac-r",), True),
+        (RIDGE, Role.EDUCATOR, "ag-n", (), True),
+        (RIDGE, Role.EDUCATOR, "ag-n", ("fac-r", "fac-l"), False),
+        (RIDGE, Role.AGENCY_ADMIN, "ag-n", (), False),
+        (RIDGE, Role.EDUCATOR, "ag-s", ("fac-r",), False),
+        (TEACHER, Role.EDUCATOR, "ag-n", ("fac-r",), False),
+    ],
+)
+def test_no_one_grants_more_than_they_have(
+    staff: StaffMember, role: Role, agency: str | None, facilities: tuple[str, ...], allowed: bool
+) -> None:
+    assert authz.within_grant(staff, role, agency, facilities) is allowed
+
+
+@pytest.mark.parametrize(
+    ("staff", "other", "inside"),
+    [
+        (SYS, SYS.model_copy(update={"username": "sys2"}), True),
+        (NORTH, SYS, False),
+        (NORTH, NORTH.model_copy(update={"username": "north2"}), True),
+        (NORTH, RIDGE.model_copy(update={"agency_id": "ag-s"}), False),
+        (RIDGE, NORTH, False),
+        (RIDGE, TEACHER, True),
+        (RIDGE, TEACHER.model_copy(update={"facility_ids": ("fac-r", "fac-l")}), False),
+        (RIDGE, RIDGE.model_copy(update={"username": "ridge2"}), True),
+        (TEACHER, TEACHER.model_copy(update={"username": "t2"}), True),
+    ],
+)
+def test_another_staff_member_is_in_scope_when_their_scope_lies_within_ones_own(
+    staff: StaffMember, other: StaffMember, inside: bool
+) -> None:
+    assert authz.staff_in_scope(staff, other) is inside
+
+
+def test_only_a_higher_role_changes_a_staff_member_and_no_one_their_own_record() -> None:
+    peer_admin = RIDGE.model_copy(update={"username": "ridge2"})
+    peer_agency = NORTH.model_copy(update={"username": "north2"})
+    other_sys = SYS.model_copy(update={"username": "sys2"})
+    assert authz.can_manage_staff(RIDGE, TEACHER)
+    assert not authz.can_manage_staff(RIDGE, peer_admin)
+    assert not authz.can_manage_staff(NORTH, peer_agency)
+    assert authz.can_manage_staff(NORTH, RIDGE) and authz.can_manage_staff(SYS, NORTH)
+    assert authz.can_manage_staff(SYS, other_sys)  # the top role: a departed SystemAdmin can be shut out
+    assert not authz.can_manage_staff(SYS, SYS) and not authz.can_manage_staff(RIDGE, RIDGE)
+    assert not authz.can_manage_staff(TEACHER, TEACHER.model_copy(update={"username": "t2"}))
+    # outranking is not enough: the target must also lie within what one could grant
+    assert not authz.can_manage_staff(RIDGE, TEACHER.model_copy(update={"facility_ids": ("fac-l",)}))
+    assert [authz.outranks(s, TEACHER) for s in EVERYONE] == [True, True, True, False]
+    assert [authz.outranks(s, RIDGE) for s in EVERYONE] == [True, True, False, False]
