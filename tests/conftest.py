@@ -6,6 +6,7 @@ import copy
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,22 +69,32 @@ def reset_intake_caches() -> None:
     worker._idempotency.cache_clear()
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto with every table, queue and the bucket of template.yaml; the handlers' environment set from it."""
+@contextmanager
+def moto_resources(patch: pytest.MonkeyPatch, *, user_pool: bool = False) -> Iterator[Any]:
+    """moto with every table, queue and the bucket of template.yaml (and the staff user pool, if asked), the
+    handlers' environment set from it; Intake's cached clients and settings made anew on entry and on exit."""
     from moto import mock_aws
 
     from infra.moto_atomic import make_dynamodb_atomic
-    from infra.resources import provision
+    from infra.resources import provision, provision_user_pool
 
     make_dynamodb_atomic()
     with mock_aws():
         resources = provision("us-east-1")
         for name, value in resources.environment().items():
-            monkeypatch.setenv(name, value)
+            patch.setenv(name, value)
+        if user_pool:
+            patch.setenv("USER_POOL_ID", provision_user_pool("us-east-1").pool_id)
         reset_intake_caches()
         yield resources
     reset_intake_caches()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto with every table, queue and the bucket of template.yaml; the handlers' environment set from it."""
+    with moto_resources(monkeypatch) as resources:
+        yield resources
 
 
 AGENCY_A, AGENCY_B = "ag-north", "ag-south"

@@ -32,7 +32,7 @@ from tests.conftest import (
     UNIT_A1B,
     UNIT_A2,
     UNIT_B1,
-    reset_intake_caches,
+    moto_resources,
 )
 from tests.integration.bulk_helpers import csv_file, drain, put_object
 
@@ -446,18 +446,8 @@ ROUTES: dict[str, Route] = {
 @pytest.fixture(scope="module")
 def aws() -> Iterator[Any]:
     """One moto for the whole matrix (overrides the per-test fixture: ~150 cells share one world)."""
-    from moto import mock_aws
-
-    from infra.resources import provision, provision_user_pool
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        resources = provision("us-east-1")
-        for name, value in resources.environment().items():
-            patch.setenv(name, value)
-        patch.setenv("USER_POOL_ID", provision_user_pool("us-east-1").pool_id)
-        reset_intake_caches()
+    with pytest.MonkeyPatch.context() as patch, moto_resources(patch, user_pool=True) as resources:
         yield resources
-    reset_intake_caches()
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,8 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.resources import provision, provision_user_pool
 from infra.schedules import run_once, schedules_of
-from tests.conftest import FAC_A1, FAC_A2, UNIT_A1, UNIT_A2, FakeLambdaContext, reset_intake_caches
+from tests.conftest import FAC_A1, FAC_A2, UNIT_A1, UNIT_A2, FakeLambdaContext, moto_resources, reset_intake_caches
 from tests.iam_recorder import Grant, Need, Recorder, function_grants, platform_needs
 from tests.integration import test_authz_matrix as matrix
 from tests.integration.bulk_helpers import csv_file, drain, put_object, sqs_event
@@ -59,21 +58,10 @@ def recorder() -> Iterator[Recorder]:
 @pytest.fixture(scope="module")
 def aws(recorder: Recorder) -> Iterator[Any]:
     """One moto for the module, with the template's resources and user pool, and every handler attributed."""
-    from moto import mock_aws
-
-    from infra.moto_atomic import make_dynamodb_atomic
-
-    make_dynamodb_atomic()
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        resources = provision("us-east-1")
-        for name, value in resources.environment().items():
-            patch.setenv(name, value)
-        patch.setenv("USER_POOL_ID", provision_user_pool("us-east-1").pool_id)
-        reset_intake_caches()
+    with pytest.MonkeyPatch.context() as patch, moto_resources(patch, user_pool=True) as resources:
         recorder.resources = resources
         recorder.wrap_handlers(patch)
         yield resources
-    reset_intake_caches()
 
 
 world = matrix.world  # the authorization matrix's directory, learners and validated uploads (through the handlers)

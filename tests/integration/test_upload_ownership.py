@@ -120,14 +120,22 @@ def test_a_second_file_to_a_validated_link_is_refused_and_deleted(call_api, aws,
     assert _learners(call_api, "820001") == [] and _learners(call_api, "821001") == []
 
 
+def _two_files_before_validation(call_api: Any, aws: Any, series: int) -> tuple[str, str, str, str]:
+    """A link, a file of one row (DOC ID {series}0001) posted to it, then a file of three ({series}100n) replacing it,
+    their events not yet handled: (uploadId, key, first ETag, second ETag)."""
+    upload_id, key = _link(call_api, "ridge")
+    first = _put(aws, key, csv_file([f"1,{series}0001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
+    rows = [f"{n},{series}100{n},Cy,Do,01/01/1990,Learner,,{UNIT_A1}" for n in range(1, 4)]
+    second = _put(aws, key, csv_file(rows))
+    _discard_events(aws)
+    return upload_id, key, first, second
+
+
 def test_two_files_before_validation_first_event_first(call_api, aws, directory):
     # Given two files posted with one link before any validation (the second replaced the first at the key)
     from intake.bulk.validation import validate_object
 
-    upload_id, key = _link(call_api, "ridge")
-    first = _put(aws, key, csv_file([f"1,830001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
-    second = _put(aws, key, csv_file([f"{n},83100{n},Cy,Do,01/01/1990,Learner,,{UNIT_A1}" for n in range(1, 4)]))
-    _discard_events(aws)
+    upload_id, key, first, second = _two_files_before_validation(call_api, aws, 83)
     # When the first file's event is handled, then the second's
     validate_object(key, first)
     validate_object(key, second)
@@ -142,10 +150,7 @@ def test_two_files_before_validation_second_event_first(call_api, aws, directory
     # Given two files posted with one link before any validation
     from intake.bulk.validation import validate_object
 
-    upload_id, key = _link(call_api, "ridge")
-    first = _put(aws, key, csv_file([f"1,840001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
-    second = _put(aws, key, csv_file([f"{n},84100{n},Cy,Do,01/01/1990,Learner,,{UNIT_A1}" for n in range(1, 4)]))
-    _discard_events(aws)
+    upload_id, key, first, second = _two_files_before_validation(call_api, aws, 84)
     # When the second (current) file's event is handled first, then the first's, then the second's again
     validate_object(key, second)
     validate_object(key, first)
