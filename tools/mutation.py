@@ -32,6 +32,7 @@ class Target:
 TARGETS = (
     Target("intake/rules.py", ("tests/unit/test_rules.py",), 0.85),
     Target("intake/authz.py", ("tests/unit/test_authz.py",), 0.85),
+    Target("intake/password_rules.py", ("tests/unit/test_password_rules.py",), 0.85),
 )
 
 
@@ -59,13 +60,14 @@ def _scratch(into: Path, target: Target) -> None:
     (into / "pyproject.toml").write_text(pyproject)
 
 
-def run(target: Target, keep: bool) -> tuple[int, list[str]]:
+def run(target: Target, keep: bool, max_children: int | None = None) -> tuple[int, list[str]]:
     """(killed, survivors) of one module."""
     scratch = Path(tempfile.mkdtemp(prefix="intake-mutation-"))
     try:
         _scratch(scratch, target)
         mutmut = [sys.executable, "-m", "mutmut"]
-        ran = subprocess.run([*mutmut, "run"], cwd=scratch, capture_output=True, text=True)
+        children = ["--max-children", str(max_children)] if max_children else []
+        ran = subprocess.run([*mutmut, "run", *children], cwd=scratch, capture_output=True, text=True)
         if ran.returncode != 0:
             raise SystemExit(f"mutmut run failed for {target.module}:\n{ran.stdout[-2000:]}\n{ran.stderr[-2000:]}")
         listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=scratch, check=True, capture_output=True)
@@ -83,12 +85,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="only these (e.g. intake/rules.py)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies, to `mutmut show` a survivor")
+    parser.add_argument(
+        "--max-children", type=int, metavar="N", help="mutmut's worker processes (default: one per core)"
+    )
     options = parser.parse_args()
     failed = False
     for target in TARGETS:
         if options.modules and target.module not in options.modules:
             continue
-        killed, survivors = run(target, options.keep)
+        killed, survivors = run(target, options.keep, options.max_children)
         total = killed + len(survivors)
         score = killed / total if total else 0.0
         verdict = "PASS" if score >= target.floor else "FAIL"
