@@ -309,12 +309,33 @@ def test_a_stored_unusable_format_falls_back_to_the_generator_with_a_warning(cap
     assert "100201" not in caplog.text and "Lee" not in caplog.text
 
 
+def test_a_stored_guessable_format_is_not_used_even_when_its_password_meets_the_rule(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a stored guessable format whose output for this learner is long enough for the rule
+    rule = PasswordRule(blank_format="{lastName}{docIdLast4}")
+    assert check_given(rule, "Andersen0201") is None
+    # When a blank password is made
+    with caplog.at_level(logging.WARNING):
+        made = blank_password(rule, "Ann", "Andersen", "100201", Cycling(), facility_id="FAC-2")
+    # Then the format's password is not used: the generator's is
+    assert made == passwords.generate_password(Cycling())
+    assert [r.__dict__["facility_id"] for r in caplog.records if r.levelno == logging.WARNING] == ["FAC-2"]
+
+
 @pytest.mark.parametrize("doc_id", ["=1+2", "-42", "@SUM", " 12"])
-def test_a_made_password_that_would_start_a_formula_falls_back_to_the_generator(doc_id: str) -> None:
+def test_a_made_password_that_would_start_a_formula_falls_back_to_the_generator(
+    doc_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # Given a usable format that starts with the DOC ID, and a DOC ID a spreadsheet would read as a formula
     rule = PasswordRule(blank_format="{docId}{random:9}")
+    # When a blank password is made, for no named facility
+    with caplog.at_level(logging.WARNING):
+        made = blank_password(rule, "Ann", "Lee", doc_id, Cycling())
     # Then the random generator is used instead (with the chooser after the format's 9 picks)
-    assert blank_password(rule, "Ann", "Lee", doc_id, Cycling()) == passwords.generate_password(Cycling(9))
+    assert made == passwords.generate_password(Cycling(9))
+    # And the warning names no facility rather than a made-up one
+    assert [r.__dict__["facility_id"] for r in caplog.records if r.levelno == logging.WARNING] == [""]
     assert blank_password(rule, "Ann", "Lee", "12", Cycling()) == "12" + passwords.RANDOM_ALPHABET[:9]
 
 
