@@ -361,6 +361,20 @@ def _new_educator(world: World, facility_id: str, *, active: bool = True) -> str
     return username
 
 
+def _new_validated_upload(world: World, facility_id: str, unit_id: str) -> str:
+    """A VALIDATED upload of its own (one row, through the real path) in the facility, for one cell to confirm."""
+    from tests.conftest import FakeLambdaContext
+
+    status, link, _ = _call("POST", "/uploads", "sys", {"facilityId": facility_id}, context=FakeLambdaContext())
+    assert status == 201, link
+    row = f"1,{next(world.doc_ids)},Ivy,Moss,02/03/1985,Learner,,{unit_id}"
+    put_object(world.resources, link["upload"]["fields"]["key"], csv_file([row]))
+    drain(world.resources)
+    status, view, _ = _call("GET", f"/uploads/{link['uploadId']}", "sys", context=FakeLambdaContext())
+    assert view["status"] == "VALIDATED", view
+    return str(link["uploadId"])
+
+
 def _promote(fac: str) -> dict[str, Any]:
     return {"role": "FacilityAdmin", "agencyId": AGENCY_OF[fac], "facilityIds": [fac]}
 
@@ -390,7 +404,9 @@ ROUTES: dict[str, Route] = {
     ),
     "POST /uploads": lambda w, fac, unit: Request("POST", "/uploads", {"facilityId": fac}),
     "GET /uploads/{uploadId}": lambda w, fac, unit: Request("GET", f"/uploads/{w.uploads[fac]}"),
-    "POST /uploads/{uploadId}/confirm": lambda w, fac, unit: Request("POST", f"/uploads/{w.uploads[fac]}/confirm", {}),
+    "POST /uploads/{uploadId}/confirm": lambda w, fac, unit: Request(
+        "POST", f"/uploads/{_new_validated_upload(w, fac, unit)}/confirm", {}
+    ),
     "GET /agencies": lambda w, fac, unit: Request("GET", "/agencies", listed_id=AGENCY_OF[fac]),
     "POST /agencies": lambda w, fac, unit: Request("POST", "/agencies", {"name": "Matrix Agency"}),
     "POST /agencies/{agencyId}/rename": lambda w, fac, unit: Request(
@@ -569,6 +585,10 @@ def test_matrix(route: str, role: str, target: str, world: World, call_api, open
     request = ROUTES[route](world, facility_id, unit_id)
     expected = EXPECTED[route][role][list(TARGETS).index(target)]
     before = _staff_target(request)
+    stored_before = _stored_target(world, route, request, facility_id)
+    if stored_before is not None and route.endswith(("/move", "/confirm")):
+        # (the one learner or upload the call would change is stored, so the comparison below sees it)
+        assert len(stored_before["learners" if "learners" in route else "uploads"]) == 1
     # When they call the route
     status, body, _ = call_api(request.method, request.path, USERS[role], request.body, request.query)
     # Then the contract's status, documented in the OpenAPI document with the body it has
@@ -576,6 +596,9 @@ def test_matrix(route: str, role: str, target: str, world: World, call_api, open
     if before is not None and status >= 400:
         # And a refused change of a staff member left their record as it was
         assert _staff_target(request) == before
+    if stored_before is not None and status >= 400:
+        # And a refused write on a learner or an upload left the stored items (and the upload's objects) as they were
+        assert _stored_target(world, route, request, facility_id) == stored_before, route
     check_documented(openapi, route, status, body)
     if expected.endswith(("+", "-")):
         assert request.listed_id is not None
@@ -598,6 +621,67 @@ def _staff_target(request: Request) -> Any:
     if request.method != "POST" or len(parts) != 4 or parts[1] != "staff":
         return None
     return staff.get_staff(parts[2])
+
+
+def _table_items(world: World, logical_id: str, attribute: str, value: str) -> list[dict[str, Any]]:
+    """Every item of a table whose attribute has this value, read raw (consistent scan), in key order."""
+    import boto3
+    from boto3.dynamodb.conditions import Attr
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(world.resources.tables[logical_id])
+    scan: dict[str, Any] = {"FilterExpression": Attr(attribute).eq(value), "ConsistentRead": True}
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**scan)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda item: json.dumps(item, default=str, sort_keys=True))
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _objects_under(world: World, *prefixes: str) -> dict[str, tuple[str, int]]:
+    """(ETag, size) of every object under these prefixes."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    found: dict[str, tuple[str, int]] = {}
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=world.resources.bucket, Prefix=prefix):
+            found.update({entry["Key"]: (entry["ETag"], entry["Size"]) for entry in page.get("Contents", [])})
+    return found
+
+
+def _stored_target(world: World, route: str, request: Request, facility_id: str) -> dict[str, Any] | None:
+    """What a learner or upload write would change, read from storage (None for any other route).
+
+    POST /learners: every learner item with the asked DOC ID (in any agency). A move: the learner's items. POST
+    /uploads: the facility's upload items and its incoming/ objects. A confirm: the upload item and every object
+    under the upload's keys (file, reports, result passwords, plan).
+    """
+    if route == "POST /learners":
+        return {"learners": _table_items(world, "LearnersTable", "docId", request.body["docId"])}
+    if route == "POST /learners/{learnerId}/move":
+        return {"learners": _table_items(world, "LearnersTable", "learnerId", request.path.split("/")[2])}
+    if route == "POST /uploads":
+        return {
+            "uploads": _table_items(world, "UploadsTable", "facilityId", facility_id),
+            "objects": _objects_under(world, f"incoming/{facility_id}/"),
+        }
+    if route == "POST /uploads/{uploadId}/confirm":
+        from intake.bulk import keys
+
+        upload_id = request.path.split("/")[2]
+        return {
+            "uploads": _table_items(world, "UploadsTable", "uploadId", upload_id),
+            "objects": _objects_under(
+                world,
+                keys.incoming_key(facility_id, upload_id),
+                f"reports/{facility_id}/{upload_id}/",
+                keys.result_passwords_key(facility_id, upload_id),
+                keys.plan_prefix(facility_id, upload_id),
+            ),
+        }
+    return None
 
 
 # Changing a staff member (disable, enable, demote or re-scope): only a role above theirs may, within its own grant
@@ -840,8 +924,8 @@ def test_an_object_over_the_size_limit_is_rejected_too_large(
 
 
 def test_report_links_expire_and_results_are_for_writers_only(world: World, call_api) -> None:
-    # Given the home facility's upload, confirmed and created (the matrix may have confirmed it already, as another
-    # staff member: the confirmer is whoever confirmed first)
+    # Given the home facility's upload, confirmed and created (the matrix confirms uploads of its own, but an
+    # earlier test may have confirmed this one as another staff member: the confirmer is whoever confirmed first)
     from intake.dal.uploads import get_upload
 
     upload_id = world.uploads[FAC_A1]
