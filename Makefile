@@ -63,6 +63,7 @@ bench: install
 
 mutation: install  ## mutmut over the core modules against their unit tests (slow: not in `make test`)
 	$(PY) -m tools.mutation
+	$(PY) -m tools.named_bugs  # the four bugs of issue 21, each planted in a scratch copy, must fail their tests
 
 build: install  ## needs the AWS SAM CLI (kept out of .venv: it pins its own boto3/pydantic); no Docker, no python3.12
 	$(BIN)/pytest tests/unit/test_build.py

@@ -172,3 +172,26 @@ def _deliver_tolerant(aws: Any, message: dict[str, Any]) -> bool:
         return bool(_deliver(aws, "CreationQueue", [message])["batchItemFailures"])
     except BatchProcessingError:
         return True
+
+
+def test_a_chunk_redelivered_after_it_finished_is_answered_from_its_idempotency_record(call_api, aws, faults):
+    # Given an upload whose every creation message was delivered once and finished
+    with faults.disarmed():
+        key, flow = fault_flows.prepare(call_api, aws)
+        put_object(aws, key, fault_flows.file_of(flow))
+    drain(aws)
+    assert call_api("POST", f"/uploads/{flow.upload_id}/confirm", "ridge", {"moveExisting": True})[0] == 202
+    chunks = _take_all(aws, "CreationQueue")
+    for message in chunks:
+        assert not _deliver_tolerant(aws, message)
+    fault_flows.assert_exactly_once(call_api, aws, flow)
+    # When SQS delivers every one of them again (a redelivery after the first delivery's success)
+    faults.calls.clear()
+    for message in chunks:
+        assert not _deliver_tolerant(aws, dict(message, MessageId=f"{message['MessageId']}-again"))
+    # Then the worker did no chunk work at all: its stored answer ended each call before the plan was read
+    touched = {call: count for call, count in faults.calls.items() if call[0] in {"s3", "kms"}}
+    assert touched == {}, touched
+    assert sum(faults.calls.values()) > 0  # the idempotency record was read: the recorder saw the redeliveries
+    # And every row still ended exactly once
+    fault_flows.assert_exactly_once(call_api, aws, flow)
