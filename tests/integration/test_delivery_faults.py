@@ -138,12 +138,7 @@ def test_object_event_validated_by_two_validators_at_once(call_api, aws, faults)
 @pytest.mark.parametrize("copies", [2, 3])
 def test_creation_batch_redelivered_concurrently_and_after_completion(call_api, aws, faults, copies):
     # Given a confirmed upload whose creation messages are all waiting
-    with faults.disarmed():
-        key, flow = fault_flows.prepare(call_api, aws)
-        put_object(aws, key, fault_flows.file_of(flow))
-    drain(aws)
-    assert call_api("POST", f"/uploads/{flow.upload_id}/confirm", "ridge", {"moveExisting": True})[0] == 202
-    chunks = _take_all(aws, "CreationQueue")
+    flow, chunks = _confirmed_with_messages_waiting(call_api, aws, faults)
     assert len(chunks) == 3
     # When each is delivered to several workers at once (visibility timeout ran out while the first still worked)
     failed = []
@@ -164,6 +159,17 @@ def test_creation_batch_redelivered_concurrently_and_after_completion(call_api, 
     assert json.loads(chunks[0]["Body"])["uploadId"] == flow.upload_id
 
 
+def _confirmed_with_messages_waiting(call_api: Any, aws: Any, faults: Faults) -> tuple[Any, list[dict[str, Any]]]:
+    """A validated fault-flow upload, confirmed, with its creation messages taken off the queue for the test."""
+    with faults.disarmed():
+        key, flow = fault_flows.prepare(call_api, aws)
+        put_object(aws, key, fault_flows.file_of(flow))
+    drain(aws)
+    assert call_api("POST", f"/uploads/{flow.upload_id}/confirm", "ridge", {"moveExisting": True})[0] == 202
+    chunks = _take_all(aws, "CreationQueue")
+    return flow, chunks
+
+
 def _deliver_tolerant(aws: Any, message: dict[str, Any]) -> bool:
     """Deliver one creation message; whether it failed (and would come back)."""
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -176,12 +182,7 @@ def _deliver_tolerant(aws: Any, message: dict[str, Any]) -> bool:
 
 def test_a_chunk_redelivered_after_it_finished_is_answered_from_its_idempotency_record(call_api, aws, faults):
     # Given an upload whose every creation message was delivered once and finished
-    with faults.disarmed():
-        key, flow = fault_flows.prepare(call_api, aws)
-        put_object(aws, key, fault_flows.file_of(flow))
-    drain(aws)
-    assert call_api("POST", f"/uploads/{flow.upload_id}/confirm", "ridge", {"moveExisting": True})[0] == 202
-    chunks = _take_all(aws, "CreationQueue")
+    flow, chunks = _confirmed_with_messages_waiting(call_api, aws, faults)
     for message in chunks:
         assert not _deliver_tolerant(aws, message)
     fault_flows.assert_exactly_once(call_api, aws, flow)
