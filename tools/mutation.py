@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,16 +37,19 @@ TARGETS = (
 )
 
 
-def _scratch(into: Path, target: Target) -> None:
+def copy_tree(into: Path, place: Callable[[str], str] = str) -> None:
+    """Copy the tree's files (tracked, and untracked but not ignored) into `into`, each at `place(its path)`."""
     listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     tracked = subprocess.run(listing, cwd=ROOT, check=True, capture_output=True).stdout
     for name in filter(None, tracked.decode().split("\0")):
         source = ROOT / name
-        if not source.is_file():
-            continue
-        relative = "src/" + name.removeprefix(LAYER + "/") if name.startswith(LAYER + "/") else name
-        (into / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, into / relative)
+        if source.is_file():
+            (into / place(name)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / place(name))
+
+
+def _scratch(into: Path, target: Target) -> None:
+    copy_tree(into, lambda name: "src/" + name.removeprefix(LAYER + "/") if name.startswith(LAYER + "/") else name)
     pyproject = (into / "pyproject.toml").read_text()
     pyproject = pyproject.replace(f'pythonpath = ["{LAYER}",', 'pythonpath = ["src",')
     pyproject = pyproject.replace(f'"intake" = "{LAYER}/intake"', '"intake" = "src/intake"')

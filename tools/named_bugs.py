@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,8 @@ from pathlib import Path
 
 from defusedxml import ElementTree
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.mutation import copy_tree
+
 PYTHONPATH = ("layers/common", "functions/api", "functions/validator", "functions/worker", "functions/deadletter")
 
 
@@ -76,16 +76,6 @@ BUGS = (
 )
 
 
-def _copy_tree(into: Path) -> None:
-    listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    tracked = subprocess.run(listing, cwd=ROOT, check=True, capture_output=True).stdout
-    for name in filter(None, tracked.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, into / name)
-
-
 def plant(tree: Path, bug: Bug) -> None:
     """Write the bug into the copy; SystemExit if its anchor is not there exactly once."""
     target = tree / bug.path
@@ -117,7 +107,7 @@ def check(bug: Bug) -> bool:
         raise SystemExit(f"{bug.name}: no test named for it")
     with tempfile.TemporaryDirectory(prefix="intake-named-bug-") as scratch:
         tree = Path(scratch)
-        _copy_tree(tree)
+        copy_tree(tree)
         plant(tree, bug)
         ran, failed = failed_tests(tree, bug.tests)
     missing = [test for test in bug.tests if test not in ran]
@@ -138,7 +128,7 @@ def main() -> int:
     if options.discover:
         bug = next(bug for bug in BUGS if options.only and options.only in bug.name)
         with tempfile.TemporaryDirectory(prefix="intake-named-bug-") as scratch:
-            _copy_tree(Path(scratch))
+            copy_tree(Path(scratch))
             plant(Path(scratch), bug)
             ran, failed = failed_tests(Path(scratch), tuple(options.discover))
         print(f"{bug.name}: {len(failed)} of {len(ran)} fail", *sorted(failed), sep="\n  ")
