@@ -170,8 +170,8 @@ def prepare(repeats: int) -> dict[str, Any]:
     api.update(httpMethod="GET", path="/facilities", body=None)
     api["requestContext"].update(httpMethod="GET", authorizer={"claims": {"cognito:username": requestor.username}})
 
+    from intake.bulk.arrivals import validate_object
     from intake.bulk.creation import begin_creation
-    from intake.bulk.validation import validate_object
 
     # the worker's chunks: one upload of CHUNK * repeats valid rows, validated and confirmed here
     key = f"incoming/{data.FACILITY}/coldstart-creation.csv"

@@ -170,8 +170,8 @@ def run(rows: int, learners: int) -> dict[str, Any]:
         s3 = boto3.client("s3", region_name="us-east-1")
 
         import worker_handler
+        from intake.bulk.arrivals import validate_object
         from intake.bulk.creation import begin_creation
-        from intake.bulk.validation import validate_object
         from intake.dal import uploads as upload_store
 
         # validation: the reads of a whole file, per 1,000 rows

@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from intake.bulk.arrivals import validate_object
 from intake.bulk.events import object_created_records
-from intake.bulk.validation import validate_object
 from intake.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -118,7 +118,7 @@ def test_two_concurrent_deliveries_of_one_chunk_issue_one_password_per_learner(c
     from intake import passwords
     from intake.bulk import creation
     from intake.dal.learners import stored_password_hash
-    from intake.dal.uploads import get_upload, transition
+    from intake.dal.uploads import UploadChange, get_upload, transition
     from intake.domain import UploadStatus
     from intake.passwords import verify_password
 
@@ -127,7 +127,9 @@ def test_two_concurrent_deliveries_of_one_chunk_issue_one_password_per_learner(c
     upload_id = _upload(call_api, aws, rows)
     upload = get_upload(upload_id)
     assert upload is not None
-    transition(upload_id, {upload.status}, UploadStatus.CREATING, confirmedBy="ridge", moveExisting=False)
+    transition(
+        upload_id, {upload.status}, UploadStatus.CREATING, UploadChange(confirmed_by="ridge", move_existing=False)
+    )
     # And both deliveries forced to hash every row before either writes it (a barrier in the hashing)
     barrier = threading.Barrier(2, timeout=30)
     real_hash = passwords.hash_password

@@ -133,7 +133,7 @@ def _two_files_before_validation(call_api: Any, aws: Any, series: int) -> tuple[
 
 def test_two_files_before_validation_first_event_first(call_api, aws, directory):
     # Given two files posted with one link before any validation (the second replaced the first at the key)
-    from intake.bulk.validation import validate_object
+    from intake.bulk.arrivals import validate_object
 
     upload_id, key, first, second = _two_files_before_validation(call_api, aws, 83)
     # When the first file's event is handled, then the second's
@@ -148,7 +148,7 @@ def test_two_files_before_validation_first_event_first(call_api, aws, directory)
 
 def test_two_files_before_validation_second_event_first(call_api, aws, directory):
     # Given two files posted with one link before any validation
-    from intake.bulk.validation import validate_object
+    from intake.bulk.arrivals import validate_object
 
     upload_id, key, first, second = _two_files_before_validation(call_api, aws, 84)
     # When the second (current) file's event is handled first, then the first's, then the second's again
@@ -202,7 +202,7 @@ def test_an_object_intake_ignores_is_deleted_at_once(aws, directory, key):
 
 def test_a_late_event_of_a_replaced_drop_file_deletes_nothing(call_api, aws, directory):
     # Given a drop file replaced by a newer one at the same key before the first event is handled
-    from intake.bulk.validation import validate_object
+    from intake.bulk.arrivals import validate_object
 
     key = f"incoming/{FAC_A1}/roster.csv"
     older = _put(aws, key, csv_file([f"1,870001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
@@ -220,17 +220,16 @@ def test_a_late_event_of_a_replaced_drop_file_deletes_nothing(call_api, aws, dir
 
 def test_a_rejected_older_drop_does_not_delete_a_newer_file_at_its_key(call_api, aws, directory):
     # Given a drop that is rejected, and a newer file dropped at the same key while it was being checked
-    from intake.bulk import validation
-    from intake.dal import uploads as upload_store
+    from intake.bulk import arrivals, lifecycle
 
     key = f"incoming/{FAC_A1}/roster.csv"
     older = _put(aws, key, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     _discard_events(aws)
-    upload, _ = validation.upload_for_object(key, older)
-    started = upload_store.claim_object(upload.upload_id, older)
+    upload, _ = arrivals.upload_for_object(key, older)
+    started = lifecycle.start_validating(upload, older)
     newer = _put(aws, key, csv_file([f"1,871001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
     # When the older one is rejected (its delete of the raw file runs after the newer file landed)
-    validation._reject(started, "NOT_CSV", "not a CSV")
+    lifecycle.reject(started, "NOT_CSV", "not a CSV")
     # Then the newer file is still there for its own upload
     assert _s3().head_object(Bucket=aws.bucket, Key=key)["ETag"].strip('"') == newer
 

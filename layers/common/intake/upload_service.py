@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from intake import audit, authz, clock
-from intake.bulk import keys
+from intake.bulk import keys, lifecycle
+from intake.bulk.lifecycle import expiry_of, record_ttl
 from intake.dal import objects
 from intake.dal import uploads as upload_store
 from intake.domain import CONFIRMABLE, COUNT_NAMES, UNFINISHED, Location, StaffMember, Upload, UploadStatus
@@ -34,11 +35,6 @@ _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 def new_upload_id() -> str:
     """A new, random upload id (also the object name of a presigned upload)."""
     return uuid.uuid4().hex
-
-
-def expiry_of(created: datetime) -> str:
-    """When an unconfirmed upload created now expires."""
-    return (created + timedelta(days=get_settings().upload_expiry_days)).isoformat()
 
 
 def _require_writer(requestor: StaffMember, facility: Location) -> None:
@@ -82,12 +78,6 @@ def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str 
     }
 
 
-def record_ttl(now: datetime) -> int:
-    """When DynamoDB may delete the record of an upload created now."""
-    # The item outlives the upload's own expiry by 90 days, so staff can still read what happened.
-    return int((now + timedelta(days=get_settings().upload_expiry_days + 90)).timestamp())
-
-
 def load_upload(requestor: StaffMember, upload_id: str) -> tuple[Upload, Location]:
     """An upload of a facility the requestor may see; NotFound otherwise (even if it exists elsewhere)."""
     upload = upload_store.get_upload(upload_id)
@@ -104,13 +94,9 @@ def expire_if_due(upload: Upload) -> Upload:
     """An unconfirmed upload past its expiry becomes EXPIRED (its file and plan are removed)."""
     if upload.status not in UNFINISHED or clock.utc_now().isoformat() < upload.expires_at:
         return upload
-    expired = upload_store.transition(upload.upload_id, set(UNFINISHED), UploadStatus.EXPIRED)
+    expired = lifecycle.expire(upload)  # deletes its file and plan unconditionally: the API has no GetObject
     if expired is None:
         return upload_store.get_upload(upload.upload_id) or upload
-    # unconditional: a conditional (If-Match) delete would need s3:GetObject on incoming/, which the API has not
-    objects.delete_keys([upload.object_key])
-    objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
-    logger.info("upload expired", extra={"upload_id": upload.upload_id})
     return expired
 
 

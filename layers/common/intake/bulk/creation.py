@@ -21,17 +21,17 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, BinaryIO, cast
 
 from intake import audit, clock, passwords
-from intake.bulk import keys
+from intake.bulk import keys, lifecycle
 from intake.bulk.reports import ReportWriter, neutralise
 from intake.dal import directory, objects, queues
 from intake.dal import keys as key_store
 from intake.dal import learners as learner_store
 from intake.dal import uploads as upload_store
-from intake.domain import CONFIRMABLE, AuditEntry, Learner, Location, Upload, UploadStatus, move_of
+from intake.domain import AuditEntry, Learner, Location, Upload, UploadStatus, move_of
 from intake.errors import Conflict, LearnerExists
 from intake.learner_service import new_learner_id
 from intake.observability import logger, metrics
@@ -54,8 +54,6 @@ RESULT_COLUMNS = (
 )
 SPOOL_BYTES = 8 * 1024 * 1024
 PASSWORD_COLUMN = RESULT_COLUMNS.index("password")
-# Generated passwords are for the staff member who confirmed, for this long (contract v2); then they are deleted.
-RESULT_PASSWORDS_HOURS = 24
 UNREADABLE_SEAL_MESSAGE = (
     "The password of this row could not be read back from the checked file: nothing was created; upload the row again"
 )
@@ -64,14 +62,12 @@ UNREADABLE_SEAL_MESSAGE = (
 def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool, confirmed_by: str) -> Upload | None:
     """Move a confirmable upload to CREATING and fan its plan out; None if it was not confirmable any more."""
     confirmed_at = clock.utc_now()
-    started = upload_store.transition(
-        upload.upload_id,
-        set(CONFIRMABLE),
-        UploadStatus.CREATING,
-        skipInvalidRows=skip_invalid_rows,
-        moveExisting=move_existing,
-        confirmedBy=confirmed_by,
-        confirmedAt=confirmed_at.isoformat(),
+    started = lifecycle.start_creating(
+        upload,
+        skip_invalid_rows=skip_invalid_rows,
+        move_existing=move_existing,
+        confirmed_by=confirmed_by,
+        confirmed_at=confirmed_at,
     )
     if started is not None:
         # Filed at the confirm's time, just before its rows' entries (line 0 < the rows' lines).
@@ -373,17 +369,10 @@ def finish_upload(upload_id: str) -> Upload | None:
     now = clock.utc_now()
     passwords_key = _write_results(upload, part_keys)
     status = UploadStatus.COMPLETED if upload.counts.get("failed", 0) == 0 else UploadStatus.COMPLETED_WITH_ERRORS
-    finished = upload_store.transition(
-        upload.upload_id,
-        {UploadStatus.CREATING},
-        status,
-        resultReportKey=results_key,
-        completedAt=now.isoformat(),
-        **_passwords_fields(passwords_key, now),
-    )
+    # The final status, then the raw file and the plan are deleted.
+    finished = lifecycle.complete(upload, status, result_report_key=results_key, passwords_key=passwords_key, at=now)
     if finished is None:
         return None
-    clean_up(finished)
     logger.info(
         "upload finished", extra={"upload_id": upload.upload_id, "status": status.value, "counts": upload.counts}
     )
@@ -404,7 +393,7 @@ def fail_creation(upload_id: str) -> Upload | None:
             f"Creating the learners stopped after several attempts, with {done} of "
             f"{upload.counts.get('valid', 0)} rows done: results.csv lists them; upload the other rows again"
         )
-        failed = upload_store.transition(upload_id, {UploadStatus.CREATING}, UploadStatus.FAILED, reason=reason)
+        failed = lifecycle.fail_creation(upload, reason)
         if failed is None:
             return None
         upload = failed
@@ -415,23 +404,10 @@ def fail_creation(upload_id: str) -> Upload | None:
         results_key = keys.results_report_key(upload.facility_id, upload.upload_id)
         parts = sorted(objects.list_keys(keys.plan_prefix(upload.facility_id, upload_id) + "results/"))
         passwords_key = _write_results(upload, parts)
-        reported = upload_store.transition(
-            upload_id,
-            {UploadStatus.FAILED},
-            UploadStatus.FAILED,
-            resultReportKey=results_key,
-            **_passwords_fields(passwords_key, clock.utc_now()),
-        )
+        reported = lifecycle.report_failure(upload, results_key, passwords_key, clock.utc_now())
         upload = reported or upload
     clean_up(upload)
     return upload
-
-
-def _passwords_fields(passwords_key: str | None, now: datetime) -> dict[str, str | None]:
-    if passwords_key is None:
-        return {}
-    until = now + timedelta(hours=RESULT_PASSWORDS_HOURS)
-    return {"resultPasswordsKey": passwords_key, "passwordsUntil": until.isoformat()}
 
 
 def _write_results(upload: Upload, part_keys: list[str]) -> str | None:
@@ -476,5 +452,4 @@ def _opened_password(upload: Upload, cells: list[str], data_key: bytes | None) -
 
 def clean_up(upload: Upload) -> None:
     """Delete what a finished upload leaves behind: the raw file (it holds passwords) and the plan."""
-    objects.delete_keys([upload.object_key])
-    objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
+    lifecycle.clean_up(upload)

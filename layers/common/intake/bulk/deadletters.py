@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from intake.bulk.arrivals import fail_unvalidated
 from intake.bulk.creation import fail_creation
 from intake.bulk.events import MalformedMessage, creation_message, object_created_records
-from intake.bulk.validation import fail_unvalidated
 from intake.observability import logger, metrics
 
 

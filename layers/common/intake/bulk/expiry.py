@@ -5,12 +5,11 @@ backstop)."""
 from __future__ import annotations
 
 from intake import clock
-from intake.bulk import keys
+from intake.bulk import lifecycle
 from intake.dal import objects
 from intake.dal import uploads as upload_store
-from intake.domain import UNFINISHED, Upload, UploadStatus
+from intake.domain import UNFINISHED, Upload
 from intake.observability import logger, metrics
-from intake.settings import get_settings
 
 
 def sweep_expired() -> int:
@@ -40,15 +39,4 @@ def sweep_result_passwords(now: str | None = None) -> int:
 
 
 def _expire(upload: Upload, now: str) -> bool:
-    days = get_settings().upload_expiry_days
-    reason = f"Not confirmed within {days} days: upload the file again"
-    # completedAt (this sweep's own instant) tells this sweep's transition apart from a concurrent sweep's.
-    expired = upload_store.transition(
-        upload.upload_id, set(UNFINISHED), UploadStatus.EXPIRED, reason=reason, completedAt=now
-    )
-    if expired is None:
-        return False
-    objects.delete_keys([upload.object_key])  # it may hold passwords
-    objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
-    logger.info("upload expired", extra={"upload_id": upload.upload_id})
-    return True
+    return lifecycle.expire(upload, swept_at=now) is not None

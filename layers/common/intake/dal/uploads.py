@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+import dataclasses
+from collections.abc import Collection, Iterator, Sequence
+from enum import Enum
+from typing import Any, Final
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -142,19 +144,86 @@ def list_upload_page(
     return page, ((page[-1].created_at, page[-1].upload_id) if more else None)
 
 
-def transition(upload_id: str, allowed_from: set[UploadStatus], to: UploadStatus, **fields: Any) -> Upload | None:
-    """Move an upload to a new status if it is in one of the allowed ones; None if it was not (nothing changed)."""
-    return _transition(upload_id, UploadItem.status.is_in(*(status.value for status in allowed_from)), to, fields)
+class Keep(Enum):
+    """The value of an UploadChange field the change leaves as it is."""
+
+    KEEP = "keep"
 
 
-def claim_object(upload_id: str, etag: str) -> Upload | None:
+KEEP: Final = Keep.KEEP
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadChange:
+    """What a transition writes besides the status: each field KEEP (left as it is), None (removed) or its value."""
+
+    reason: str | Keep | None = KEEP
+    counts: dict[str, int] | Keep | None = KEEP
+    errors: list[dict[str, Any]] | Keep | None = KEEP
+    warnings: list[dict[str, Any]] | Keep | None = KEEP
+    encoding: str | Keep | None = KEEP
+    error_report_key: str | Keep | None = KEEP
+    chunks_total: int | Keep | None = KEEP
+    data_key: str | Keep | None = KEEP
+    skip_invalid_rows: bool | Keep | None = KEEP
+    move_existing: bool | Keep | None = KEEP
+    confirmed_by: str | Keep | None = KEEP
+    confirmed_at: str | Keep | None = KEEP
+    result_report_key: str | Keep | None = KEEP
+    completed_at: str | Keep | None = KEEP
+    result_passwords_key: str | Keep | None = KEEP
+    passwords_until: str | Keep | None = KEEP
+
+
+NO_CHANGE: Final = UploadChange()
+
+# The item's attribute of each UploadChange field: attribute names stay inside the data layer.
+_ATTRIBUTES: Final = {
+    "reason": "reason",
+    "counts": "counts",
+    "errors": "errors",
+    "warnings": "warnings",
+    "encoding": "encoding",
+    "error_report_key": "errorReportKey",
+    "chunks_total": "chunksTotal",
+    "data_key": "dataKey",
+    "skip_invalid_rows": "skipInvalidRows",
+    "move_existing": "moveExisting",
+    "confirmed_by": "confirmedBy",
+    "confirmed_at": "confirmedAt",
+    "result_report_key": "resultReportKey",
+    "completed_at": "completedAt",
+    "result_passwords_key": "resultPasswordsKey",
+    "passwords_until": "passwordsUntil",
+}
+
+
+def _attribute_values(change: UploadChange) -> dict[str, Any]:
+    """The attributes a change writes (None: removed), by attribute name; KEEP fields are not written."""
+    values = {_ATTRIBUTES[field.name]: getattr(change, field.name) for field in dataclasses.fields(change)}
+    return {name: value for name, value in values.items() if value is not KEEP}
+
+
+def transition(
+    upload_id: str, allowed_from: Collection[UploadStatus], to: UploadStatus, change: UploadChange = NO_CHANGE
+) -> Upload | None:
+    """Move an upload to a new status if it is in one of the allowed ones; None if it was not (nothing changed).
+
+    Only the upload lifecycle (intake.bulk.lifecycle) calls this: its table says which moves are allowed.
+    """
+    condition = UploadItem.status.is_in(*(status.value for status in allowed_from))
+    return _transition(upload_id, condition, to, _attribute_values(change))
+
+
+def claim_object(upload_id: str, etag: str, allowed_from: Collection[UploadStatus]) -> Upload | None:
     """Start validating an upload from one object (its ETag): the first object to claim the upload is the only one.
 
-    AWAITING_FILE or VALIDATING → VALIDATING, recording objectEtag, in one conditional write: only if no object was
-    claimed yet or it is this one (a redelivered event re-enters, another object never). None if refused.
+    allowed_from (AWAITING_FILE or VALIDATING) → VALIDATING, recording objectEtag, in one conditional write: only if
+    no object was claimed yet or it is this one (a redelivered event re-enters, another object never). None if
+    refused. Only the upload lifecycle (intake.bulk.lifecycle) calls this.
     """
     etag = etag.strip('"')
-    condition = UploadItem.status.is_in(UploadStatus.AWAITING_FILE.value, UploadStatus.VALIDATING.value)
+    condition = UploadItem.status.is_in(*(status.value for status in allowed_from))
     condition &= UploadItem.objectEtag.does_not_exist() | (UploadItem.objectEtag == etag)
     return _transition(upload_id, condition, UploadStatus.VALIDATING, {"objectEtag": etag})
 
