@@ -23,7 +23,7 @@ $(STAMP):
 install: $(STAMP)
 
 run: install  ## the local stack, seeded; Ctrl-C stops it
-	$(PY) -m infra.local_stack
+	$(PY) -m local.local_stack
 
 # The suite runs the local-stack bulk flow at 1,000 rows (an Argon2id hash per row is the cost); `acceptance` runs it
 # at the acceptance size of 10,000 rows (issue 3), and .ci/run runs both.
@@ -47,7 +47,7 @@ typecheck: install
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
-	$(PY) -m infra.lint_transformed template.yaml
+	$(PY) -m tools.lint_transformed template.yaml
 
 unit: install
 	$(BIN)/pytest tests/unit
