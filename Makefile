@@ -36,6 +36,7 @@ acceptance: install  ## the 10,000-row bulk flow over the local stack
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layering contracts of pyproject.toml [tool.importlinter] (docs/architecture.md)
 	$(PY) -m tools.openapi_lint  # Redocly's recommended-strict rules over the served /openapi.json
 
 format: install
@@ -73,4 +74,4 @@ deploy: build
 	sam deploy --guided
 
 clean:
-	rm -rf $(VENV) .aws-sam .intake .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .aws-sam .intake .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .coverage
