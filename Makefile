@@ -23,7 +23,7 @@ $(STAMP):
 install: $(STAMP)
 
 run: install  ## the local stack, seeded; Ctrl-C stops it
-	$(PY) -m infra.local_stack
+	$(PY) -m local.local_stack
 
 # The suite runs the local-stack bulk flow at 1,000 rows (an Argon2id hash per row is the cost); `acceptance` runs it
 # at the acceptance size of 10,000 rows (issue 3), and .ci/run runs both.
@@ -36,6 +36,7 @@ acceptance: install  ## the 10,000-row bulk flow over the local stack
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layering contracts of pyproject.toml [tool.importlinter] (docs/architecture.md)
 	$(PY) -m tools.openapi_lint  # Redocly's recommended-strict rules over the served /openapi.json
 
 format: install
@@ -47,7 +48,7 @@ typecheck: install
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
-	$(PY) -m infra.lint_transformed template.yaml
+	$(PY) -m tools.lint_transformed template.yaml
 
 unit: install
 	$(BIN)/pytest tests/unit
@@ -73,4 +74,4 @@ deploy: build
 	sam deploy --guided
 
 clean:
-	rm -rf $(VENV) .aws-sam .intake .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .aws-sam .intake .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .coverage

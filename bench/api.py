@@ -40,7 +40,7 @@ def local_stack() -> Iterator[dict[str, Any]]:
             INTAKE_STATE_FILE=str(state_file),
         )
         stack = subprocess.Popen(
-            [sys.executable, "-m", "infra.local_stack"],
+            [sys.executable, "-m", "local.local_stack"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

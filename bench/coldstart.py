@@ -157,7 +157,7 @@ def prepare(repeats: int) -> dict[str, Any]:
 
     from bench import data
     from bench.dynamo import _seed
-    from infra.resources import provision
+    from local.resources import provision
 
     resources = provision("us-east-1")
     os.environ.update(resources.environment())

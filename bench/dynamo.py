@@ -155,7 +155,7 @@ def run(rows: int, learners: int) -> dict[str, Any]:
     import boto3
 
     from bench import data
-    from infra.resources import provision
+    from local.resources import provision
 
     counter = CountingClient()
     result: dict[str, Any] = {}

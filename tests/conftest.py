@@ -75,8 +75,8 @@ def moto_resources(patch: pytest.MonkeyPatch, *, user_pool: bool = False) -> Ite
     handlers' environment set from it; Intake's cached clients and settings made anew on entry and on exit."""
     from moto import mock_aws
 
-    from infra.moto_atomic import make_dynamodb_atomic
-    from infra.resources import provision, provision_user_pool
+    from local.moto_atomic import make_dynamodb_atomic
+    from local.resources import provision, provision_user_pool
 
     make_dynamodb_atomic()
     with mock_aws():

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.resources import FUNCTION_TYPE, LocalResources, _Resolver
-from infra.template import load_template
+from local.resources import FUNCTION_TYPE, LocalResources, _Resolver
+from local.template import load_template
 
 # What Lambda itself does with a function's role, not the function's code: read its queue, write its logs and traces.
 SQS_CONSUMER = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")

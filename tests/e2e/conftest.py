@@ -1,4 +1,4 @@
-"""The local stack as a subprocess (`python -m infra.local_stack`, as `make run` starts it) on free ports."""
+"""The local stack as a subprocess (`python -m local.local_stack`, as `make run` starts it) on free ports."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def running_local_stack(workdir: Path, *, seed: bool) -> Iterator[Stack]:
     env.pop("AWS_ENDPOINT_URL", None)
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local_stack"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "local.local_stack"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         _wait_ready(process, log_file)

@@ -16,7 +16,7 @@ LEARNER = {"docId": "300100", "firstName": "Ada", "lastName": "Hill", "dateOfBir
 @pytest.fixture
 def user_pool(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """The template's staff user pool in moto, named in the handlers' settings."""
-    from infra.resources import provision_user_pool
+    from local.resources import provision_user_pool
     from tests.conftest import reset_intake_caches
 
     pool = provision_user_pool("us-east-1")
@@ -483,7 +483,7 @@ def test_facility_settings_apply_to_single_and_bulk_creation(call_api, aws, dire
 
 
 def test_admin_routes_are_in_the_openapi_document_and_the_template(call_api):
-    from infra.template import load_template
+    from local.template import load_template
 
     # Given the API function's events in template.yaml
     events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"].values()

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from infra.admin_cli import main
+from intake_admin.cli import main
 from tests.conftest import AGENCY_A, FAC_A1
 
 
 @pytest.fixture
 def stack(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The template's tables and user pool in moto, as a deployed stack named `intake` has them."""
-    from infra.resources import provision_user_pool
+    from local.resources import provision_user_pool
 
     provision_user_pool("us-east-1")
     for name in ("USER_POOL_ID", "AWS_ENDPOINT_URL", "AWS_PROFILE"):

@@ -765,7 +765,7 @@ def test_only_a_higher_role_changes_a_staff_member(
 
 def test_every_route_has_a_matrix_row(openapi) -> None:
     # Given the routes the API documents and the routes the template deploys
-    from infra.local_api import api_routes
+    from local.local_api import api_routes
 
     documented = documented_operations(openapi)
     deployed = {f"{route.method} {route.path}" for route in api_routes()}

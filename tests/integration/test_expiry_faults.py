@@ -1,6 +1,6 @@
 """Uploads nobody confirms: the scheduled sweeper expires them once, deletes their file and plan, and leaves the rest.
 
-The sweeper is run the way the local stack runs it (infra/schedules.py reads the template's Schedule event)."""
+The sweeper is run the way the local stack runs it (local/schedules.py reads the template's Schedule event)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from infra.resources import LocalResources
-from infra.schedules import run_once, schedules_of
+from local.resources import LocalResources
+from local.schedules import run_once, schedules_of
 from tests.conftest import FAC_A1, UNIT_A1
 from tests.integration.bulk_helpers import csv_file, drain, keys_under, put_object
 

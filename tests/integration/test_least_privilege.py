@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.schedules import run_once, schedules_of
+from local.schedules import run_once, schedules_of
 from tests.conftest import FAC_A1, FAC_A2, UNIT_A1, UNIT_A2, FakeLambdaContext, moto_resources, reset_intake_caches
 from tests.iam_recorder import Grant, Need, Recorder, function_grants, platform_needs
 from tests.integration import test_authz_matrix as matrix

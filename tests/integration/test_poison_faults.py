@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.template import load_template
+from local.template import load_template
 from tests.conftest import AGENCY_A, FAC_A1, UNIT_A1, FakeLambdaContext
 from tests.integration import fault_flows
 from tests.integration.bulk_helpers import csv_file, drain, get_text, keys_under, put_object, sqs_event

@@ -1,4 +1,4 @@
-"""infra.sftp in-process over moto: path rules, the size limit, what lands in the bucket (asyncssh as the client)."""
+"""local.sftp in-process over moto: path rules, the size limit, what lands in the bucket (asyncssh as the client)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import asyncssh
 import boto3
 import pytest
 
-from infra.sftp import LocalSftpServer, VirtualPath, VirtualPathError, make_accounts, resolve
+from local.sftp import LocalSftpServer, VirtualPath, VirtualPathError, make_accounts, resolve
 
 FACILITY, OTHER = "fac-ridge", "fac-lake"
 BUCKET = "intake-sftp-test"

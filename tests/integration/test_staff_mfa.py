@@ -17,7 +17,7 @@ PASSWORD = "Corr3ct-Horse-Battery!"
 @pytest.fixture
 def pool(aws: Any, directory: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The template's user pool in moto (TOTP on, MfaConfiguration OPTIONAL), with logins for the seeded staff."""
-    from infra.resources import provision_user_pool
+    from local.resources import provision_user_pool
 
     created = provision_user_pool("us-east-1")
     monkeypatch.setenv("USER_POOL_ID", created.pool_id)

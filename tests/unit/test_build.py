@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.template import resources_of_type
+from local.template import resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_LIMIT_BYTES = 250 * 1024 * 1024

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.template import load_template
+from local.template import load_template
 
 # What API Gateway answers by itself, and the contract's status and code for it (None: API Gateway's own status).
 REQUIRED: dict[str, tuple[int | None, str | None]] = {

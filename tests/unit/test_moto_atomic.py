@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.moto_atomic import make_dynamodb_atomic
+from local.moto_atomic import make_dynamodb_atomic
 
 THREADS = 8
 KEYS = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.pollers import function_concurrency, sandbox_module
+from local.pollers import function_concurrency, sandbox_module
 
 MAPPED = """
 Parameters:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.template import load_template
+from local.template import load_template
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

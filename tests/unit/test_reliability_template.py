@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.template import load_template
+from local.template import load_template
 
 
 def _resources() -> dict[str, Any]:

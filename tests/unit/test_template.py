@@ -1,4 +1,4 @@
-"""The SAM template keeps its security and reliability promises (read through infra.template, transformed offline)."""
+"""The SAM template keeps its security and reliability promises (read through local.template, transformed offline)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from infra.lint_transformed import lint_transformed, transform_file
-from infra.template import TEMPLATE_PATH, load_template
+from local.template import TEMPLATE_PATH, load_template
+from tools.lint_transformed import lint_transformed, transform_file
 
 ROUTES = {
     ("GET", "/health"),
@@ -665,7 +665,7 @@ def test_local_stack_still_accepts_sam_sqs_events(tmp_path: Path) -> None:
     # Given the template with its EventSourceMappings written back as SAM `Events: Type: SQS`, plus a disabled mapping
     from moto import mock_aws
 
-    from infra.resources import provision
+    from local.resources import provision
 
     template = json.loads(json.dumps(load_template()))
     for name, mapping in list(_of_type("AWS::Lambda::EventSourceMapping").items()):
@@ -704,7 +704,7 @@ def test_local_stack_still_accepts_sam_sqs_events(tmp_path: Path) -> None:
 def test_cfn_lint_finds_no_error_in_the_transformed_template(transformed: dict[str, Any]) -> None:
     # Given the transformed template (SAM resources expanded into CloudFormation)
 
-    # When linting it with cfn-lint, as `make cfn-lint` does through `python -m infra.lint_transformed`
+    # When linting it with cfn-lint, as `make cfn-lint` does through `python -m tools.lint_transformed`
     errors, _ = lint_transformed(transformed)
 
     # Then a broken reference inside what SAM generated (a policy naming a missing table, say) would show here

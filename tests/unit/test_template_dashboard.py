@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from infra.template import resources_of_type
+from local.template import resources_of_type
 
 QUEUES = {"ValidationQueue", "CreationQueue"}
 DLQS = {"ValidationDLQ", "CreationDLQ"}

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from infra.template import load_template
+from local.template import load_template
 
 SFTP_RESOURCES = ("SftpLogGroup", "SftpServer", "SftpUserRole", "SftpFacilityUser")
 BUCKET = "intake-uploads-test"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.template import load_template
+from local.template import load_template
 
 
 def _resources() -> dict[str, Any]:
@@ -55,7 +55,7 @@ def test_local_client_adds_user_password_auth_and_the_pool_offers_totp(aws: Any)
     # Given the local stack's user pool made from the template
     import boto3
 
-    from infra.resources import provision_user_pool
+    from local.resources import provision_user_pool
 
     pool = provision_user_pool("us-east-1")
     cognito = boto3.client("cognito-idp", region_name="us-east-1")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.template import load_template
 from intake.settings import Settings
+from local.template import load_template
 
 
 def _template() -> dict[str, Any]:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.local_api import lambda_context
-from infra.resources import FUNCTION_TYPE, FunctionConfig, LocalResources
-from infra.template import load_template
+from local.local_api import lambda_context
+from local.resources import FUNCTION_TYPE, FunctionConfig, LocalResources
+from local.template import load_template
 
-log = logging.getLogger("infra.schedules")
+log = logging.getLogger("local.schedules")
 
 # Deployed, the sweeper runs hourly; locally an expiry should show within a minute (INTAKE_SCHEDULE_SECONDS).
 DEFAULT_INTERVAL_SECONDS = 30.0

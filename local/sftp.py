@@ -26,7 +26,7 @@ from typing import IO, Any
 import asyncssh
 import boto3
 
-log = logging.getLogger("infra.sftp")
+log = logging.getLogger("local.sftp")
 
 DEFAULT_SFTP_PORT = 2222
 INCOMING = "incoming"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infra.resources import LocalResources
 from intake.dal.directory import put_agency, put_location
 from intake.dal.staff import put_staff
 from intake.domain import Agency, Location, LocationKind, Role, StaffMember
 from intake.settings import get_settings
+from local.resources import LocalResources
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from infra.template import TEMPLATE_PATH, load_template
+from local.template import TEMPLATE_PATH, load_template
 
 STACK_NAME = "intake"
 MOTO_ACCOUNT_ID = "123456789012"

@@ -5,7 +5,7 @@ SDK (amazon-cognito-identity-js) answers the challenge with USERNAME set to that
 tokens for the user's username; moto looks users up by username only (UserNotFoundException) and would put the id in
 `cognito:username`. Here a lookup that finds no such username tries the users' ids, and a challenge answer that names
 the user by id is read as naming the username its sign-in started with. (moto still checks no SRP proof, so the
-local page signs in with USER_PASSWORD_AUTH: WEB_AUTH_FLOW in infra/resources.py.)
+local page signs in with USER_PASSWORD_AUTH: WEB_AUTH_FLOW in local/resources.py.)
 """
 
 from __future__ import annotations

@@ -18,13 +18,13 @@ from typing import Any
 
 import boto3
 
-from infra.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
-from infra.pollers import join_pollers, start_pollers
-from infra.resources import LocalResources, provision, provision_user_pool
-from infra.schedules import start_schedules
-from infra.sftp import LocalSftpServer, start_sftp
+from local.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
+from local.pollers import join_pollers, start_pollers
+from local.resources import LocalResources, provision, provision_user_pool
+from local.schedules import start_schedules
+from local.sftp import LocalSftpServer, start_sftp
 
-log = logging.getLogger("infra.local_stack")
+log = logging.getLogger("local.local_stack")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -48,10 +48,10 @@ def main() -> int:
 
     from moto.server import ThreadedMotoServer
 
-    from infra.moto_atomic import make_dynamodb_atomic
+    from local.moto_atomic import make_dynamodb_atomic
 
     make_dynamodb_atomic()
-    from infra.moto_cognito import find_users_by_srp_id
+    from local.moto_cognito import find_users_by_srp_id
 
     find_users_by_srp_id()
     moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
@@ -71,7 +71,7 @@ def main() -> int:
 
         entries: dict[str, list[dict[str, Any]]] = {"agencies": [], "staff": []}
         if os.environ.get("INTAKE_SEED", "1") != "0":
-            from infra.seed import seed
+            from local.seed import seed
 
             cognito = boto3.session.Session().client("cognito-idp", region_name=REGION)
             entries = seed(resources, cognito, pool.pool_id, pool.client_id)

@@ -17,11 +17,11 @@ from typing import Any
 
 import boto3
 
-from infra.local_api import lambda_context
-from infra.resources import LocalResources, SqsEventSource
-from infra.template import TEMPLATE_PATH, load_template
+from local.local_api import lambda_context
+from local.resources import LocalResources, SqsEventSource
+from local.template import TEMPLATE_PATH, load_template
 
-log = logging.getLogger("infra.pollers")
+log = logging.getLogger("local.pollers")
 
 # Locally a failed message comes back after a second instead of the queue's timeout (6x the function's).
 RETRY_VISIBILITY_SECONDS = 1

@@ -19,10 +19,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 
-from infra.resources import FunctionConfig
-from infra.template import TEMPLATE_PATH, load_template
+from local.resources import FunctionConfig
+from local.template import TEMPLATE_PATH, load_template
 
-log = logging.getLogger("infra.local_api")
+log = logging.getLogger("local.local_api")
 
 API_FUNCTION_ID = "ApiFunction"
 STAGE = "local"

@@ -3,7 +3,7 @@
 cfn-lint checks SAM resources against their schemas only, so a broken reference inside one (a policy template naming a
 table that does not exist, say) passes; in the transformed template it is an ordinary resource property and is caught.
 
-Usage: python -m infra.lint_transformed [template.yaml] [--region us-east-1] [--output transformed.json]
+Usage: python -m tools.lint_transformed [template.yaml] [--region us-east-1] [--output transformed.json]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def lint_transformed(template: dict[str, Any], region: str = DEFAULT_REGION) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 when the transform succeeds and cfn-lint finds no error, 1 otherwise."""
-    parser = argparse.ArgumentParser(prog="python -m infra.lint_transformed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.lint_transformed", description=__doc__.splitlines()[0])
     parser.add_argument("template", nargs="?", default="template.yaml", type=Path)
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION))
     parser.add_argument("--output", type=Path, help="also write the transformed template (JSON) here")
