@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from intake.openapi import SECURITY_SCHEME, contract_document
+from api_routes.openapi import SECURITY_SCHEME, contract_document
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,17 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from api_routes.requestor import current_requestor
-from intake import learner_service
-from intake.api_models import (
+from api_routes.models import (
     CreatedLearnerResponse,
     CreateLearnerRequest,
     LearnerResponse,
     LearnersResponse,
     MoveLearnerRequest,
 )
+from api_routes.openapi import error_responses
+from api_routes.requestor import current_requestor
+from intake import learner_service
 from intake.domain import NewLearner
-from intake.openapi import error_responses
 
 router = Router()
 

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import admin_service
 from intake.admin_models import (
@@ -16,7 +17,6 @@ from intake.admin_models import (
     StaffListResponse,
     StaffResponse,
 )
-from intake.openapi import error_responses
 
 router = Router()
 

@@ -9,10 +9,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from api_routes.models import ConfirmResponse, CreatedUploadResponse, UploadsResponse, UploadView
+from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import upload_service
-from intake.api_models import ConfirmResponse, CreatedUploadResponse, UploadsResponse, UploadView
-from intake.openapi import error_responses
 
 router = Router()
 
