@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from intake.domain import BodyModel, DomainModel, Learner, UploadStatus
 
@@ -84,6 +84,17 @@ class ErrorResponse(BodyModel):
     existing: ExistingLearnerOut | None = Field(default=None, description="LEARNER_EXISTS: where the learner is")
 
 
+class SparseBody(BodyModel):
+    """A body that leaves out the optional fields it was not given (the contract omits them rather than send null)."""
+
+    # No return annotation: with one, the generated schema would be the annotation's instead of the model's fields.
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler: SerializerFunctionWrapHandler):
+        data = handler(self)
+        unset = {name for name in type(self).model_fields if name not in self.model_fields_set}
+        return {key: value for key, value in data.items() if key not in unset}
+
+
 class UploadLinkOut(BodyModel):
     """How to send the file: a presigned S3 POST (`fields` with the file) or PUT (`fields` empty)."""
 
@@ -100,7 +111,7 @@ class CreatedUploadResponse(BodyModel):
     upload: UploadLinkOut
 
 
-class RowErrorOut(BodyModel):
+class RowErrorOut(SparseBody):
     """One problem of one row; `line` is the spreadsheet line (0: the file as a whole)."""
 
     model_config = ConfigDict(extra="allow")
@@ -121,8 +132,10 @@ class UploadCountsOut(BodyModel):
     invalid: int
     toCreate: int
     toMove: int
+    warnings: int
     created: int
     moved: int
+    skipped: int
     failed: int
 
 
@@ -131,7 +144,7 @@ class UploadOptionsOut(BodyModel):
     moveExisting: bool | None = None
 
 
-class UploadView(BodyModel):
+class UploadView(SparseBody):
     """One upload as staff see it: status, counts, the first row errors and short-lived report links."""
 
     model_config = ConfigDict(extra="allow")
@@ -152,9 +165,13 @@ class UploadView(BodyModel):
     options: UploadOptionsOut | None = None
     errorReportUrl: str | None = None
     resultReportUrl: str | None = None
+    resultReportHasPasswords: bool | None = Field(
+        default=None, description="With resultReportUrl: true when the link is the copy with generated passwords"
+    )
+    passwordsUntil: str | None = Field(default=None, description="With the passwords copy: when it stops being given")
 
 
-class UploadsResponse(BodyModel):
+class UploadsResponse(SparseBody):
     uploads: list[UploadView]
     nextCursor: str | None = Field(
         default=None, description="Present when there are more uploads: pass it as cursor for the next page"
