@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
@@ -34,9 +32,8 @@ def list_agencies() -> AgenciesResponse:
         **error_responses(403, 409),
     },
 )
-def create_agency(request: CreateAgencyRequest) -> Response[dict[str, Any]]:
-    agency = admin_service.create_agency(current_requestor(router), request)
-    body = {"agency": agency.to_json_dict()}
+def create_agency(request: CreateAgencyRequest) -> Response[AgencyResponse]:
+    body = AgencyResponse(agency=admin_service.create_agency(current_requestor(router), request))
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -31,7 +31,7 @@ router = Router()
         **error_responses(403, 409),
     },
 )
-def create_learner(request: CreateLearnerRequest) -> Response[dict[str, Any]]:
+def create_learner(request: CreateLearnerRequest) -> Response[CreatedLearnerResponse]:
     new = NewLearner(
         location_id=request.locationId,
         doc_id=request.docId,
@@ -41,9 +41,8 @@ def create_learner(request: CreateLearnerRequest) -> Response[dict[str, Any]]:
         password=request.password,
     )
     created = learner_service.create_learner(current_requestor(router), new)
-    body: dict[str, Any] = {"learner": created.learner.to_json_dict()}
-    if created.generated_password is not None:
-        body["generatedPassword"] = created.generated_password
+    shown_once = {} if created.generated_password is None else {"generatedPassword": created.generated_password}
+    body = CreatedLearnerResponse(learner=created.learner, **shown_once)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 

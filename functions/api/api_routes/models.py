@@ -7,6 +7,17 @@ from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_ser
 from intake.domain import BodyModel, DomainModel, Learner, UploadStatus
 
 
+class SparseBody(BodyModel):
+    """A body that leaves out the optional fields it was not given (the contract omits them rather than send null)."""
+
+    # No return annotation: with one, the generated schema would be the annotation's instead of the model's fields.
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler: SerializerFunctionWrapHandler):
+        data = handler(self)
+        unset = {name for name in type(self).model_fields if name not in self.model_fields_set}
+        return {key: value for key, value in data.items() if key not in unset}
+
+
 class CreateLearnerRequest(BodyModel):
     """POST /learners. Field rules beyond type and size live in intake.rules (shared with bulk uploads)."""
 
@@ -32,7 +43,7 @@ class LearnerResponse(BodyModel):
     learner: Learner
 
 
-class CreatedLearnerResponse(BodyModel):
+class CreatedLearnerResponse(SparseBody):
     learner: Learner
     generatedPassword: str | None = Field(default=None, description="Only when no password was given; shown once")
 
@@ -55,6 +66,10 @@ class FacilityOut(DomainModel):
 
 class FacilitiesResponse(BodyModel):
     facilities: list[FacilityOut]
+
+
+class DeletedResponse(BodyModel):
+    deleted: str = Field(description="The id of what was deleted")
 
 
 class HealthResponse(BodyModel):
@@ -82,17 +97,6 @@ class ErrorResponse(BodyModel):
     message: str
     errors: list[FieldErrorOut] | None = Field(default=None, description="VALIDATION_FAILED: each field to fix")
     existing: ExistingLearnerOut | None = Field(default=None, description="LEARNER_EXISTS: where the learner is")
-
-
-class SparseBody(BodyModel):
-    """A body that leaves out the optional fields it was not given (the contract omits them rather than send null)."""
-
-    # No return annotation: with one, the generated schema would be the annotation's instead of the model's fields.
-    @model_serializer(mode="wrap")
-    def _leave_out_unset(self, handler: SerializerFunctionWrapHandler):
-        data = handler(self)
-        unset = {name for name in type(self).model_fields if name not in self.model_fields_set}
-        return {key: value for key, value in data.items() if key not in unset}
 
 
 class UploadLinkOut(BodyModel):

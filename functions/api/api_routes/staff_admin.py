@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
@@ -38,9 +36,9 @@ def list_staff() -> StaffListResponse:
         **error_responses(403, 409),
     },
 )
-def invite_staff(request: InviteStaffRequest) -> Response[dict[str, Any]]:
+def invite_staff(request: InviteStaffRequest) -> Response[InvitedStaffResponse]:
     invited = admin_service.invite_staff(current_requestor(router), request)
-    body = {"staff": invited.staff.to_json_dict(), "temporaryPassword": invited.temporary_password}
+    body = InvitedStaffResponse(staff=invited.staff, temporaryPassword=invited.temporary_password)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
