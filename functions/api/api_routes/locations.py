@@ -5,18 +5,11 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from api_routes.models import DeletedResponse
+from api_routes.models import DeletedResponse, FacilitySettingsResponse, LocationResponse, RenameRequest
 from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import admin_service
-from intake.admin_models import (
-    CreateFacilityRequest,
-    CreateHousingUnitRequest,
-    FacilitySettingsRequest,
-    FacilitySettingsResponse,
-    LocationResponse,
-    RenameRequest,
-)
+from intake.admin_models import CreateFacilityRequest, CreateHousingUnitRequest, FacilitySettingsRequest
 from intake.domain import Location
 
 router = Router()

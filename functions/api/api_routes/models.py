@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from intake.domain import BodyModel, DomainModel, Learner, UploadStatus
+from intake.admin_models import NAME_MAX, AdminFacilityOut, FacilitySettingsOut, LocationOut
+from intake.domain import Agency, AuditEntry, BodyModel, DomainModel, Learner, StaffMember, UploadStatus
 
 
 class SparseBody(BodyModel):
@@ -185,3 +186,50 @@ class UploadsResponse(SparseBody):
 class ConfirmResponse(BodyModel):
     uploadId: str
     status: UploadStatus
+
+
+# Administration: the bodies only the routes use (the service's own types are in intake.admin_models).
+
+
+class RenameRequest(BodyModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+class AgencyResponse(BodyModel):
+    agency: Agency
+
+
+class AgenciesResponse(BodyModel):
+    agencies: list[Agency]
+
+
+class LocationResponse(BodyModel):
+    location: LocationOut
+
+
+class AdminFacilitiesResponse(BodyModel):
+    facilities: list[AdminFacilityOut]
+
+
+class FacilitySettingsResponse(BodyModel):
+    settings: FacilitySettingsOut
+
+
+class StaffResponse(BodyModel):
+    staff: StaffMember
+
+
+class InvitedStaffResponse(BodyModel):
+    staff: StaffMember
+    temporaryPassword: str = Field(description="Shown once; the staff member sets their own at first sign-in")
+
+
+class StaffListResponse(BodyModel):
+    staff: list[StaffMember]
+
+
+class AuditResponse(BodyModel):
+    entries: list[AuditEntry]
+    next: str | None = Field(default=None, description="Pass as ?before= for the next (older) page")
