@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_routes import agencies, audit, facilities, health, learners, locations, staff_admin, uploads, web
 from api_routes.errors import register_error_handlers, unsupported_media_type
+from api_routes.openapi import contract_document
 from intake import upload_service
 from intake.observability import logger, metrics, tracer
-from intake.openapi import contract_document
 
 app = APIGatewayRestResolver(enable_validation=True)
 for module in (health, facilities, learners, uploads, agencies, locations, staff_admin, audit, web):

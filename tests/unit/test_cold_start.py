@@ -26,7 +26,7 @@ def test_handlers_import_without_xray_boto3_or_idempotency_when_tracing_is_off()
     code = (
         "import json, sys\n"
         f"for name in {HANDLERS!r}: __import__(name)\n"
-        "heavy = ('aws_xray_sdk.core', 'boto3', 'aws_lambda_powertools.utilities.idempotency', 'intake.openapi')\n"
+        "heavy = ('aws_xray_sdk.core', 'boto3', 'aws_lambda_powertools.utilities.idempotency', 'api_routes.openapi')\n"
         "print(json.dumps({name: name in sys.modules for name in heavy}))"
     )
     # When all three handlers are imported
@@ -36,7 +36,7 @@ def test_handlers_import_without_xray_boto3_or_idempotency_when_tracing_is_off()
         "aws_xray_sdk.core": False,
         "boto3": False,
         "aws_lambda_powertools.utilities.idempotency": False,
-        "intake.openapi": True,  # the learners and uploads routers document their errors with it
+        "api_routes.openapi": True,  # the learners and uploads routers document their errors with it
     }
 
 

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from api_routes.models import AdminFacilitiesResponse, AgenciesResponse, AgencyResponse, RenameRequest
+from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import admin_service
-from intake.admin_models import (
-    AdminFacilitiesResponse,
-    AgenciesResponse,
-    AgencyResponse,
-    CreateAgencyRequest,
-    RenameRequest,
-)
-from intake.openapi import error_responses
+from intake.admin_models import CreateAgencyRequest
 
 router = Router()
 
@@ -34,9 +27,8 @@ def list_agencies() -> AgenciesResponse:
         **error_responses(403, 409),
     },
 )
-def create_agency(request: CreateAgencyRequest) -> Response[dict[str, Any]]:
-    agency = admin_service.create_agency(current_requestor(router), request)
-    body = {"agency": agency.to_json_dict()}
+def create_agency(request: CreateAgencyRequest) -> Response[AgencyResponse]:
+    body = AgencyResponse(agency=admin_service.create_agency(current_requestor(router), request))
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from api_routes.models import AuditResponse
+from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import audit
-from intake.admin_models import AuditResponse
-from intake.openapi import error_responses
 
 router = Router()
 

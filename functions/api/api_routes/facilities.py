@@ -5,16 +5,27 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from api_routes.models import FacilitiesResponse, FacilityOut, HousingUnitOut
 from api_routes.requestor import current_requestor
 from intake import facility_service
-from intake.api_models import FacilitiesResponse
 
 router = Router()
 
 
 @router.get("/facilities", summary="Facilities (and housing units) in the requestor's scope")
 def list_facilities() -> FacilitiesResponse:
-    return FacilitiesResponse(facilities=facility_service.list_facilities(current_requestor(router)))
+    facilities = facility_service.list_facilities(current_requestor(router))
+    return FacilitiesResponse(
+        facilities=[
+            FacilityOut(
+                facility_id=facility.location_id,
+                name=facility.name,
+                agency_id=facility.agency_id,
+                housing_units=[HousingUnitOut(location_id=unit.location_id, name=unit.name) for unit in units],
+            )
+            for facility, units in facilities
+        ]
+    )
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from intake.api_models import HealthResponse
+from api_routes.models import HealthResponse
 
 router = Router()
 

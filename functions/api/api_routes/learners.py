@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from api_routes.requestor import current_requestor
-from intake import learner_service
-from intake.api_models import (
+from api_routes.models import (
     CreatedLearnerResponse,
     CreateLearnerRequest,
     LearnerResponse,
     LearnersResponse,
     MoveLearnerRequest,
 )
-from intake.openapi import error_responses
+from api_routes.openapi import error_responses
+from api_routes.requestor import current_requestor
+from intake import learner_service
+from intake.domain import NewLearner
 
 router = Router()
 
@@ -30,11 +31,18 @@ router = Router()
         **error_responses(403, 409),
     },
 )
-def create_learner(request: CreateLearnerRequest) -> Response[dict[str, Any]]:
-    created = learner_service.create_learner(current_requestor(router), request)
-    body: dict[str, Any] = {"learner": created.learner.to_json_dict()}
-    if created.generated_password is not None:
-        body["generatedPassword"] = created.generated_password
+def create_learner(request: CreateLearnerRequest) -> Response[CreatedLearnerResponse]:
+    new = NewLearner(
+        location_id=request.locationId,
+        doc_id=request.docId,
+        first_name=request.firstName,
+        last_name=request.lastName,
+        date_of_birth=request.dateOfBirth,
+        password=request.password,
+    )
+    created = learner_service.create_learner(current_requestor(router), new)
+    shown_once = {} if created.generated_password is None else {"generatedPassword": created.generated_password}
+    body = CreatedLearnerResponse(learner=created.learner, **shown_once)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 

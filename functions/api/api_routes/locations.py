@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from api_routes.models import DeletedResponse, FacilitySettingsResponse, LocationResponse, RenameRequest
+from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import admin_service
-from intake.admin_models import (
-    CreateFacilityRequest,
-    CreateHousingUnitRequest,
-    FacilitySettingsRequest,
-    FacilitySettingsResponse,
-    LocationResponse,
-    RenameRequest,
-)
+from intake.admin_models import CreateFacilityRequest, CreateHousingUnitRequest, FacilitySettingsRequest
 from intake.domain import Location
-from intake.openapi import error_responses
 
 router = Router()
 
 
-def _created(location: Location) -> Response[dict[str, Any]]:
-    body = {"location": admin_service.location_out(location).to_json_dict()}
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
+def _created(location: Location) -> Response[LocationResponse]:
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=_location(location))
 
 
 def _location(location: Location) -> LocationResponse:
@@ -40,7 +31,7 @@ def _location(location: Location) -> LocationResponse:
         **error_responses(403, 404, 409),
     },
 )
-def create_facility(request: CreateFacilityRequest) -> Response[dict[str, Any]]:
+def create_facility(request: CreateFacilityRequest) -> Response[LocationResponse]:
     return _created(admin_service.create_facility(current_requestor(router), request))
 
 
@@ -52,7 +43,7 @@ def create_facility(request: CreateFacilityRequest) -> Response[dict[str, Any]]:
         **error_responses(403, 409),
     },
 )
-def create_housing_unit(facilityId: str, request: CreateHousingUnitRequest) -> Response[dict[str, Any]]:
+def create_housing_unit(facilityId: str, request: CreateHousingUnitRequest) -> Response[LocationResponse]:
     return _created(admin_service.create_housing_unit(current_requestor(router), facilityId, request))
 
 
@@ -88,9 +79,9 @@ def reactivate_location(locationId: str) -> LocationResponse:
     summary="Delete a location without learners (409 CONFLICT otherwise: deactivate it instead)",
     responses={200: {"description": "Deleted"}, **error_responses(403, 409)},
 )
-def delete_location(locationId: str) -> dict[str, str]:
+def delete_location(locationId: str) -> DeletedResponse:
     admin_service.delete_location(current_requestor(router), locationId)
-    return {"deleted": locationId}
+    return DeletedResponse(deleted=locationId)
 
 
 @router.get("/facilities/<facilityId>/settings", summary="A facility's settings")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from api_routes.models import InvitedStaffResponse, StaffListResponse, StaffResponse
+from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import admin_service
-from intake.admin_models import (
-    ChangeStaffRequest,
-    InvitedStaffResponse,
-    InviteStaffRequest,
-    StaffListResponse,
-    StaffResponse,
-)
-from intake.openapi import error_responses
+from intake.admin_models import ChangeStaffRequest, InviteStaffRequest
 
 router = Router()
 
@@ -38,9 +31,9 @@ def list_staff() -> StaffListResponse:
         **error_responses(403, 409),
     },
 )
-def invite_staff(request: InviteStaffRequest) -> Response[dict[str, Any]]:
+def invite_staff(request: InviteStaffRequest) -> Response[InvitedStaffResponse]:
     invited = admin_service.invite_staff(current_requestor(router), request)
-    body = {"staff": invited.staff.to_json_dict(), "temporaryPassword": invited.temporary_password}
+    body = InvitedStaffResponse(staff=invited.staff, temporaryPassword=invited.temporary_password)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 

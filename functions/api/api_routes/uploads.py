@@ -2,19 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from api_routes.models import (
+    ConfirmResponse,
+    CreatedUploadResponse,
+    RowErrorOut,
+    UploadCountsOut,
+    UploadLinkOut,
+    UploadOptionsOut,
+    UploadsResponse,
+    UploadView,
+)
+from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import upload_service
-from intake.api_models import ConfirmResponse, CreatedUploadResponse, UploadsResponse, UploadView
-from intake.openapi import error_responses
+from intake.domain import COUNT_NAMES
+from intake.upload_service import UploadWithLinks
 
 router = Router()
+
+
+def upload_view(seen: UploadWithLinks) -> UploadView:
+    """The contract's view of an upload; a report link the requestor does not get is left out, not null."""
+    upload, links = seen.upload, seen.links
+    reports = {
+        "errorReportUrl": links.error_report_url,
+        "resultReportUrl": links.result_report_url,
+        "resultReportHasPasswords": links.result_report_has_passwords,
+        "passwordsUntil": links.passwords_until,
+    }
+    return UploadView(
+        uploadId=upload.upload_id,
+        facilityId=upload.facility_id,
+        source=upload.source,
+        fileName=upload.file_name,
+        status=upload.status,
+        createdAt=upload.created_at,
+        createdBy=upload.created_by,
+        expiresAt=upload.expires_at,
+        encoding=upload.encoding,
+        reason=upload.reason,
+        counts=UploadCountsOut(**{name: upload.counts.get(name, 0) for name in COUNT_NAMES}),
+        errors=[RowErrorOut.model_validate(error) for error in upload.errors],
+        warnings=[RowErrorOut.model_validate(warning) for warning in upload.warnings],
+        options=UploadOptionsOut(skipInvalidRows=upload.skip_invalid_rows, moveExisting=upload.move_existing),
+        **{name: value for name, value in reports.items() if value is not None},
+    )
 
 
 class CreateUploadRequest(BaseModel):
@@ -39,8 +78,15 @@ class ConfirmUploadRequest(BaseModel):
         **error_responses(403, 404),
     },
 )
-def create_upload(request: CreateUploadRequest) -> Response[dict[str, Any]]:
-    body = upload_service.create_upload_link(current_requestor(router), request.facilityId, request.fileName)
+def create_upload(request: CreateUploadRequest) -> Response[CreatedUploadResponse]:
+    link = upload_service.create_upload_link(current_requestor(router), request.facilityId, request.fileName)
+    body = CreatedUploadResponse(
+        uploadId=link.upload.upload_id,
+        status=link.upload.status,
+        upload=UploadLinkOut(
+            method="POST", url=link.url, fields=link.fields, expiresAt=link.expires_at, maxBytes=link.max_bytes
+        ),
+    )
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
@@ -49,8 +95,8 @@ def create_upload(request: CreateUploadRequest) -> Response[dict[str, Any]]:
     summary="One upload: status, counts, first errors, report links",
     responses={200: {"description": "The upload", "content": {"application/json": {"model": UploadView}}}},
 )
-def get_upload(uploadId: str) -> dict[str, Any]:
-    return upload_service.get_upload_view(current_requestor(router), uploadId)
+def get_upload(uploadId: str) -> UploadView:
+    return upload_view(upload_service.get_upload(current_requestor(router), uploadId))
 
 
 @router.get(
@@ -79,8 +125,12 @@ def list_uploads(
             description="The nextCursor of the previous page, as given (opaque)",
         ),
     ] = None,
-) -> dict[str, Any]:
-    return upload_service.list_upload_views(current_requestor(router), facilityId, limit, cursor)
+) -> UploadsResponse:
+    page = upload_service.list_uploads(current_requestor(router), facilityId, limit, cursor)
+    uploads = [upload_view(seen) for seen in page.uploads]
+    if page.next_cursor is None:
+        return UploadsResponse(uploads=uploads)
+    return UploadsResponse(uploads=uploads, nextCursor=page.next_cursor)
 
 
 @router.post(
@@ -91,9 +141,10 @@ def list_uploads(
         **error_responses(403, 409),
     },
 )
-def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[dict[str, Any]]:
+def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[ConfirmResponse]:
     options = request or ConfirmUploadRequest()
-    body = upload_service.confirm_upload(
+    confirmed = upload_service.confirm_upload(
         current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting
     )
+    body = ConfirmResponse(uploadId=confirmed.upload_id, status=confirmed.status)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)

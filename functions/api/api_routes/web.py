@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from intake import web_service
+from api_routes import web_content
 from intake.errors import NotFound
 
 router = Router()
@@ -98,7 +98,7 @@ def _page_response(path: str) -> Response[str]:
             headers={"Location": public_path + "/", "Cache-Control": PAGE_CACHE},
         )
     headers = _security_headers(PAGE_CACHE)
-    headers["Content-Security-Policy"] = web_service.content_security_policy()
+    headers["Content-Security-Policy"] = web_content.content_security_policy()
     return Response(status_code=200, content_type=HTML, body=page(PAGES[path]), headers=headers)
 
 
@@ -128,6 +128,6 @@ def client_config() -> Response[dict[str, str]]:
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=web_service.client_config(),
+        body=web_content.client_config(),
         headers={"Cache-Control": "no-store"},
     )

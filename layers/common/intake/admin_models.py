@@ -1,10 +1,10 @@
-"""Request and response bodies of the administration routes (agencies, locations, staff, settings, audit)."""
+"""What the administration service takes and gives; the routes' own bodies are in the API's `api_routes.models`."""
 
 from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from intake.domain import Agency, AuditEntry, BodyModel, CharacterClass, DomainModel, Role, StaffMember
+from intake.domain import BodyModel, CharacterClass, DomainModel, Role
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
@@ -17,10 +17,6 @@ class _Request(BodyModel):
 
 class CreateAgencyRequest(_Request):
     agencyId: str | None = Field(default=None, pattern=ID_PATTERN, description="Blank: generated from the name")
-    name: str = Field(min_length=1, max_length=NAME_MAX)
-
-
-class RenameRequest(_Request):
     name: str = Field(min_length=1, max_length=NAME_MAX)
 
 
@@ -71,14 +67,6 @@ class ChangeStaffRequest(_Request):
     facilityIds: list[str] = Field(default_factory=list, max_length=100)
 
 
-class AgencyResponse(BodyModel):
-    agency: Agency
-
-
-class AgenciesResponse(BodyModel):
-    agencies: list[Agency]
-
-
 class LocationOut(DomainModel):
     location_id: str
     name: str
@@ -86,10 +74,6 @@ class LocationOut(DomainModel):
     facility_id: str
     kind: str
     active: bool
-
-
-class LocationResponse(BodyModel):
-    location: LocationOut
 
 
 class AdminFacilityOut(DomainModel):
@@ -100,10 +84,6 @@ class AdminFacilityOut(DomainModel):
     housing_units: list[LocationOut]
 
 
-class AdminFacilitiesResponse(BodyModel):
-    facilities: list[AdminFacilityOut]
-
-
 class FacilitySettingsOut(DomainModel):
     facility_id: str
     auto_confirm_drops: bool
@@ -112,25 +92,3 @@ class FacilitySettingsOut(DomainModel):
     max_upload_rows: int
     system_max_upload_bytes: int
     system_max_upload_rows: int
-
-
-class FacilitySettingsResponse(BodyModel):
-    settings: FacilitySettingsOut
-
-
-class StaffResponse(BodyModel):
-    staff: StaffMember
-
-
-class InvitedStaffResponse(BodyModel):
-    staff: StaffMember
-    temporaryPassword: str = Field(description="Shown once; the staff member sets their own at first sign-in")
-
-
-class StaffListResponse(BodyModel):
-    staff: list[StaffMember]
-
-
-class AuditResponse(BodyModel):
-    entries: list[AuditEntry]
-    next: str | None = Field(default=None, description="Pass as ?before= for the next (older) page")

@@ -6,7 +6,6 @@ import csv
 import io
 
 from intake import authz
-from intake.api_models import FacilityOut, HousingUnitOut
 from intake.dal import directory
 from intake.domain import Location, LocationKind, StaffMember
 from intake.errors import NotFound
@@ -15,19 +14,11 @@ from intake.settings import get_settings
 TEMPLATE_COLUMNS = ("requestId", "docID", "firstName", "lastName", "dateOfBirth", "role", "password", "locationId")
 
 
-def list_facilities(requestor: StaffMember) -> list[FacilityOut]:
-    """Facilities in the requestor's scope, each with its active housing units."""
+def list_facilities(requestor: StaffMember) -> list[tuple[Location, list[Location]]]:
+    """Facilities in the requestor's scope, by name, each with its active housing units, by name."""
     locations = directory.list_locations(None if requestor.agency_id is None else requestor.agency_id)
     visible = [loc for loc in locations if loc.active and authz.can_view_location(requestor, loc)]
-    return [
-        FacilityOut(
-            facility_id=facility.location_id,
-            name=facility.name,
-            agency_id=facility.agency_id,
-            housing_units=[HousingUnitOut(location_id=unit.location_id, name=unit.name) for unit in units],
-        )
-        for facility, units in facilities_with_units(visible)
-    ]
+    return facilities_with_units(visible)
 
 
 def facilities_with_units(locations: list[Location]) -> list[tuple[Location, list[Location]]]:

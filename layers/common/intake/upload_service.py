@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from intake.bulk import keys, lifecycle
 from intake.bulk.lifecycle import expiry_of, record_ttl
 from intake.dal import objects
 from intake.dal import uploads as upload_store
-from intake.domain import CONFIRMABLE, COUNT_NAMES, UNFINISHED, Location, StaffMember, Upload, UploadStatus
+from intake.domain import CONFIRMABLE, UNFINISHED, Location, StaffMember, Upload, UploadStatus
 from intake.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from intake.facility_service import get_facility, upload_limits
 from intake.observability import logger, metrics
@@ -32,6 +33,51 @@ CURSOR_MAX = 512
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
+@dataclass(frozen=True)
+class UploadLink:
+    """A new upload and how to send its file: a presigned POST (`fields` go with the file) until `expires_at`."""
+
+    upload: Upload
+    url: str
+    fields: dict[str, str]
+    expires_at: str
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    """An upload's short-lived report links, each None when the requestor gets none."""
+
+    error_report_url: str | None = None
+    result_report_url: str | None = None
+    result_report_has_passwords: bool | None = None
+    passwords_until: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadWithLinks:
+    """One upload as the requestor may see it, with its report links."""
+
+    upload: Upload
+    links: ReportLinks
+
+
+@dataclass(frozen=True)
+class UploadPage:
+    """One page of a facility's uploads, newest first; `next_cursor` when there are more."""
+
+    uploads: list[UploadWithLinks]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """What a confirm answers: the upload and its status."""
+
+    upload_id: str
+    status: UploadStatus
+
+
 def new_upload_id() -> str:
     """A new, random upload id (also the object name of a presigned upload)."""
     return uuid.uuid4().hex
@@ -42,7 +88,7 @@ def _require_writer(requestor: StaffMember, facility: Location) -> None:
         raise PermissionDenied("Requestor does not have permission to upload learners for this facility")
 
 
-def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str | None) -> dict[str, Any]:
+def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str | None) -> UploadLink:
     """A new upload awaiting its file, and a presigned POST bound to its key and size limit."""
     facility = get_facility(requestor, facility_id)
     _require_writer(requestor, facility)
@@ -65,17 +111,13 @@ def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str 
     max_bytes, _ = upload_limits(facility)
     post = objects.presigned_post(upload.object_key, max_bytes, settings.upload_link_ttl_seconds)
     logger.info("upload link created", extra={"upload_id": upload.upload_id, "facility_id": facility.location_id})
-    return {
-        "uploadId": upload.upload_id,
-        "status": upload.status.value,
-        "upload": {
-            "method": "POST",
-            "url": post["url"],
-            "fields": post["fields"],
-            "expiresAt": (now + timedelta(seconds=settings.upload_link_ttl_seconds)).isoformat(),
-            "maxBytes": max_bytes,
-        },
-    }
+    return UploadLink(
+        upload=upload,
+        url=post["url"],
+        fields=post["fields"],
+        expires_at=(now + timedelta(seconds=settings.upload_link_ttl_seconds)).isoformat(),
+        max_bytes=max_bytes,
+    )
 
 
 def load_upload(requestor: StaffMember, upload_id: str) -> tuple[Upload, Location]:
@@ -100,34 +142,16 @@ def expire_if_due(upload: Upload) -> Upload:
     return expired
 
 
-def upload_view(
+def with_links(
     upload: Upload, requestor: StaffMember, facility: Location, issue_passwords: bool = False
-) -> dict[str, Any]:
-    """The contract's JSON of an upload, with short-lived report links."""
-    counts = {name: upload.counts.get(name, 0) for name in COUNT_NAMES}
-    view: dict[str, Any] = {
-        "uploadId": upload.upload_id,
-        "facilityId": upload.facility_id,
-        "source": upload.source,
-        "fileName": upload.file_name,
-        "status": upload.status.value,
-        "createdAt": upload.created_at,
-        "createdBy": upload.created_by,
-        "expiresAt": upload.expires_at,
-        "encoding": upload.encoding,
-        "reason": upload.reason,
-        "counts": counts,
-        "errors": upload.errors,
-        "warnings": upload.warnings,
-        "options": {"skipInvalidRows": upload.skip_invalid_rows, "moveExisting": upload.move_existing},
-    }
-    view.update(report_links(upload, requestor, facility, issue_passwords=issue_passwords))
-    return view
+) -> UploadWithLinks:
+    """An upload with its short-lived report links."""
+    return UploadWithLinks(upload, report_links(upload, requestor, facility, issue_passwords=issue_passwords))
 
 
 def report_links(
     upload: Upload, requestor: StaffMember, facility: Location, issue_passwords: bool = False
-) -> dict[str, Any]:
+) -> ReportLinks:
     """Short-lived report links: errors.csv; results.csv for staff who may create learners there.
 
     results.csv has no passwords. Its copy with the generated passwords is linked instead (`resultReportHasPasswords`)
@@ -135,18 +159,19 @@ def report_links(
     drop's: the first of its facility's writers to ask), until `passwordsUntil` (24 hours); each such link is audited.
     """
     ttl = get_settings().report_link_ttl_seconds
-    links: dict[str, Any] = {}
+    errors_url = None
     if upload.error_report_key:
-        links["errorReportUrl"] = objects.presigned_get(upload.error_report_key, ttl, f"errors-{upload.upload_id}.csv")
+        errors_url = objects.presigned_get(upload.error_report_key, ttl, f"errors-{upload.upload_id}.csv")
     if not upload.result_report_key or not authz.can_write_location(requestor, facility):
-        return links
+        return ReportLinks(error_report_url=errors_url)
     passwords_key = upload.result_passwords_key
     if issue_passwords and passwords_key and _may_have_passwords(upload, requestor):
-        links["resultReportUrl"] = objects.presigned_get(
-            passwords_key, ttl, f"results-{upload.upload_id}-passwords.csv"
+        links = ReportLinks(
+            error_report_url=errors_url,
+            result_report_url=objects.presigned_get(passwords_key, ttl, f"results-{upload.upload_id}-passwords.csv"),
+            result_report_has_passwords=True,
+            passwords_until=upload.passwords_until,
         )
-        links["resultReportHasPasswords"] = True
-        links["passwordsUntil"] = upload.passwords_until
         audit.record(
             requestor.username,
             "RESULT_PASSWORDS_ISSUED",
@@ -159,9 +184,11 @@ def report_links(
         )
         logger.info("results with passwords issued", extra={"upload_id": upload.upload_id})
         return links
-    links["resultReportUrl"] = objects.presigned_get(upload.result_report_key, ttl, f"results-{upload.upload_id}.csv")
-    links["resultReportHasPasswords"] = False
-    return links
+    return ReportLinks(
+        error_report_url=errors_url,
+        result_report_url=objects.presigned_get(upload.result_report_key, ttl, f"results-{upload.upload_id}.csv"),
+        result_report_has_passwords=False,
+    )
 
 
 def _may_have_passwords(upload: Upload, requestor: StaffMember) -> bool:
@@ -179,15 +206,15 @@ def _may_have_passwords(upload: Upload, requestor: StaffMember) -> bool:
     return False
 
 
-def get_upload_view(requestor: StaffMember, upload_id: str) -> dict[str, Any]:
-    """GET /uploads/{uploadId}."""
+def get_upload(requestor: StaffMember, upload_id: str) -> UploadWithLinks:
+    """GET /uploads/{uploadId}: the upload, with the results' passwords for whoever may have them."""
     upload, facility = load_upload(requestor, upload_id)
-    return upload_view(upload, requestor, facility, issue_passwords=True)
+    return with_links(upload, requestor, facility, issue_passwords=True)
 
 
-def list_upload_views(
+def list_uploads(
     requestor: StaffMember, facility_id: str, limit: int = PAGE_LIMIT_DEFAULT, cursor: str | None = None
-) -> dict[str, Any]:
+) -> UploadPage:
     """GET /facilities/{facilityId}/uploads: one page, newest first, with nextCursor when there is more."""
     facility = get_facility(requestor, facility_id)
     if not PAGE_LIMIT_MIN <= limit <= PAGE_LIMIT_MAX:
@@ -196,10 +223,10 @@ def list_upload_views(
         )
     after = decode_cursor(cursor, facility.location_id) if cursor else None
     page, last = upload_store.list_upload_page(facility.location_id, limit, after)
-    body: dict[str, Any] = {"uploads": [upload_view(expire_if_due(u), requestor, facility) for u in page]}
-    if last is not None:
-        body["nextCursor"] = encode_cursor(facility.location_id, last)
-    return body
+    return UploadPage(
+        uploads=[with_links(expire_if_due(u), requestor, facility) for u in page],
+        next_cursor=None if last is None else encode_cursor(facility.location_id, last),
+    )
 
 
 def encode_cursor(facility_id: str, position: tuple[str, str]) -> str:
@@ -266,7 +293,7 @@ def register_context(context: Any) -> None:
     _invocation["context"] = context
 
 
-def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bool, move_existing: bool) -> dict:
+def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bool, move_existing: bool) -> Confirmed:
     """Start creating an upload's plan; repeating the same call answers the same and creates nothing twice."""
     upload, facility = load_upload(requestor, upload_id)
     _require_writer(requestor, facility)
@@ -286,9 +313,10 @@ def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bo
         confirmed_by=requestor.username,
     )
     try:
-        return run(command=command)
+        answer = run(command=command)  # the stored idempotent answer stays the JSON dict it always was
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict("A confirm of this upload is in progress: check its status in a moment") from exc
+    return Confirmed(upload_id=answer["uploadId"], status=UploadStatus(answer["status"]))
 
 
 def _start_creation(command: ConfirmCommand) -> dict:

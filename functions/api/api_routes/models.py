@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from intake.domain import BodyModel, DomainModel, Learner, UploadStatus
+from intake.admin_models import NAME_MAX, AdminFacilityOut, FacilitySettingsOut, LocationOut
+from intake.domain import Agency, AuditEntry, BodyModel, DomainModel, Learner, StaffMember, UploadStatus
+
+
+class SparseBody(BodyModel):
+    """A body that leaves out the optional fields it was not given (the contract omits them rather than send null)."""
+
+    # No return annotation: with one, the generated schema would be the annotation's instead of the model's fields.
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler: SerializerFunctionWrapHandler):
+        data = handler(self)
+        unset = {name for name in type(self).model_fields if name not in self.model_fields_set}
+        return {key: value for key, value in data.items() if key not in unset}
 
 
 class CreateLearnerRequest(BodyModel):
@@ -32,7 +44,7 @@ class LearnerResponse(BodyModel):
     learner: Learner
 
 
-class CreatedLearnerResponse(BodyModel):
+class CreatedLearnerResponse(SparseBody):
     learner: Learner
     generatedPassword: str | None = Field(default=None, description="Only when no password was given; shown once")
 
@@ -55,6 +67,10 @@ class FacilityOut(DomainModel):
 
 class FacilitiesResponse(BodyModel):
     facilities: list[FacilityOut]
+
+
+class DeletedResponse(BodyModel):
+    deleted: str = Field(description="The id of what was deleted")
 
 
 class HealthResponse(BodyModel):
@@ -100,7 +116,7 @@ class CreatedUploadResponse(BodyModel):
     upload: UploadLinkOut
 
 
-class RowErrorOut(BodyModel):
+class RowErrorOut(SparseBody):
     """One problem of one row; `line` is the spreadsheet line (0: the file as a whole)."""
 
     model_config = ConfigDict(extra="allow")
@@ -121,8 +137,10 @@ class UploadCountsOut(BodyModel):
     invalid: int
     toCreate: int
     toMove: int
+    warnings: int
     created: int
     moved: int
+    skipped: int
     failed: int
 
 
@@ -131,7 +149,7 @@ class UploadOptionsOut(BodyModel):
     moveExisting: bool | None = None
 
 
-class UploadView(BodyModel):
+class UploadView(SparseBody):
     """One upload as staff see it: status, counts, the first row errors and short-lived report links."""
 
     model_config = ConfigDict(extra="allow")
@@ -152,9 +170,13 @@ class UploadView(BodyModel):
     options: UploadOptionsOut | None = None
     errorReportUrl: str | None = None
     resultReportUrl: str | None = None
+    resultReportHasPasswords: bool | None = Field(
+        default=None, description="With resultReportUrl: true when the link is the copy with generated passwords"
+    )
+    passwordsUntil: str | None = Field(default=None, description="With the passwords copy: when it stops being given")
 
 
-class UploadsResponse(BodyModel):
+class UploadsResponse(SparseBody):
     uploads: list[UploadView]
     nextCursor: str | None = Field(
         default=None, description="Present when there are more uploads: pass it as cursor for the next page"
@@ -164,3 +186,50 @@ class UploadsResponse(BodyModel):
 class ConfirmResponse(BodyModel):
     uploadId: str
     status: UploadStatus
+
+
+# Administration: the bodies only the routes use (the service's own types are in intake.admin_models).
+
+
+class RenameRequest(BodyModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+class AgencyResponse(BodyModel):
+    agency: Agency
+
+
+class AgenciesResponse(BodyModel):
+    agencies: list[Agency]
+
+
+class LocationResponse(BodyModel):
+    location: LocationOut
+
+
+class AdminFacilitiesResponse(BodyModel):
+    facilities: list[AdminFacilityOut]
+
+
+class FacilitySettingsResponse(BodyModel):
+    settings: FacilitySettingsOut
+
+
+class StaffResponse(BodyModel):
+    staff: StaffMember
+
+
+class InvitedStaffResponse(BodyModel):
+    staff: StaffMember
+    temporaryPassword: str = Field(description="Shown once; the staff member sets their own at first sign-in")
+
+
+class StaffListResponse(BodyModel):
+    staff: list[StaffMember]
+
+
+class AuditResponse(BodyModel):
+    entries: list[AuditEntry]
+    next: str | None = Field(default=None, description="Pass as ?before= for the next (older) page")
