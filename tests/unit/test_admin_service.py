@@ -408,9 +408,13 @@ def test_invite_creates_the_record_and_a_login_and_audits_no_password(directory:
     assert not logged.mentions(invited.temporary_password)
 
 
-def test_an_agency_admin_invite_is_filed_under_its_agency(directory: dict, user_pool: str) -> None:
+def test_invites_without_facilities_are_filed_under_the_agency_or_the_system(directory: dict, user_pool: str) -> None:
+    # When the SystemAdmin invites an AgencyAdmin and another SystemAdmin
     _invite(directory["sys"], role="AgencyAdmin", agencyId=AGENCY_B)
+    admin_service.invite_staff(directory["sys"], InviteStaffRequest(username="sys-2", role=Role.SYSTEM_ADMIN))
+    # Then the first is in the agency's trail, the second in the system's
     assert _actions(f"agency:{AGENCY_B}") == ["STAFF_INVITED"]
+    assert [(e.action, e.target_id) for e in audit_store.list_entries("system", 10)] == [("STAFF_INVITED", "sys-2")]
 
 
 @pytest.mark.parametrize(
