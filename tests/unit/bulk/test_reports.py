@@ -101,3 +101,14 @@ def test_an_empty_report_is_just_the_header() -> None:
     out = io.BytesIO()
     assert write_error_report([], out) == 0
     assert out.getvalue() == codecs.BOM_UTF8 + b"line,requestId,docID,field,code,message,severity\r\n"
+
+
+def test_header_cells_are_neutralised_and_numbers_are_left_as_numbers() -> None:
+    # Given a report whose column names and cells start like formulas, and a negative number
+    out = io.BytesIO()
+    writer = ReportWriter(out, ["=cmd", "line"])
+    # When a row is written
+    writer.write(["\r=1+1", -5])
+    # Then every text cell, the header's too, gets the apostrophe, and the int is written as a number
+    rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"), newline="")))
+    assert rows == [["'=cmd", "line"], ["'\r=1+1", "-5"]]
