@@ -17,6 +17,7 @@ from intake.api_models import (
     LearnersResponse,
     MoveLearnerRequest,
 )
+from intake.domain import NewLearner
 from intake.openapi import error_responses
 
 router = Router()
@@ -31,7 +32,15 @@ router = Router()
     },
 )
 def create_learner(request: CreateLearnerRequest) -> Response[dict[str, Any]]:
-    created = learner_service.create_learner(current_requestor(router), request)
+    new = NewLearner(
+        location_id=request.locationId,
+        doc_id=request.docId,
+        first_name=request.firstName,
+        last_name=request.lastName,
+        date_of_birth=request.dateOfBirth,
+        password=request.password,
+    )
+    created = learner_service.create_learner(current_requestor(router), new)
     body: dict[str, Any] = {"learner": created.learner.to_json_dict()}
     if created.generated_password is not None:
         body["generatedPassword"] = created.generated_password

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -130,6 +131,18 @@ class Learner(DomainModel):
     created_by: str
     upload_id: str | None = None
     history: tuple[Move, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NewLearner:
+    """A learner to create, as received (raw strings: intake.rules cleans them)."""
+
+    location_id: str
+    doc_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: str
+    password: str | None = None
 
 
 class UploadStatus(StrEnum):

@@ -6,10 +6,9 @@ import uuid
 from dataclasses import dataclass
 
 from intake import audit, authz, clock, password_rules, passwords, rules
-from intake.api_models import CreateLearnerRequest
 from intake.dal import directory
 from intake.dal import learners as learner_store
-from intake.domain import Learner, StaffMember, move_of
+from intake.domain import Learner, NewLearner, StaffMember, move_of
 from intake.errors import Conflict, FieldError, NotFound, ValidationFailed
 from intake.observability import logger, metrics, tracer
 
@@ -26,14 +25,14 @@ def new_learner_id() -> str:
 
 
 @tracer.capture_method(capture_response=False)
-def create_learner(requestor: StaffMember, request: CreateLearnerRequest) -> CreatedLearner:
+def create_learner(requestor: StaffMember, request: NewLearner) -> CreatedLearner:
     """Create one learner where the requestor may; a blank password gets a generated one, returned once."""
-    location = authz.require_create_permission(requestor, directory.get_location(request.locationId.strip()))
+    location = authz.require_create_permission(requestor, directory.get_location(request.location_id.strip()))
     today = clock.today()
-    doc_id = rules.clean_doc_id(request.docId)
-    first_name = rules.clean_name(request.firstName, "firstName")
-    last_name = rules.clean_name(request.lastName, "lastName")
-    date_of_birth = rules.clean_date_of_birth(request.dateOfBirth, today)
+    doc_id = rules.clean_doc_id(request.doc_id)
+    first_name = rules.clean_name(request.first_name, "firstName")
+    last_name = rules.clean_name(request.last_name, "lastName")
+    date_of_birth = rules.clean_date_of_birth(request.date_of_birth, today)
     password = rules.check_password(request.password)
     problems = [v for v in (doc_id, first_name, last_name, date_of_birth, password) if isinstance(v, FieldError)]
     if problems:
