@@ -81,27 +81,30 @@ class Planner:
                 existing[(agency_id, doc_id)] = found
         planned: list[Planned] = []
         for row in self.window:
-            learner = existing.get((row.agency_id, row.doc_id)) if row.is_valid else None
-            if learner is None and row.line in restored:
+            valid = row.is_valid
+            learner = existing.get((row.agency_id, row.doc_id)) if valid else None
+            if learner is None and row.line in restored:  # a warning: the row stays as valid as it was
                 _warn_lost_zeros(row, existing.get((row.agency_id, restored[row.line])))
-            self._plan(row, learner, planned)
+            self._plan(row, valid, learner, planned)
         self.window = []
         self.window_valid = 0
         return planned
 
-    def _plan(self, row: CheckedRow, learner: Learner | None, planned: list[Planned]) -> None:
-        if row.is_valid and learner is not None and learner.facility_id == row.facility_id:
+    def _plan(self, row: CheckedRow, valid: bool, learner: Learner | None, planned: list[Planned]) -> None:
+        if valid and learner is not None and learner.facility_id == row.facility_id:
             _doc_id_issue(
                 row,
                 "LEARNER_EXISTS",
                 f"DOC ID {row.doc_id} already has an account at this facility (learnerId {learner.learner_id}): "
                 "remove the row",
             )
-        issues = sorted(row.issues, key=lambda issue: issue.severity != "error")
-        planned.extend(issues)
-        if any(issue.severity == "warning" for issue in row.issues):
-            self.counts["warnings"] += 1
-        if not row.is_valid:
+            valid = False
+        if row.issues:
+            issues = sorted(row.issues, key=lambda issue: issue.severity != "error")
+            planned.extend(issues)
+            if any(issue.severity == "warning" for issue in row.issues):
+                self.counts["warnings"] += 1
+        if not valid:
             self.counts["invalid"] += 1
             return
         self.counts["valid"] += 1
@@ -114,19 +117,19 @@ class Planner:
             self.counts["toCreate"] += 1
             existing = None
         planned.append(
-            PlanEntry(
-                line=row.line,
-                request_id=row.request_id,
-                action=MOVE if existing is not None else CREATE,
-                doc_id=row.doc_id,
-                first_name=row.first_name,
-                last_name=row.last_name,
-                date_of_birth=row.date_of_birth,
-                location_id=row.location_id,
-                facility_id=row.facility_id,
-                agency_id=row.agency_id,
-                sealed_password=sealed,
-                existing=existing,
+            PlanEntry(  # by position (PlanEntry's field order): one per valid row, on the validator's hot path
+                row.line,
+                row.request_id,
+                MOVE if existing is not None else CREATE,
+                row.doc_id,
+                row.first_name,
+                row.last_name,
+                row.date_of_birth,
+                row.location_id,
+                row.facility_id,
+                row.agency_id,
+                sealed,
+                existing,
             )
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +84,7 @@ class FileRejected(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class ExistingLearner:
+class ExistingLearner(NamedTuple):
     """The agency's learner a MOVE entry found for its DOC ID, where the planner saw it."""
 
     learner_id: str
@@ -97,13 +96,15 @@ CREATE = "CREATE"
 MOVE = "MOVE"
 
 
-@dataclass(frozen=True, slots=True)
-class PlanEntry:
+class PlanEntry(NamedTuple):
     """One valid row of a checked file as the plan keeps it: what the worker creates (CREATE) or moves (MOVE).
 
     Written to S3 by the validator and read back by the worker in the same JSON (plan_entry_json and
     plan_entry_of). No plaintext password: a given one is `sealed_password` (sealed with the upload's data key, bound
     to upload and line); `password` is only ever read, from a plan written before plans were sealed.
+
+    A NamedTuple, not a frozen dataclass: as immutable and as typed, and made several times faster (the validator
+    makes one per valid row, on its hot path).
     """
 
     line: int
@@ -119,10 +120,6 @@ class PlanEntry:
     sealed_password: str | None = None
     existing: ExistingLearner | None = None  # set exactly when action is MOVE
     password: str | None = None  # never written
-
-    @property
-    def is_move(self) -> bool:
-        return self.action == MOVE
 
 
 def plan_entry_json(entry: PlanEntry) -> dict[str, object]:

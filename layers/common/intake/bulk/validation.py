@@ -300,7 +300,8 @@ class _Planner:
             if isinstance(item, RowIssue):
                 self.note(item)
                 continue
-            self._key()  # made for the first valid row: a blank password is derived from it at creation
+            if self.data_key is None:
+                self._key()  # made for the first valid row: a blank password is derived from it at creation
             self.chunk.append(item)
             if len(self.chunk) >= self.chunk_size:
                 self._write_chunk()
