@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-from intake import audit, authz, clock, password_rules, passwords, rules
+from intake import audit, authz, clock, learner_creation, password_rules, rules
 from intake.dal import directory
 from intake.dal import learners as learner_store
 from intake.domain import Learner, NewLearner, StaffMember, move_of
 from intake.errors import Conflict, FieldError, NotFound, ValidationFailed
+from intake.learner_creation import STORE, LearnerRepository
 from intake.observability import logger, metrics, tracer
 
 
@@ -19,15 +19,12 @@ class CreatedLearner:
     generated_password: str | None
 
 
-def new_learner_id() -> str:
-    """A new, random learner id."""
-    return str(uuid.uuid4())
-
-
 @tracer.capture_method(capture_response=False)
-def create_learner(requestor: StaffMember, request: NewLearner) -> CreatedLearner:
+def create_learner(
+    requestor: StaffMember, request: NewLearner, repository: LearnerRepository = STORE
+) -> CreatedLearner:
     """Create one learner where the requestor may; a blank password gets a generated one, returned once."""
-    location = authz.require_create_permission(requestor, directory.get_location(request.location_id.strip()))
+    location = authz.require_create_permission(requestor, repository.get_location(request.location_id.strip()))
     today = clock.today()
     doc_id = rules.clean_doc_id(request.doc_id)
     first_name = rules.clean_name(request.first_name, "firstName")
@@ -45,14 +42,13 @@ def create_learner(requestor: StaffMember, request: NewLearner) -> CreatedLearne
         )
 
     facility = (
-        location if location.location_id == location.facility_id else directory.get_location(location.facility_id)
+        location if location.location_id == location.facility_id else repository.get_location(location.facility_id)
     )
     rule = facility.password_rule if facility is not None else None
     if password is not None and (problem := password_rules.check_given(rule, password)):
         raise ValidationFailed([problem])
     generated = password_rules.blank_password(rule, first_name, last_name, doc_id) if password is None else None
-    learner = Learner(
-        learner_id=new_learner_id(),
+    learner = learner_creation.new_learner(
         agency_id=location.agency_id,
         doc_id=doc_id,
         first_name=first_name,
@@ -60,20 +56,10 @@ def create_learner(requestor: StaffMember, request: NewLearner) -> CreatedLearne
         date_of_birth=date_of_birth,
         location_id=location.location_id,
         facility_id=location.facility_id,
-        created_at=clock.utc_now(),
         created_by=requestor.username,
     )
-    learner_store.insert_learner(learner, passwords.hash_password(password or generated or ""))
-    audit.record(
-        requestor.username,
-        "LEARNER_CREATED",
-        "learner",
-        learner.learner_id,
-        scopes=[learner.facility_id],
-        agency_id=learner.agency_id,
-        facility_id=learner.facility_id,
-        details={"locationId": learner.location_id},
-    )
+    learner_creation.insert(learner, password or generated or "", repository)
+    audit.record_all(learner_creation.creation_audit(learner))
     logger.info("learner created", extra={"learner_id": learner.learner_id, "facility_id": learner.facility_id})
     metrics.add_metric(name="LearnersCreated", unit="Count", value=1)
     return CreatedLearner(learner=learner, generated_password=generated)

@@ -22,18 +22,18 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
-from intake import audit, clock, passwords
+from intake import audit, clock, learner_creation, passwords
 from intake.bulk import keys, lifecycle
 from intake.bulk.reports import ReportWriter, neutralise
-from intake.dal import directory, objects, queues
+from intake.bulk.types import MOVE, ExistingLearner, PlanEntry, plan_chunk_of
 from intake.dal import keys as key_store
-from intake.dal import learners as learner_store
+from intake.dal import objects, queues
 from intake.dal import uploads as upload_store
 from intake.domain import AuditEntry, Learner, Location, Upload, UploadStatus, move_of
 from intake.errors import Conflict, LearnerExists
-from intake.learner_service import new_learner_id
+from intake.learner_creation import STORE, LearnerRepository
 from intake.observability import logger, metrics
 from intake.password_rules import blank_password
 
@@ -101,11 +101,12 @@ def fan_out(upload: Upload) -> None:
 
 @dataclass
 class _Outcome:
-    row: dict[str, Any]
+    row: PlanEntry
     outcome: str
     learner_id: str = ""
     password: str = ""
     message: str = ""
+    created: Learner | None = None  # a CREATED row's learner, as this row created it (for its audit entry)
 
 
 def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable[[], int]) -> None:
@@ -116,7 +117,7 @@ def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable
     if upload is None or upload.status is not UploadStatus.CREATING:
         logger.info("chunk skipped: upload not creating", extra={"upload_id": upload_id, "chunk": chunk})
         return
-    rows = objects.get_json(keys.plan_chunk_key(upload.facility_id, upload_id, chunk))
+    rows = plan_chunk_of(objects.get_json(keys.plan_chunk_key(upload.facility_id, upload_id, chunk)))
     data_key = _data_key(upload)  # one kms:Decrypt per chunk message
     locations: dict[str, Location | None] = {}
     for part_start in range(start, len(rows), PART_SIZE):
@@ -125,7 +126,7 @@ def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable
             logger.info("chunk handed back", extra={"upload_id": upload_id, "chunk": chunk, "start": part_start})
             return
         part_rows = rows[part_start : part_start + PART_SIZE]
-        outcomes = [_apply(row, upload, locations, data_key) for row in part_rows]
+        outcomes = [apply_entry(row, upload, locations, data_key) for row in part_rows]
         _record(upload, chunk, part_start, outcomes, data_key, finishes_chunk=part_start + PART_SIZE >= len(rows))
 
 
@@ -162,27 +163,34 @@ def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]
     actor = upload.confirmed_by or upload.created_by
     entries: list[AuditEntry] = []
     for o in outcomes:
-        if o.outcome not in ("CREATED", "MOVED"):
-            continue
-        row = o.row
-        scopes = [row["facilityId"]]
-        details: dict[str, str | int | bool | None] = {"uploadId": upload.upload_id, "locationId": row["locationId"]}
-        if o.outcome == "MOVED":
-            scopes.insert(0, row["existing"]["facilityId"])
-            details["fromLocationId"] = row["existing"]["locationId"]
-        entries += audit.entries_for(
-            actor,
-            "LEARNER_CREATED" if o.outcome == "CREATED" else "LEARNER_MOVED",
-            "learner",
-            o.learner_id,
-            scopes=scopes,
-            agency_id=row["agencyId"],
-            facility_id=row["facilityId"],
-            details=details,
-            at=at,
-            key=f"{upload.upload_id}:{row['line']:07d}",
-        )
+        key = f"{upload.upload_id}:{o.row.line:07d}"
+        if o.outcome == "CREATED" and o.created is not None:
+            entries += learner_creation.creation_audit(o.created, at=at, key=key)
+        elif o.outcome == "MOVED":
+            row, existing = o.row, _existing(o.row)
+            entries += audit.entries_for(
+                actor,
+                "LEARNER_MOVED",
+                "learner",
+                o.learner_id,
+                scopes=[existing.facility_id, row.facility_id],
+                agency_id=row.agency_id,
+                facility_id=row.facility_id,
+                details={
+                    "uploadId": upload.upload_id,
+                    "locationId": row.location_id,
+                    "fromLocationId": existing.location_id,
+                },
+                at=at,
+                key=key,
+            )
     return entries
+
+
+def _existing(entry: PlanEntry) -> ExistingLearner:
+    if entry.existing is None:
+        raise ValueError(f"plan entry of line {entry.line} is a MOVE without the learner it moves")
+    return entry.existing
 
 
 def _csv(upload_id: str, outcomes: list[_Outcome], data_key: bytes | None) -> bytes:
@@ -193,18 +201,20 @@ def _csv(upload_id: str, outcomes: list[_Outcome], data_key: bytes | None) -> by
         row = o.row
         password = o.password
         if password and data_key is not None:
-            password = passwords.seal(data_key, password, keys.result_password_context(upload_id, row["line"]))
+            password = passwords.seal(data_key, password, keys.result_password_context(upload_id, row.line))
+        if o.outcome in ("CREATED", "MOVED"):
+            location_id = row.location_id
+        else:
+            location_id = row.existing.location_id if row.existing is not None else ""
         writer.writerow(
             [
-                row["line"],
-                neutralise(row["requestId"]),
-                neutralise(row["docId"]),
-                neutralise(row["firstName"]),
-                neutralise(row["lastName"]),
+                row.line,
+                neutralise(row.request_id),
+                neutralise(row.doc_id),
+                neutralise(row.first_name),
+                neutralise(row.last_name),
                 o.learner_id,
-                row["locationId"]
-                if o.outcome in ("CREATED", "MOVED")
-                else row.get("existing", {}).get("locationId", ""),
+                location_id,
                 o.outcome,
                 password,
                 neutralise(o.message),
@@ -213,50 +223,58 @@ def _csv(upload_id: str, outcomes: list[_Outcome], data_key: bytes | None) -> by
     return out.getvalue().encode("utf-8")
 
 
-def _apply(
-    row: dict[str, Any], upload: Upload, locations: dict[str, Location | None], data_key: bytes | None
+def apply_entry(
+    row: PlanEntry,
+    upload: Upload,
+    locations: dict[str, Location | None],
+    data_key: bytes | None,
+    repository: LearnerRepository = STORE,
 ) -> _Outcome:
+    """Create or move one plan entry's learner, once (a repeat finds its own earlier attempt); what came of it.
+
+    `locations` caches the locations read for a chunk; `repository` is where learners and locations live.
+    """
     try:
-        if row["action"] == "MOVE":
-            return _move(row, upload, locations)
-        location = _location(row["locationId"], locations)
+        if row.action == MOVE:
+            return _move(row, upload, locations, repository)
+        location = _location(row.location_id, locations, repository)
         if location is None or not location.active:
             return _Outcome(row, "FAILED", message="The location was deactivated since the file was checked")
-        facility = _location(upload.facility_id, locations)
+        facility = _location(upload.facility_id, locations, repository)
         if (misplaced := _outside_upload(row, upload, location, facility)) is not None:
             return misplaced
         try:
             given = _given_password(row, upload, data_key)
         except passwords.SealBroken:
-            logger.warning("sealed password unreadable", extra={"upload_id": upload.upload_id, "line": row["line"]})
+            logger.warning("sealed password unreadable", extra={"upload_id": upload.upload_id, "line": row.line})
             return _Outcome(row, "FAILED", message=UNREADABLE_SEAL_MESSAGE)
         generated = ""
         if not given:
             choose = (
-                passwords.derived_chooser(data_key, keys.generated_password_label(upload.upload_id, row["line"]))
+                passwords.derived_chooser(data_key, keys.generated_password_label(upload.upload_id, row.line))
                 if data_key is not None
                 else secrets.choice
             )
             rule = facility.password_rule if facility is not None else None
             generated = blank_password(
-                rule, row["firstName"], row["lastName"], row["docId"], choose=choose, facility_id=upload.facility_id
+                rule, row.first_name, row.last_name, row.doc_id, choose=choose, facility_id=upload.facility_id
             )
-        return _create(row, upload, given, generated)
+        return _create(row, upload, given, generated, repository)
     except Conflict as exc:
         return _Outcome(row, "FAILED", message=exc.message)
 
 
-def _location(location_id: str, locations: dict[str, Location | None]) -> Location | None:
+def _location(
+    location_id: str, locations: dict[str, Location | None], repository: LearnerRepository
+) -> Location | None:
     if location_id not in locations:
-        locations[location_id] = directory.get_location(location_id)
+        locations[location_id] = repository.get_location(location_id)
     return locations[location_id]
 
 
-def _outside_upload(
-    row: dict[str, Any], upload: Upload, location: Location, facility: Location | None
-) -> _Outcome | None:
+def _outside_upload(row: PlanEntry, upload: Upload, location: Location, facility: Location | None) -> _Outcome | None:
     """A row whose location is not in the upload's own (active) facility fails, whatever the plan says."""
-    if location.facility_id != upload.facility_id or row.get("facilityId") != upload.facility_id:
+    if location.facility_id != upload.facility_id or row.facility_id != upload.facility_id:
         return _Outcome(
             row,
             "FAILED",
@@ -269,84 +287,84 @@ def _outside_upload(
     return None
 
 
-def _given_password(row: dict[str, Any], upload: Upload, data_key: bytes | None) -> str:
+def _given_password(row: PlanEntry, upload: Upload, data_key: bytes | None) -> str:
     """The row's given password ('' if blank), opened from the plan's sealed copy."""
-    sealed = row.get("sealedPassword")
-    if sealed:
+    if row.sealed_password:
         if data_key is None:
             raise passwords.SealBroken("no data key")
-        return passwords.unseal(data_key, sealed, keys.given_password_context(upload.upload_id, row["line"]))
-    return str(row.get("password") or "")  # a plan written before plans were sealed
+        return passwords.unseal(data_key, row.sealed_password, keys.given_password_context(upload.upload_id, row.line))
+    return row.password or ""  # a plan written before plans were sealed
 
 
-def _create(row: dict[str, Any], upload: Upload, given: str, generated: str) -> _Outcome:
+def _create(row: PlanEntry, upload: Upload, given: str, generated: str, repository: LearnerRepository) -> _Outcome:
     """Create the row's learner once. The generated password is the same on every attempt (derived from the
     upload's data key and the line), so a retried or concurrently redelivered part never changes an issued one."""
-    password_hash = passwords.hash_password(given or generated)
-    learner = Learner(
-        learner_id=new_learner_id(),
-        agency_id=row["agencyId"],
-        doc_id=row["docId"],
-        first_name=row["firstName"],
-        last_name=row["lastName"],
-        date_of_birth=row["dateOfBirth"],
-        location_id=row["locationId"],
-        facility_id=row["facilityId"],
-        created_at=clock.utc_now(),
+    learner = learner_creation.new_learner(
+        agency_id=row.agency_id,
+        doc_id=row.doc_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        date_of_birth=row.date_of_birth,
+        location_id=row.location_id,
+        facility_id=row.facility_id,
         created_by=upload.confirmed_by or upload.created_by,
         upload_id=upload.upload_id,
     )
     try:
-        learner_store.insert_learner(learner, password_hash)
-        return _Outcome(row, "CREATED", learner.learner_id, generated)
+        learner_creation.insert(learner, given or generated, repository)
+        return _Outcome(row, "CREATED", learner.learner_id, generated, created=learner)
     except LearnerExists as exists:
-        previous = learner_store.get_by_doc_id(row["agencyId"], row["docId"])
+        previous = repository.get_by_doc_id(row.agency_id, row.doc_id)
         if previous is not None and previous.upload_id == upload.upload_id:
             # Created by an earlier (or a concurrent) attempt of this row: the same password, already hashed.
-            return _Outcome(row, "CREATED", previous.learner_id, generated)
+            ours = learner.model_copy(update={"learner_id": previous.learner_id})
+            return _Outcome(row, "CREATED", previous.learner_id, generated, created=ours)
         return _Outcome(
             row,
             "FAILED",
             exists.existing["learnerId"],
-            message=f"DOC ID {row['docId']} was given an account since the file was checked: nothing was created",
+            message=f"DOC ID {row.doc_id} was given an account since the file was checked: nothing was created",
         )
 
 
-def _move(row: dict[str, Any], upload: Upload, locations: dict[str, Location | None]) -> _Outcome:
-    existing = row["existing"]
+def _move(
+    row: PlanEntry, upload: Upload, locations: dict[str, Location | None], repository: LearnerRepository
+) -> _Outcome:
+    existing = _existing(row)
     if not upload.move_existing:
         return _Outcome(
             row,
             "SKIPPED",
-            existing["learnerId"],
-            message=f"Already has an account at facility {existing['facilityId']}: confirm with moveExisting to move",
+            existing.learner_id,
+            message=f"Already has an account at facility {existing.facility_id}: confirm with moveExisting to move",
         )
-    current = learner_store.get_by_doc_id(row["agencyId"], row["docId"])
+    current = repository.get_by_doc_id(row.agency_id, row.doc_id)
     if current is None:
-        return _Outcome(row, "FAILED", existing["learnerId"], message="The learner no longer exists: nothing moved")
-    if current.location_id == row["locationId"]:
+        return _Outcome(row, "FAILED", existing.learner_id, message="The learner no longer exists: nothing moved")
+    if current.location_id == row.location_id:
         if current.history and current.history[-1].upload_id == upload.upload_id:
             return _Outcome(row, "MOVED", current.learner_id)
         return _Outcome(row, "FAILED", current.learner_id, message="The learner is already at this location")
-    if current.location_id != existing["locationId"]:
+    if current.location_id != existing.location_id:
         return _Outcome(row, "FAILED", current.learner_id, message="The learner moved since the file was checked")
-    destination = _location(row["locationId"], locations)
+    destination = _location(row.location_id, locations, repository)
     if destination is None or not destination.active:
         return _Outcome(
             row, "FAILED", current.learner_id, message="The destination location no longer accepts learners"
         )
-    if (misplaced := _outside_upload(row, upload, destination, _location(upload.facility_id, locations))) is not None:
+    facility = _location(upload.facility_id, locations, repository)
+    if (misplaced := _outside_upload(row, upload, destination, facility)) is not None:
         misplaced.learner_id = current.learner_id
         return misplaced
     move = move_of(current, destination, clock.utc_now(), upload.confirmed_by or upload.created_by, upload.upload_id)
     try:
-        learner_store.move_learner(current, destination, move)
+        repository.move_learner(current, destination, move)
     except Conflict:
         # Refused on a retry whose first attempt was applied (its response lost): the move is ours, done once.
-        after = learner_store.get_by_doc_id(row["agencyId"], row["docId"])
+        after = repository.get_by_doc_id(row.agency_id, row.doc_id)
         if (
             after is None
-            or after.location_id != row["locationId"]
+            or after.location_id != row.location_id
             or not after.history
             or after.history[-1].upload_id != upload.upload_id
         ):

@@ -1,8 +1,10 @@
-"""The shapes that flow through the bulk path: raw rows in, checked rows and file rejections out."""
+"""The shapes that flow through the bulk path: raw rows in, checked rows and file rejections out, plan entries."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +82,96 @@ class FileRejected(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class ExistingLearner(NamedTuple):
+    """The agency's learner a MOVE entry found for its DOC ID, where the planner saw it."""
+
+    learner_id: str
+    location_id: str
+    facility_id: str
+
+
+CREATE = "CREATE"
+MOVE = "MOVE"
+
+
+class PlanEntry(NamedTuple):
+    """One valid row of a checked file as the plan keeps it: what the worker creates (CREATE) or moves (MOVE).
+
+    Written to S3 by the validator and read back by the worker in the same JSON (plan_entry_json and
+    plan_entry_of). No plaintext password: a given one is `sealed_password` (sealed with the upload's data key, bound
+    to upload and line); `password` is only ever read, from a plan written before plans were sealed.
+
+    A NamedTuple, not a frozen dataclass: as immutable and as typed, and made several times faster (the validator
+    makes one per valid row, on its hot path).
+    """
+
+    line: int
+    request_id: str
+    action: str  # CREATE | MOVE
+    doc_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: str
+    location_id: str
+    facility_id: str
+    agency_id: str
+    sealed_password: str | None = None
+    existing: ExistingLearner | None = None  # set exactly when action is MOVE
+    password: str | None = None  # never written
+
+
+def plan_entry_json(entry: PlanEntry) -> dict[str, object]:
+    """The entry's JSON object in a plan chunk (the keys plans have always had, in their order)."""
+    data: dict[str, object] = {
+        "line": entry.line,
+        "requestId": entry.request_id,
+        "action": entry.action,
+        "docId": entry.doc_id,
+        "firstName": entry.first_name,
+        "lastName": entry.last_name,
+        "dateOfBirth": entry.date_of_birth,
+        "locationId": entry.location_id,
+        "facilityId": entry.facility_id,
+        "agencyId": entry.agency_id,
+    }
+    if entry.sealed_password:
+        data["sealedPassword"] = entry.sealed_password
+    if entry.existing is not None:
+        data["existing"] = {
+            "learnerId": entry.existing.learner_id,
+            "locationId": entry.existing.location_id,
+            "facilityId": entry.existing.facility_id,
+        }
+    return data
+
+
+def plan_entry_of(data: dict[str, Any]) -> PlanEntry:
+    """A plan chunk's JSON object as a PlanEntry (plans written before sealing may hold a plaintext `password`)."""
+    existing = data.get("existing")
+    return PlanEntry(
+        line=data["line"],
+        request_id=data["requestId"],
+        action=data["action"],
+        doc_id=data["docId"],
+        first_name=data["firstName"],
+        last_name=data["lastName"],
+        date_of_birth=data["dateOfBirth"],
+        location_id=data["locationId"],
+        facility_id=data["facilityId"],
+        agency_id=data["agencyId"],
+        sealed_password=data.get("sealedPassword") or None,
+        existing=ExistingLearner(existing["learnerId"], existing["locationId"], existing["facilityId"])
+        if existing
+        else None,
+        password=data.get("password") or None,
+    )
+
+
+def plan_chunk_json(entries: Iterable[PlanEntry]) -> list[dict[str, object]]:
+    return [plan_entry_json(entry) for entry in entries]
+
+
+def plan_chunk_of(data: Iterable[dict[str, Any]]) -> list[PlanEntry]:
+    return [plan_entry_of(item) for item in data]

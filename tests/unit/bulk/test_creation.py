@@ -1,0 +1,209 @@
+"""Creation of plan entries (intake.bulk.creation.apply_entry) with an in-memory repository: no moto."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from intake import passwords
+from intake.bulk import creation, keys
+from intake.bulk.types import CREATE, MOVE, ExistingLearner, PlanEntry
+from intake.domain import Learner, Upload, UploadStatus
+from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, OTHER_UNIT, UNIT, Repository, location
+
+UPLOAD = "up-1"
+DATA_KEY = os.urandom(32)
+
+
+def upload(move_existing: bool = False) -> Upload:
+    return Upload(
+        upload_id=UPLOAD,
+        facility_id=FACILITY,
+        agency_id=AGENCY,
+        source="link",
+        object_key=f"incoming/{FACILITY}/{UPLOAD}.csv",
+        status=UploadStatus.CREATING,
+        created_at="2026-01-01T00:00:00+00:00",
+        created_by="maker",
+        expires_at="2026-01-02T00:00:00+00:00",
+        confirmed_by="confirmer",
+        confirmed_at="2026-01-01T01:00:00+00:00",
+        move_existing=move_existing,
+    )
+
+
+def entry(line: int, doc_id: str, *, location_id: str = UNIT, password: str | None = None, **changes: object):
+    sealed = passwords.seal(DATA_KEY, password, keys.given_password_context(UPLOAD, line)) if password else None
+    fields: dict[str, object] = {
+        "line": line,
+        "request_id": f"r{line}",
+        "action": CREATE,
+        "doc_id": doc_id,
+        "first_name": "Dee",
+        "last_name": "Lee",
+        "date_of_birth": "01/02/1990",
+        "location_id": location_id,
+        "facility_id": FACILITY,
+        "agency_id": AGENCY,
+        "sealed_password": sealed,
+        **changes,
+    }
+    return PlanEntry(**fields)  # type: ignore[arg-type]
+
+
+def existing_learner(doc_id: str, location_id: str = OTHER_UNIT, facility_id: str = OTHER_FACILITY) -> Learner:
+    return Learner(
+        learner_id=f"id-{doc_id}",
+        agency_id=AGENCY,
+        doc_id=doc_id,
+        first_name="Dee",
+        last_name="Lee",
+        date_of_birth="01/02/1990",
+        location_id=location_id,
+        facility_id=facility_id,
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+        created_by="someone",
+    )
+
+
+def move_entry(line: int, doc_id: str) -> PlanEntry:
+    return entry(line, doc_id, action=MOVE, existing=ExistingLearner(f"id-{doc_id}", OTHER_UNIT, OTHER_FACILITY))
+
+
+def apply(repo: Repository, plan_entry: PlanEntry, move_existing: bool = False) -> creation._Outcome:
+    return creation.apply_entry(plan_entry, upload(move_existing), {}, DATA_KEY, repo)
+
+
+def test_a_create_stores_the_learner_once_with_its_given_password() -> None:
+    repo = Repository()
+    outcome = apply(repo, entry(2, "A1", password="Given-pass-1"))
+    stored = repo.learners[(AGENCY, "A1")]
+    assert (outcome.outcome, outcome.learner_id, outcome.password) == ("CREATED", stored.learner_id, "")
+    assert (stored.upload_id, stored.created_by, stored.location_id, stored.facility_id) == (
+        UPLOAD,
+        "confirmer",
+        UNIT,
+        FACILITY,
+    )
+    assert passwords.verify_password(repo.hashes[(AGENCY, "A1")], "Given-pass-1")
+    assert outcome.created == stored
+
+
+def test_a_repeated_create_is_its_own_earlier_attempt_with_the_same_generated_password() -> None:
+    repo = Repository()
+    first = apply(repo, entry(3, "B1"))
+    again = apply(repo, entry(3, "B1"))
+    assert first.outcome == again.outcome == "CREATED" and first.password and again.password == first.password
+    assert again.learner_id == first.learner_id and len(repo.learners) == 1
+    assert again.created is not None and again.created.learner_id == first.learner_id
+    assert passwords.verify_password(repo.hashes[(AGENCY, "B1")], first.password)
+
+
+def test_a_doc_id_taken_since_the_check_fails_and_names_the_learner() -> None:
+    repo = Repository()
+    repo.learners[(AGENCY, "C1")] = existing_learner("C1")
+    outcome = apply(repo, entry(4, "C1"))
+    assert (outcome.outcome, outcome.learner_id) == ("FAILED", "id-C1")
+    assert outcome.message == "DOC ID C1 was given an account since the file was checked: nothing was created"
+
+
+def test_a_row_outside_the_uploads_facility_or_at_an_inactive_location_fails() -> None:
+    repo = Repository()
+    outside = apply(repo, entry(5, "D1", location_id=OTHER_UNIT, facility_id=OTHER_FACILITY))
+    assert outside.outcome == "FAILED" and "not in this upload's facility fac-oak" in outside.message
+    repo.locations[UNIT] = location(UNIT, FACILITY, active=False)
+    inactive = apply(repo, entry(6, "D2"))
+    assert (inactive.outcome, inactive.message) == ("FAILED", "The location was deactivated since the file was checked")
+    assert repo.learners == {}
+
+
+def test_a_password_sealed_for_another_line_is_not_opened() -> None:
+    repo = Repository()
+    other = entry(8, "E1", password="Given-pass-1")
+    outcome = apply(repo, entry(7, "E1", sealed_password=other.sealed_password))
+    assert (outcome.outcome, outcome.message) == ("FAILED", creation.UNREADABLE_SEAL_MESSAGE)
+    assert repo.learners == {}
+
+
+def test_a_plan_from_before_sealing_creates_with_its_plaintext_password() -> None:
+    repo = Repository()
+    old = entry(9, "F1")._replace(password="Old-pass-1")  # what plan_entry_of reads from such a plan
+    first, again = apply(repo, old), apply(repo, old)
+    assert (first.outcome, first.password, again.outcome, again.learner_id) == (
+        "CREATED",
+        "",
+        "CREATED",
+        first.learner_id,
+    )
+    assert passwords.verify_password(repo.hashes[(AGENCY, "F1")], "Old-pass-1")
+
+
+def test_a_move_is_skipped_without_move_existing_and_done_once_with_it() -> None:
+    repo = Repository()
+    repo.learners[(AGENCY, "G1")] = existing_learner("G1")
+    skipped = apply(repo, move_entry(10, "G1"))
+    assert (skipped.outcome, skipped.learner_id) == ("SKIPPED", "id-G1")
+    assert skipped.message == "Already has an account at facility fac-pine: confirm with moveExisting to move"
+    moved = apply(repo, move_entry(10, "G1"), move_existing=True)
+    again = apply(repo, move_entry(10, "G1"), move_existing=True)
+    assert (moved.outcome, again.outcome, moved.learner_id) == ("MOVED", "MOVED", "id-G1")
+    after = repo.learners[(AGENCY, "G1")]
+    assert after.location_id == UNIT and len(after.history) == 1 and after.history[0].upload_id == UPLOAD
+
+
+def test_a_learner_moved_or_gone_since_the_check_is_not_moved() -> None:
+    repo = Repository()
+    gone = apply(repo, move_entry(11, "H1"), move_existing=True)
+    assert (gone.outcome, gone.message) == ("FAILED", "The learner no longer exists: nothing moved")
+    repo.learners[(AGENCY, "H1")] = existing_learner("H1", OTHER_FACILITY, OTHER_FACILITY)
+    moved = apply(repo, move_entry(11, "H1"), move_existing=True)
+    assert (moved.outcome, moved.message) == ("FAILED", "The learner moved since the file was checked")
+
+
+def test_audit_entries_and_result_rows_of_a_part() -> None:
+    repo = Repository()
+    repo.learners[(AGENCY, "J2")] = existing_learner("J2")
+    repo.learners[(AGENCY, "J3")] = existing_learner("J3")
+    the_upload = upload(move_existing=True)
+    outcomes = [
+        creation.apply_entry(entry(12, "J1"), the_upload, {}, DATA_KEY, repo),
+        creation.apply_entry(move_entry(13, "J2"), the_upload, {}, DATA_KEY, repo),
+        creation.apply_entry(
+            move_entry(14, "J3"), the_upload.model_copy(update={"move_existing": False}), {}, None, repo
+        ),
+    ]
+    entries = creation._audit_entries(the_upload, outcomes)
+    created, *moved = entries
+    assert (created.scope, created.action, created.target_id, created.actor) == (
+        FACILITY,
+        "LEARNER_CREATED",
+        outcomes[0].learner_id,
+        "confirmer",
+    )
+    assert created.entry_id == "2026-01-01T01:00:00.000000Z#up-1:0000012"
+    assert created.details == {"uploadId": UPLOAD, "locationId": UNIT}
+    assert [m.scope for m in moved] == [OTHER_FACILITY, FACILITY]
+    assert {m.entry_id for m in moved} == {"2026-01-01T01:00:00.000000Z#up-1:0000013"}
+    assert moved[0].details == {"uploadId": UPLOAD, "locationId": UNIT, "fromLocationId": OTHER_UNIT}
+    rows = list(csv.reader(io.StringIO(creation._csv(UPLOAD, outcomes, DATA_KEY).decode())))
+    assert [(r[0], r[2], r[5], r[6], r[7]) for r in rows] == [
+        ("12", "J1", outcomes[0].learner_id, UNIT, "CREATED"),
+        ("13", "J2", "id-J2", UNIT, "MOVED"),
+        ("14", "J3", "id-J3", OTHER_UNIT, "SKIPPED"),
+    ]
+    sealed = rows[0][8]
+    assert sealed != outcomes[0].password
+    assert passwords.unseal(DATA_KEY, sealed, keys.result_password_context(UPLOAD, 12)) == outcomes[0].password
+
+
+@pytest.mark.parametrize("action", [CREATE, MOVE])
+def test_every_storage_call_goes_through_the_repository(action: str) -> None:
+    repo = Repository()
+    repo.learners[(AGENCY, "K1")] = existing_learner("K1")
+    plan_entry = move_entry(15, "K1") if action == MOVE else entry(15, "K2")
+    outcome = apply(repo, plan_entry, move_existing=True)  # the fake holds everything
+    assert outcome.outcome == ("MOVED" if action == MOVE else "CREATED")
