@@ -94,6 +94,6 @@ def list_uploads(
 def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[dict[str, Any]]:
     options = request or ConfirmUploadRequest()
     body = upload_service.confirm_upload(
-        current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting
+        current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting, router.lambda_context
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
