@@ -29,5 +29,5 @@ def create_chunk_once(message: CreationMessage, remaining_ms: Callable[[], int])
 
 def handle_creation_record(record: CreationRecord, lambda_context: LambdaContext) -> None:
     """The batch's record handler: the chunk of one creation queue record, within the invocation's time."""
-    message = record.body
-    create_chunk_once(message=message, remaining_ms=lambda_context.get_remaining_time_in_millis)
+    message, remaining_ms = record.body, lambda_context.get_remaining_time_in_millis
+    create_chunk_once(message=message, remaining_ms=remaining_ms)
