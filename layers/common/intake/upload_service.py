@@ -276,6 +276,7 @@ def confirm_upload(
     from intake import confirming  # the idempotency utility (and boto3 under it): loaded by the first confirm only
 
     confirming.idempotency_config.register_lambda_context(lambda_context)
+    run = confirming.start_creation_once
     command = ConfirmCommand(
         upload_id=upload.upload_id,
         skip_invalid_rows=skip_invalid_rows,
@@ -283,7 +284,7 @@ def confirm_upload(
         confirmed_by=requestor.username,
     )
     try:
-        return confirming.start_creation_once(command=command)
+        return run(command=command)
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict("A confirm of this upload is in progress: check its status in a moment") from exc
 
