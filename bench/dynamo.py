@@ -94,7 +94,7 @@ def write_units(size: int, transactional: bool = False) -> int:
 
 
 def _reset_caches() -> None:
-    from intake import upload_service
+    from intake import confirming
     from intake.bulk import worker
     from intake.dal import aws, tables
     from intake.settings import get_settings
@@ -102,8 +102,8 @@ def _reset_caches() -> None:
     get_settings.cache_clear()
     aws.reset_clients()
     tables.bind_tables.cache_clear()
-    upload_service._idempotency.cache_clear()
-    worker._idempotency.cache_clear()
+    confirming.persistence.unbind()
+    worker.persistence.unbind()
 
 
 def _seed() -> None:

@@ -56,7 +56,7 @@ def lambda_context() -> FakeLambdaContext:
 
 def reset_intake_caches() -> None:
     """Forget settings, clients and table bindings cached by an earlier test."""
-    from intake import upload_service
+    from intake import confirming
     from intake.bulk import worker
     from intake.dal import aws, tables, users
     from intake.settings import get_settings
@@ -65,8 +65,8 @@ def reset_intake_caches() -> None:
     aws.reset_clients()
     users.forget_totp_checks()
     tables.bind_tables.cache_clear()
-    upload_service._idempotency.cache_clear()
-    worker._idempotency.cache_clear()
+    confirming.persistence.unbind()
+    worker.persistence.unbind()
 
 
 @contextmanager

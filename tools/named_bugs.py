@@ -37,7 +37,7 @@ BUGS = (
     Bug(
         "the worker without idempotency",
         "layers/common/intake/bulk/worker.py",
-        "    run(message=message)\n",
+        "    create_chunk_once(message=message, remaining_ms=remaining_ms)\n",
         "    process_chunk(message.uploadId, message.chunk, message.start, remaining_ms)\n",
         (
             "tests/integration/test_delivery_faults.py::"

@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from api_routes import agencies, audit, facilities, health, learners, locations, staff_admin, uploads, web
 from api_routes.errors import register_error_handlers, unsupported_media_type
 from api_routes.openapi import contract_document
-from intake import upload_service
 from intake.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -38,7 +37,6 @@ def openapi_document() -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    upload_service.register_context(context)
     refused = unsupported_media_type(event)
     if refused is not None:
         return refused

@@ -6,17 +6,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intake.bulk.deadletters import handle_dead_letter
+from intake.bulk.events import DeadLetterRecord
 from intake.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, model=DeadLetterRecord)
 
 
-def record_handler(record: SQSRecord) -> None:
-    handle_dead_letter(record.body)
+def record_handler(record: DeadLetterRecord) -> None:
+    handle_dead_letter(record)
 
 
 @logger.inject_lambda_context(log_event=False)

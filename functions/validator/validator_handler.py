@@ -6,18 +6,18 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intake.bulk.arrivals import validate_object
-from intake.bulk.events import object_created_records
+from intake.bulk.events import ObjectEventRecord
 from intake.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A body that is not an S3 notification fails its record (model validation): retried, then dead-lettered.
+processor = BatchProcessor(event_type=EventType.SQS, model=ObjectEventRecord)
 
 
-def record_handler(record: SQSRecord) -> None:
-    for key, etag in object_created_records(record.body):
+def record_handler(record: ObjectEventRecord) -> None:
+    for key, etag in record.body.created_objects():
         validate_object(key, etag)
 
 

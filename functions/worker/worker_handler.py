@@ -6,22 +6,22 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from intake.bulk.worker import handle_creation_message, register_context
+from intake.bulk.events import CreationRecord
 from intake.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A body that is not a creation message fails its record (model validation): retried, then dead-lettered.
+processor = BatchProcessor(event_type=EventType.SQS, model=CreationRecord)
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    register_context(context)
+    from intake.bulk import worker  # idempotency and boto3 load with the first batch, not at import (cold start)
 
-    def record_handler(record: SQSRecord) -> None:
-        handle_creation_message(record.body, context.get_remaining_time_in_millis)
-
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    worker.idempotency_config.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=worker.handle_creation_record, processor=processor, context=context
+    )

@@ -167,7 +167,7 @@ class _Sleeps:
 
 def attach_everywhere(faults: Faults) -> None:
     """Hook every client the bulk path uses: the DAL's S3, SQS and KMS, each PynamoDB model's, and Powertools'."""
-    from intake import upload_service
+    from intake import confirming
     from intake.bulk import worker
     from intake.dal import aws, tables
 
@@ -177,8 +177,8 @@ def attach_everywhere(faults: Faults) -> None:
     models = (tables.AgencyItem, tables.LocationItem, tables.StaffItem, tables.LearnerItem, tables.UploadItem)
     for model in (*models, tables.AuditItem):
         faults.attach(model._get_connection().connection.client)
-    for idempotency in (worker._idempotency, upload_service._idempotency):
-        faults.attach(idempotency()[0].client)
+    for persistence in (worker.persistence, confirming.persistence):
+        faults.attach(persistence.bind())
 
 
 def install(monkeypatch: Any) -> Faults:

@@ -98,6 +98,7 @@ def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, planted
 
 # The HTTP modules h/http moves out of the layer into api_routes, which is a source of the contract itself.
 
+
 def test_every_module_above_the_data_layer_is_held_to_it() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     (contract,) = (c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "only-dal-touches-storage")

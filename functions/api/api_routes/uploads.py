@@ -144,7 +144,7 @@ def list_uploads(
 def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[ConfirmResponse]:
     options = request or ConfirmUploadRequest()
     confirmed = upload_service.confirm_upload(
-        current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting
+        current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting, router.lambda_context
     )
     body = ConfirmResponse(uploadId=confirmed.upload_id, status=confirmed.status)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)

@@ -211,3 +211,13 @@ class AuditEntry(DomainModel):
     agency_id: str | None = None
     facility_id: str | None = None
     details: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class CreationMessage(BaseModel):
+    """One chunk of an upload's plan to create, from `start` on: the body of a creation queue message."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    uploadId: str = Field(min_length=1, max_length=100)
+    chunk: int = Field(ge=0)
+    start: int = Field(default=0, ge=0)

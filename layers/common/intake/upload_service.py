@@ -8,8 +8,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -25,7 +24,7 @@ from intake.observability import logger, metrics
 from intake.settings import get_settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 CONFIRM_IDEMPOTENCY_SECONDS = 3600
 PAGE_LIMIT_MIN, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX = 1, 50, 200
@@ -272,40 +271,25 @@ class ConfirmCommand(BaseModel):
     confirmed_by: str
 
 
-@lru_cache(maxsize=1)
-def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+def confirm_upload(
+    requestor: StaffMember,
+    upload_id: str,
+    skip_invalid_rows: bool,
+    move_existing: bool,
+    lambda_context: LambdaContext,
+) -> Confirmed:
+    """Start creating an upload's plan; repeating the same call answers the same and creates nothing twice.
 
-    persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
-    config = IdempotencyConfig(
-        event_key_jmespath="[upload_id, skip_invalid_rows, move_existing]",
-        expires_after_seconds=CONFIRM_IDEMPOTENCY_SECONDS,
-    )
-    return persistence, config
-
-
-# The idempotency utility (and boto3's DynamoDB client under it) is loaded by the first confirm, not by every request.
-_invocation: dict[str, Any] = {}
-
-
-def register_context(context: Any) -> None:
-    """Remember this invocation's context: a confirm ties its in-progress record to the invocation's deadline."""
-    _invocation["context"] = context
-
-
-def confirm_upload(requestor: StaffMember, upload_id: str, skip_invalid_rows: bool, move_existing: bool) -> Confirmed:
-    """Start creating an upload's plan; repeating the same call answers the same and creates nothing twice."""
+    `lambda_context` is the invocation's: an in-progress confirm's record expires with it.
+    """
     upload, facility = load_upload(requestor, upload_id)
     _require_writer(requestor, facility)
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-    persistence, config = _idempotency()
-    if "context" in _invocation:
-        config.register_lambda_context(_invocation["context"])
-    run = idempotent_function(data_keyword_argument="command", persistence_store=persistence, config=config)(
-        _start_creation
-    )
+    from intake import confirming  # the idempotency utility (and boto3 under it): loaded by the first confirm only
+
+    confirming.idempotency_config.register_lambda_context(lambda_context)
+    run = confirming.start_creation_once
     command = ConfirmCommand(
         upload_id=upload.upload_id,
         skip_invalid_rows=skip_invalid_rows,

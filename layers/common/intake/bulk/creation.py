@@ -26,6 +26,7 @@ from typing import BinaryIO, cast
 
 from intake import audit, clock, learner_creation, passwords
 from intake.bulk import keys, lifecycle
+from intake.bulk.events import CreationMessage
 from intake.bulk.reports import ReportWriter, neutralise
 from intake.bulk.types import MOVE, ExistingLearner, PlanEntry, plan_chunk_of
 from intake.dal import keys as key_store
@@ -95,7 +96,7 @@ def fan_out(upload: Upload) -> None:
         finish_upload(upload.upload_id)
         return
     queues.send_creation_messages(
-        [{"uploadId": upload.upload_id, "chunk": chunk, "start": 0} for chunk in range(upload.chunks_total)]
+        [CreationMessage(uploadId=upload.upload_id, chunk=chunk) for chunk in range(upload.chunks_total)]
     )
 
 
@@ -122,7 +123,7 @@ def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable
     locations: dict[str, Location | None] = {}
     for part_start in range(start, len(rows), PART_SIZE):
         if part_start > start and remaining_ms() < HAND_BACK_MARGIN_MS:
-            queues.send_creation_messages([{"uploadId": upload_id, "chunk": chunk, "start": part_start}])
+            queues.send_creation_messages([CreationMessage(uploadId=upload_id, chunk=chunk, start=part_start)])
             logger.info("chunk handed back", extra={"upload_id": upload_id, "chunk": chunk, "start": part_start})
             return
         part_rows = rows[part_start : part_start + PART_SIZE]

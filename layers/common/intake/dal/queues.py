@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intake.dal.aws import client
+from intake.domain import CreationMessage
 from intake.errors import StorageUnavailable
 from intake.settings import get_settings
 
 SEND_BATCH = 10
 
 
-def send_creation_messages(messages: Sequence[dict[str, Any]]) -> None:
-    """Send chunk messages (10 per request); a message SQS refuses is retried by raising."""
+def send_creation_messages(messages: Sequence[CreationMessage]) -> None:
+    """Send chunk messages (10 per request, each as compact JSON); a message SQS refuses is retried by raising."""
     queue_url = get_settings().creation_queue_url
     try:
         for start in range(0, len(messages), SEND_BATCH):
             entries = [
-                {"Id": str(index), "MessageBody": json.dumps(message, separators=(",", ":"))}
+                {"Id": str(index), "MessageBody": message.model_dump_json()}
                 for index, message in enumerate(messages[start : start + SEND_BATCH])
             ]
             response = client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
