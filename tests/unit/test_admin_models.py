@@ -7,20 +7,18 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from api_routes.models import AuditResponse, InvitedStaffResponse, RenameRequest
 from intake.admin_models import (
     NAME_MAX,
-    AuditResponse,
     ChangeStaffRequest,
     CreateAgencyRequest,
     CreateFacilityRequest,
     CreateHousingUnitRequest,
     FacilitySettingsOut,
     FacilitySettingsRequest,
-    InvitedStaffResponse,
     InviteStaffRequest,
     LocationOut,
     PasswordRuleIn,
-    RenameRequest,
 )
 from intake.domain import AuditEntry, CharacterClass, Role, StaffMember
 

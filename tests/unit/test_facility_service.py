@@ -17,7 +17,7 @@ from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, FAC_B1, UNIT_A1, UNIT_A1B, 
 
 
 def _ids(facilities: list) -> dict[str, list[str]]:
-    return {f.facility_id: [u.location_id for u in f.housing_units] for f in facilities}
+    return {f.location_id: [u.location_id for u in units] for f, units in facilities}
 
 
 def test_system_admin_sees_every_facility_with_its_units(directory: dict) -> None:
@@ -53,7 +53,7 @@ def test_list_is_by_name_and_carries_the_agency(directory: dict) -> None:
     locations.update_location(FAC_A1, name="Zephyr")
     locations.update_location(FAC_A2, name="Aspen")
     facilities = facility_service.list_facilities(directory["north"])
-    assert [(f.name, f.agency_id) for f in facilities] == [("Aspen", AGENCY_A), ("Zephyr", AGENCY_A)]
+    assert [(f.name, f.agency_id) for f, _ in facilities] == [("Aspen", AGENCY_A), ("Zephyr", AGENCY_A)]
 
 
 def test_facilities_with_units_groups_units_under_their_facility_by_name() -> None:
