@@ -54,9 +54,8 @@ def test_errors_without_a_code_are_not_refused_conditions():
 def test_storage_errors_become_storage_unavailable_naming_what_failed(error):
     # Given a storage call that fails with a botocore or PynamoDB error
     # When it runs inside storage_call
-    with pytest.raises(StorageUnavailable) as raised:
-        with storage_call("save the learner"):
-            raise error
+    with pytest.raises(StorageUnavailable) as raised, storage_call("save the learner"):
+        raise error
     # Then the domain error names what could not be done, and keeps the storage error as its cause
     assert raised.value.message == "Could not save the learner right now; try again in a moment"
     assert raised.value.code == "UNAVAILABLE"
@@ -67,9 +66,8 @@ def test_domain_errors_and_results_pass_through_unchanged():
     # Given a call that raises a domain error, and one that succeeds
     conflict = Conflict("taken")
     # When each runs inside storage_call
-    with pytest.raises(Conflict) as raised:
-        with storage_call("save the staff member"):
-            raise conflict
+    with pytest.raises(Conflict) as raised, storage_call("save the staff member"):
+        raise conflict
     with storage_call("read"):
         value = 41 + 1
     # Then the domain error is the same object, not wrapped, and the successful call is untouched
