@@ -10,11 +10,15 @@ import pytest
 from tests.conftest import moto_resources
 from tests.integration.fault_injection import Faults, Rule, _Sleeps
 
+# What `faults` hooks by default: every table model's client, S3's and KMS's. A test module that needs fewer sets
+# FAULTED to their names (each client costs a second or more to make on a loaded machine).
+FAULTED = ("AgencyItem", "LocationItem", "StaffItem", "LearnerItem", "UploadItem", "AuditItem", "s3", "kms")
+
 
 @pytest.fixture
-def faults(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Faults:
-    """A Faults hooked into every client of the DAL (each table model's, S3's and KMS's), botocore's retry sleeps
-    recorded instead of slept. Only the DAL's clients: the DAL tests need none of the handlers' (idempotency) ones."""
+def faults(aws: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Faults:
+    """A Faults hooked into the DAL's clients (the table models', S3's, KMS's), botocore's retry sleeps recorded
+    instead of slept. Only the DAL's clients: the DAL tests need none of the handlers' (idempotency) ones."""
     import botocore.endpoint
 
     from intake.dal import aws as clients
@@ -23,17 +27,9 @@ def faults(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Faults:
     faults = Faults()
     monkeypatch.setattr(botocore.endpoint, "time", _Sleeps(faults.delays))
     tables.bind_tables()
-    for model in (
-        tables.AgencyItem,
-        tables.LocationItem,
-        tables.StaffItem,
-        tables.LearnerItem,
-        tables.UploadItem,
-        tables.AuditItem,
-    ):
-        faults.attach(model._get_connection().connection.client)
-    for service in ("s3", "kms"):
-        faults.attach(clients.client(service))
+    for name in getattr(request.module, "FAULTED", FAULTED):
+        model = getattr(tables, name, None)
+        faults.attach(model._get_connection().connection.client if model else clients.client(name))
     return faults
 
 

@@ -11,6 +11,8 @@ from intake.dal.tables import AuditItem
 from intake.domain import AuditEntry
 from intake.errors import StorageUnavailable
 
+FAULTED = ("AuditItem",)
+
 AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 

@@ -12,6 +12,8 @@ from intake.dal.tables import AgencyItem, LocationItem
 from intake.domain import Agency, CharacterClass, Learner, Location, LocationKind, PasswordRule
 from intake.errors import Conflict, NotFound, StorageUnavailable
 
+FAULTED = ("AgencyItem", "LocationItem", "LearnerItem")
+
 FACILITY, UNIT = LocationKind.FACILITY, LocationKind.HOUSING_UNIT
 RIDGE = Location(location_id="fac-ridge", name="Ridge", agency_id="ag", facility_id="fac-ridge", kind=FACILITY)
 RIDGE_A = Location(location_id="unit-a", name="A", agency_id="ag", facility_id="fac-ridge", kind=UNIT)

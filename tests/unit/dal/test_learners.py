@@ -12,6 +12,8 @@ from intake.dal.tables import LearnerItem
 from intake.domain import Learner, Location, LocationKind, move_of
 from intake.errors import Conflict, LearnerExists, StorageUnavailable
 
+FAULTED = ("LearnerItem",)
+
 AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 UNIT = LocationKind.HOUSING_UNIT
 RIDGE_A = Location(location_id="unit-a", name="A", agency_id="ag", facility_id="fac-ridge", kind=UNIT)

@@ -9,6 +9,8 @@ from intake.dal.tables import StaffItem
 from intake.domain import Role, StaffMember
 from intake.errors import Conflict, StorageUnavailable
 
+FAULTED = ("StaffItem",)
+
 RIDGE = StaffMember(username="ridge", role=Role.FACILITY_ADMIN, agency_id="ag", facility_ids=("fac-z", "fac-a"))
 
 
