@@ -279,6 +279,7 @@ def test_lists_and_batched_reads(aws):
     assert directory.get_locations(["unit-b", "nowhere", "", "unit-b"]) == {"unit-b": RIDGE_B}
     assert directory.get_locations(["", ""]) == {}
     assert directory.get_location("") is None
+    assert directory.get_location("nowhere") is None
 
 
 def test_has_learners_of_a_facility_and_of_its_units(aws):

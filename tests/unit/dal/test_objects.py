@@ -308,3 +308,23 @@ def test_delete_raw_by_etag_spares_a_newer_drop_and_without_etag_deletes_the_key
     # Then the newer drop stays, the unclaimed key is gone
     assert _keys(aws, "incoming/") == ["incoming/a.csv"]
     assert _body(aws, "incoming/a.csv") == b"newer drop\n"
+
+
+def test_an_etag_read_refused_by_s3_is_storage_unavailable_not_a_missing_object(aws, refuse):
+    # Given an object, and S3 denying reads of it
+    _put(aws, "incoming/a.csv")
+    refuse("s3", "HeadObject", "AccessDenied", status=403)
+    # When its ETag is read
+    # Then the failure is raised, not taken for "gone"
+    with pytest.raises(StorageUnavailable, match="Could not read right now"):
+        objects.object_etag("incoming/a.csv")
+
+
+def test_a_failed_spooled_upload_is_storage_unavailable_and_stores_nothing(aws, refuse):
+    # Given S3 failing every put
+    refuse("s3", "PutObject", "InternalError", status=500)
+    # When a spooled report is uploaded
+    with pytest.raises(StorageUnavailable, match="Could not save right now"):
+        objects.upload_file("reports/up-1/result.csv", io.BytesIO(b"a\n"))
+    # Then there is no object
+    assert _keys(aws, "reports/") == []
