@@ -251,3 +251,61 @@ def test_replace_password_hash_for_another_upload_changes_nothing(aws):
         learners.replace_password_hash("ag", "D404", "up-1", "ghost-hash")
     assert learners.stored_password_hash("ag", "D100") == "kept-hash"
     assert _stored("ag", "D404") is None
+
+
+def test_a_stale_move_says_to_reload(aws):
+    # Given a learner moved by someone else since it was read
+    seen = learners.insert_learner(_learner(), "h1")
+    learners.move_learner(seen, LAKE_B, move_of(seen, LAKE_B, AT, "north"))
+    # When the stale copy is moved
+    with pytest.raises(Conflict) as raised:
+        learners.move_learner(seen, LAKE_B, move_of(seen, LAKE_B, AT, "ridge"))
+    # Then the message is the one the page shows
+    assert raised.value.message == "The learner was moved or changed by someone else meanwhile; reload and try again"
+
+
+RESET = "reset the learner's password"
+
+
+@pytest.mark.parametrize(
+    ("operation", "call", "what"),
+    [
+        ("Query", lambda: learners.get_by_id("L-1"), "read the learner"),
+        ("GetItem", lambda: learners.stored_password_hash("ag", "D100"), "read the learner"),
+        ("BatchGetItem", lambda: learners.find_by_doc_ids("ag", ["D100"]), "look up DOC IDs"),
+        ("UpdateItem", lambda: learners.replace_password_hash("ag", "D100", "up-1", "h2"), RESET),
+    ],
+    ids=["get_by_id", "stored_password_hash", "find_by_doc_ids", "replace_password_hash"],
+)
+def test_each_failure_names_what_could_not_be_done(aws, faults, refuse, operation, call, what):
+    # Given a stored learner, and DynamoDB throttling one kind of call
+    learners.insert_learner(_learner(), "h1")
+    refuse("dynamodb", operation, "ProvisionedThroughputExceededException")
+    # When the call is made
+    with pytest.raises(StorageUnavailable) as raised:
+        call()
+    # Then the domain error names it, and the stored hash is the one it had
+    assert raised.value.message == f"Could not {what} right now; try again in a moment"
+    with faults.disarmed():
+        assert _stored("ag", "D100")["passwordHash"] == {"S": "h1"}
+
+
+def test_reads_by_key_are_strongly_consistent(aws):
+    # Given a stored learner, and the requests the learners client makes recorded
+    learners.insert_learner(_learner(), "h1")
+    seen: list[tuple[str, object]] = []
+
+    def record(params, model, **_):
+        seen.append((model.name, params.get("ConsistentRead")))
+
+    events = LearnerItem._get_connection().connection.client.meta.events
+    events.register("provide-client-params.dynamodb.GetItem", record, unique_id="record-get")
+    try:
+        # When it is read by DOC ID, by id, and for its hash
+        learners.get_by_doc_id("ag", "D100")
+        learners.get_by_id("L-1")
+        learners.stored_password_hash("ag", "D100")
+    finally:
+        events.unregister("provide-client-params.dynamodb.GetItem", unique_id="record-get")
+    # Then each item read asked for a consistent read (a learner just written is seen)
+    assert seen == [("GetItem", True)] * 3
