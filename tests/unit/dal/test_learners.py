@@ -309,3 +309,23 @@ def test_reads_by_key_are_strongly_consistent(aws):
         events.unregister("provide-client-params.dynamodb.GetItem", unique_id="record-get")
     # Then each item read asked for a consistent read (a learner just written is seen)
     assert seen == [("GetItem", True)] * 3
+
+
+def test_get_by_id_asks_the_index_for_one_entry(aws):
+    # Given a stored learner, and the index queries of the learners client recorded
+    learners.insert_learner(_learner(), "h1")
+    limits: list[object] = []
+
+    def record(params, **_):
+        limits.append((params.get("IndexName"), params.get("Limit")))
+
+    events = LearnerItem._get_connection().connection.client.meta.events
+    events.register("provide-client-params.dynamodb.Query", record, unique_id="record-query")
+    try:
+        # When it is read by id
+        found = learners.get_by_id("L-1")
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query", unique_id="record-query")
+    # Then one query of the byLearnerId index, for one entry, found it
+    assert found is not None
+    assert limits == [("byLearnerId", 1)]
