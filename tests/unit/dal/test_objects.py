@@ -3,7 +3,9 @@ listing and deleting page by page, conditional deletes; S3 failures wrapped into
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -44,9 +46,6 @@ def test_a_presigned_post_is_bound_to_its_key_and_size_range(aws):
     # When an upload link is signed for one key and at most 1000 bytes
     post = objects.presigned_post("incoming/fac-ridge/up-1.csv", 1000, 900)
     # Then the form posts that key to the bucket, under a policy that fixes the key and the size range
-    import base64
-    import json
-
     policy = json.loads(base64.b64decode(post["fields"]["policy"]))
     assert post["fields"]["key"] == "incoming/fac-ridge/up-1.csv"
     assert aws.bucket in post["url"]
@@ -152,7 +151,7 @@ def test_without_a_reports_key_objects_are_encrypted_by_s3(aws, monkeypatch):
 def test_upload_file_stores_a_spooled_report_encrypted(aws):
     # Given a spooled report
     spooled = io.BytesIO(b"learnerId,password\nL-1,secret\n")
-    # When it is uploaded as JSON-typed content
+    # When it is uploaded with its own content type
     objects.upload_file("reports/up-1/result.csv", spooled, "text/plain")
     # Then it is stored whole, encrypted with the reports key, with its content type
     head = _s3().head_object(Bucket=aws.bucket, Key="reports/up-1/result.csv")
