@@ -69,6 +69,16 @@ def test_inserting_an_existing_doc_id_raises_learner_exists_and_leaves_the_store
     assert learners.get_by_id("L-2") is None
 
 
+def test_a_learner_of_another_role_keeps_it(aws):
+    # Given a learner whose role is not the default one
+    learner = _learner(role="Mentor")
+    # When it is inserted and read back
+    learners.insert_learner(learner, "h1")
+    # Then its role is kept
+    assert learners.get_by_doc_id("ag", "D100").role == "Mentor"
+    assert _stored("ag", "D100")["role"] == {"S": "Mentor"}
+
+
 def test_the_same_doc_id_in_another_agency_is_another_learner(aws):
     # Given a learner with DOC ID D100 in agency ag
     learners.insert_learner(_learner(), "h1")
@@ -88,7 +98,7 @@ def test_an_insert_refused_for_a_doc_id_deleted_meanwhile_is_a_conflict(aws, mon
         learners.insert_learner(_learner(learner_id="L-2"), "h2")
     # Then it is still a refusal (a Conflict, not a LearnerExists), and nothing was overwritten
     assert not isinstance(raised.value, LearnerExists)
-    assert "try again" in raised.value.message
+    assert raised.value.message == "The DOC ID changed while saving; try again"
     assert _stored("ag", "D100")["learnerId"] == {"S": "L-1"}
 
 
