@@ -1,0 +1,160 @@
+"""intake.dal.staff: staff records; creation and replacement are DynamoDB conditions (no lost update)."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.dal import staff
+from intake.dal.tables import StaffItem
+from intake.domain import Role, StaffMember
+from intake.errors import Conflict, StorageUnavailable
+
+FAULTED = ("StaffItem",)
+
+RIDGE = StaffMember(username="ridge", role=Role.FACILITY_ADMIN, agency_id="ag", facility_ids=("fac-z", "fac-a"))
+
+
+def _stored(username: str) -> dict | None:
+    """The item as DynamoDB holds it, or None."""
+    return StaffItem._get_connection().get_item(username, consistent_read=True).get("Item")
+
+
+def test_a_staff_member_is_stored_and_read_back(aws):
+    # Given a FacilityAdmin of two facilities
+    # When it is inserted and read back
+    returned = staff.insert_staff(RIDGE)
+    read = staff.get_staff("ridge")
+    # Then it is the same member, its facilities in order, stored as a set
+    assert returned == RIDGE
+    assert read == RIDGE.model_copy(update={"facility_ids": ("fac-a", "fac-z")})
+    assert sorted(_stored("ridge")["facilityIds"]["SS"]) == ["fac-a", "fac-z"]
+
+
+def test_a_member_without_facilities_or_agency_round_trips(aws):
+    # Given a SystemAdmin (no agency, no facilities), inactive
+    admin = StaffMember(username="sys", role=Role.SYSTEM_ADMIN, active=False)
+    # When it is put and read back
+    staff.put_staff(admin)
+    # Then it comes back the same, with no empty set stored
+    assert staff.get_staff("sys") == admin
+    assert "facilityIds" not in _stored("sys")
+    assert _stored("sys")["active"] == {"BOOL": False}
+
+
+def test_inserting_a_taken_username_is_a_conflict_and_leaves_the_record_unchanged(aws):
+    # Given ridge stored as a FacilityAdmin
+    staff.insert_staff(RIDGE)
+    before = _stored("ridge")
+    # When ridge is inserted again as a SystemAdmin
+    with pytest.raises(Conflict, match="ridge already exists"):
+        staff.insert_staff(StaffMember(username="ridge", role=Role.SYSTEM_ADMIN))
+    # Then the stored record is unchanged
+    assert _stored("ridge") == before
+
+
+def test_put_staff_replaces_unconditionally(aws):
+    # Given ridge stored
+    staff.put_staff(RIDGE)
+    # When ridge is put again as an Educator
+    educator = StaffMember(username="ridge", role=Role.EDUCATOR, agency_id="ag", facility_ids=("fac-a",))
+    staff.put_staff(educator)
+    # Then the record is the Educator
+    assert staff.get_staff("ridge") == educator
+
+
+def test_replace_staff_writes_a_record_still_as_read(aws):
+    # Given ridge stored, and read
+    staff.put_staff(RIDGE)
+    before = staff.get_staff("ridge")
+    after = before.model_copy(update={"active": False})
+    # When the read record is replaced by a deactivated one
+    returned = staff.replace_staff(before, after)
+    # Then the change is stored
+    assert returned == after
+    assert staff.get_staff("ridge") == after
+
+
+@pytest.mark.parametrize(
+    "meanwhile",
+    [{"role": Role.EDUCATOR}, {"active": False}],
+    ids=["role-changed", "deactivated"],
+)
+def test_replace_staff_of_a_record_changed_meanwhile_is_a_conflict_and_keeps_the_other_change(aws, meanwhile):
+    # Given ridge read, then changed by someone else
+    staff.put_staff(RIDGE)
+    read = staff.get_staff("ridge")
+    staff.put_staff(read.model_copy(update=meanwhile))
+    before = _stored("ridge")
+    # When the stale read is replaced
+    with pytest.raises(Conflict, match="changed by someone else"):
+        staff.replace_staff(read, read.model_copy(update={"facility_ids": ("fac-new",)}))
+    # Then the other change stands, untouched
+    assert _stored("ridge") == before
+
+
+def test_replace_staff_of_a_removed_record_is_a_conflict_and_recreates_nothing(aws):
+    # Given ridge read, then removed
+    staff.put_staff(RIDGE)
+    read = staff.get_staff("ridge")
+    staff.delete_staff("ridge")
+    # When the read record is replaced
+    with pytest.raises(Conflict):
+        staff.replace_staff(read, read.model_copy(update={"active": False}))
+    # Then no record is made
+    assert staff.get_staff("ridge") is None
+
+
+def test_list_staff_is_every_record_by_username(aws):
+    # Given three members stored out of order
+    for name in ("zed", "amy", "max"):
+        staff.put_staff(StaffMember(username=name, role=Role.EDUCATOR, agency_id="ag", facility_ids=("f",)))
+    # When staff are listed
+    # Then all three come back, by username
+    assert [member.username for member in staff.list_staff()] == ["amy", "max", "zed"]
+
+
+def test_delete_staff_removes_the_record_and_a_missing_one_is_none(aws):
+    # Given ridge stored
+    staff.put_staff(RIDGE)
+    # When ridge is deleted (twice: the second is a no-op)
+    staff.delete_staff("ridge")
+    staff.delete_staff("ridge")
+    # Then there is no record
+    assert staff.get_staff("ridge") is None
+    assert staff.list_staff() == []
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "AccessDeniedException"])
+def test_a_failed_insert_is_storage_unavailable_and_stores_nothing(aws, refuse, code):
+    # Given DynamoDB refusing puts to the staff table
+    refuse("dynamodb", "PutItem", code, table="StaffTable")
+    # When a member is inserted
+    with pytest.raises(StorageUnavailable, match="Could not save the staff member"):
+        staff.insert_staff(RIDGE)
+    # Then nothing is stored
+    assert _stored("ridge") is None
+
+
+def test_a_failed_replace_is_storage_unavailable_and_changes_nothing(aws, refuse):
+    # Given ridge stored, and DynamoDB throttling puts to the staff table
+    staff.put_staff(RIDGE)
+    before = _stored("ridge")
+    refuse("dynamodb", "PutItem", "ProvisionedThroughputExceededException", table="StaffTable")
+    # When the record is replaced
+    read = staff.get_staff("ridge")
+    with pytest.raises(StorageUnavailable):
+        staff.replace_staff(read, read.model_copy(update={"active": False}))
+    # Then it is unchanged
+    assert _stored("ridge") == before
+
+
+def test_failed_reads_are_storage_unavailable(aws, refuse):
+    # Given DynamoDB denying reads and scans of the staff table
+    refuse("dynamodb", "GetItem", "AccessDeniedException", table="StaffTable")
+    refuse("dynamodb", "Scan", "AccessDeniedException", table="StaffTable")
+    # When a member is read and staff are listed
+    # Then each failure is the domain's
+    with pytest.raises(StorageUnavailable, match="read the staff member"):
+        staff.get_staff("ridge")
+    with pytest.raises(StorageUnavailable, match="list staff"):
+        staff.list_staff()
