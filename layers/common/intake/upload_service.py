@@ -10,23 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
 from intake import audit, authz, clock
 from intake.bulk import keys, lifecycle
 from intake.bulk.lifecycle import expiry_of, record_ttl
 from intake.dal import objects
 from intake.dal import uploads as upload_store
-from intake.domain import CONFIRMABLE, UNFINISHED, Location, StaffMember, Upload, UploadStatus
+from intake.domain import UNFINISHED, Location, StaffMember, Upload, UploadStatus
 from intake.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from intake.facility_service import get_facility, upload_limits
-from intake.observability import logger, metrics
+from intake.observability import logger
 from intake.settings import get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-CONFIRM_IDEMPOTENCY_SECONDS = 3600
 PAGE_LIMIT_MIN, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX = 1, 50, 200
 CURSOR_MAX = 512
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -262,15 +259,6 @@ def decode_cursor(cursor: str, facility_id: str) -> tuple[str, str]:
     return created_at, upload_id
 
 
-class ConfirmCommand(BaseModel):
-    """What a confirm asks for; also the idempotency key of the call."""
-
-    upload_id: str
-    skip_invalid_rows: bool = False
-    move_existing: bool = False
-    confirmed_by: str
-
-
 def confirm_upload(
     requestor: StaffMember,
     upload_id: str,
@@ -290,7 +278,7 @@ def confirm_upload(
 
     confirming.idempotency_config.register_lambda_context(lambda_context)
     run = confirming.start_creation_once
-    command = ConfirmCommand(
+    command = confirming.ConfirmCommand(
         upload_id=upload.upload_id,
         skip_invalid_rows=skip_invalid_rows,
         move_existing=move_existing,
@@ -301,31 +289,3 @@ def confirm_upload(
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict("A confirm of this upload is in progress: check its status in a moment") from exc
     return Confirmed(upload_id=answer["uploadId"], status=UploadStatus(answer["status"]))
-
-
-def _start_creation(command: ConfirmCommand) -> dict:
-    from intake.bulk.creation import begin_creation, fan_out  # the creation side, only when a confirm runs
-
-    upload = upload_store.get_upload(command.upload_id)
-    if upload is None:
-        raise NotFound("No such upload")
-    same_options = (upload.skip_invalid_rows, upload.move_existing) == (
-        command.skip_invalid_rows,
-        command.move_existing,
-    )
-    if upload.status is UploadStatus.CREATING and same_options:
-        # A retry after a crash between the status change and the fan-out: resend (workers ignore done parts).
-        fan_out(upload)
-        return {"uploadId": upload.upload_id, "status": UploadStatus.CREATING.value}
-    if upload.status is UploadStatus.VALIDATED_WITH_ERRORS and not command.skip_invalid_rows:
-        raise Conflict(
-            "This upload has rows with errors: fix the file and upload it again, or confirm with skipInvalidRows"
-        )
-    if upload.status not in CONFIRMABLE:
-        raise Conflict(f"This upload is {upload.status.value} and cannot be confirmed")
-    started = begin_creation(upload, command.skip_invalid_rows, command.move_existing, command.confirmed_by)
-    if started is None:
-        raise Conflict("This upload was confirmed or changed meanwhile; reload it")
-    metrics.add_metric(name="UploadsConfirmed", unit="Count", value=1)
-    logger.info("upload confirmed", extra={"upload_id": upload.upload_id, "chunks": started.chunks_total})
-    return {"uploadId": upload.upload_id, "status": UploadStatus.CREATING.value}
