@@ -8,6 +8,10 @@ Everything is bounded too, so that no file can hold a validator for long (docs/s
 reading"): the rows a sheet may number (blank ones included), the columns of a row, the cells of a file, the members
 of a workbook's ZIP and what each unpacks to (declared and counted), its shared strings, and the CPU time of a file.
 Every XML part of a workbook is parsed by defusedxml (no DTD, no entities) from a byte-counted stream.
+
+The reader knows nothing of checking. read_file reads the header and hands back the rows to come as a Sheet of
+parts: on the CSV fast path, Lines (blocks of whole lines of text, split as _LINE says, for a consumer to walk), then
+Records (each learner row's line and cells). Sheet.bound keeps the rows a consumer makes of them within the limits.
 """
 
 from __future__ import annotations
@@ -131,8 +135,9 @@ def read_file(
     to come as a Sheet of parts: Lines, blocks of text on the CSV fast path (only if `blocks` is asked for), then
     Records, record by record.
 
-    Lines come only for a comma-separated file in the template's layout, and only up to the first block holding a
-    double quote (a quoted cell may hold line breaks, so from there csv reads record by record).
+    Lines come only for a comma-separated file with the template's columns in their places (Sheet.template), and
+    only up to the first block holding a double quote (a quoted cell may hold line breaks, so from there csv reads
+    record by record).
     The file may take cpu_seconds of this thread's CPU time from this call on (default: the
     VALIDATION_CPU_SECONDS setting), checked every _CPU_CHECK_EVERY rows; past it the file is TOO_SLOW.
     """
@@ -218,7 +223,7 @@ class Sheet:
     def __init__(
         self, template: bool, parts: Iterator[Lines | Records], limits: _Limits, close: Callable[[], None]
     ) -> None:
-        self.template = template  # the columns are the template's, in its order, and no other
+        self.template = template  # every template column, in the template's places (any others after them)
         self._parts = parts
         self._limits = limits
         self._close = close
