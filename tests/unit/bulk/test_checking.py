@@ -250,12 +250,13 @@ def test_a_row_of_another_facility_is_wrong_facility_whoever_uploads(world: Worl
     checker = RowChecker(other.requestor, other.resolve, other.today, facility_id="fac-oak")
     row = checker.check(2, cells(locationId=location))
     plain = cells(requestId="2", docID="100202", dateOfBirth="03/14/1988", locationId=location)
-    quick = checker.quick(3, list(plain.values()))
+    quick = checker.check_record(3, tuple(plain.values()))
     # Then it is a WRONG_FACILITY error naming the facility whose upload the row belongs in, and never clean
     (issue,) = row.issues
     assert (issue.field, issue.code) == ("locationId", "WRONG_FACILITY")
     assert "fac-pine name" in issue.message and "put this row in an upload for that facility" in issue.message
-    assert row.facility_id == "" and quick is None
+    assert row.facility_id == "" and not isinstance(quick, tuple)  # a CheckedRow: the quick check did not take it
+    assert [issue.code for issue in quick.issues] == ["WRONG_FACILITY"]
     # And a row of the upload's own facility stays valid
     assert checker.check(4, cells(requestId="3", docID="100203", locationId="fac-oak-u1")).is_valid
 

@@ -399,9 +399,9 @@ def walk(data: bytes, **options: bool) -> list[tuple[str, int, tuple[str, ...] |
             while position < len(part.text):
                 line += 1
                 position, values = part.record_at(line, position)
-                seen.append(("lines", line, values))
+                seen.append(("lines", line, None if values is None else tuple(values)))
         else:
-            seen.extend(("records", number, values) for number, values in part.after(line))
+            seen.extend(("records", number, tuple(values)) for number, values in part.after(line))
     return seen
 
 

@@ -16,7 +16,7 @@ import unicodedata
 from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import date
-from itertools import chain
+from itertools import chain, starmap
 from operator import indexOf
 from typing import BinaryIO, cast
 
@@ -89,8 +89,7 @@ class RowChecker:
             if isinstance(part, Lines):
                 line = yield from self.check_block(line, part)
             else:
-                for number, values in part.after(line):
-                    yield (check(number, values),)
+                yield from zip(starmap(check, part.after(line)))  # a batch of one row per record
 
     def check_block(self, line: int, block: Lines) -> Generator[Sequence[Row], None, int]:
         """The rows of a block of lines after `line`: runs of plain lines at once, the others one at a time.
@@ -116,11 +115,6 @@ class RowChecker:
             if values is not None:
                 yield (self.check_record(line, values),)
         return line
-
-    def check_record(self, line: int, values: tuple[str, ...]) -> Row:
-        """One record's row (cells in CANONICAL_COLUMNS order): the quick check's CleanRow if it accepts it, else
-        check_values's CheckedRow."""
-        return self.quick(line, values) or self.check_values(line, values)
 
     def _plain_rows(self, first_line: int, run: str) -> list[Row]:
         """The rows of a run of plain lines: CleanRows made at once if the run passes the checks the shape leaves.
@@ -157,7 +151,7 @@ class RowChecker:
         return list(zip(numbers, *columns, strict=True))
 
     def _row_of_cells(self, line: int, cells: list[str]) -> Row:
-        return self.quick(line, cells) or self.check_values(line, tuple(cells))
+        return self.check_record(line, cells)
 
     def _passwords_pass(self, passwords: list[str], places: list[tuple[str, str, str]]) -> bool:
         """Whether every given password passes the rule, and its facility's rule where the facility has one."""
@@ -172,31 +166,32 @@ class RowChecker:
             if password
         )
 
-    def quick(self, line: int, record: Sequence[str]) -> CleanRow | None:
-        """A template-ordered record as a CleanRow when every rule would accept it unchanged, else None (full path).
+    def check_record(self, line: int, record: Sequence[str]) -> Row:
+        """One record's row (cells in CANONICAL_COLUMNS order): a CleanRow when the quick check finds every rule would
+        accept it unchanged, else check_values's CheckedRow.
 
-        Nothing is recorded unless the row is accepted, so a row the quick check refuses is checked from scratch.
+        The quick check records nothing unless it accepts the row, so a row it refuses is checked from scratch.
         """
         # "," cannot occur in any cell the shape accepts, so joining cannot make a different record match
         if len(record) != 8 or self._clean_shape(",".join(record)) is None:
-            return None
+            return self.check_values(line, record)
         request_id, doc, first, last, born, _role, password, raw_location = record
         location, _ = self._locations.get(raw_location) or self._location(raw_location)
         if location is None:
-            return None
+            return self.check_values(line, record)
         if password and (
             rules.check_password(password, "password").__class__ is not str
             or self._facility_rule_check(location[1], password) is not None
         ):
-            return None
+            return self.check_values(line, record)
         # the shape allows digits only without a leading zero and at most _DIGITS_MAX of them: _compact_key's int
         doc_key: int | str = int(doc) if doc[0] <= "9" else doc
         if doc_key in self._doc_keys:
-            return None
+            return self.check_values(line, record)
         if request_id:
             request_key: int | str = int(request_id) if request_id[0] <= "9" else request_id
             if request_key in self._request_keys:
-                return None
+                return self.check_values(line, record)
             self._request_keys[request_key] = None
             self._request_lines.record(line)
         self._doc_keys[doc_key] = None
@@ -207,7 +202,7 @@ class RowChecker:
         """One row checked: cleaned fields when valid, else every issue found (one per field, plus duplicates)."""
         return self.check_values(line, tuple(cells.get(name, "") for name in CANONICAL_COLUMNS))
 
-    def check_values(self, line: int, values: tuple[str, ...]) -> CheckedRow:
+    def check_values(self, line: int, values: Sequence[str]) -> CheckedRow:
         """check for a row given as cells in CANONICAL_COLUMNS order (as read_values yields them)."""
         if TOO_LONG in values:
             return self._check_too_long(line, values)
@@ -295,7 +290,7 @@ class RowChecker:
             else [],
         )
 
-    def _check_too_long(self, line: int, values: tuple[str, ...]) -> CheckedRow:
+    def _check_too_long(self, line: int, values: Sequence[str]) -> CheckedRow:
         """A row with cut cells: checked with those cells blank, whose REQUIRED errors become TOO_LONG ones."""
         too_long = {name for name, value in zip(CANONICAL_COLUMNS, values, strict=True) if value == TOO_LONG}
         row = self.check_values(line, tuple("" if value == TOO_LONG else value for value in values))

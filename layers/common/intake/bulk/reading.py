@@ -87,9 +87,9 @@ class FileInfo:
 
 
 # A learner row as the reader reads it: its spreadsheet line and its cells in CANONICAL_COLUMNS order.
-Record = tuple[int, tuple[str, ...]]
+Record = tuple[int, Sequence[str]]
 # One record's cells in canonical order (None: a blank row or one without learner fields), given its line.
-_ReadRecord = Callable[[int, list[str]], "tuple[str, ...] | None"]
+_ReadRecord = Callable[[int, list[str]], "Sequence[str] | None"]
 
 
 def read_rows(
@@ -113,13 +113,15 @@ def read_rows(
 
 def read_values(
     stream: BinaryIO, *, max_bytes: int, max_rows: int, max_cell_chars: int = 1000, cpu_seconds: float | None = None
-) -> tuple[FileInfo, Iterator[Record]]:
+) -> tuple[FileInfo, Iterator[tuple[int, tuple[str, ...]]]]:
     """read_rows with each row as a tuple of cells in CANONICAL_COLUMNS order: no dict per row."""
     info, sheet = read_file(
         stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars, cpu_seconds=cpu_seconds
     )
-    records = ((record,) for part in sheet.parts() for record in cast(Records, part).after(info.header_line))
-    return info, sheet.bound(records)
+    parts = cast(Iterator[Records], sheet.parts())  # no Lines: not asked for
+    return info, sheet.bound(
+        ((line, tuple(values)),) for part in parts for line, values in part.after(info.header_line)
+    )
 
 
 def read_file(
@@ -168,7 +170,8 @@ def read_file(
     template = positions == _TEMPLATE_POSITIONS
     read = _record_reader(positions, max_cell_chars, limits)
     by_lines = text if blocks and template and info.delimiter == "," else None
-    return info, Sheet(template, _parts(records, by_lines, read), limits, close)
+    whole = len(CANONICAL_COLUMNS) if template else 0
+    return info, Sheet(template, _parts(records, by_lines, read, whole, max_cell_chars), limits, close)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,7 @@ class Lines:
     text: str
     _read: _ReadRecord
 
-    def record_at(self, line: int, position: int) -> tuple[int, tuple[str, ...] | None]:
+    def record_at(self, line: int, position: int) -> tuple[int, Sequence[str] | None]:
         """Where the line starting at `position` ends, and its cells as a Record's (None: not a learner row).
 
         `line` is its spreadsheet line, for the limits on blank rows.
@@ -203,13 +206,25 @@ class Records:
 
     _records: Iterator[list[str]]
     _read: _ReadRecord
+    _whole: int  # the template's width if the layout is the template's (see after), else 0
+    _max_cell_chars: int
 
     def after(self, line: int) -> Iterator[Record]:
         """The learner records that follow `line` (where the part before ended), with their lines."""
-        read = self._read
+        read, whole, max_cell_chars = self._read, self._whole, self._max_cell_chars
         try:
             for record in self._records:
                 line += 1
+                # the common record of the template's layout taken whole, as _read would, without a call or a copy:
+                # a learner's row (it has a docID), as wide as the layout, no cell to cut
+                if (
+                    len(record) == whole
+                    and (doc := record[1])
+                    and not doc.isspace()
+                    and len("".join(record)) <= max_cell_chars
+                ):
+                    yield line, record
+                    continue
                 values = read(line, record)
                 if values is not None:
                     yield line, values
@@ -914,7 +929,9 @@ def _cell_text(value: object) -> str:
 # --- header and rows -------------------------------------------------------------------------------------------------
 
 
-def _parts(records: Iterator[list[str]], text: _CsvText | None, read: _ReadRecord) -> Iterator[Lines | Records]:
+def _parts(
+    records: Iterator[list[str]], text: _CsvText | None, read: _ReadRecord, whole: int, max_cell_chars: int
+) -> Iterator[Lines | Records]:
     """The file after its header: with text, by Lines up to the first block holding a double quote; then Records."""
     if text is not None:
         for block in text.blocks():
@@ -925,7 +942,7 @@ def _parts(records: Iterator[list[str]], text: _CsvText | None, read: _ReadRecor
             yield Lines(block, read)
         else:
             return
-    yield Records(records, read)
+    yield Records(records, read, whole, max_cell_chars)
 
 
 def _unreadable(exc: csv.Error) -> FileRejected:
@@ -961,7 +978,7 @@ def _record_reader(positions: dict[str, int], max_cell_chars: int, limits: _Limi
     blank_last = len(positions) < len(CANONICAL_COLUMNS)
     padded = width + 1 if blank_last else width
 
-    def read(line: int, record: list[str]) -> tuple[str, ...] | None:
+    def read(line: int, record: list[str]) -> Sequence[str] | None:
         if len(record) != padded or (blank_last and record[-1]):
             if not record:
                 blank(line)
