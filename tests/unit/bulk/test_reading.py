@@ -449,6 +449,20 @@ def test_only_a_comma_separated_file_in_the_template_layout_comes_in_lines(heade
     assert {kind for kind, _, _ in walk(data, blocks=True)} == {"records"}
 
 
+@pytest.mark.parametrize("header", [HEADER, "docID,requestId,firstName,lastName,dateOfBirth,role,password,locationId"])
+def test_blank_and_short_records_read_alike_in_the_template_layout_and_in_another(header: str) -> None:
+    # Given a file (with a quote, so read as Records) with an empty line, a row of empty cells, a short row, and a
+    # row whose only learner field is a password
+    rows = ["", ",,,,,,,", '"1",100201,Marcus', "1,,,,,Learner,pw-only-1,fac-oak", "", ROW]
+    data = (header + "\r\n" + "\r\n".join(rows) + "\r\n").encode()
+    # When it is read, by blocks or not, Then the blank rows are skipped and the others read on their lines
+    template = header == HEADER
+    for blocks in (True, False):
+        got = [(line, values[1], values[6]) for _, line, values in walk(data, blocks=blocks) if values]
+        docs = ["100201", "", "100201"] if template else ["1", "1", "1"]
+        assert got == [(4, docs[0], ""), (5, docs[1], "pw-only-1"), (7, docs[2], "")]
+
+
 def test_the_reader_knows_nothing_of_checking() -> None:
     # Given the reader's source, Then it imports nothing of the checker: checking consumes what reading yields
     import ast

@@ -144,14 +144,11 @@ class RowChecker:
             or not self._doc_lines.extend(doc_keys, numbers)
             or (request_keys and not self._request_lines.extend(request_keys, numbers, undo=self._doc_lines))
         ):
-            return [self._row_of_cells(number, cells[8 * at : 8 * at + 8]) for at, number in enumerate(numbers)]
+            return [self.check_record(number, cells[8 * at : 8 * at + 8]) for at, number in enumerate(numbers)]
         location_ids, facility_ids, agency_ids = zip(*places, strict=True)
         given = [password or None for password in passwords] if any(passwords) else [None] * len(numbers)
         columns = (requests, docs, firsts, lasts, borns, given, location_ids, facility_ids, agency_ids)
         return list(zip(numbers, *columns, strict=True))
-
-    def _row_of_cells(self, line: int, cells: list[str]) -> Row:
-        return self.check_record(line, cells)
 
     def _passwords_pass(self, passwords: list[str], places: list[tuple[str, str, str]]) -> bool:
         """Whether every given password passes the rule, and its facility's rule where the facility has one."""

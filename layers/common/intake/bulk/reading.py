@@ -170,7 +170,7 @@ def read_file(
     template = positions == _TEMPLATE_POSITIONS
     read = _record_reader(positions, max_cell_chars, limits)
     by_lines = text if blocks and template and info.delimiter == "," else None
-    whole = len(CANONICAL_COLUMNS) if template else 0
+    whole = len(CANONICAL_COLUMNS) if template else -1
     return info, Sheet(template, _parts(records, by_lines, read, whole, max_cell_chars), limits, close)
 
 
@@ -206,7 +206,7 @@ class Records:
 
     _records: Iterator[list[str]]
     _read: _ReadRecord
-    _whole: int  # the template's width if the layout is the template's (see after), else 0
+    _whole: int  # the template's width if the layout is the template's (see after), else -1 (no record's)
     _max_cell_chars: int
 
     def after(self, line: int) -> Iterator[Record]:
