@@ -250,12 +250,13 @@ def test_a_row_of_another_facility_is_wrong_facility_whoever_uploads(world: Worl
     checker = RowChecker(other.requestor, other.resolve, other.today, facility_id="fac-oak")
     row = checker.check(2, cells(locationId=location))
     plain = cells(requestId="2", docID="100202", dateOfBirth="03/14/1988", locationId=location)
-    quick = checker.quick(3, list(plain.values()))
+    quick = checker.check_record(3, tuple(plain.values()))
     # Then it is a WRONG_FACILITY error naming the facility whose upload the row belongs in, and never clean
     (issue,) = row.issues
     assert (issue.field, issue.code) == ("locationId", "WRONG_FACILITY")
     assert "fac-pine name" in issue.message and "put this row in an upload for that facility" in issue.message
-    assert row.facility_id == "" and quick is None
+    assert row.facility_id == "" and not isinstance(quick, tuple)  # a CheckedRow: the quick check did not take it
+    assert [issue.code for issue in quick.issues] == ["WRONG_FACILITY"]
     # And a row of the upload's own facility stays valid
     assert checker.check(4, cells(requestId="3", docID="100203", locationId="fac-oak-u1")).is_valid
 
@@ -287,3 +288,43 @@ def test_a_file_for_one_facility_plans_nothing_at_another(world: World) -> None:
     # Then every valid row is in fac-oak, and the fac-pine row is the one error
     assert {row.facility_id for row in checked if row.is_valid} == {"fac-oak"}
     assert [(row.line, row.issues[0].code) for row in checked if not row.is_valid] == [(12, "WRONG_FACILITY")]
+
+
+def test_a_block_of_lines_gives_the_rows_its_records_give_one_by_one(world: World) -> None:
+    # Given a block of plain lines, a blank row, a line off the plain shape (a lone CR ends it) and a repeat
+    from intake.bulk.checking import Row
+    from intake.bulk.reading import Lines, read_file
+
+    header = "requestId,docID,firstName,lastName,dateOfBirth,role,password,locationId"
+    plain = [f"{n},{7000 + n},Ann,Lee,01/02/1990,Learner,,fac-oak-u1" for n in range(1, 6)]
+    odd = "6,7006,José,Lee,1/2/1990,Learner,,fac-oak\r"
+    text = "\r\n".join(
+        [header, *plain[:3], ",,,,,,,", odd + plain[3], plain[4], "7,7001,Bo,Lee,01/02/1990,Learner,,x", ""]
+    )
+    info, sheet = read_file(io.BytesIO(text.encode()), max_bytes=10**6, max_rows=100, cpu_seconds=60, blocks=True)
+    (block,) = list(sheet.parts())
+    assert isinstance(block, Lines)
+    # When the block is checked, and its lines are read and checked one record at a time by another checker
+    blocks, records = checker(world), checker(world)
+    batches = blocks.check_block(info.header_line, block)
+    by_block: list[Row] = []
+    while True:
+        try:
+            by_block.extend(next(batches))
+        except StopIteration as done:
+            last = done.value
+            break
+    one_by_one: list[Row] = []
+    position, line = 0, info.header_line
+    while position < len(block.text):
+        line += 1
+        position, values = block.record_at(line, position)
+        if values is not None:
+            one_by_one.append(records.check_record(line, values))
+    # Then both give the same rows, numbered alike, and the block's last line is the file's
+    assert [as_checked(row) for row in by_block] == [as_checked(row) for row in one_by_one]
+    assert [as_checked(row).line for row in by_block] == [2, 3, 4, 6, 7, 8, 9]
+    assert last == 9
+    # And the plain lines come out as CleanRows, the others as CheckedRows (the repeat of 7001 with its issue)
+    assert [isinstance(row, tuple) for row in by_block] == [True, True, True, False, True, True, False]
+    assert "DUPLICATE_IN_FILE" in [issue.code for issue in as_checked(by_block[-1]).issues]

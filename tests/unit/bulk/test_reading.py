@@ -382,3 +382,92 @@ def test_a_damaged_workbook_is_not_csv() -> None:
     rejected = rejection(data[: len(data) // 2])
     assert rejected.code == "NOT_CSV"
     assert "Save As" in rejected.message
+
+
+# --- the parts of a file: Lines on the CSV fast path, then Records ----------------------------------------------------
+
+
+def walk(data: bytes, **options: bool) -> list[tuple[str, int, tuple[str, ...] | None]]:
+    """Every part of a file as a consumer sees it, lines numbered on from the header's: each Lines block read line by
+    line with record_at, each Records part from where the part before it ended."""
+    info, sheet = reading.read_file(io.BytesIO(data), max_bytes=10**6, max_rows=100, cpu_seconds=60, **options)
+    seen: list[tuple[str, int, tuple[str, ...] | None]] = []
+    line = info.header_line
+    for part in sheet.parts():
+        if isinstance(part, reading.Lines):
+            position = 0
+            while position < len(part.text):
+                line += 1
+                position, values = part.record_at(line, position)
+                seen.append(("lines", line, None if values is None else tuple(values)))
+        else:
+            seen.extend(("records", number, tuple(values)) for number, values in part.after(line))
+    return seen
+
+
+def test_a_template_csv_comes_in_lines_up_to_its_first_double_quote_then_in_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a template-laid-out CSV, read in small chunks past its first KiB, with every line break csv knows and
+    # blank rows, then a quoted cell holding a line break, and more rows
+    monkeypatch.setattr(reading, "_CHUNK", 16)
+    before = "".join(ROW + ("\r\n", "\n", "\r")[n % 3] + ("" if n % 5 else ",,,,,,,\r\n") for n in range(30))
+    quoted = '2,100202,"Ann\nMarie",Lee,01/02/1990,Learner,,fac-oak'
+    text = HEADER + "\r\n" + before + quoted + "\r\n" + ROW + "\r\n"
+    # When its parts are asked for by blocks
+    seen = walk(text.encode(), blocks=True)
+    # Then the lines before the block holding the quote come as Lines, read one by one as csv reads them (the blank
+    # rows as None), the first KiB at least
+    row = tuple(ROW.split(","))
+    kinds = [kind for kind, _, _ in seen]
+    in_lines = kinds.count("lines")
+    assert in_lines >= 20 and kinds == ["lines"] * in_lines + ["records"] * (len(seen) - in_lines)
+    assert [values for _, _, values in seen[:8]] == [row, None, row, row, row, row, row, None]
+    # And from there on Records, numbered on from the last line of the Lines, one line per record
+    assert [line for _, line, _ in seen] == list(range(2, 40))
+    assert seen[36][2] is not None and seen[36][2][2] == "Ann\nMarie"
+    # And read without blocks, the same file gives the same learner rows, all as Records
+    assert [(line, values) for _, line, values in walk(text.encode()) if values] == [
+        (line, values) for _, line, values in seen if values
+    ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        HEADER.replace(",", ";"),
+        "docID,requestId,firstName,lastName,dateOfBirth,role,password,locationId",
+        "notes," + HEADER,
+    ],
+    ids=["semicolons", "other-order", "a-column-before"],
+)
+def test_only_a_comma_separated_file_in_the_template_layout_comes_in_lines(header: str) -> None:
+    # Given a file of another delimiter or another layout
+    delimiter = ";" if ";" in header else ","
+    data = (header + "\n" + ("x," if "notes" in header else "") + ROW.replace(",", delimiter) + "\n").encode()
+    # When its parts are asked for by blocks, Then they are Records only
+    assert {kind for kind, _, _ in walk(data, blocks=True)} == {"records"}
+
+
+@pytest.mark.parametrize("header", [HEADER, "docID,requestId,firstName,lastName,dateOfBirth,role,password,locationId"])
+def test_blank_and_short_records_read_alike_in_the_template_layout_and_in_another(header: str) -> None:
+    # Given a file (with a quote, so read as Records) with an empty line, a row of empty cells, a short row, and a
+    # row whose only learner field is a password
+    rows = ["", ",,,,,,,", '"1",100201,Marcus', "1,,,,,Learner,pw-only-1,fac-oak", "", ROW]
+    data = (header + "\r\n" + "\r\n".join(rows) + "\r\n").encode()
+    # When it is read, by blocks or not, Then the blank rows are skipped and the others read on their lines
+    template = header == HEADER
+    for blocks in (True, False):
+        got = [(line, values[1], values[6]) for _, line, values in walk(data, blocks=blocks) if values]
+        docs = ["100201", "", "100201"] if template else ["1", "1", "1"]
+        assert got == [(4, docs[0], ""), (5, docs[1], "pw-only-1"), (7, docs[2], "")]
+
+
+def test_the_reader_knows_nothing_of_checking() -> None:
+    # Given the reader's source, Then it imports nothing of the checker: checking consumes what reading yields
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(reading.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "intake.bulk.checking" not in imported

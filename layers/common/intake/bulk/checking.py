@@ -1,10 +1,12 @@
 """Checking bulk rows: the single-learner rules per field, the requestor's scope per location, duplicates in the file.
 
-Hot path: one RowChecker per file. Most rows of a real file are plain (ASCII names, digit DOC IDs, MM/DD/YYYY dates,
-role Learner): a quick check accepts those with one regular expression over the whole record, values the rules would
-return unchanged only, and yields them as CleanRow tuples. Every other row takes the full rules (check_values), whose
-results are memoised per distinct raw value (names and dates repeat a lot in a file; the rules are pure). The quick
-check only ever says "clean" or "don't know", so a row's outcome is the same on either path.
+Hot path: one RowChecker per file, fed the reader's parts (intake.bulk.reading.Sheet): blocks of text (Lines) on the
+CSV fast path, records otherwise. Most rows of a real file are plain (ASCII names, digit DOC IDs, MM/DD/YYYY dates,
+role Learner): in a block, one regular expression finds each run of plain lines, whose rows are checked column by
+column; a quick check accepts a plain record with one regular expression over the whole record, values the rules
+would return unchanged only. Both yield them as CleanRow tuples. Every other row takes the full rules
+(check_values), whose results are memoised per distinct raw value (names and dates repeat a lot in a file; the rules
+are pure). The fast path only ever says "clean" or "don't know", so a row's outcome is the same on either path.
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import date
-from itertools import chain
+from itertools import chain, starmap
 from operator import indexOf
 from typing import BinaryIO, cast
 
 from intake import password_rules, rules
 from intake.authz import can_write_location
-from intake.bulk.reading import CANONICAL_COLUMNS, TOO_LONG, FileInfo, QuickCheck, read_checked
+from intake.bulk.reading import CANONICAL_COLUMNS, TOO_LONG, FileInfo, Lines, Records, read_file
 from intake.bulk.types import CheckedRow, CleanRow, RowIssue
 from intake.domain import Location, PasswordRule, Role, StaffMember
 from intake.errors import CREATE_DENIED_MESSAGE, FieldError
@@ -31,12 +33,12 @@ _DIGITS_MAX = 18  # < 2**63: a one- or two-digit int object, 32 bytes
 _LOCATION_ID_MAX = 128  # longer is no id of ours; DynamoDB keys have their own limits besides
 _SHOWN_MAX = 40
 _QUICK_CELL_MAX = 128  # the longest cell the quick shape accepts (a password); longer ones may need the TOO_LONG cut
-_ONE_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")  # a line as io.StringIO(newline="") splits them
-_CANONICAL_POSITIONS = {name: index for index, name in enumerate(CANONICAL_COLUMNS)}
 
 # (location_id, facility_id, agency_id) of a usable location, or what is wrong with the cell
 _LocationVerdict = tuple[tuple[str, str, str] | None, FieldError | None]
 _NO_LOCATION = ("", "", "")
+# What the checker makes of a row: a CleanRow on the fast path, else a CheckedRow.
+Row = CheckedRow | CleanRow
 
 
 class RowChecker:
@@ -75,22 +77,30 @@ class RowChecker:
         self._clean_shape = _clean_shape(today).fullmatch
         self._plain_run = _plain_run(today)
 
-    def quick_for(self, positions: dict[str, int], width: int) -> QuickCheck[CheckedRow | CleanRow] | None:
-        """The quick check for records laid out as the template (every column, in order), else None."""
-        if positions != _CANONICAL_POSITIONS or width != 8 or self._max_cell_chars < _QUICK_CELL_MAX:
-            return None
-        return QuickCheck(self.quick, self.quick_block)
+    def rows(self, parts: Iterable[Lines | Records], *, after: int, quick: bool) -> Iterator[Sequence[Row]]:
+        """The rows of a file's parts, which follow its header on line `after`, in order and in batches.
 
-    def quick_block(
-        self, line: int, text: str, usual: Callable[[int, str], CheckedRow | CleanRow | None]
-    ) -> Generator[Sequence[CheckedRow | CleanRow], None, int]:
-        """The rows of unquoted comma-separated lines after `line`: runs of plain lines at once, others by usual.
+        Lines (which come only when the fast path was asked for) by check_block; records by check_record, or with
+        quick=False (the reference the fast path is tested against) by the full rules only.
+        """
+        line = after
+        check = self.check_record if quick else self.check_values
+        for part in parts:
+            if isinstance(part, Lines):
+                line = yield from self.check_block(line, part)
+            else:
+                yield from zip(starmap(check, part.after(line)))  # a batch of one row per record
+
+    def check_block(self, line: int, block: Lines) -> Generator[Sequence[Row], None, int]:
+        """The rows of a block of lines after `line`: runs of plain lines at once, the others one at a time.
 
         One regular expression call finds each run of plain lines (a Python call per line costs more than checking
-        the line); only the lines between runs are handled one at a time. Returns the last line number.
+        the line); only the lines between runs are read by the block, one at a time, and checked by check_record.
+        Returns the block's last line.
         """
+        text = block.text
         position, end = 0, len(text)
-        plain_run, one_line = self._plain_run.match, _ONE_LINE.match
+        plain_run, record_at = self._plain_run.match, block.record_at
         while position < end:
             run_end = plain_run(text, position).end()  # type: ignore[union-attr]  # the run may be empty
             if run_end > position:
@@ -100,15 +110,13 @@ class RowChecker:
                 position = run_end
                 if position == end:
                     break
-            line_end = one_line(text, position).end()  # type: ignore[union-attr]  # at least one character
             line += 1
-            row = usual(line, text[position:line_end])
-            if row is not None:
-                yield (row,)
-            position = line_end
+            position, values = record_at(line, position)
+            if values is not None:
+                yield (self.check_record(line, values),)
         return line
 
-    def _plain_rows(self, first_line: int, run: str) -> list[CheckedRow | CleanRow]:
+    def _plain_rows(self, first_line: int, run: str) -> list[Row]:
         """The rows of a run of plain lines: CleanRows made at once if the run passes the checks the shape leaves.
 
         Those are name lengths, where each location is and whether it may be used, passwords, and duplicates; checked
@@ -136,14 +144,11 @@ class RowChecker:
             or not self._doc_lines.extend(doc_keys, numbers)
             or (request_keys and not self._request_lines.extend(request_keys, numbers, undo=self._doc_lines))
         ):
-            return [self._row_of_cells(number, cells[8 * at : 8 * at + 8]) for at, number in enumerate(numbers)]
+            return [self.check_record(number, cells[8 * at : 8 * at + 8]) for at, number in enumerate(numbers)]
         location_ids, facility_ids, agency_ids = zip(*places, strict=True)
         given = [password or None for password in passwords] if any(passwords) else [None] * len(numbers)
         columns = (requests, docs, firsts, lasts, borns, given, location_ids, facility_ids, agency_ids)
         return list(zip(numbers, *columns, strict=True))
-
-    def _row_of_cells(self, line: int, cells: list[str]) -> CheckedRow | CleanRow:
-        return self.quick(line, cells) or self.check_values(line, tuple(cells))
 
     def _passwords_pass(self, passwords: list[str], places: list[tuple[str, str, str]]) -> bool:
         """Whether every given password passes the rule, and its facility's rule where the facility has one."""
@@ -158,31 +163,32 @@ class RowChecker:
             if password
         )
 
-    def quick(self, line: int, record: list[str]) -> CleanRow | None:
-        """A template-ordered record as a CleanRow when every rule would accept it unchanged, else None (full path).
+    def check_record(self, line: int, record: Sequence[str]) -> Row:
+        """One record's row (cells in CANONICAL_COLUMNS order): a CleanRow when the quick check finds every rule would
+        accept it unchanged, else check_values's CheckedRow.
 
-        Nothing is recorded unless the row is accepted, so a row the quick check refuses is checked from scratch.
+        The quick check records nothing unless it accepts the row, so a row it refuses is checked from scratch.
         """
         # "," cannot occur in any cell the shape accepts, so joining cannot make a different record match
         if len(record) != 8 or self._clean_shape(",".join(record)) is None:
-            return None
+            return self.check_values(line, record)
         request_id, doc, first, last, born, _role, password, raw_location = record
         location, _ = self._locations.get(raw_location) or self._location(raw_location)
         if location is None:
-            return None
+            return self.check_values(line, record)
         if password and (
             rules.check_password(password, "password").__class__ is not str
             or self._facility_rule_check(location[1], password) is not None
         ):
-            return None
+            return self.check_values(line, record)
         # the shape allows digits only without a leading zero and at most _DIGITS_MAX of them: _compact_key's int
         doc_key: int | str = int(doc) if doc[0] <= "9" else doc
         if doc_key in self._doc_keys:
-            return None
+            return self.check_values(line, record)
         if request_id:
             request_key: int | str = int(request_id) if request_id[0] <= "9" else request_id
             if request_key in self._request_keys:
-                return None
+                return self.check_values(line, record)
             self._request_keys[request_key] = None
             self._request_lines.record(line)
         self._doc_keys[doc_key] = None
@@ -193,7 +199,7 @@ class RowChecker:
         """One row checked: cleaned fields when valid, else every issue found (one per field, plus duplicates)."""
         return self.check_values(line, tuple(cells.get(name, "") for name in CANONICAL_COLUMNS))
 
-    def check_values(self, line: int, values: tuple[str, ...]) -> CheckedRow:
+    def check_values(self, line: int, values: Sequence[str]) -> CheckedRow:
         """check for a row given as cells in CANONICAL_COLUMNS order (as read_values yields them)."""
         if TOO_LONG in values:
             return self._check_too_long(line, values)
@@ -281,7 +287,7 @@ class RowChecker:
             else [],
         )
 
-    def _check_too_long(self, line: int, values: tuple[str, ...]) -> CheckedRow:
+    def _check_too_long(self, line: int, values: Sequence[str]) -> CheckedRow:
         """A row with cut cells: checked with those cells blank, whose REQUIRED errors become TOO_LONG ones."""
         too_long = {name for name, value in zip(CANONICAL_COLUMNS, values, strict=True) if value == TOO_LONG}
         row = self.check_values(line, tuple("" if value == TOO_LONG else value for value in values))
@@ -481,14 +487,11 @@ def check_file(
     (the reference the quick check is tested against); a row's outcome is the same either way.
     """
     checker = RowChecker(requestor, resolve_location, today, facility_id=facility_id, max_cell_chars=max_cell_chars)
-    return read_checked(
-        stream,
-        check=checker.check_values,
-        quick_for=checker.quick_for if quick else None,
-        max_bytes=max_bytes,
-        max_rows=max_rows,
-        max_cell_chars=max_cell_chars,
-    )
+    # the fast path's shapes take cells of up to _QUICK_CELL_MAX characters, which must not need the TOO_LONG cut
+    fast = quick and max_cell_chars >= _QUICK_CELL_MAX
+    info, sheet = read_file(stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars, blocks=fast)
+    # the quick check reads cells in the template's order: records of any other layout take the full rules
+    return info, sheet.bound(checker.rows(sheet.parts(), after=info.header_line, quick=fast and sheet.template))
 
 
 def _clean_shape(today: date) -> re.Pattern[str]:
@@ -499,15 +502,16 @@ def _clean_shape(today: date) -> re.Pattern[str]:
     notation, never changed by upper-casing). Names: ASCII letters, apostrophes, periods, hyphens and single inner
     spaces, starting with a letter. dateOfBirth: MM/DD/YYYY with days 01-28 (real in every month) in years where every
     such day gives an age within the bounds whatever today's month and day. role: exactly Learner. password and
-    locationId: any cell without a comma (their rules run on them after the match).
+    locationId: any cell without a comma or NUL (their rules run on them after the match).
     """
     name = rf"(?=[^,]{{1,{rules.NAME_MAX}}},)[A-Za-z][A-Za-z'.\-]*(?: [A-Za-z'.\-]+)*"
     digits = rf"[1-9][0-9]{{0,{_DIGITS_MAX - 1}}}"
     doc = rf"(?:{digits}|[A-Z][A-Z0-9\-]{{0,{rules.DOC_ID_MAX - 1}}})"
     request = rf"(?:{digits}|[A-Za-z][A-Za-z0-9_\-]{{0,63}})?"
     born = rf"(?:0[1-9]|1[0-2])/(?:0[1-9]|1[0-9]|2[0-8])/{_year_pattern(today)}"
-    password = rf"[^,]{{0,{rules.PASSWORD_MAX}}}"
-    location = rf"[^,]{{1,{_LOCATION_ID_MAX}}}"
+    # no NUL, which no rule accepts in either: a TOO_LONG marker never matches
+    password = rf"[^,\x00]{{0,{rules.PASSWORD_MAX}}}"
+    location = rf"[^,\x00]{{1,{_LOCATION_ID_MAX}}}"
     role = re.escape(rules.LEARNER_ROLE)
     return re.compile(",".join((request, doc, name, name, born, role, password, location)))
 

@@ -8,6 +8,10 @@ Everything is bounded too, so that no file can hold a validator for long (docs/s
 reading"): the rows a sheet may number (blank ones included), the columns of a row, the cells of a file, the members
 of a workbook's ZIP and what each unpacks to (declared and counted), its shared strings, and the CPU time of a file.
 Every XML part of a workbook is parsed by defusedxml (no DTD, no entities) from a byte-counted stream.
+
+The reader knows nothing of checking. read_file reads the header and hands back the rows to come as a Sheet of
+parts: on the CSV fast path, Lines (blocks of whole lines of text, split as _LINE says, for a consumer to walk), then
+Records (each learner row's line and cells). Sheet.bound keeps the rows a consumer makes of them within the limits.
 """
 
 from __future__ import annotations
@@ -16,18 +20,19 @@ import codecs
 import csv
 import io
 import posixpath
+import re
 import struct
 import sys
 import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from operator import itemgetter
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Generic, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 from intake.bulk.types import FileRejected, RowIssue
 from intake.settings import get_settings
@@ -61,9 +66,12 @@ MAX_COLUMNS = 1000
 _SPARE_ROWS = 1000
 _CELLS_PER_ROW = 64  # a file may hold this many cells per row it may number, on average
 _CPU_CHECK_EVERY = 1024  # learner rows between two looks at the CPU time
-_Row = TypeVar("_Row")
+_R = TypeVar("_R")
+# a line as io.StringIO(newline="") splits them, so as csv reads them: the one definition of a line in a block
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
 _HEADER_KEY_DROP = str.maketrans("", "", " \t\u00a0\ufeff_-")
 _CANONICAL_BY_KEY = {name.lower(): name for name in CANONICAL_COLUMNS}
+_TEMPLATE_POSITIONS = {name: index for index, name in enumerate(CANONICAL_COLUMNS)}
 
 
 @dataclass(slots=True)
@@ -76,6 +84,12 @@ class FileInfo:
     columns: list[str]
     header_line: int = 1
     warnings: list[RowIssue] = field(default_factory=list)
+
+
+# A learner row as the reader reads it: its spreadsheet line and its cells in CANONICAL_COLUMNS order.
+Record = tuple[int, Sequence[str]]
+# One record's cells in canonical order (None: a blank row or one without learner fields), given its line.
+_ReadRecord = Callable[[int, list[str]], "Sequence[str] | None"]
 
 
 def read_rows(
@@ -98,45 +112,34 @@ def read_rows(
 
 
 def read_values(
-    stream: BinaryIO, *, max_bytes: int, max_rows: int, max_cell_chars: int = 1000
+    stream: BinaryIO, *, max_bytes: int, max_rows: int, max_cell_chars: int = 1000, cpu_seconds: float | None = None
 ) -> tuple[FileInfo, Iterator[tuple[int, tuple[str, ...]]]]:
     """read_rows with each row as a tuple of cells in CANONICAL_COLUMNS order: no dict per row."""
-    return read_checked(stream, check=_pair, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars)
+    info, sheet = read_file(
+        stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars, cpu_seconds=cpu_seconds
+    )
+    parts = cast(Iterator[Records], sheet.parts())  # no Lines: not asked for
+    return info, sheet.bound(
+        ((line, tuple(values)),) for part in parts for line, values in part.after(info.header_line)
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class QuickCheck(Generic[_Row]):
-    """A check of raw records that accepts the common clean row cheaply, made for one file's column layout.
-
-    Both return only rows they accept; anything else goes down the usual path (cells in canonical order, then
-    `check`), so they must accept only learner rows with no cell longer than max_cell_chars.
-    record(line, record): the row of one record, or None for the usual path.
-    block(line, text, usual): the rows of a block of comma-separated lines without double quotes that follows `line`,
-    in order and in batches, each line not accepted sent to usual(its line, its text); returns the block's last line.
-    """
-
-    record: Callable[[int, list[str]], _Row | None]
-    block: Callable[[int, str, Callable[[int, str], _Row | None]], Generator[Sequence[_Row], None, int]]
-
-
-# Given the positions of the file's canonical columns and the record width: the quick check, or None.
-QuickFor = Callable[[dict[str, int], int], QuickCheck[_Row] | None]
-
-
-def read_checked(
+def read_file(
     stream: BinaryIO,
     *,
-    check: Callable[[int, tuple[str, ...]], _Row],
-    quick_for: QuickFor[_Row] | None = None,
     max_bytes: int,
     max_rows: int,
     max_cell_chars: int = 1000,
     cpu_seconds: float | None = None,
-) -> tuple[FileInfo, Iterator[_Row]]:
-    """read_values with `check(line, cells)` applied to each row, a quick check of the raw records first if given.
+    blocks: bool = False,
+) -> tuple[FileInfo, Sheet]:
+    """The file's description, its header read (FileRejected for the header's faults from this call), and its rows
+    to come as a Sheet of parts: Lines, blocks of text on the CSV fast path (only if `blocks` is asked for), then
+    Records, record by record.
 
-    The hot path: a comma-separated file is handed to the quick check a block of lines at a time, up to the first
-    block holding a double quote (a quoted cell may hold line breaks, so from there csv reads record by record).
+    Lines come only for a comma-separated file with the template's columns in their places (Sheet.template), and
+    only up to the first block holding a double quote (a quoted cell may hold line breaks, so from there csv reads
+    record by record).
     The file may take cpu_seconds of this thread's CPU time from this call on (default: the
     VALIDATION_CPU_SECONDS setting), checked every _CPU_CHECK_EVERY rows; past it the file is TOO_SLOW.
     """
@@ -155,16 +158,129 @@ def read_checked(
         text = _CsvText(_whole_line_blocks(_text_chunks(head, source, _Decoder(info))))
         lines_before, records = _csv_records(text, source, info, limits)
         close = _nothing
-    by_blocks = text if info.delimiter == "," else None  # the quick check's line shape is comma-separated
-    rows = _learner_rows(records, lines_before, info, limits, max_cell_chars, close, check, quick_for, by_blocks)
-    sentinel = object()
-    first = next(rows, sentinel)
-    if first is sentinel:
-        raise FileRejected(
-            "EMPTY_FILE",
-            "The file has a header but no learners: add one row per learner under the header and upload it again",
-        )
-    return info, chain((cast(_Row, first),), rows)
+    try:
+        try:
+            header = _header(records, lines_before, info, limits)
+            positions = _columns(header, info)
+        except csv.Error as exc:
+            raise _unreadable(exc) from None
+    except BaseException:
+        close()
+        raise
+    template = positions == _TEMPLATE_POSITIONS
+    read = _record_reader(positions, max_cell_chars, limits)
+    by_lines = text if blocks and template and info.delimiter == "," else None
+    whole = len(CANONICAL_COLUMNS) if template else -1
+    return info, Sheet(template, _parts(records, by_lines, read, whole, max_cell_chars), limits, close)
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """Whole lines of a comma-separated file in the template's layout, without a double quote: the fast path's text.
+
+    A part follows on from the line the part before it ended on (the header's for the first): whoever walks a block
+    numbers its lines, so the reader spends no pass over the text counting them. Lines end as csv splits them, at
+    CRLF, LF or a lone CR (_LINE); record_at reads one of them as Records would.
+    """
+
+    text: str
+    _read: _ReadRecord
+
+    def record_at(self, line: int, position: int) -> tuple[int, Sequence[str] | None]:
+        """Where the line starting at `position` ends, and its cells as a Record's (None: not a learner row).
+
+        `line` is its spreadsheet line, for the limits on blank rows.
+        """
+        end = _LINE.match(self.text, position).end()  # type: ignore[union-attr]  # matches at every position
+        try:
+            # without a double quote a line is one record, which csv reads as it would in the file
+            record = next(_csv_reader((self.text[position:end],), ","), [])
+        except csv.Error as exc:
+            raise _unreadable(exc) from None
+        return end, self._read(line, record)
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """The rest of a file, record by record: from the first double quote of a file read by Lines, else all of it."""
+
+    _records: Iterator[list[str]]
+    _read: _ReadRecord
+    _whole: int  # the template's width if the layout is the template's (see after), else -1 (no record's)
+    _max_cell_chars: int
+
+    def after(self, line: int) -> Iterator[Record]:
+        """The learner records that follow `line` (where the part before ended), with their lines."""
+        read, whole, max_cell_chars = self._read, self._whole, self._max_cell_chars
+        try:
+            for record in self._records:
+                line += 1
+                # the common record of the template's layout taken whole, as _read would, without a call or a copy:
+                # a learner's row (it has a docID), as wide as the layout, no cell to cut
+                if (
+                    len(record) == whole
+                    and (doc := record[1])
+                    and not doc.isspace()
+                    and len("".join(record)) <= max_cell_chars
+                ):
+                    yield line, record
+                    continue
+                values = read(line, record)
+                if values is not None:
+                    yield line, values
+        except csv.Error as exc:
+            raise _unreadable(exc) from None
+
+
+class Sheet:
+    """A file's rows after its header: its parts in order, and the limits of the rows made of them."""
+
+    def __init__(
+        self, template: bool, parts: Iterator[Lines | Records], limits: _Limits, close: Callable[[], None]
+    ) -> None:
+        self.template = template  # every template column, in the template's places (any others after them)
+        self._parts = parts
+        self._limits = limits
+        self._close = close
+
+    def parts(self) -> Iterator[Lines | Records]:
+        """Lines (asked for, and the file allows it), then Records (at most one, the last part)."""
+        return self._parts
+
+    def bound(self, batches: Iterable[Sequence[_R]]) -> Iterator[_R]:
+        """The rows made of the parts, given in batches in order, within the file's limits; the file closed after.
+
+        EMPTY_FILE from this call if there is none. Past max_rows rows, or this file's CPU time, the iterator raises
+        TOO_MANY_ROWS (after the first max_rows rows) or TOO_SLOW; both are looked at once per batch, and at least
+        every _CPU_CHECK_EVERY rows.
+        """
+        rows = self._bounded(batches)
+        sentinel = object()
+        first = next(rows, sentinel)
+        if first is sentinel:
+            raise FileRejected(
+                "EMPTY_FILE",
+                "The file has a header but no learners: add one row per learner under the header and upload it again",
+            )
+        return chain((cast(_R, first),), rows)
+
+    def _bounded(self, batches: Iterable[Sequence[_R]]) -> Iterator[_R]:
+        limits = self._limits
+        max_rows = limits.max_rows
+        count = 0
+        look_at = min(max_rows, _CPU_CHECK_EVERY)  # one comparison per batch serves both the row limit and the clock
+        try:
+            for batch in batches:
+                count += len(batch)
+                if count > look_at:
+                    if count > max_rows:
+                        yield from batch[: len(batch) - (count - max_rows)]
+                        raise _too_many_rows(max_rows)
+                    limits.check_time()
+                    look_at = min(max_rows, count + _CPU_CHECK_EVERY)
+                yield from batch
+        finally:
+            self._close()
 
 
 @dataclass(slots=True)
@@ -220,10 +336,6 @@ def _too_many_columns(line: int, columns: int) -> FileRejected:
         f"Row {line:,} has {columns:,} columns or more, more than the {MAX_COLUMNS:,} a file may have: delete the "
         f"columns to the right of the template's columns (select them, right-click > Delete) and upload it again",
     )
-
-
-def _pair(line: int, values: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
-    return line, values
 
 
 def _empty_file() -> FileRejected:
@@ -388,7 +500,9 @@ class _CsvText:
         rest = self._current.read()
         if rest:
             yield rest
-        yield from self._blocks
+        # not `yield from`: closing this generator (its reader stops at a pushed block) must not close the blocks
+        for block in self._blocks:  # noqa: UP028
+            yield block
 
     def push(self, block: str) -> None:
         self._blocks = chain((block,), self._blocks)
@@ -815,67 +929,47 @@ def _cell_text(value: object) -> str:
 # --- header and rows -------------------------------------------------------------------------------------------------
 
 
-def _learner_rows(
-    records: Iterator[list[str]],
-    lines_before: int,
-    info: FileInfo,
-    limits: _Limits,
-    max_cell_chars: int,
-    close: Callable[[], None],
-    check: Callable[[int, tuple[str, ...]], _Row],
-    quick_for: QuickFor[_Row] | None,
-    text: _CsvText | None,
-) -> Iterator[_Row]:
-    try:
-        line, header = _header(records, lines_before, info, limits)
-        positions = _columns(header, info)
-        width, usual = _usual_row(positions, check, max_cell_chars, limits)
-        quick = quick_for(positions, width) if quick_for is not None else None
-        if quick is not None and text is not None:
-            rows: Iterator[Sequence[_Row]] = _block_rows(text, line, quick, usual)
+def _parts(
+    records: Iterator[list[str]], text: _CsvText | None, read: _ReadRecord, whole: int, max_cell_chars: int
+) -> Iterator[Lines | Records]:
+    """The file after its header: with text, by Lines up to the first block holding a double quote; then Records."""
+    if text is not None:
+        for block in text.blocks():
+            if '"' in block:
+                text.push(block)
+                records = _csv_reader(text.lines(), ",")
+                break
+            yield Lines(block, read)
         else:
-            rows = _record_rows(records, line, quick, usual)
-        max_rows = limits.max_rows
-        count = 0
-        look_at = min(max_rows, _CPU_CHECK_EVERY)  # one comparison per batch serves both the row limit and the clock
-        for batch in rows:
-            count += len(batch)
-            if count > look_at:
-                if count > max_rows:
-                    yield from batch[: len(batch) - (count - max_rows)]
-                    raise _too_many_rows(max_rows)
-                limits.check_time()
-                look_at = min(max_rows, count + _CPU_CHECK_EVERY)
-            yield from batch
-    except csv.Error as exc:
-        raise FileRejected("NOT_CSV", f"The file could not be read as CSV ({exc}): {SAVE_AS_CSV}.") from None
-    finally:
-        close()
+            return
+    yield Records(records, read, whole, max_cell_chars)
 
 
-def _header(records: Iterator[list[str]], line: int, info: FileInfo, limits: _Limits) -> tuple[int, list[str]]:
-    """The first non-blank record and its line."""
+def _unreadable(exc: csv.Error) -> FileRejected:
+    return FileRejected("NOT_CSV", f"The file could not be read as CSV ({exc}): {SAVE_AS_CSV}.")
+
+
+def _header(records: Iterator[list[str]], line: int, info: FileInfo, limits: _Limits) -> list[str]:
+    """The first non-blank record (its line becomes info.header_line)."""
     for header in records:
         line += 1
         if len(header) > MAX_COLUMNS:
             raise _too_many_columns(line, len(header))
         if any(cell.strip() for cell in header):
             info.header_line = line
-            return line, header
+            return header
         limits.check_line(line)
         if not line % _CPU_CHECK_EVERY:
             limits.check_time()
     raise _empty_file()
 
 
-def _usual_row(
-    positions: dict[str, int], check: Callable[[int, tuple[str, ...]], _Row], max_cell_chars: int, limits: _Limits
-) -> tuple[int, Callable[[int, list[str]], _Row | None]]:
-    """The record width of the layout, and the usual path of one record: None for a blank row, else check's row.
+def _record_reader(positions: dict[str, int], max_cell_chars: int, limits: _Limits) -> _ReadRecord:
+    """How one record of the layout is read: its cells in canonical order, or None for a blank row.
 
-    Every record the quick check does not accept comes here, so the limits that cost nothing on the quick path are
-    checked here only where a record is unusual: a blank row's line against the sheet's rows (blank rows are never
-    counted as learners), an off-width record's cells against the columns and cells a file may have.
+    Every record the fast path does not take whole comes here, so the limits that cost nothing there are checked
+    here only where a record is unusual: a blank row's line against the sheet's rows (blank rows are never counted
+    as learners), an off-width record's cells against the columns and cells a file may have.
     """
     width = max(positions.values()) + 1
     # a column the file lacks reads the cell just past the widest one, which every record is padded to hold
@@ -884,7 +978,7 @@ def _usual_row(
     blank_last = len(positions) < len(CANONICAL_COLUMNS)
     padded = width + 1 if blank_last else width
 
-    def usual(line: int, record: list[str]) -> _Row | None:
+    def read(line: int, record: list[str]) -> Sequence[str] | None:
         if len(record) != padded or (blank_last and record[-1]):
             if not record:
                 blank(line)
@@ -897,53 +991,17 @@ def _usual_row(
         if not learner_fields or learner_fields.isspace():
             blank(line)
             return None
-        values = values_of(record)
+        values: tuple[str, ...] = values_of(record)
         if len("".join(values)) > max_cell_chars:
             values = tuple(TOO_LONG if len(value) > max_cell_chars else value for value in values)
-        return check(line, values)
+        return values
 
     def blank(line: int) -> None:
         limits.check_line(line)
         if not line % _CPU_CHECK_EVERY:
             limits.check_time()
 
-    return width, usual
-
-
-def _record_rows(
-    records: Iterator[list[str]],
-    line: int,
-    quick: QuickCheck[_Row] | None,
-    usual: Callable[[int, list[str]], _Row | None],
-) -> Iterator[Sequence[_Row]]:
-    """The rows of the records after `line`, one record per line, one row per batch."""
-    for record in records:
-        line += 1
-        row = quick.record(line, record) if quick is not None else None
-        if row is None:
-            row = usual(line, record)
-            if row is None:
-                continue
-        yield (row,)
-
-
-def _block_rows(
-    text: _CsvText, line: int, quick: QuickCheck[_Row], usual: Callable[[int, list[str]], _Row | None]
-) -> Iterator[Sequence[_Row]]:
-    """Batches of rows of the comma-separated text after `line`, by blocks of lines up to the first double quote."""
-
-    def one_line(number: int, raw: str) -> _Row | None:
-        # without a double quote a line is one record, which csv reads as it would in the file
-        record = next(_csv_reader((raw,), ","), [])
-        row = quick.record(number, record)
-        return usual(number, record) if row is None else row
-
-    for block in text.blocks():
-        if '"' in block:
-            text.push(block)
-            yield from _record_rows(_csv_reader(text.lines(), ","), line, quick, usual)
-            return
-        line = yield from quick.block(line, block, one_line)
+    return read
 
 
 def _too_many_rows(max_rows: int) -> FileRejected:
