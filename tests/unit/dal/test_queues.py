@@ -10,6 +10,7 @@ import pytest
 
 from intake.dal import queues
 from intake.dal.aws import client
+from intake.domain import CreationMessage
 from intake.errors import StorageUnavailable
 from intake.settings import get_settings
 from tests.integration.fault_injection import Faults, Rule, _Sleeps
@@ -39,8 +40,8 @@ def _drain() -> list[dict]:
             client("sqs").delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _messages(n: int) -> list[dict]:
-    return [{"uploadId": "up-1", "chunk": i, "start": 0} for i in range(n)]
+def _messages(n: int) -> list[CreationMessage]:
+    return [CreationMessage(uploadId="up-1", chunk=i, start=0) for i in range(n)]
 
 
 def test_messages_are_sent_ten_per_request(aws, sqs_faults):
@@ -59,12 +60,12 @@ def test_the_body_is_compact_json(aws, monkeypatch):
     sent: list[dict] = []
     monkeypatch.setattr(client("sqs"), "send_message_batch", lambda **kw: sent.append(kw) or {"Successful": []})
     # When it is sent
-    queues.send_creation_messages([{"uploadId": "up-1", "chunk": 0}])
+    queues.send_creation_messages([CreationMessage(uploadId="up-1", chunk=0)])
     # Then its body has no spaces, its id is its place in the batch, and it goes to the creation queue
     assert sent == [
         {
             "QueueUrl": get_settings().creation_queue_url,
-            "Entries": [{"Id": "0", "MessageBody": '{"uploadId":"up-1","chunk":0}'}],
+            "Entries": [{"Id": "0", "MessageBody": '{"uploadId":"up-1","chunk":0,"start":0}'}],
         }
     ]
 
