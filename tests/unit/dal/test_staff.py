@@ -158,3 +158,62 @@ def test_failed_reads_are_storage_unavailable(aws, refuse):
         staff.get_staff("ridge")
     with pytest.raises(StorageUnavailable, match="list staff"):
         staff.list_staff()
+
+
+def test_a_stale_replace_says_to_reload(aws):
+    # Given ridge read, then deactivated by someone else
+    staff.put_staff(RIDGE)
+    read = staff.get_staff("ridge")
+    staff.put_staff(read.model_copy(update={"active": False}))
+    # When the stale read is replaced
+    with pytest.raises(Conflict) as raised:
+        staff.replace_staff(read, read.model_copy(update={"role": Role.EDUCATOR}))
+    # Then the message is the one the page shows
+    assert raised.value.message == "The staff member was changed by someone else meanwhile; reload and try again"
+
+
+INACTIVE = RIDGE.model_copy(update={"active": False})
+
+
+@pytest.mark.parametrize(
+    ("operation", "call", "what"),
+    [
+        ("PutItem", lambda: staff.put_staff(INACTIVE), "save the staff member"),
+        ("PutItem", lambda: staff.replace_staff(RIDGE, INACTIVE), "save the staff member"),
+        ("DeleteItem", lambda: staff.delete_staff("ridge"), "remove the staff member"),
+        ("GetItem", lambda: staff.get_staff("ridge"), "read the staff member"),
+        ("Scan", staff.list_staff, "list staff"),
+    ],
+    ids=["put", "replace", "delete", "get", "list"],
+)
+def test_each_failure_names_what_could_not_be_done_and_changes_nothing(aws, faults, refuse, operation, call, what):
+    # Given ridge stored, and DynamoDB throttling one kind of call on the staff table
+    staff.put_staff(RIDGE)
+    before = _stored("ridge")
+    refuse("dynamodb", operation, "ProvisionedThroughputExceededException", table="StaffTable")
+    # When the call is made
+    with pytest.raises(StorageUnavailable) as raised:
+        call()
+    # Then the domain error names it, and the record is as it was
+    assert raised.value.message == f"Could not {what} right now; try again in a moment"
+    with faults.disarmed():
+        assert _stored("ridge") == before
+
+
+def test_get_staff_reads_consistently(aws):
+    # Given ridge stored, and the staff client's item reads recorded
+    staff.put_staff(RIDGE)
+    seen: list[object] = []
+
+    def record(params, **_):
+        seen.append(params.get("ConsistentRead"))
+
+    events = StaffItem._get_connection().connection.client.meta.events
+    events.register("provide-client-params.dynamodb.GetItem", record, unique_id="record-get")
+    try:
+        # When ridge is read
+        staff.get_staff("ridge")
+    finally:
+        events.unregister("provide-client-params.dynamodb.GetItem", unique_id="record-get")
+    # Then the read was consistent (a change just written decides access at once)
+    assert seen == [True]
