@@ -198,7 +198,7 @@ def test_start_validating_takes_one_object_only(aws: Any) -> None:
     assert other is None
 
 
-def test_reject_reports_the_file_deletes_it_and_keeps_the_plan_as_it_always_has(aws: Any) -> None:
+def test_reject_reports_the_file_and_deletes_it_and_any_plan_written_before_the_fault(aws: Any) -> None:
     from intake.bulk import lifecycle
     from intake.bulk.keys import error_report_key, plan_prefix
 
@@ -211,7 +211,7 @@ def test_reject_reports_the_file_deletes_it_and_keeps_the_plan_as_it_always_has(
     assert rejected.counts["rows"] == 0
     assert [(e["line"], e["code"]) for e in rejected.errors] == [(0, "NOT_CSV")]
     assert _keys(aws, "incoming/") == []
-    assert _keys(aws, plan_prefix(FACILITY, "u-reject")) != []
+    assert _keys(aws, plan_prefix(FACILITY, "u-reject")) == []
     assert _keys(aws, "reports/") == [error_report_key(FACILITY, "u-reject")]
 
 

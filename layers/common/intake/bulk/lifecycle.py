@@ -115,7 +115,8 @@ def _file_issue(code: str, message: str) -> RowIssue:
 
 
 def reject(upload: Upload, code: str, message: str) -> Upload | None:
-    """The file as a whole is unusable: its one error in errors.csv, the raw file deleted, the upload REJECTED."""
+    """The file as a whole is unusable: its one error in errors.csv, the raw file and any plan chunks written before
+    the fault (e.g. TOO_MANY_ROWS far down the file) deleted, the upload REJECTED."""
     issue = _file_issue(code, message)
     report_key = keys.error_report_key(upload.facility_id, upload.upload_id)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as out:
@@ -125,12 +126,16 @@ def reject(upload: Upload, code: str, message: str) -> Upload | None:
     _delete_files(upload, upload.object_etag, plan=False)  # a rejected file may still hold passwords
     logger.info("upload rejected", extra={"upload_id": upload.upload_id, "code": code})
     metrics.add_metric(name="UploadsRejected", unit="Count", value=1)
-    return _transition(
+    rejected = _transition(
         Step.REJECT,
         upload.upload_id,
         UploadStatus.REJECTED,
         UploadChange(errors=[issue.as_dict()], error_report_key=report_key, counts={"rows": 0}),
     )
+    if rejected is not None:
+        # Only once REJECTED: a refused reject (another attempt validated the file meanwhile) keeps that plan.
+        objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
+    return rejected
 
 
 def mark_validated(
