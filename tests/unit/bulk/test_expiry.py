@@ -278,3 +278,22 @@ def test_the_expiry_sweep_also_deletes_due_passwords(aws: Any) -> None:
     # Then nothing is expired, but the copy with passwords is deleted
     assert expired == 0 and _keys(aws, key) == [] and _stored("u-done").result_passwords_key is None
     assert _stored("u-done").status is S.COMPLETED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lifecycle.expire deletes the raw file's key unconditionally (docs/security.md: the sweeper has no "
+    "s3:GetObject on incoming/), so expiring an older drop deletes a newer drop put since at the same key "
+    "(a nightly file of the same name); while that newer drop awaits validation it then ends FAILED",
+)
+def test_expiring_an_old_drop_leaves_a_newer_drop_at_the_same_key(aws: Any) -> None:
+    from intake.bulk.expiry import sweep_expired
+
+    # Given an unconfirmed drop past its expiry, and a newer file dropped since at the same key
+    old = make_upload(aws, "u-old-drop", S.VALIDATED)
+    newer = b"requestId,docID\n1,B2,tonight\n"
+    _put(aws, old.object_key, newer)
+    # When the sweep expires the old drop
+    assert sweep_expired() == 1 and _stored("u-old-drop").status is S.EXPIRED
+    # Then the newer file (not the one the old upload took) is still there
+    assert _keys(aws, old.object_key) == [old.object_key]
