@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from intake.domain import Upload, UploadStatus
-from tests.conftest import AGENCY_A, FAC_A1, UNIT_A1, UNIT_A1B
+from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A1B, UNIT_A2
 from tests.integration.bulk_helpers import csv_file
 
 S = UploadStatus
@@ -260,3 +260,56 @@ def test_an_upload_no_longer_validating_is_left_as_it_is(aws: Any, directory: di
     assert found.status is S.FAILED and found.reason == "replaced"
     assert result is None or result.status is S.FAILED
     assert _keys(aws, "plans/") == [] and _read(aws, upload.object_key) == newer
+
+
+def test_the_record_keeps_the_first_hundred_errors_and_the_report_has_them_all(
+    aws: Any, directory: dict[str, Any]
+) -> None:
+    from intake.bulk.validation import KEPT_ISSUES
+
+    # Given a link upload of one good row and 150 rows without a DOC ID
+    rows = [f"1,870001,Ann,Lee,01/02/1990,Learner,,{UNIT_A1}"]
+    rows += [f"{i},,Bo,Ray,01/02/1990,Learner,,{UNIT_A1}" for i in range(2, 152)]
+    upload = validating(aws, "up-many", csv_file(rows))
+    # When validated
+    validate(upload, directory)
+    # Then the record counts all 150 invalid rows but keeps only the first hundred errors, in line order
+    found = stored("up-many")
+    assert found.status is S.VALIDATED_WITH_ERRORS and found.counts["invalid"] == 150
+    assert len(found.errors) == KEPT_ISSUES == 100
+    assert [e["line"] for e in found.errors] == list(range(3, 103))
+    # And the error report in the bucket has a line for every one of them
+    assert found.error_report_key is not None
+    report = list(csv.DictReader(io.StringIO(_read(aws, found.error_report_key).decode("utf-8-sig"))))
+    assert len(report) == 150
+    assert [entry["docId"] for chunk in plan_objects(aws, "up-many") for entry in chunk] == ["870001"]
+
+
+def test_a_learner_at_another_facility_is_planned_as_a_move(aws: Any, directory: dict[str, Any]) -> None:
+    from intake import learner_creation
+    from intake.bulk.types import MOVE, plan_chunk_of
+
+    # Given a learner of the agency at the lake facility
+    learner = learner_creation.new_learner(
+        agency_id=AGENCY_A,
+        doc_id="880001",
+        first_name="Al",
+        last_name="Bo",
+        date_of_birth="01/01/1990",
+        location_id=UNIT_A2,
+        facility_id=FAC_A2,
+        created_by="lake",
+    )
+    learner_creation.insert(learner, "Lake-pass-123")
+    # When the ridge facility's upload naming them is validated
+    upload = validating(aws, "up-move", csv_file([f"1,880001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
+    validate(upload, directory)
+    # Then it is VALIDATED with one move planned, the entry naming where the learner was seen
+    found = stored("up-move")
+    assert found.status is S.VALIDATED and found.counts["toMove"] == 1 and found.counts["toCreate"] == 0
+    [chunk] = plan_objects(aws, "up-move")
+    [entry] = plan_chunk_of(chunk)
+    assert entry.action == MOVE and entry.existing is not None
+    assert tuple(entry.existing) == (learner.learner_id, UNIT_A2, FAC_A2)
+    assert (entry.location_id, entry.facility_id) == (UNIT_A1, FAC_A1)
+    assert chunk[0]["existing"] == {"learnerId": learner.learner_id, "locationId": UNIT_A2, "facilityId": FAC_A2}
