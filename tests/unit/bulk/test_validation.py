@@ -165,8 +165,15 @@ def test_a_file_with_errors_is_validated_with_errors_and_an_error_report(aws: An
     assert found.chunks_total == 1
 
 
-def test_a_too_large_file_is_rejected_unread(aws: Any, directory: dict[str, Any]) -> None:
+def test_a_too_large_file_is_rejected_unread(
+    aws: Any, directory: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from intake.dal import directory as locations
+    from intake.dal import objects
+
+    opened: list[str] = []
+    real_open = objects.open_object
+    monkeypatch.setattr(objects, "open_object", lambda key, etag=None: opened.append(key) or real_open(key, etag))
 
     # Given the facility allows 100 bytes per upload, and a link upload of a larger file
     facility = locations.get_location(FAC_A1)
@@ -182,9 +189,11 @@ def test_a_too_large_file_is_rejected_unread(aws: Any, directory: dict[str, Any]
     found = stored("up-large")
     assert result is not None and found.status is S.REJECTED
     assert [(e["line"], e["code"]) for e in found.errors] == [(0, "TOO_LARGE")]
-    assert "100" in found.errors[0]["message"]
+    assert found.errors[0]["message"] == "The file is larger than 100 bytes: split it"
     assert found.error_report_key is not None and _keys(aws, "reports/") == [found.error_report_key]
     assert _keys(aws, "incoming/") == [] and _keys(aws, "plans/") == []
+    # And the file was never opened: its size alone decided
+    assert opened == []
 
 
 def test_a_file_that_is_not_a_csv_is_rejected(aws: Any, directory: dict[str, Any]) -> None:
@@ -313,3 +322,32 @@ def test_a_learner_at_another_facility_is_planned_as_a_move(aws: Any, directory:
     assert tuple(entry.existing) == (learner.learner_id, UNIT_A2, FAC_A2)
     assert (entry.location_id, entry.facility_id) == (UNIT_A1, FAC_A1)
     assert chunk[0]["existing"] == {"learnerId": learner.learner_id, "locationId": UNIT_A2, "facilityId": FAC_A2}
+
+
+def test_a_file_with_only_warnings_is_validated_and_reports_the_warnings(aws: Any, directory: dict[str, Any]) -> None:
+    from intake import learner_creation
+
+    # Given a learner 0045123 elsewhere in the agency, and a file naming them as 45123 (Excel lost the zeros)
+    learner = learner_creation.new_learner(
+        agency_id=AGENCY_A,
+        doc_id="0045123",
+        first_name="Al",
+        last_name="Bo",
+        date_of_birth="01/01/1990",
+        location_id=UNIT_A2,
+        facility_id=FAC_A2,
+        created_by="lake",
+    )
+    learner_creation.insert(learner, "Lake-pass-123")
+    rows = [f"1,45123,Al,Bo,01/01/1990,Learner,,{UNIT_A1}", f"2,7712345,Cy,Fox,01/02/1990,Learner,,{UNIT_A1}"]
+    upload = validating(aws, "up-warn", csv_file(rows))
+    # When validated
+    validate(upload, directory)
+    # Then it is VALIDATED (a warning blocks nothing), with the warning kept and no error
+    found = stored("up-warn")
+    assert found.status is S.VALIDATED and found.errors == [] and found.counts["warnings"] == 1
+    assert [(w["line"], w["field"], w["code"]) for w in found.warnings] == [(2, "docID", "DOC_ID_LEADING_ZEROS")]
+    # And the issues report holds that warning too
+    assert found.error_report_key == f"reports/{FAC_A1}/up-warn/errors.csv"
+    assert "DOC_ID_LEADING_ZEROS" in _read(aws, found.error_report_key).decode("utf-8-sig")
+    assert sum(len(chunk) for chunk in plan_objects(aws, "up-warn")) == 2
