@@ -36,7 +36,7 @@ def _actions(scope: str) -> list[str]:
 @pytest.fixture
 def user_pool(directory: dict, monkeypatch: pytest.MonkeyPatch) -> str:
     """The template's staff user pool in moto, named in the settings."""
-    from infra.resources import provision_user_pool
+    from local.resources import provision_user_pool
 
     pool = provision_user_pool("us-east-1").pool_id
     monkeypatch.setenv("USER_POOL_ID", pool)

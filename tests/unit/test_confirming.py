@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from intake import confirming, upload_service
+from intake import confirming
+from intake.confirming import ConfirmCommand
 from intake.domain import UploadStatus
 from intake.errors import Conflict
-from intake.upload_service import ConfirmCommand
 from tests.unit.upload_support import creation_messages, idempotency_records, stored, validated_upload
 
 
@@ -30,7 +30,7 @@ def _key_hash(upload_id: str, skip: bool, move: bool) -> str:
 def test_it_is_configured_as_the_contract_says():
     # Given the module as imported, Then the key is the upload and the two options, kept an hour, on its own layer
     assert confirming.idempotency_config.event_key_jmespath == "[upload_id, skip_invalid_rows, move_existing]"
-    assert confirming.idempotency_config.expires_after_seconds == upload_service.CONFIRM_IDEMPOTENCY_SECONDS == 3600
+    assert confirming.idempotency_config.expires_after_seconds == confirming.CONFIRM_IDEMPOTENCY_SECONDS == 3600
     assert isinstance(confirming.persistence, confirming.SettingsPersistenceLayer)
 
 
@@ -53,7 +53,7 @@ def test_two_calls_with_the_same_command_start_creation_once(aws, start):
     # And the idempotency table holds one COMPLETED record, keyed on the upload and its options, with the answer
     (record,) = idempotency_records(aws)
     assert record["status"] == "COMPLETED"
-    assert record["id"].endswith(f"intake.upload_service._start_creation#{_key_hash(upload.upload_id, False, False)}")
+    assert record["id"].endswith(f"intake.confirming._start_creation#{_key_hash(upload.upload_id, False, False)}")
     assert json.loads(record["data"]) == expected
 
 

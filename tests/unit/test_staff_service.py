@@ -48,7 +48,7 @@ PASSWORD = "Ridge-Pass-2026!"
 @pytest.fixture
 def mfa_required(directory: dict, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The staff pool in moto with StaffMfa=ADMINS_REQUIRED, and a login for each of three staff."""
-    from infra.resources import provision_user_pool
+    from local.resources import provision_user_pool
 
     created = provision_user_pool("us-east-1")
     monkeypatch.setenv("USER_POOL_ID", created.pool_id)

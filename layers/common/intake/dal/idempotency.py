@@ -34,6 +34,7 @@ class SettingsPersistenceLayer(DynamoDBPersistenceLayer):
 
     def unbind(self) -> None:
         """Forget the client, table and configuration (tests that restart moto or change the settings)."""
+        self.__dict__.clear()  # what Powertools' constructor set (client, table_name, ...) goes too
         self.__init__()  # type: ignore[misc]
 
     def configure(
