@@ -85,6 +85,8 @@ def test_the_scratch_copy_keeps_them_too(tmp_path: Path) -> None:
         ("intake.bulk.creation", "from local import resources", "intake.bulk.creation -> local.resources"),
         # a service touching storage itself instead of through intake.dal
         ("intake.upload_service", "import boto3", "intake.upload_service -> boto3"),
+        # a route skipping its service for the data layer
+        ("api_routes.web_content", "from intake.dal import objects", "api_routes.web_content -> intake.dal.objects"),
     ],
 )
 def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, planted: str, chain: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from intake.dal import objects
+from intake import upload_service
 from intake.settings import get_settings
 
 
@@ -35,7 +35,7 @@ def _origin(url: str) -> str:
 
 def content_security_policy() -> str:
     """A strict policy: own scripts and styles only; fetches to the API, the user pool and the uploads bucket."""
-    connect = " ".join(dict.fromkeys(["'self'", _origin(cognito_endpoint()), objects.bucket_origin()]))
+    connect = " ".join(dict.fromkeys(["'self'", _origin(cognito_endpoint()), upload_service.link_origin()]))
     return "; ".join(
         [
             "default-src 'none'",

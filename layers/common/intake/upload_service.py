@@ -79,6 +79,11 @@ def new_upload_id() -> str:
     return uuid.uuid4().hex
 
 
+def link_origin() -> str:
+    """The scheme and host that upload and report links point at (the staff page's Content-Security-Policy)."""
+    return objects.bucket_origin()
+
+
 def _require_writer(requestor: StaffMember, facility: Location) -> None:
     if not authz.can_write_location(requestor, facility):
         raise PermissionDenied("Requestor does not have permission to upload learners for this facility")
