@@ -161,7 +161,9 @@ class UploadStatus(StrEnum):
 CONFIRMABLE = frozenset({UploadStatus.VALIDATED, UploadStatus.VALIDATED_WITH_ERRORS})
 UNFINISHED = frozenset({UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING, *CONFIRMABLE})
 
-COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "warnings", "created", "moved", "skipped", "failed")
+# What validation counts (the planner's), then what creation adds: an upload's counts, in the order the API sends them.
+PLAN_COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "warnings")
+COUNT_NAMES = (*PLAN_COUNT_NAMES, "created", "moved", "skipped", "failed")
 
 
 class Upload(DomainModel):

@@ -20,10 +20,9 @@ from intake.bulk.types import (
     RowIssue,
     as_checked,
 )
-from intake.domain import Learner
+from intake.domain import PLAN_COUNT_NAMES, Learner
 
 LOOKUP_BATCH = 100
-COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "warnings")
 
 # What the planner gives out, row by row: each row's issues (errors first), then its entry if the row is valid.
 Planned = PlanEntry | RowIssue
@@ -47,7 +46,7 @@ class Planner:
     def __init__(self, lookup: LearnerLookup, seal: Seal) -> None:
         self.lookup = lookup
         self.seal = seal
-        self.counts = dict.fromkeys(COUNT_NAMES, 0)
+        self.counts = dict.fromkeys(PLAN_COUNT_NAMES, 0)
         self.window: list[CheckedRow] = []
         self.window_valid = 0
 
