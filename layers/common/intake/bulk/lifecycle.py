@@ -91,7 +91,11 @@ def _delete_files(upload: Upload, etag: str | None = None, plan: bool = True) ->
     that version of the raw file, never a newer file put at the same key since; without one, the key outright."""
     objects.delete_raw(upload.object_key, etag)
     if plan:
-        objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
+        _delete_plan(upload)
+
+
+def _delete_plan(upload: Upload) -> None:
+    objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
 
 
 def expiry_of(created: datetime) -> str:
@@ -134,7 +138,7 @@ def reject(upload: Upload, code: str, message: str) -> Upload | None:
     )
     if rejected is not None:
         # Only once REJECTED: a refused reject (another attempt validated the file meanwhile) keeps that plan.
-        objects.delete_prefix(keys.plan_prefix(upload.facility_id, upload.upload_id))
+        _delete_plan(upload)
     return rejected
 
 
