@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intake.domain import Learner, Location, LocationKind, Move
-from intake.errors import Conflict, LearnerExists
+from intake.errors import Conflict, LearnerExists, UsernameTaken
 
 AGENCY = "agency-north"
 FACILITY = "fac-oak"
@@ -20,8 +20,8 @@ def location(location_id: str, facility_id: str, active: bool = True) -> Locatio
 
 
 class Repository:
-    """Learners and locations in memory, with the stored tables' conditions (one DOC ID per agency; a move only
-    from where the caller saw the learner)."""
+    """Learners and locations in memory, with the stored tables' conditions (one DOC ID and one username per agency;
+    a move only from where the caller saw the learner)."""
 
     def __init__(self) -> None:
         self.locations = {
@@ -35,6 +35,7 @@ class Repository:
         }
         self.learners: dict[tuple[str, str], Learner] = {}
         self.hashes: dict[tuple[str, str], str] = {}
+        self.usernames: dict[tuple[str, str], str] = {}  # (agency, username) -> learnerId, never released
 
     def get_location(self, location_id: str) -> Location | None:
         return self.locations.get(location_id)
@@ -44,6 +45,12 @@ class Repository:
         if key in self.learners:
             found = self.learners[key]
             raise LearnerExists(found.learner_id, found.facility_id, found.location_id)
+        if not learner.username:
+            raise ValueError("a learner is stored with its username")
+        claim = (learner.agency_id, learner.username)
+        if self.usernames.get(claim, learner.learner_id) != learner.learner_id:
+            raise UsernameTaken(learner.username)
+        self.usernames[claim] = learner.learner_id
         self.learners[key] = learner
         self.hashes[key] = password_hash
         return learner

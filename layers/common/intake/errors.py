@@ -87,3 +87,13 @@ class StorageUnavailable(IntakeError):
     """The data store refused or failed a call that may succeed when retried (throttling, a 5xx)."""
 
     code = "UNAVAILABLE"
+
+
+class UsernameTaken(IntakeError):
+    """The username is claimed by another learner of the agency (claims are never released: never reused)."""
+
+    code = "USERNAME_TAKEN"
+
+    def __init__(self, username: str) -> None:
+        super().__init__("This username is already taken in the agency")
+        self.username = username

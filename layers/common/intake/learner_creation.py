@@ -7,14 +7,16 @@ passwords); this module makes the learner exist exactly once and says what the a
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import datetime
 from typing import Protocol
 
-from intake import audit, clock, passwords
+from intake import audit, clock, passwords, rules
 from intake.dal import directory
 from intake.dal import learners as learner_store
 from intake.domain import AuditEntry, Learner, Location, Move
+from intake.errors import Conflict, UsernameTaken
 
 
 class LearnerRepository(Protocol):
@@ -81,9 +83,20 @@ def new_learner(
     )
 
 
+USERNAME_TRIES = 1000
+
+
 def insert(learner: Learner, password: str, repository: LearnerRepository = STORE) -> Learner:
-    """Hash the password and store the learner if its agency has no learner with its DOC ID (LearnerExists if so)."""
-    return repository.insert_learner(learner, passwords.hash_password(password))
+    """Hash the password once and store the learner if its agency has no learner with its DOC ID (LearnerExists if
+    so), with the first of its username candidates no other learner of the agency holds."""
+    password_hash = passwords.hash_password(password)
+    candidates = rules.username_candidates(learner.first_name, learner.last_name, learner.doc_id)
+    for candidate in itertools.islice(candidates, USERNAME_TRIES):
+        try:
+            return repository.insert_learner(learner.model_copy(update={"username": candidate}), password_hash)
+        except UsernameTaken:
+            continue
+    raise Conflict("No free username was found for this learner; try again")
 
 
 def creation_audit(learner: Learner, *, at: datetime | None = None, key: str | None = None) -> list[AuditEntry]:

@@ -6,8 +6,10 @@ FieldError (no exceptions, no models on the hot path). Each message names the fi
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 from intake.errors import FieldError
@@ -19,6 +21,10 @@ PASSWORD_MAX = 128
 MIN_AGE_YEARS = 10
 MAX_AGE_YEARS = 110
 LEARNER_ROLE = "Learner"
+USERNAME_PATTERN_LEARNER = r"^[a-z][a-z0-9]{2,31}$"
+USERNAME_MAX = 32
+_USERNAME_NAME_MAX = 20
+_USERNAME_FALLBACK = "learner"
 
 _DOC_ID = re.compile(r"[A-Z0-9][A-Z0-9\-]*")
 _SCIENTIFIC = re.compile(r"\d+(?:[.,]\d+)?E\+?\d+", re.IGNORECASE)  # "," as European Excel writes it
@@ -30,6 +36,8 @@ _SERIAL = re.compile(r"\d{4,5}(?:\.0+)?")
 _SPACES = re.compile(r"\s+")
 _NAME_PUNCTUATION = frozenset(" '-.’")
 _EXCEL_EPOCH = date(1899, 12, 30)
+_NOT_KEY = re.compile(r"[^a-z0-9]+")
+_NOT_LETTER = re.compile(r"[^a-z]+")
 
 
 def clean_doc_id(raw: str | None, field: str = "docId") -> str | FieldError:
@@ -168,3 +176,29 @@ def check_role(raw: str | None, field: str = "role") -> str | FieldError:
     if value.lower() == LEARNER_ROLE.lower():
         return FieldError(field, "INVALID_ROLE", f"{field} '{value}' is case-sensitive: write {LEARNER_ROLE}")
     return FieldError(field, "INVALID_ROLE", f"{field} '{value}' cannot be created here: write {LEARNER_ROLE}")
+
+
+def search_key(text: str) -> str:
+    """What a name or DOC ID is searched and sorted by: accents dropped, case folded, only a-z and 0-9 kept.
+
+    "José Núñez-O'Neil" -> "josenunezoneil". Letters with no ASCII decomposition (ß, ø, ł) fold or drop the same way
+    on the stored side and the searched side, so a search still finds what it typed."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _NOT_KEY.sub("", unicodedata.normalize("NFKD", bare.casefold()))
+
+
+def username_candidates(first_name: str, last_name: str, doc_id: str) -> Iterator[str]:
+    """Usernames for a new learner, best first: last name + first initial + the DOC ID's last 4, then base2, base3...
+
+    Smith, John, A1234821 -> smithj4821, smithj48212, ... Each is 3-32 lowercase letters and digits starting with a
+    letter (USERNAME_PATTERN_LEARNER); the letters at its start are a prefix of the learner's name key."""
+    letters = (_NOT_LETTER.sub("", search_key(last_name)) + _NOT_LETTER.sub("", search_key(first_name))[:1])[
+        :_USERNAME_NAME_MAX
+    ]
+    base = (letters or _USERNAME_FALLBACK) + search_key(doc_id)[-4:]
+    base = base.ljust(3, "x")
+    yield base
+    for n in itertools.count(2):
+        suffix = str(n)
+        yield base[: USERNAME_MAX - len(suffix)] + suffix

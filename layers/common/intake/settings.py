@@ -19,6 +19,7 @@ class Settings(BaseModel):
     locations_table: str = Field(default="intake-locations", alias="LOCATIONS_TABLE")
     staff_table: str = Field(default="intake-staff", alias="STAFF_TABLE")
     learners_table: str = Field(default="intake-learners", alias="LEARNERS_TABLE")
+    usernames_table: str = Field(default="intake-usernames", alias="USERNAMES_TABLE")
     uploads_table: str = Field(default="intake-uploads", alias="UPLOADS_TABLE")
     idempotency_table: str = Field(default="intake-idempotency", alias="IDEMPOTENCY_TABLE")
     audit_table: str = Field(default="intake-audit", alias="AUDIT_TABLE")

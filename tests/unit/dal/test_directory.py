@@ -9,7 +9,17 @@ import pytest
 
 from intake.dal import directory, learners
 from intake.dal.tables import AgencyItem, LocationItem
-from intake.domain import Agency, CharacterClass, Learner, Location, LocationKind, PasswordRule
+from intake.domain import (
+    Agency,
+    CharacterClass,
+    HistoryKind,
+    Learner,
+    LearnerStatus,
+    Location,
+    LocationKind,
+    PasswordRule,
+    history_entry,
+)
 from intake.errors import Conflict, NotFound, StorageUnavailable
 
 FAULTED = ("AgencyItem", "LocationItem", "LearnerItem")
@@ -48,6 +58,7 @@ def _learner_at(location: Location, doc_id: str = "D1") -> None:
             facility_id=location.facility_id,
             created_at=datetime(2026, 11, 30, tzinfo=UTC),
             created_by="ridge",
+            username=f"ba{doc_id.lower()}",
         ),
         "h",
     )
@@ -292,6 +303,31 @@ def test_has_learners_of_a_facility_and_of_its_units(aws):
     assert directory.has_learners(RIDGE_B)
     assert not directory.has_learners(RIDGE_A)
     assert not directory.has_learners(BAY)
+
+
+def test_an_inactive_learner_still_counts_as_a_learner_of_its_location(aws):
+    # Given ridge's unit B, whose only learner is deactivated
+    _seed()
+    _learner_at(RIDGE_B)
+    stored = learners.get_by_doc_id(RIDGE_B.agency_id, "D1")
+    assert stored is not None
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    learners.set_status(stored, LearnerStatus.INACTIVE, history_entry(HistoryKind.DEACTIVATED, at, "ridge"))
+    # When unit B and ridge are asked whether they hold learners
+    # Then both do: a location with an inactive learner is not empty (deleting it would orphan the learner)
+    assert directory.has_learners(RIDGE_B) and directory.has_learners(RIDGE)
+
+
+def test_learner_access_is_on_unless_turned_off_and_back_on(aws):
+    # Given ridge, stored without the setting
+    _seed()
+    assert directory.get_location("fac-ridge").learner_access is True
+    # When learner access is turned off, then on again
+    off = directory.update_location("fac-ridge", learner_access=False)
+    on = directory.update_location("fac-ridge", learner_access=True)
+    # Then it reads OFF in between, and ON is stored as no attribute (the default)
+    assert off.learner_access is False and on.learner_access is True
+    assert "learnerAccess" not in _raw_location("fac-ridge")
 
 
 def test_a_failed_location_insert_is_storage_unavailable_and_stores_nothing(aws, refuse):

@@ -9,7 +9,7 @@ import pytest
 
 from intake.dal import learners
 from intake.dal.tables import LearnerItem
-from intake.domain import Learner, Location, LocationKind, move_of
+from intake.domain import HistoryEntry, HistoryKind, Learner, Location, LocationKind, move_of
 from intake.errors import Conflict, LearnerExists, StorageUnavailable
 
 FAULTED = ("LearnerItem",)
@@ -33,8 +33,17 @@ def _learner(doc_id: str = "D100", learner_id: str = "L-1", agency_id: str = "ag
         "created_at": AT,
         "created_by": "ridge",
         "upload_id": "up-1",
+        "username": f"lovelacea{doc_id[-4:].lower()}",
     }
     return Learner(**{**fields, **changes})
+
+
+def _as_stored(learner: Learner) -> Learner:
+    """The learner as the DAL reads it back: updatedAt filled, and its history starting with its creation."""
+    created = HistoryEntry(
+        kind=HistoryKind.CREATED, at=learner.created_at, by=learner.created_by, upload_id=learner.upload_id
+    )
+    return learner.model_copy(update={"updated_at": learner.created_at, "history": (created, *learner.history)})
 
 
 def _stored(agency_id: str, doc_id: str) -> dict | None:
@@ -48,9 +57,9 @@ def test_an_inserted_learner_is_stored_and_read_back_as_the_same_learner(aws):
     # When it is inserted
     returned = learners.insert_learner(learner, "argon2id$hash")
     # Then it is returned, read back equal by DOC ID and by id, its hash kept apart from the domain object
-    assert returned == learner
-    assert learners.get_by_doc_id("ag", "D100") == learner
-    assert learners.get_by_id("L-1") == learner
+    assert returned == _as_stored(learner)
+    assert learners.get_by_doc_id("ag", "D100") == returned
+    assert learners.get_by_id("L-1") == returned
     assert learners.stored_password_hash("ag", "D100") == "argon2id$hash"
     assert _stored("ag", "D100")["version"] == {"N": "1"}
 
@@ -103,8 +112,8 @@ def test_an_insert_refused_for_a_doc_id_deleted_meanwhile_is_a_conflict(aws, mon
 
 
 def test_a_throttled_insert_is_storage_unavailable_and_stores_nothing(aws, refuse):
-    # Given DynamoDB throttling every put on the learners table
-    rule = refuse("dynamodb", "PutItem", "ProvisionedThroughputExceededException", table="LearnersTable")
+    # Given DynamoDB throttling every write transaction (the learner and its username claim are one)
+    rule = refuse("dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException")
     # When a learner is inserted
     with pytest.raises(StorageUnavailable) as raised:
         learners.insert_learner(_learner(), "h1")
@@ -176,9 +185,10 @@ def test_a_move_returns_the_moved_learner_with_its_history(aws):
     moved = learners.move_learner(learner, LAKE_B, move)
     # Then the returned and the stored learner are at unit B with the move in their history, one version on
     assert (moved.location_id, moved.facility_id) == ("unit-b", "fac-lake")
-    assert moved.history == (move,)
+    assert moved.history[1:] == (move,) and moved.history[0].kind is HistoryKind.CREATED
     assert learners.get_by_doc_id("ag", "D100") == moved
-    assert moved.history[0].from_location_id == "unit-a"
+    assert moved.history[1].from_location_id == "unit-a"
+    assert moved.updated_at == AT and moved.version == 2
     assert _stored("ag", "D100")["version"] == {"N": "2"}
     assert learners.stored_password_hash("ag", "D100") == "h1"
 
@@ -190,7 +200,7 @@ def test_a_second_move_appends_to_the_history(aws):
     # When it is moved back
     second = learners.move_learner(first, RIDGE_A, move_of(first, RIDGE_A, AT, "north"))
     # Then both moves are in its history, in order
-    assert [m.to_location_id for m in second.history] == ["unit-b", "unit-a"]
+    assert [m.to_location_id for m in second.history[1:]] == ["unit-b", "unit-a"]
     assert learners.get_by_doc_id("ag", "D100").history == second.history
 
 
@@ -247,7 +257,7 @@ def test_replace_password_hash_sets_the_hash_of_a_learner_of_that_upload(aws):
     learners.replace_password_hash("ag", "D100", "up-1", "new-hash")
     # Then the new hash is stored, nothing else changed
     assert learners.stored_password_hash("ag", "D100") == "new-hash"
-    assert learners.get_by_doc_id("ag", "D100") == _learner()
+    assert learners.get_by_doc_id("ag", "D100") == _as_stored(_learner())
 
 
 def test_replace_password_hash_for_another_upload_changes_nothing(aws):

@@ -12,9 +12,10 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.operand import Path
 from pynamodb.models import Model
 
+from intake.dal.learners import roster_of
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import AgencyItem, LearnerItem, LocationItem, bind_tables
-from intake.domain import Agency, Location, LocationKind, PasswordRule
+from intake.domain import Agency, LearnerStatus, Location, LocationKind, PasswordRule
 from intake.errors import Conflict, NotFound
 
 # A deleted location leaves this in its place, so that its id is never used again: a new facility or housing unit
@@ -62,6 +63,7 @@ def _location(item: LocationItem) -> Location:
         password_rule=PasswordRule.model_validate(json.loads(item.passwordRule)) if item.passwordRule else None,
         max_upload_bytes=int(item.maxUploadBytes) if item.maxUploadBytes is not None else None,
         max_upload_rows=int(item.maxUploadRows) if item.maxUploadRows is not None else None,
+        learner_access=item.learnerAccess is not False,  # missing: ON
     )
 
 
@@ -78,6 +80,7 @@ def _location_item(location: Location) -> LocationItem:
         passwordRule=json.dumps(rule.to_json_dict(), separators=(",", ":")) if rule else None,
         maxUploadBytes=location.max_upload_bytes,
         maxUploadRows=location.max_upload_rows,
+        learnerAccess=None if location.learner_access else False,
     )
 
 
@@ -183,12 +186,15 @@ def update_location(location_id: str, **changes: Any) -> Location:
         "password_rule": LocationItem.passwordRule,
         "max_upload_bytes": LocationItem.maxUploadBytes,
         "max_upload_rows": LocationItem.maxUploadRows,
+        "learner_access": LocationItem.learnerAccess,
     }
     actions = []
     for field, value in changes.items():
         attribute = names[field]
         if isinstance(value, PasswordRule):
             value = json.dumps(value.to_json_dict(), separators=(",", ":"))
+        if field == "learner_access":
+            value = None if value else False  # ON is the default: stored as no attribute
         actions.append(attribute.remove() if value is None else attribute.set(value))
     item = LocationItem(locationId=location_id)
     with storage_call("update the location"):
@@ -229,16 +235,17 @@ def delete_location(location: Location) -> None:
 
 
 def has_learners(location: Location) -> bool:
-    """Whether any learner is at this location (for a facility: anywhere in it)."""
+    """Whether any learner, active or inactive, is at this location (for a facility: anywhere in it)."""
     bind_tables()
+    location_filter = None if location.kind is LocationKind.FACILITY else LearnerItem.locationId == location.location_id
     with storage_call("look for learners"):
-        if location.kind is LocationKind.FACILITY:
-            items = LearnerItem.by_facility.query(location.facility_id, limit=1)
-        else:
-            items = LearnerItem.by_facility.query(
-                location.facility_id, filter_condition=LearnerItem.locationId == location.location_id
+        for status in LearnerStatus:
+            items = LearnerItem.by_roster_doc_id.query(
+                roster_of(location.facility_id, status), filter_condition=location_filter, limit=1
             )
-        return next(iter(items), None) is not None
+            if next(iter(items), None) is not None:
+                return True
+    return False
 
 
 def get_location(location_id: str) -> Location | None:

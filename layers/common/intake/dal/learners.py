@@ -1,20 +1,91 @@
-"""Learners. One per (agency, DOC ID), enforced by a conditional put on the table's key."""
+"""Learners. One per (agency, DOC ID), enforced by a conditional put on the table's key; one username per learner
+of an agency, enforced by a claim in UsernamesTable written in the same transaction.
+
+Only this module writes the computed keys of a learner item: `roster` (f"{facilityId}#{status}") and the sort keys
+`nameKey`, `firstKey`, `docKey` of the three roster indexes, from intake.rules.search_key. A roster page is one Query
+per status partition; a prefix search at most three.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+import binascii
+import json
+import random
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from intake.dal.storage_errors import is_condition_failure, storage_call
-from intake.dal.tables import LearnerItem, MoveAttribute, bind_tables
-from intake.domain import Learner, Location, Move
-from intake.errors import Conflict, LearnerExists
+from intake.dal.tables import HistoryAttribute, LearnerItem, UsernameItem, bind_tables
+from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerEdit, LearnerStatus, Location
+from intake.errors import Conflict, FieldError, LearnerExists, UsernameTaken, ValidationFailed
+from intake.rules import search_key
 
 BATCH_GET_LIMIT = 100
+_TRANSACTION_TRIES = 4  # a TransactionConflict (another transaction on the same claim at that moment) is retried
+_CURSOR_KEYS = ("agencyId", "docId", "roster", "nameKey")
+_CHANGED_MESSAGE = "The learner was changed by someone else meanwhile; reload and try again"
+
+
+# ------------------------------------------------------------------ keys and mapping
+
+
+def roster_of(facility_id: str, status: LearnerStatus) -> str:
+    """The roster partition of a facility's learners of one status."""
+    return f"{facility_id}#{status.value}"
+
+
+def name_keys(first_name: str, last_name: str, doc_id: str) -> dict[str, str]:
+    """The roster indexes' sort keys of a learner (by last then first name, by first then last, by DOC ID)."""
+    first, last = search_key(first_name), search_key(last_name)
+    return {"nameKey": f"{last}{first}#{doc_id}", "firstKey": f"{first}{last}#{doc_id}", "docKey": search_key(doc_id)}
+
+
+def _entry(attribute: HistoryAttribute) -> HistoryEntry:
+    kind = HistoryKind(attribute.kind) if attribute.kind else HistoryKind.MOVED  # v1 entries were all moves
+    at = attribute.at or attribute.movedAt
+    by = attribute.by or attribute.movedBy
+    return HistoryEntry(
+        kind=kind,
+        at=at,
+        by=by or "",
+        upload_id=attribute.uploadId,
+        from_location_id=attribute.fromLocationId,
+        from_facility_id=attribute.fromFacilityId,
+        to_location_id=attribute.toLocationId,
+        to_facility_id=attribute.toFacilityId,
+        moved_at=attribute.movedAt,
+        moved_by=attribute.movedBy,
+        fields=tuple(attribute.fields or ()),
+    )
+
+
+def _attribute(entry: HistoryEntry) -> HistoryAttribute:
+    return HistoryAttribute(
+        kind=entry.kind.value,
+        at=entry.at,
+        by=entry.by,
+        fields=list(entry.fields) or None,
+        fromLocationId=entry.from_location_id,
+        fromFacilityId=entry.from_facility_id,
+        toLocationId=entry.to_location_id,
+        toFacilityId=entry.to_facility_id,
+        movedAt=entry.moved_at,
+        movedBy=entry.moved_by,
+        uploadId=entry.upload_id,
+    )
 
 
 def _learner(item: LearnerItem) -> Learner:
+    created = HistoryEntry(kind=HistoryKind.CREATED, at=item.createdAt, by=item.createdBy, upload_id=item.uploadId)
     return Learner(
         learner_id=item.learnerId,
         agency_id=item.agencyId,
@@ -28,18 +99,11 @@ def _learner(item: LearnerItem) -> Learner:
         created_at=item.createdAt,
         created_by=item.createdBy,
         upload_id=item.uploadId,
-        history=tuple(
-            Move(
-                from_location_id=m.fromLocationId,
-                from_facility_id=m.fromFacilityId,
-                to_location_id=m.toLocationId,
-                to_facility_id=m.toFacilityId,
-                moved_at=m.movedAt,
-                moved_by=m.movedBy,
-                upload_id=m.uploadId,
-            )
-            for m in item.history or ()
-        ),
+        username=item.username,
+        status=LearnerStatus(item.status) if item.status else LearnerStatus.ACTIVE,  # un-migrated items: ACTIVE
+        updated_at=item.updatedAt,
+        version=int(item.version or 1),
+        history=(created, *(_entry(entry) for entry in item.history or ())),
     )
 
 
@@ -58,34 +122,116 @@ def _item(learner: Learner, password_hash: str) -> LearnerItem:
         createdAt=learner.created_at,
         createdBy=learner.created_by,
         uploadId=learner.upload_id,
-        history=[],
+        history=[_attribute(e) for e in learner.history if e.kind is not HistoryKind.CREATED],
+        version=learner.version,
+        username=learner.username,
+        status=learner.status.value,
+        updatedAt=learner.updated_at or learner.created_at,
+        roster=roster_of(learner.facility_id, learner.status),
+        **name_keys(learner.first_name, learner.last_name, learner.doc_id),
     )
 
 
+def _key_item(learner: Learner) -> LearnerItem:
+    return LearnerItem(agencyId=learner.agency_id, docId=learner.doc_id)
+
+
+def _version_is(version: int) -> Condition:
+    """The item is at this version (an item never updated may lack the attribute: version 1)."""
+    condition = LearnerItem.version == version
+    return condition | LearnerItem.version.does_not_exist() if version == 1 else condition
+
+
+def _status_is(status: LearnerStatus) -> Condition:
+    """The stored status is this one (a missing status, on an item not yet migrated, is ACTIVE)."""
+    condition = LearnerItem.status == status.value
+    return condition | LearnerItem.status.does_not_exist() if status is LearnerStatus.ACTIVE else condition
+
+
+def _fill_missing_keys(learner: Learner) -> list[Action]:
+    """SET the name keys only where missing (if_not_exists): migrates an old item, never undoes an edit's keys."""
+    keys = name_keys(learner.first_name, learner.last_name, learner.doc_id)
+    return [
+        LearnerItem.nameKey.set(LearnerItem.nameKey | keys["nameKey"]),
+        LearnerItem.firstKey.set(LearnerItem.firstKey | keys["firstKey"]),
+        LearnerItem.docKey.set(LearnerItem.docKey | keys["docKey"]),
+    ]
+
+
+def _changed(entries: Sequence[HistoryEntry], at: datetime) -> list[Action]:
+    """What every change also writes: its history entries, the next version, when."""
+    return [
+        LearnerItem.history.set(LearnerItem.history.append([_attribute(e) for e in entries])),
+        LearnerItem.version.add(1),
+        LearnerItem.updatedAt.set(at),
+    ]
+
+
+def _update(item: LearnerItem, actions: list[Action], condition: Condition, what: str) -> bool:
+    """One conditional UpdateItem; False when the condition refused it (nothing changed)."""
+    with storage_call(what):
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+    return True
+
+
+# ------------------------------------------------------------------ create and read
+
+
 def insert_learner(learner: Learner, password_hash: str) -> Learner:
-    """Store a new learner; LearnerExists if the agency already has the DOC ID (checked atomically by DynamoDB)."""
+    """Store a new learner and claim its username in one transaction.
+
+    UsernameTaken if another learner of the agency holds the username; LearnerExists if the agency already has the
+    DOC ID (both checked atomically by DynamoDB; no orphan claim can exist)."""
+    if not learner.username:
+        raise ValueError("a learner is stored with its username (intake.learner_creation picks one)")
     bind_tables()
     item = _item(learner, password_hash)
-    with storage_call("save the learner"):
-        try:
-            item.save(condition=LearnerItem.docId.does_not_exist())
-        except PutError as exc:
-            if not is_condition_failure(exc):
-                raise
-            existing = get_by_doc_id(learner.agency_id, learner.doc_id)
-            if existing is None:  # deleted between the refusal and the read: still a refusal
-                raise Conflict("The DOC ID changed while saving; try again") from exc
-            raise LearnerExists(existing.learner_id, existing.facility_id, existing.location_id) from exc
-    return learner
+    claim = UsernameItem(
+        agencyId=learner.agency_id,
+        username=learner.username,
+        learnerId=learner.learner_id,
+        docId=learner.doc_id,
+        createdAt=learner.created_at,
+    )
+    claim_condition = UsernameItem.username.does_not_exist() | (UsernameItem.learnerId == learner.learner_id)
+    for attempt in range(_TRANSACTION_TRIES):
+        with storage_call("save the learner"):
+            try:
+                with TransactWrite(connection=LearnerItem._get_connection().connection) as transaction:
+                    transaction.save(claim, condition=claim_condition)  # reason 0
+                    transaction.save(item, condition=LearnerItem.docId.does_not_exist())  # reason 1
+                return _learner(item)
+            except TransactWriteError as exc:
+                codes = [reason.code if reason else None for reason in exc.cancellation_reasons]
+                if len(codes) == 2 and codes[1] == "ConditionalCheckFailed":
+                    _raise_exists(learner, exc)
+                if len(codes) == 2 and codes[0] == "ConditionalCheckFailed":
+                    raise UsernameTaken(learner.username) from exc
+                if "TransactionConflict" not in codes or attempt == _TRANSACTION_TRIES - 1:
+                    raise
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 (jitter, not a secret)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raise_exists(learner: Learner, exc: Exception) -> None:
+    existing = get_by_doc_id(learner.agency_id, learner.doc_id)
+    if existing is None:  # deleted between the refusal and the read: still a refusal
+        raise Conflict("The DOC ID changed while saving; try again") from exc
+    raise LearnerExists(existing.learner_id, existing.facility_id, existing.location_id) from exc
 
 
 def replace_password_hash(agency_id: str, doc_id: str, upload_id: str, password_hash: str) -> None:
-    """Set a new password hash on a learner this upload created (a retried chunk that lost its passwords)."""
+    """Set a new password hash on a learner this upload created or reactivated (a retried chunk lost its passwords)."""
     bind_tables()
     with storage_call("reset the learner's password"):
         LearnerItem(agencyId=agency_id, docId=doc_id).update(
             actions=[LearnerItem.passwordHash.set(password_hash)],
-            condition=LearnerItem.uploadId == upload_id,
+            condition=(LearnerItem.uploadId == upload_id) | (LearnerItem.lastUploadId == upload_id),
         )
 
 
@@ -121,40 +267,6 @@ def find_by_doc_ids(agency_id: str, doc_ids: Iterable[str]) -> dict[str, Learner
         return {item.docId: _learner(item) for item in LearnerItem.batch_get(keys)}
 
 
-def move_learner(learner: Learner, destination: Location, move: Move) -> Learner:
-    """Move a learner if it is still where the caller saw it; the history gains the move."""
-    bind_tables()
-    entry = MoveAttribute(
-        fromLocationId=move.from_location_id,
-        fromFacilityId=move.from_facility_id,
-        toLocationId=move.to_location_id,
-        toFacilityId=move.to_facility_id,
-        movedAt=move.moved_at,
-        movedBy=move.moved_by,
-        uploadId=move.upload_id,
-    )
-    item = LearnerItem(agencyId=learner.agency_id, docId=learner.doc_id)
-    with storage_call("move the learner"):
-        try:
-            item.update(
-                actions=[
-                    LearnerItem.locationId.set(destination.location_id),
-                    LearnerItem.facilityId.set(destination.facility_id),
-                    LearnerItem.history.set(LearnerItem.history.append([entry])),
-                    LearnerItem.version.add(1),
-                ],
-                condition=(LearnerItem.learnerId == learner.learner_id)
-                & (LearnerItem.locationId == learner.location_id),
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise Conflict(
-                    "The learner was moved or changed by someone else meanwhile; reload and try again"
-                ) from exc
-            raise
-    return _learner(item)
-
-
 def stored_password_hash(agency_id: str, doc_id: str) -> str | None:
     """The stored hash (for tests and audits of the storage format; never returned by the API)."""
     bind_tables()
@@ -163,3 +275,348 @@ def stored_password_hash(agency_id: str, doc_id: str) -> str | None:
             return LearnerItem.get(agency_id, doc_id, consistent_read=True).passwordHash
         except LearnerItem.DoesNotExist:
             return None
+
+
+# ------------------------------------------------------------------ changes
+
+
+def move_learner(learner: Learner, destination: Location, move: HistoryEntry) -> Learner:
+    """Move a learner if it is still where, and as, the caller saw it; the history gains the move."""
+    bind_tables()
+    item = _key_item(learner)
+    actions = [
+        LearnerItem.locationId.set(destination.location_id),
+        LearnerItem.facilityId.set(destination.facility_id),
+        LearnerItem.status.set(learner.status.value),
+        LearnerItem.roster.set(roster_of(destination.facility_id, learner.status)),
+        *_fill_missing_keys(learner),
+        *_changed([move], move.at),
+    ]
+    condition = (
+        (LearnerItem.learnerId == learner.learner_id)
+        & (LearnerItem.locationId == learner.location_id)
+        & _status_is(learner.status)
+    )
+    if not _update(item, actions, condition, "move the learner"):
+        raise Conflict("The learner was moved or changed by someone else meanwhile; reload and try again")
+    return _learner(item)
+
+
+def update_details(
+    learner: Learner, changes: LearnerEdit, entry: HistoryEntry, destination: Location | None
+) -> Learner:
+    """Apply an edit to the learner at the version the caller saw (Conflict otherwise); the name keys follow."""
+    bind_tables()
+    item = _key_item(learner)
+    first = changes.first_name if changes.first_name is not None else learner.first_name
+    last = changes.last_name if changes.last_name is not None else learner.last_name
+    actions: list[Action] = [
+        LearnerItem.firstName.set(first),
+        LearnerItem.lastName.set(last),
+        *(
+            getattr(LearnerItem, name).set(value)
+            for name, value in name_keys(first, last, learner.doc_id).items()
+        ),
+        LearnerItem.status.set(learner.status.value),
+    ]
+    if changes.date_of_birth is not None:
+        actions.append(LearnerItem.dateOfBirth.set(changes.date_of_birth))
+    facility_id = learner.facility_id
+    if destination is not None:
+        facility_id = destination.facility_id
+        actions += [
+            LearnerItem.locationId.set(destination.location_id),
+            LearnerItem.facilityId.set(destination.facility_id),
+        ]
+    actions += [LearnerItem.roster.set(roster_of(facility_id, learner.status)), *_changed([entry], entry.at)]
+    condition = (LearnerItem.learnerId == learner.learner_id) & _version_is(learner.version)
+    if not _update(item, actions, condition, "save the learner's details"):
+        raise Conflict(_CHANGED_MESSAGE)
+    return _learner(item)
+
+
+def set_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> Learner | None:
+    """Give the learner this status in one UpdateItem; None when it already had it (nothing written).
+
+    Conflict if the learner is not the one the caller saw any more (another id, or moved to another facility)."""
+    bind_tables()
+    item = _key_item(learner)
+    actions = [
+        LearnerItem.status.set(status.value),
+        LearnerItem.roster.set(roster_of(learner.facility_id, status)),
+        *_fill_missing_keys(learner),
+        *_changed([entry], entry.at),
+    ]
+    other = LearnerStatus.INACTIVE if status is LearnerStatus.ACTIVE else LearnerStatus.ACTIVE
+    condition = (
+        (LearnerItem.learnerId == learner.learner_id)
+        & (LearnerItem.facilityId == learner.facility_id)
+        & _status_is(other)
+    )
+    if _update(item, actions, condition, "change the learner's status"):
+        return _learner(item)
+    now = get_by_doc_id(learner.agency_id, learner.doc_id)  # read after a refused write, to say why
+    if now is not None and now.learner_id == learner.learner_id and now.status is status:
+        return None
+    raise Conflict(_CHANGED_MESSAGE)
+
+
+def set_password_hash(learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
+    """Replace the learner's password hash (the old one stops working at once); the history says when and by whom."""
+    bind_tables()
+    item = _key_item(learner)
+    actions = [LearnerItem.passwordHash.set(password_hash), *_changed([entry], entry.at)]
+    if not _update(item, actions, LearnerItem.learnerId == learner.learner_id, "reset the learner's password"):
+        raise Conflict(_CHANGED_MESSAGE)
+    return _learner(item)
+
+
+def reactivate(
+    learner: Learner,
+    destination: Location,
+    password_hash: str,
+    entries: list[HistoryEntry],
+    upload_id: str | None = None,
+) -> Learner:
+    """Make an inactive learner active again at a destination with a new password hash (Conflict if it is not
+    inactive any more or not this learner). An upload that does it may later replace the hash (replace_password_hash)."""
+    bind_tables()
+    item = _key_item(learner)
+    at = entries[-1].at if entries else datetime.now().astimezone()
+    actions: list[Action] = [
+        LearnerItem.status.set(LearnerStatus.ACTIVE.value),
+        LearnerItem.locationId.set(destination.location_id),
+        LearnerItem.facilityId.set(destination.facility_id),
+        LearnerItem.roster.set(roster_of(destination.facility_id, LearnerStatus.ACTIVE)),
+        LearnerItem.passwordHash.set(password_hash),
+        *_fill_missing_keys(learner),
+        *_changed(entries, at),
+    ]
+    if upload_id is not None:
+        actions.append(LearnerItem.lastUploadId.set(upload_id))
+    condition = (LearnerItem.learnerId == learner.learner_id) & (LearnerItem.status == LearnerStatus.INACTIVE.value)
+    if not _update(item, actions, condition, "reactivate the learner"):
+        raise Conflict("The learner is not inactive any more, or was changed meanwhile; reload and try again")
+    return _learner(item)
+
+
+# ------------------------------------------------------------------ roster and search
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    items: list[dict[str, Any]]  # raw DynamoDB items, in index order
+    last_key: dict[str, Any] | None
+
+
+def _one_page(
+    index: Any, roster: str, limit: int | None, start: dict[str, Any] | None = None, **conditions: Any
+) -> _Page:
+    """Exactly one Query request on a roster index (PynamoDB would fetch more pages to fill a filtered limit)."""
+    results = index.query(roster, page_size=limit, last_evaluated_key=start, **conditions)
+    page = next(results.page_iter)
+    return _Page(page.get("Items", []), page.get("LastEvaluatedKey"))
+
+
+def _location_filter(location_id: str | None) -> Condition | None:
+    return None if location_id is None else LearnerItem.locationId == location_id
+
+
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed([FieldError("cursor", "INVALID_VALUE", "cursor is not one this list gave: start again")])
+
+
+def _encode_cursor(positions: dict[str, dict[str, str] | None]) -> str:
+    raw = json.dumps(positions, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, rosters: dict[str, str]) -> dict[str, dict[str, str] | None]:
+    """The positions of a cursor, each checked to be one of these roster partitions (else ValidationFailed)."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _invalid_cursor() from exc
+    if not isinstance(decoded, dict) or set(decoded) != set(rosters.values()):
+        raise _invalid_cursor()
+    positions: dict[str, dict[str, str] | None] = {}
+    for roster, position in decoded.items():
+        if position is None or position == {}:  # read to its end / not started
+            positions[roster] = position
+            continue
+        if (
+            not isinstance(position, dict)
+            or set(position) != set(_CURSOR_KEYS)
+            or not all(isinstance(v, str) for v in position.values())
+            or position["roster"] != roster
+        ):
+            raise _invalid_cursor()
+        positions[roster] = position
+    return positions
+
+
+def list_roster(
+    facility_id: str,
+    statuses: tuple[LearnerStatus, ...],
+    location_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Learner], str | None]:
+    """A page of the facility's learners of these statuses, by last then first name, and the cursor of the next.
+
+    One Query per status partition (a housing-unit filter may make a page shorter than `limit`; the cursor goes on).
+    The cursor is validated against the facility and statuses asked for."""
+    bind_tables()
+    rosters = {status.value: roster_of(facility_id, status) for status in dict.fromkeys(statuses)}
+    positions: dict[str, dict[str, str] | None] = dict.fromkeys(rosters.values(), {})  # {}: from the start
+    if cursor:
+        positions = _decode_cursor(cursor, rosters)
+    pages: dict[str, _Page] = {}
+    with storage_call("list the learners"):
+        for roster, position in positions.items():
+            if position is None:  # that partition was read to its end
+                continue
+            start = {k: {"S": v} for k, v in position.items()} or None
+            pages[roster] = _one_page(
+                LearnerItem.by_roster_name, roster, limit, start, filter_condition=_location_filter(location_id)
+            )
+    merged = sorted(
+        ((raw["nameKey"]["S"], roster, raw) for roster, page in pages.items() for raw in page.items),
+        key=lambda entry: entry[0],
+    )
+    taken = merged[:limit]
+    following: dict[str, dict[str, str] | None] = {roster: None for roster in positions}
+    for roster, page in pages.items():
+        mine = [raw for _, r, raw in taken if r == roster]
+        if len(mine) < len(page.items):  # some of this page were not shown: go on after the last shown
+            last = mine[-1] if mine else None
+            following[roster] = {k: last[k]["S"] for k in _CURSOR_KEYS} if last else positions[roster]
+        elif page.last_key is not None:
+            following[roster] = {k: page.last_key[k]["S"] for k in _CURSOR_KEYS}
+    learners = [_learner(LearnerItem.from_raw_data(raw)) for _, _, raw in taken]
+    more = any(position is not None for position in following.values())
+    return learners, _encode_cursor(following) if more else None
+
+
+def _search_queries(nq: str) -> Iterator[tuple[Any, str, Condition | None]]:
+    """(index, prefix, filter) of each Query of a search for nq (a search key)."""
+    if any(char.isdigit() for char in nq):
+        yield LearnerItem.by_roster_doc_id, nq, None
+        letters = nq[: len(nq) - len(nq.lstrip("abcdefghijklmnopqrstuvwxyz"))]
+        if letters:  # a username: its letters start the name key; the rest is checked by a filter
+            yield LearnerItem.by_roster_name, letters, LearnerItem.username.startswith(nq)
+        return
+    yield LearnerItem.by_roster_name, nq, None
+    yield LearnerItem.by_roster_first, nq, None
+    yield LearnerItem.by_roster_doc_id, nq, None
+
+
+def search_roster(
+    facility_id: str, statuses: tuple[LearnerStatus, ...], q: str, location_id: str | None, limit: int
+) -> list[Learner]:
+    """The facility's learners whose DOC ID or username starts with q, or whose last, first or "first last" name
+    does (case and accents ignored): at most three Queries per status partition, the first `limit` by name."""
+    nq = search_key(q)
+    if not nq:
+        return list_roster(facility_id, statuses, location_id, limit, None)[0]
+    bind_tables()
+    found: dict[str, dict[str, Any]] = {}
+    with storage_call("search the learners"):
+        for status in dict.fromkeys(statuses):
+            roster = roster_of(facility_id, status)
+            for index, prefix, extra in _search_queries(nq):
+                key = index.Meta.index_name
+                sort = {"byRosterName": LearnerItem.nameKey, "byRosterFirst": LearnerItem.firstKey}.get(
+                    key, LearnerItem.docKey
+                )
+                filters = [c for c in (extra, _location_filter(location_id)) if c is not None]
+                condition = None
+                for c in filters:
+                    condition = c if condition is None else condition & c
+                # with a filter, one page of up to 1 MB is read (a Limit would count items the filter drops)
+                page = _one_page(
+                    index,
+                    roster,
+                    None if condition is not None else limit,
+                    range_key_condition=sort.startswith(prefix),
+                    filter_condition=condition,
+                )
+                for raw in page.items:
+                    found.setdefault(raw["learnerId"]["S"], raw)
+    ordered = sorted(found.values(), key=lambda raw: raw["nameKey"]["S"])[:limit]
+    return [_learner(LearnerItem.from_raw_data(raw)) for raw in ordered]
+
+
+# ------------------------------------------------------------------ the migration of items stored before v2
+
+
+def unmigrated(page_size: int = 100) -> Iterator[Learner]:
+    """Every learner item that lacks a v2 attribute (status, username, roster keys or updatedAt), by a Scan."""
+    bind_tables()
+    missing = (
+        LearnerItem.status.does_not_exist()
+        | LearnerItem.username.does_not_exist()
+        | LearnerItem.roster.does_not_exist()
+        | LearnerItem.nameKey.does_not_exist()
+        | LearnerItem.firstKey.does_not_exist()
+        | LearnerItem.docKey.does_not_exist()
+        | LearnerItem.updatedAt.does_not_exist()
+    )
+    with storage_call("scan the learners"):
+        for item in LearnerItem.scan(filter_condition=missing, page_size=page_size):
+            yield _learner(item)
+
+
+def migrate_item(learner: Learner, username: str) -> bool:
+    """Give an item stored before v2 its username (claimed in the same transaction), status, roster keys and
+    updatedAt, keeping whatever it already has. False if the item changed meanwhile or is migrated already.
+
+    UsernameTaken if another learner holds the username (the caller tries the next candidate)."""
+    bind_tables()
+    status = learner.status
+    keys = name_keys(learner.first_name, learner.last_name, learner.doc_id)
+    item = _key_item(learner)
+    actions: list[Action] = [
+        LearnerItem.username.set(username),
+        LearnerItem.status.set(LearnerItem.status | status.value),
+        LearnerItem.roster.set(LearnerItem.roster | roster_of(learner.facility_id, status)),
+        LearnerItem.nameKey.set(LearnerItem.nameKey | keys["nameKey"]),
+        LearnerItem.firstKey.set(LearnerItem.firstKey | keys["firstKey"]),
+        LearnerItem.docKey.set(LearnerItem.docKey | keys["docKey"]),
+        LearnerItem.updatedAt.set(LearnerItem.updatedAt | (learner.updated_at or learner.created_at)),
+    ]
+    condition = (
+        (LearnerItem.learnerId == learner.learner_id)
+        & (LearnerItem.facilityId == learner.facility_id)
+        & (LearnerItem.username.does_not_exist())
+    )
+    if learner.username:  # it has its username already: only the other attributes are missing
+        actions[0] = LearnerItem.username.set(learner.username)
+        condition = (
+            (LearnerItem.learnerId == learner.learner_id)
+            & (LearnerItem.facilityId == learner.facility_id)
+            & (LearnerItem.username == learner.username)
+        )
+        return _update(item, actions, condition, "migrate the learner")
+    claim = UsernameItem(
+        agencyId=learner.agency_id,
+        username=username,
+        learnerId=learner.learner_id,
+        docId=learner.doc_id,
+        createdAt=learner.created_at,
+    )
+    with storage_call("migrate the learner"):
+        try:
+            with TransactWrite(connection=LearnerItem._get_connection().connection) as transaction:
+                transaction.save(claim, condition=UsernameItem.username.does_not_exist())
+                transaction.update(item, actions=actions, condition=condition)
+        except TransactWriteError as exc:
+            codes = [reason.code if reason else None for reason in exc.cancellation_reasons]
+            if len(codes) == 2 and codes[1] == "ConditionalCheckFailed":
+                return False
+            if len(codes) == 2 and codes[0] == "ConditionalCheckFailed":
+                raise UsernameTaken(username) from exc
+            raise
+    return True
+
+

@@ -50,6 +50,7 @@ class LocationItem(Model):
     passwordRule = UnicodeAttribute(null=True)  # the PasswordRule as JSON
     maxUploadBytes = NumberAttribute(null=True)
     maxUploadRows = NumberAttribute(null=True)
+    learnerAccess = BooleanAttribute(null=True)  # None: ON (the default)
     by_agency = LocationsByAgency()
 
 
@@ -64,17 +65,48 @@ class StaffItem(Model):
     active = BooleanAttribute(default=True)
 
 
-class MoveAttribute(MapAttribute):
-    fromLocationId = UnicodeAttribute()
-    fromFacilityId = UnicodeAttribute()
-    toLocationId = UnicodeAttribute()
-    toFacilityId = UnicodeAttribute()
-    movedAt = UTCDateTimeAttribute()
-    movedBy = UnicodeAttribute()
+class HistoryAttribute(MapAttribute):
+    """One history entry. A move keeps its v1 attribute names; an entry without `kind` is a v1 move."""
+
+    kind = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute(null=True)
+    by = UnicodeAttribute(null=True)
+    fields = ListAttribute(of=UnicodeAttribute, null=True)  # EDITED: the changed fields' names, never values
+    fromLocationId = UnicodeAttribute(null=True)
+    fromFacilityId = UnicodeAttribute(null=True)
+    toLocationId = UnicodeAttribute(null=True)
+    toFacilityId = UnicodeAttribute(null=True)
+    movedAt = UTCDateTimeAttribute(null=True)
+    movedBy = UnicodeAttribute(null=True)
     uploadId = UnicodeAttribute(null=True)
 
 
-# The learner indexes carry keys (and the housing unit) only: no copy of names, dates of birth or password hashes.
+MoveAttribute = HistoryAttribute  # the v1 name
+
+# byLearnerId carries keys only. The roster indexes carry every attribute but the password hash, so that a page of a
+# roster is one Query and no BatchGetItem (their keys are written by intake.dal.learners only).
+ROSTER_ATTRIBUTES = [
+    "learnerId",
+    "firstName",
+    "lastName",
+    "dateOfBirth",
+    "locationId",
+    "facilityId",
+    "role",
+    "createdAt",
+    "createdBy",
+    "uploadId",
+    "history",
+    "version",
+    "username",
+    "status",
+    "updatedAt",
+    "nameKey",
+    "firstKey",
+    "docKey",
+]
+
+
 class LearnersByLearnerId(GlobalSecondaryIndex["LearnerItem"]):
     class Meta:
         index_name = "byLearnerId"
@@ -83,17 +115,44 @@ class LearnersByLearnerId(GlobalSecondaryIndex["LearnerItem"]):
     learnerId = UnicodeAttribute(hash_key=True)
 
 
-class LearnersByFacility(GlobalSecondaryIndex["LearnerItem"]):
-    class Meta:
-        index_name = "byFacility"
-        projection = IncludeProjection(["locationId"])
+class LearnersByRosterName(GlobalSecondaryIndex["LearnerItem"]):
+    """A facility's learners of one status ("facilityId#STATUS"), by last then first name."""
 
-    facilityId = UnicodeAttribute(hash_key=True)
-    docId = UnicodeAttribute(range_key=True)
+    class Meta:
+        index_name = "byRosterName"
+        projection = IncludeProjection(ROSTER_ATTRIBUTES)
+
+    roster = UnicodeAttribute(hash_key=True)
+    nameKey = UnicodeAttribute(range_key=True)
+
+
+class LearnersByRosterFirst(GlobalSecondaryIndex["LearnerItem"]):
+    """The same partitions by first then last name (a search of "first last")."""
+
+    class Meta:
+        index_name = "byRosterFirst"
+        projection = IncludeProjection(ROSTER_ATTRIBUTES)
+
+    roster = UnicodeAttribute(hash_key=True)
+    firstKey = UnicodeAttribute(range_key=True)
+
+
+class LearnersByRosterDocId(GlobalSecondaryIndex["LearnerItem"]):
+    """The same partitions by DOC ID (a DOC ID prefix search; whether a location has learners)."""
+
+    class Meta:
+        index_name = "byRosterDocId"
+        projection = IncludeProjection(ROSTER_ATTRIBUTES)
+
+    roster = UnicodeAttribute(hash_key=True)
+    docKey = UnicodeAttribute(range_key=True)
 
 
 class LearnerItem(Model):
-    """One learner; (agencyId, docId) is the key, so a conditional put makes the DOC ID unique in its agency."""
+    """One learner; (agencyId, docId) is the key, so a conditional put makes the DOC ID unique in its agency.
+
+    Items stored before usernames lack username, status, updatedAt and the roster keys until `intake-admin
+    migrate-learners` fills them; they read as ACTIVE."""
 
     class Meta:
         table_name = "unbound-learners"
@@ -111,10 +170,33 @@ class LearnerItem(Model):
     createdAt = UTCDateTimeAttribute()
     createdBy = UnicodeAttribute()
     uploadId = UnicodeAttribute(null=True)
-    history = ListAttribute(of=MoveAttribute, default=list)
+    lastUploadId = UnicodeAttribute(null=True)  # the upload that last reactivated it (may replace its hash)
+    history = ListAttribute(of=HistoryAttribute, default=list)
     version = NumberAttribute(default=1)
+    username = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    updatedAt = UTCDateTimeAttribute(null=True)
+    roster = UnicodeAttribute(null=True)  # f"{facilityId}#{status}"
+    nameKey = UnicodeAttribute(null=True)  # search_key(last) + search_key(first) + "#" + docId
+    firstKey = UnicodeAttribute(null=True)  # search_key(first) + search_key(last) + "#" + docId
+    docKey = UnicodeAttribute(null=True)  # search_key(docId)
     by_learner_id = LearnersByLearnerId()
-    by_facility = LearnersByFacility()
+    by_roster_name = LearnersByRosterName()
+    by_roster_first = LearnersByRosterFirst()
+    by_roster_doc_id = LearnersByRosterDocId()
+
+
+class UsernameItem(Model):
+    """A username claimed in an agency, written in the same transaction as its learner and never deleted."""
+
+    class Meta:
+        table_name = "unbound-usernames"
+
+    agencyId = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute(range_key=True)
+    learnerId = UnicodeAttribute()
+    docId = UnicodeAttribute()
+    createdAt = UTCDateTimeAttribute()
 
 
 class UploadsByFacility(GlobalSecondaryIndex["UploadItem"]):
@@ -193,6 +275,7 @@ _MODELS: dict[type[Model], str] = {
     LocationItem: "locations_table",
     StaffItem: "staff_table",
     LearnerItem: "learners_table",
+    UsernameItem: "usernames_table",
     UploadItem: "uploads_table",
     AuditItem: "audit_table",
 }
