@@ -68,7 +68,7 @@ def test_insert_stores_the_learner_with_an_argon2id_hash_of_the_password() -> No
     # When inserted with a password
     stored = learner_creation.insert(learner, "Given-pass-1", repo)
     # Then the repository holds the learner under its agency and DOC ID
-    assert stored == learner and repo.learners == {(AGENCY, "A100"): learner}
+    assert stored == learner.model_copy(update={"username": "leeda100"}) and repo.learners == {(AGENCY, "A100"): stored}
     # And the hash kept is an Argon2id PHC string that verifies that password only, never the password itself
     password_hash = repo.hashes[(AGENCY, "A100")]
     assert password_hash.startswith("$argon2id$") and "Given-pass-1" not in password_hash
@@ -78,6 +78,17 @@ def test_insert_stores_the_learner_with_an_argon2id_hash_of_the_password() -> No
     assert PasswordHasher(type=Type.ID).verify(password_hash, "Given-pass-1")
     with pytest.raises(VerifyMismatchError):
         PasswordHasher(type=Type.ID).verify(password_hash, "given-pass-1")
+
+
+def test_a_learner_whose_username_is_taken_gets_the_next_candidate() -> None:
+    # Given a repository holding Dee Lee, DOC ID A100 (username leeda100)
+    repo = Repository()
+    learner_creation.insert(build("A100"), "Given-pass-1", repo)
+    # When another Dee Lee whose DOC ID ends the same way is inserted
+    second = learner_creation.insert(build("B-A100"), "Given-pass-1", repo)
+    # Then it gets the next candidate, and both claims are kept
+    assert second.username == "leeda1002"
+    assert set(repo.usernames) == {(AGENCY, "leeda100"), (AGENCY, "leeda1002")}
 
 
 def test_the_same_password_hashes_differently_each_time() -> None:

@@ -557,6 +557,7 @@ def test_point_in_time_recovery_on_every_table() -> None:
         "LocationsTable",
         "StaffTable",
         "LearnersTable",
+        "UsernamesTable",
         "UploadsTable",
         "IdempotencyTable",
         "AuditTable",
@@ -580,19 +581,35 @@ def test_learners_table_keys_and_indexes() -> None:
     key = [(k["AttributeName"], k["KeyType"]) for k in properties["KeySchema"]]
     indexes = {i["IndexName"]: i for i in properties["GlobalSecondaryIndexes"]}
 
-    # Then one learner per (agency, DOC ID), findable by learnerId and by facility, and protected from deletion;
-    # the indexes copy no names, dates of birth or password hashes
+    # Then one learner per (agency, DOC ID), findable by learnerId (keys only) and through three roster indexes of a
+    # facility's learners of one status, sorted by name, first name and DOC ID, carrying everything but the hash
     assert key == [("agencyId", "HASH"), ("docId", "RANGE")]
     assert [(k["AttributeName"], k["KeyType"]) for k in indexes["byLearnerId"]["KeySchema"]] == [("learnerId", "HASH")]
     assert indexes["byLearnerId"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
-    assert indexes["byFacility"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["locationId"]}
-    assert [(k["AttributeName"], k["KeyType"]) for k in indexes["byFacility"]["KeySchema"]] == [
-        ("facilityId", "HASH"),
-        ("docId", "RANGE"),
-    ]
+    assert set(indexes) == {"byLearnerId", "byRosterName", "byRosterFirst", "byRosterDocId"}
+    from intake.dal.tables import ROSTER_ATTRIBUTES
+
+    for name, sort in (("byRosterName", "nameKey"), ("byRosterFirst", "firstKey"), ("byRosterDocId", "docKey")):
+        assert [(k["AttributeName"], k["KeyType"]) for k in indexes[name]["KeySchema"]] == [
+            ("roster", "HASH"),
+            (sort, "RANGE"),
+        ]
+        projection = indexes[name]["Projection"]
+        assert projection["ProjectionType"] == "INCLUDE" and projection["NonKeyAttributes"] == ROSTER_ATTRIBUTES
+        assert "passwordHash" not in projection["NonKeyAttributes"]
     types = {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]}
-    assert types == {"agencyId": "S", "docId": "S", "learnerId": "S", "facilityId": "S"}
+    assert types == dict.fromkeys(("agencyId", "docId", "learnerId", "roster", "nameKey", "firstKey", "docKey"), "S")
     assert properties["DeletionProtectionEnabled"] is True
+
+
+def test_the_usernames_table_keys_one_claim_per_agency_and_username_and_is_kept() -> None:
+    # Given the usernames table
+    table = _resources()["UsernamesTable"]
+    # When reading its key and retention
+    key = [(k["AttributeName"], k["KeyType"]) for k in table["Properties"]["KeySchema"]]
+    # Then a username is unique within an agency, and the claims survive a stack deletion
+    assert key == [("agencyId", "HASH"), ("username", "RANGE")]
+    assert table["DeletionPolicy"] == "Retain" and table["Properties"]["DeletionProtectionEnabled"] is True
 
 
 def test_idempotency_and_uploads_tables_expire_items() -> None:

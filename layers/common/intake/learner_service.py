@@ -58,7 +58,7 @@ def create_learner(
         facility_id=location.facility_id,
         created_by=requestor.username,
     )
-    learner_creation.insert(learner, password or generated or "", repository)
+    learner = learner_creation.insert(learner, password or generated or "", repository)
     audit.record_all(learner_creation.creation_audit(learner))
     logger.info("learner created", extra={"learner_id": learner.learner_id, "facility_id": learner.facility_id})
     metrics.add_metric(name="LearnersCreated", unit="Count", value=1)

@@ -3,16 +3,30 @@ was seen; storage failures wrapped into StorageUnavailable with nothing changed.
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from intake.dal import learners
-from intake.dal.tables import LearnerItem
-from intake.domain import HistoryEntry, HistoryKind, Learner, Location, LocationKind, move_of
-from intake.errors import Conflict, LearnerExists, StorageUnavailable
+from bench.dynamo import READS, CountingClient
 
-FAULTED = ("LearnerItem",)
+from intake.dal import learners
+from intake.dal.tables import LearnerItem, UsernameItem
+from intake.domain import (
+    HistoryEntry,
+    HistoryKind,
+    Learner,
+    LearnerEdit,
+    LearnerStatus,
+    Location,
+    LocationKind,
+    history_entry,
+    move_of,
+)
+from intake.errors import Conflict, LearnerExists, StorageUnavailable, UsernameTaken, ValidationFailed
+
+FAULTED = ("LearnerItem",)  # UsernameItem shares its client
 
 AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 UNIT = LocationKind.HOUSING_UNIT
@@ -349,3 +363,255 @@ def test_get_by_id_asks_the_index_for_one_entry(aws):
     # Then one query of the byLearnerId index, for one entry, found it
     assert found is not None
     assert limits == [("byLearnerId", 1)]
+
+
+# ------------------------------------------------------------------ usernames
+
+
+def test_a_username_held_by_another_learner_is_refused_and_nothing_is_stored(aws):
+    # Given Ada (D100) holding lovelacead100
+    learners.insert_learner(_learner(), "h1")
+    # When another learner of the agency is stored with that username
+    with pytest.raises(UsernameTaken):
+        learners.insert_learner(_learner("E0100", "L-2", username="lovelacead100"), "h2")
+    # Then neither that learner nor a second claim exists
+    assert learners.get_by_doc_id("ag", "E0100") is None
+    assert [c.learnerId for c in UsernameItem.query("ag")] == ["L-1"]
+
+
+def test_an_existing_doc_id_is_learner_exists_even_when_the_username_is_taken_too(aws):
+    # Given Ada stored, and a retry of her creation under a new id with the same username
+    learners.insert_learner(_learner(), "h1")
+    # When it is stored
+    with pytest.raises(LearnerExists) as raised:
+        learners.insert_learner(_learner(learner_id="L-9"), "h2")
+    # Then the answer is the existing learner (trying another username would not help)
+    assert raised.value.existing["learnerId"] == "L-1"
+
+
+def test_the_same_username_in_another_agency_is_another_claim(aws):
+    learners.insert_learner(_learner(), "h1")
+    other = learners.insert_learner(_learner(agency_id="south", learner_id="L-2"), "h2")
+    assert other.username == "lovelacead100" and len(list(UsernameItem.scan())) == 2
+
+
+# ------------------------------------------------------------------ status, edit, password, reactivation
+
+LATER = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_a_deactivation_moves_the_learner_to_the_inactive_roster_once(aws):
+    # Given an active learner
+    learner = learners.insert_learner(_learner(), "h1")
+    entry = history_entry(HistoryKind.DEACTIVATED, LATER, "ridge")
+    # When it is deactivated, twice
+    first = learners.set_status(learner, LearnerStatus.INACTIVE, entry)
+    again = learners.set_status(learner, LearnerStatus.INACTIVE, entry)
+    # Then the first changed it (history, version, updatedAt), the second wrote nothing
+    assert first is not None and first.status is LearnerStatus.INACTIVE
+    assert first.history[-1] == entry and first.version == 2 and first.updated_at == LATER
+    assert again is None and learners.get_by_doc_id("ag", "D100") == first
+    # And it is listed under INACTIVE only
+    assert learners.list_roster("fac-ridge", (LearnerStatus.ACTIVE,), None, 50, None) == ([], None)
+    assert learners.list_roster("fac-ridge", (LearnerStatus.INACTIVE,), None, 50, None)[0] == [first]
+
+
+def test_a_status_change_of_a_learner_moved_meanwhile_is_a_conflict(aws):
+    learner = learners.insert_learner(_learner(), "h1")
+    learners.move_learner(learner, LAKE_B, move_of(learner, LAKE_B, AT, "north"))
+    with pytest.raises(Conflict):
+        learners.set_status(learner, LearnerStatus.INACTIVE, history_entry(HistoryKind.DEACTIVATED, LATER, "x"))
+    assert learners.get_by_doc_id("ag", "D100").status is LearnerStatus.ACTIVE
+
+
+def test_an_edit_renames_the_learner_and_resorts_it_and_a_stale_edit_is_a_conflict(aws):
+    # Given Ada Lovelace and Bea Byron
+    ada = learners.insert_learner(_learner(), "h1")
+    learners.insert_learner(_learner("D200", "L-2", first_name="Bea", last_name="Byron"), "h2")
+    entry = history_entry(HistoryKind.EDITED, LATER, "ridge", fields=("lastName",))
+    # When Ada's last name becomes Ámes
+    edited = learners.update_details(ada, LearnerEdit(last_name="Ámes"), entry, None)
+    # Then she is stored renamed, one version on, the edit in her history (field names only), sorted first
+    assert (edited.last_name, edited.version, edited.history[-1].fields) == ("Ámes", 2, ("lastName",))
+    page, _ = learners.list_roster("fac-ridge", (LearnerStatus.ACTIVE,), None, 50, None)
+    assert [p.last_name for p in page] == ["Ámes", "Byron"]
+    assert [p.doc_id for p in learners.search_roster("fac-ridge", (LearnerStatus.ACTIVE,), "ames", None, 10)] == [
+        "D100"
+    ]
+    # And an edit made from the old version is refused, changing nothing
+    with pytest.raises(Conflict):
+        learners.update_details(ada, LearnerEdit(first_name="Eve"), entry, None)
+    assert learners.get_by_doc_id("ag", "D100") == edited
+
+
+def test_a_password_reset_replaces_the_hash_and_records_no_secret(aws):
+    learner = learners.insert_learner(_learner(), "old-hash")
+    entry = history_entry(HistoryKind.PASSWORD_RESET, LATER, "ridge")
+    reset = learners.set_password_hash(learner, "new-hash", entry)
+    assert learners.stored_password_hash("ag", "D100") == "new-hash"
+    assert reset.history[-1] == entry and "hash" not in str(_stored("ag", "D100")["history"])
+
+
+def test_a_reactivation_brings_an_inactive_learner_back_elsewhere_with_a_new_hash(aws):
+    # Given a deactivated learner at ridge
+    learner = learners.insert_learner(_learner(), "old-hash")
+    inactive = learners.set_status(learner, LearnerStatus.INACTIVE, history_entry(HistoryKind.DEACTIVATED, AT, "r"))
+    assert inactive is not None
+    entries = [move_of(inactive, LAKE_B, LATER, "lake"), history_entry(HistoryKind.REACTIVATED, LATER, "lake")]
+    # When it is reactivated at lake's unit B by an upload
+    back = learners.reactivate(inactive, LAKE_B, "new-hash", entries, upload_id="up-9")
+    # Then it is active there, same id and username, both entries recorded, and the upload may replace its hash
+    assert (back.status, back.facility_id, back.learner_id, back.username) == (
+        LearnerStatus.ACTIVE,
+        "fac-lake",
+        "L-1",
+        "lovelacead100",
+    )
+    assert [e.kind for e in back.history] == [
+        HistoryKind.CREATED,
+        HistoryKind.DEACTIVATED,
+        HistoryKind.MOVED,
+        HistoryKind.REACTIVATED,
+    ]
+    learners.replace_password_hash("ag", "D100", "up-9", "retried-hash")
+    assert learners.stored_password_hash("ag", "D100") == "retried-hash"
+    # And reactivating it again is a conflict (it is not inactive)
+    with pytest.raises(Conflict):
+        learners.reactivate(back, LAKE_B, "h", entries)
+
+
+# ------------------------------------------------------------------ roster and search
+
+
+def _many(count: int, facility: Location = RIDGE_A, status: LearnerStatus = LearnerStatus.ACTIVE) -> None:
+    """`count` learners stored in one batch write (the computed keys as insert_learner writes them)."""
+    with LearnerItem.batch_write() as batch:
+        for i in range(count):
+            learner = _learner(
+                f"D{i:05d}",
+                f"L-{i}",
+                first_name=FIRSTS[i % len(FIRSTS)],
+                last_name=f"{LASTS[i % len(LASTS)]}{chr(97 + i // 100 % 26)}{chr(97 + i % 26)}",
+                location_id=facility.location_id,
+                facility_id=facility.facility_id,
+                status=status,
+                username=f"user{i:05d}",
+            )
+            batch.save(learners._item(learner, "h"))
+
+
+FIRSTS = ("Ada", "José", "Zoë", "Bea")
+LASTS = ("Núñez", "Smith", "O'Neil", "Lee")
+
+
+def test_a_roster_is_paged_by_name_each_learner_once_with_an_opaque_cursor(aws):
+    # Given 120 active learners at ridge, 30 inactive
+    _many(120)
+    with LearnerItem.batch_write() as batch:
+        for i in range(30):
+            batch.save(learners._item(_learner(f"X{i:03d}", f"LX-{i}", status=LearnerStatus.INACTIVE), "h"))
+    # When the active ones are listed 50 at a time
+    seen, cursor, pages = [], None, 0
+    while True:
+        page, cursor = learners.list_roster("fac-ridge", (LearnerStatus.ACTIVE,), None, 50, cursor)
+        seen += page
+        pages += 1
+        if cursor is None:
+            break
+        assert "fac-ridge" not in cursor and "{" not in cursor
+    # Then every active learner comes once, sorted by last then first name (accents ignored)
+    assert len(seen) == 120 and len({s.learner_id for s in seen}) == 120 and pages == 3
+    keys = [learners.name_keys(s.first_name, s.last_name, s.doc_id)["nameKey"] for s in seen]
+    assert keys == sorted(keys)
+    # And ALL merges both partitions in name order, each once
+    everyone, cursor = [], None
+    while True:
+        page, cursor = learners.list_roster(
+            "fac-ridge", (LearnerStatus.ACTIVE, LearnerStatus.INACTIVE), None, 40, cursor
+        )
+        everyone += page
+        if cursor is None:
+            break
+    keys = [learners.name_keys(s.first_name, s.last_name, s.doc_id)["nameKey"] for s in everyone]
+    assert len(everyone) == 150 and len(set(keys)) == 150 and keys == sorted(keys)
+
+
+def test_a_housing_unit_filter_lists_only_that_unit(aws):
+    _many(5)
+    _many(3, RIDGE_B_UNIT)
+    page, _ = learners.list_roster("fac-ridge", (LearnerStatus.ACTIVE,), "unit-b2", 50, None)
+    assert len(page) == 3 and {p.location_id for p in page} == {"unit-b2"}
+
+
+RIDGE_B_UNIT = Location(location_id="unit-b2", name="B2", agency_id="ag", facility_id="fac-ridge", kind=UNIT)
+
+
+def _cursor_of(positions: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(positions).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 !!",
+        _cursor_of({"fac-lake#ACTIVE": {}}),  # another facility
+        _cursor_of({"fac-ridge#INACTIVE": {}}),  # another status
+        _cursor_of({"fac-ridge#ACTIVE": {"agencyId": "ag", "docId": "D1", "roster": "fac-lake#ACTIVE", "nameKey": "a"}}),
+        _cursor_of({"fac-ridge#ACTIVE": {"agencyId": 1, "docId": "D1", "roster": "fac-ridge#ACTIVE", "nameKey": "a"}}),
+        _cursor_of(["fac-ridge#ACTIVE"]),
+    ],
+    ids=["garbage", "other-facility", "other-status", "key-of-another-roster", "typed-wrong", "not-a-map"],
+)
+def test_a_cursor_not_made_for_this_facility_and_status_is_invalid(aws, cursor):
+    with pytest.raises(ValidationFailed) as raised:
+        learners.list_roster("fac-ridge", (LearnerStatus.ACTIVE,), None, 50, cursor)
+    assert [e.field for e in raised.value.errors] == ["cursor"]
+
+
+def test_searches_find_by_doc_id_name_first_last_and_username_ignoring_case_and_accents(aws):
+    # Given José Núñez (D00001, username nunezj0001) and others, one of them inactive
+    jose = learners.insert_learner(
+        _learner("D00001", "L-J", first_name="José", last_name="Núñez", username="nunezj0001"), "h"
+    )
+    learners.insert_learner(_learner("D00002", "L-N", first_name="Nora", last_name="Nunn", username="nunnn0002"), "h")
+    learners.insert_learner(_learner("Q77", "L-Q", first_name="Jo", last_name="Quay", username="quayj0077"), "h")
+    active = (LearnerStatus.ACTIVE,)
+
+    def found(q: str) -> list[str]:
+        return [x.learner_id for x in learners.search_roster("fac-ridge", active, q, None, 10)]
+
+    # Then each kind of prefix finds its learners, sorted by name
+    assert found("d0000") == ["L-J", "L-N"]  # DOC ID prefix
+    assert found("NUÑE") == ["L-J"]  # last name, accents and case ignored
+    assert found("jose nu") == ["L-J"]  # "first last"
+    assert found("nunezj00") == ["L-J"]  # username
+    assert found("Nu") == ["L-J", "L-N"]
+    assert found("jo") == ["L-J", "L-Q"]  # first names
+    assert found("zz") == []
+    assert learners.search_roster("fac-ridge", active, "José", None, 10) == [jose]
+    assert learners.search_roster("fac-lake", active, "jose", None, 10) == []
+
+
+def test_a_page_of_50_of_5000_is_one_request_and_each_search_at_most_three(aws):
+    # Given a facility of 5,000 active learners
+    _many(5000)
+    counter = CountingClient()
+    active = (LearnerStatus.ACTIVE,)
+    with counter.installed():
+        # When a page of 50, the next page, and a search of each kind are read
+        page, cursor = learners.list_roster("fac-ridge", active, None, 50, None)
+        first_page = counter.total(READS)
+        learners.list_roster("fac-ridge", active, None, 50, cursor)
+        next_page = counter.total(READS) - first_page
+        counts = {}
+        for q in ("D0012", "smith", "jose smi", "user0012"):
+            before = counter.total(READS)
+            results = learners.search_roster("fac-ridge", active, q, None, 50)
+            counts[q] = (counter.total(READS) - before, len(results))
+    # Then a page is one Query, and a search at most three (what it finds is right)
+    assert (first_page, next_page, len(page)) == (1, 1, 50)
+    assert counts["D0012"] == (2, 10)  # DOC ID begins_with, and the username check on the (empty) letters "d"
+    assert counts["smith"][0] == 3 and counts["smith"][1] == 50
+    assert counts["jose smi"][0] == 3 and counts["jose smi"][1] > 0
+    assert counts["user0012"][0] == 2
+    assert all(count <= 3 for count, _ in counts.values())

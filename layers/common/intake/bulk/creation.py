@@ -312,13 +312,13 @@ def _create(row: PlanEntry, upload: Upload, given: str, generated: str, reposito
         upload_id=upload.upload_id,
     )
     try:
-        learner_creation.insert(learner, given or generated, repository)
+        learner = learner_creation.insert(learner, given or generated, repository)
         return _Outcome(row, "CREATED", learner.learner_id, generated, created=learner)
     except LearnerExists as exists:
         previous = repository.get_by_doc_id(row.agency_id, row.doc_id)
         if previous is not None and previous.upload_id == upload.upload_id:
             # Created by an earlier (or a concurrent) attempt of this row: the same password, already hashed.
-            ours = learner.model_copy(update={"learner_id": previous.learner_id})
+            ours = learner.model_copy(update={"learner_id": previous.learner_id, "username": previous.username})
             return _Outcome(row, "CREATED", previous.learner_id, generated, created=ours)
         return _Outcome(
             row,
