@@ -12,7 +12,11 @@ from intake.domain import (
     COUNT_NAMES,
     UNFINISHED,
     AuditEntry,
+    HistoryEntry,
+    HistoryKind,
     Learner,
+    LearnerEdit,
+    LearnerStatus,
     Location,
     LocationKind,
     PasswordRule,
@@ -20,8 +24,10 @@ from intake.domain import (
     StaffMember,
     Upload,
     UploadStatus,
+    history_entry,
     move_of,
 )
+from intake.domain import Move
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -175,3 +181,64 @@ def test_audit_entry_details_hold_only_scalars() -> None:
     assert AuditEntry(**base, details={"n": 1, "ok": True, "s": "x", "none": None}).details["n"] == 1
     with pytest.raises(ValidationError):
         AuditEntry(**base, details={"nested": {"a": 1}})
+
+
+def test_a_move_entry_keeps_the_v1_wire_names_and_says_its_kind() -> None:
+    # Given a learner at unit A and a destination at another facility
+    learner = Learner(
+        learner_id="L-1",
+        agency_id="ag",
+        doc_id="D1",
+        first_name="A",
+        last_name="B",
+        date_of_birth="01/02/1990",
+        location_id="unit-a",
+        facility_id="fac-a",
+        created_at=AT,
+        created_by="x",
+    )
+    there = Location(
+        location_id="unit-b", name="B", agency_id="ag", facility_id="fac-b", kind=LocationKind.HOUSING_UNIT
+    )
+    # When its move is recorded
+    wire = move_of(learner, there, AT, "lake", "up-1").to_json_dict()
+    # Then v1 readers find their fields, v2 readers the kind, at and by
+    assert (wire["kind"], wire["at"], wire["by"]) == ("MOVED", wire["movedAt"], "lake")
+    assert (wire["fromLocationId"], wire["toFacilityId"], wire["movedBy"], wire["uploadId"]) == (
+        "unit-a",
+        "fac-b",
+        "lake",
+        "up-1",
+    )
+    assert Move is HistoryEntry
+
+
+def test_a_learner_defaults_to_active_version_one_without_a_username_and_facilities_to_learner_access_on() -> None:
+    learner = Learner(
+        learner_id="L-1",
+        agency_id="ag",
+        doc_id="D1",
+        first_name="A",
+        last_name="B",
+        date_of_birth="01/02/1990",
+        location_id="u",
+        facility_id="f",
+        created_at=AT,
+        created_by="x",
+    )
+    assert (learner.status, learner.version, learner.username, learner.updated_at) == (
+        LearnerStatus.ACTIVE,
+        1,
+        None,
+        None,
+    )
+    assert Location(
+        location_id="f", name="F", agency_id="ag", facility_id="f", kind=LocationKind.FACILITY
+    ).learner_access
+
+
+def test_an_edit_entry_names_the_fields_never_their_values() -> None:
+    entry = history_entry(HistoryKind.EDITED, AT, "ridge", fields=("lastName", "dateOfBirth"))
+    wire = entry.to_json_dict()
+    assert wire["kind"] == "EDITED" and wire["fields"] == ["lastName", "dateOfBirth"]
+    assert LearnerEdit().first_name is None and LearnerEdit(last_name="Lee").last_name == "Lee"

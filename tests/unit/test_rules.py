@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intake import rules
 from intake.errors import FieldError
@@ -248,3 +252,68 @@ def test_every_date_and_name_error_names_its_field() -> None:
     future = _error(rules.clean_date_of_birth("01/01/2030", TODAY, "dob"))
     no_letter = _error(rules.clean_name("--", "lastName"))
     assert (future.field, no_letter.field) == ("dob", "lastName")
+
+
+# Search keys and usernames
+
+_USERNAME = re.compile(rules.USERNAME_PATTERN_LEARNER)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("José Núñez-O'Neil", "josenunezoneil"),
+        ("ZOË", "zoe"),
+        ("  a1-b2 ", "a1b2"),
+        ("Ærøskøbing", "ærskbing".replace("æ", "")),  # no ASCII decomposition: dropped on both sides alike
+        ("", ""),
+    ],
+)
+def test_a_search_key_ignores_accents_case_and_punctuation(text: str, key: str) -> None:
+    assert rules.search_key(text) == key
+
+
+def test_the_first_username_is_last_name_first_initial_and_the_doc_ids_last_four() -> None:
+    candidates = rules.username_candidates("John", "Smith", "A1234821")
+    assert [next(candidates) for _ in range(3)] == ["smithj4821", "smithj48212", "smithj48213"]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "doc_id", "username"),
+    [
+        ("José", "Núñez-O'Neil", "77", "nunezoneilj77"),
+        ("王", "李", "A1", "learner1"),  # no ASCII letters: a fixed base
+        ("Ann", "Lee", "ABCD", "leea"),  # no digits in the DOC ID: the name alone
+        ("A", "B", "1", "ba1"),
+        ("", "B", "X", "b00"),  # padded to three with digits, so the letters stay the name's
+        ("Ann", "Wolfeschlegelsteinhausen-Bergerdorff", "12345", "wolfeschlegelsteinha2345"),
+    ],
+)
+def test_a_username_is_typeable_whatever_the_name(first: str, last: str, doc_id: str, username: str) -> None:
+    assert next(rules.username_candidates(first, last, doc_id)) == username
+    assert _USERNAME.fullmatch(username)
+
+
+_NAMES = st.text(st.one_of(st.characters(categories=["L", "M"]), st.sampled_from(" '-.")), max_size=60)
+
+
+@given(_NAMES, _NAMES, st.text(min_size=1, max_size=20))
+@settings(max_examples=300, deadline=None)
+def test_every_username_candidate_matches_the_pattern_and_none_repeats(first: str, last: str, doc_id: str) -> None:
+    candidates = list(itertools.islice(rules.username_candidates(first, last, doc_id), 1000))
+    assert all(_USERNAME.fullmatch(c) for c in candidates)
+    assert len(set(candidates)) == len(candidates)
+    # and the letters a username starts with begin the learner's name key (a username search is a name-key query)
+    letters = re.match(r"[a-z]*", candidates[0])
+    assert letters is not None
+    name_key = rules.search_key(last) + rules.search_key(first)
+    assert name_key.startswith(letters.group()) or candidates[0].startswith("learner")
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_a_search_key_is_lowercase_ascii_letters_and_digits_and_stable(text: str) -> None:
+    key = rules.search_key(text)
+    assert re.fullmatch(r"[a-z0-9]*", key)
+    assert rules.search_key(key) == key
+    assert rules.search_key(text.upper()) == rules.search_key(text.lower()) or not text.isascii()

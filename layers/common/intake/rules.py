@@ -189,15 +189,16 @@ def search_key(text: str) -> str:
 
 
 def username_candidates(first_name: str, last_name: str, doc_id: str) -> Iterator[str]:
-    """Usernames for a new learner, best first: last name + first initial + the DOC ID's last 4, then base2, base3...
+    """Usernames for a new learner, best first: last name + first initial + the DOC ID's last 4 digits, then base2...
 
     Smith, John, A1234821 -> smithj4821, smithj48212, ... Each is 3-32 lowercase letters and digits starting with a
     letter (USERNAME_PATTERN_LEARNER); the letters at its start are a prefix of the learner's name key."""
     letters = (_NOT_LETTER.sub("", search_key(last_name)) + _NOT_LETTER.sub("", search_key(first_name))[:1])[
         :_USERNAME_NAME_MAX
     ]
-    base = (letters or _USERNAME_FALLBACK) + search_key(doc_id)[-4:]
-    base = base.ljust(3, "x")
+    digits = re.sub(r"[^0-9]+", "", search_key(doc_id))[-4:]  # digits only: the letters stay the name's
+    base = (letters or _USERNAME_FALLBACK) + digits
+    base = base.ljust(3, "0")  # "0", not a letter: the letters at the start stay a prefix of the name key
     yield base
     for n in itertools.count(2):
         suffix = str(n)
