@@ -28,6 +28,7 @@ _OUTPUTS = {
     "LOCATIONS_TABLE": ("LocationsTableName", "LocationsTable"),
     "STAFF_TABLE": ("StaffTableName", "StaffTable"),
     "LEARNERS_TABLE": ("LearnersTableName", "LearnersTable"),
+    "USERNAMES_TABLE": ("UsernamesTableName", "UsernamesTable"),
     "AUDIT_TABLE": ("AuditTableName", "AuditTable"),
 }
 LOCATION_COLUMNS = ("agencyId", "agencyName", "facilityId", "facilityName", "housingUnitId", "housingUnitName")
@@ -247,6 +248,25 @@ class _Loader:
             self.unchanged += 1
 
 
+def migrate_learners(args: argparse.Namespace, out: TextIO) -> int:
+    """Give learners stored before usernames their username, status and roster keys (once; a re-run finds none)."""
+    from intake import audit, learner_migration
+
+    stack = discover(args)
+    use_stack(args, stack)
+    report = learner_migration.migrate_learners()
+    audit.record(
+        f"cli:{args.actor}",
+        "LEARNERS_MIGRATED",
+        "system",
+        "learners",
+        scopes=[audit.SYSTEM_SCOPE],
+        details={"found": report.found, "migrated": report.migrated},
+    )
+    print(f"{report.found} learners to upgrade: {report.migrated} migrated, {report.unchanged} unchanged", file=out)
+    return 0
+
+
 def token(args: argparse.Namespace, out: TextIO) -> int:
     """Print an ID token for a staff login (setting a new password at the first sign-in)."""
     stack = discover(args)
@@ -297,6 +317,10 @@ def parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load-locations", help="create/rename agencies, facilities, housing units from a CSV")
     load.add_argument("csv_file", help=f"columns: {','.join(LOCATION_COLUMNS)}")
     load.set_defaults(run=load_locations)
+    migrate = commands.add_parser(
+        "migrate-learners", help="give learners stored before usernames their username, status and roster keys"
+    )
+    migrate.set_defaults(run=migrate_learners)
     sign_in = commands.add_parser("token", help="print an ID token for API calls")
     sign_in.add_argument("--username", required=True)
     sign_in.add_argument("--password", help="(prompted when absent)")

@@ -80,3 +80,39 @@ def test_load_locations_is_idempotent_and_reports_bad_rows(stack, directory, tmp
     path.write_text("facilityId,name\nx,y\n", encoding="utf-8")
     assert run("load-locations", str(path))[0] == 2
     assert "missing column(s) agencyId, agencyName, facilityName" in capsys.readouterr().err
+
+
+def test_migrate_learners_upgrades_old_items_once(stack, capsys):
+    import boto3
+
+    from intake.dal.learners import get_by_doc_id
+    from intake.settings import get_settings
+
+    # Given a learner item as the code before usernames wrote it
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName=get_settings().learners_table,
+        Item={
+            "agencyId": {"S": AGENCY_A},
+            "docId": {"S": "D42"},
+            "learnerId": {"S": "L-42"},
+            "firstName": {"S": "Ann"},
+            "lastName": {"S": "Lee"},
+            "dateOfBirth": {"S": "01/02/1990"},
+            "locationId": {"S": FAC_A1},
+            "facilityId": {"S": FAC_A1},
+            "role": {"S": "Learner"},
+            "passwordHash": {"S": "h"},
+            "createdAt": {"S": "2025-06-01T10:00:00.000000+0000"},
+            "createdBy": {"S": "ridge"},
+            "history": {"L": []},
+            "version": {"N": "1"},
+        },
+    )
+    # When the migration runs twice
+    first, printed = run("migrate-learners")
+    second, again = run("migrate-learners")
+    # Then the first migrates it, the second finds nothing, and it has its username
+    assert (first, second) == (0, 0)
+    assert "1 migrated" in printed and again.startswith("0 learners")
+    learner = get_by_doc_id(AGENCY_A, "D42")
+    assert learner is not None and learner.username == "leea42"
