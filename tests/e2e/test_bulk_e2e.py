@@ -161,17 +161,22 @@ def incoming(stack: Stack, facility_id: str) -> list[str]:
 
 
 def learners_at(stack: Stack, facility_id: str, doc_prefix: str) -> int:
-    """How many learners of the facility have a DOC ID with this prefix, counted in DynamoDB."""
+    """How many learners of the facility (active or not) have a DOC ID with this prefix, counted in DynamoDB."""
     dynamodb = stack_client(stack, "dynamodb")
     table = next(name for name in dynamodb.list_tables()["TableNames"] if name.endswith("LearnersTable"))
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName=table,
-        IndexName="byFacility",
-        KeyConditionExpression="facilityId = :f AND begins_with(docId, :p)",
-        ExpressionAttributeValues={":f": {"S": facility_id}, ":p": {"S": doc_prefix}},
-        Select="COUNT",
-    )
-    return sum(page["Count"] for page in pages)
+    key = "".join(char for char in doc_prefix.lower() if char.isascii() and char.isalnum())  # as search_key does
+    count = 0
+    for status in ("ACTIVE", "INACTIVE"):
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=table,
+            IndexName="byRosterDocId",
+            KeyConditionExpression="#r = :r AND begins_with(docKey, :p)",
+            ExpressionAttributeNames={"#r": "roster"},
+            ExpressionAttributeValues={":r": {"S": f"{facility_id}#{status}"}, ":p": {"S": key}},
+            Select="COUNT",
+        )
+        count += sum(page["Count"] for page in pages)
+    return count
 
 
 def planted_roster(place: dict[str, Any], prefix: str, existing: list[str]) -> tuple[bytes, set[tuple[int, str, str]]]:

@@ -308,10 +308,11 @@ def _new_learner(world: World, facility_id: str, unit_id: str) -> dict[str, Any]
     from intake.dal import learners as learner_store
     from intake.domain import Learner
 
+    learner_id, doc_id = f"lrn-{next(world.doc_ids)}", str(next(world.doc_ids))
     learner = Learner(
-        learner_id=f"lrn-{next(world.doc_ids)}",
+        learner_id=learner_id,
         agency_id=AGENCY_OF[facility_id],
-        doc_id=str(next(world.doc_ids)),
+        doc_id=doc_id,
         first_name="Matrix",
         last_name="Learner",
         date_of_birth="01/02/1990",
@@ -319,8 +320,9 @@ def _new_learner(world: World, facility_id: str, unit_id: str) -> dict[str, Any]
         facility_id=facility_id,
         created_at=datetime.now(UTC),
         created_by="sys",
+        username=f"learnerm{doc_id}",
     )
-    learner_store.insert_learner(learner, "$argon2id$not-a-real-hash")
+    learner = learner_store.insert_learner(learner, "$argon2id$not-a-real-hash")
     return learner.to_json_dict()
 
 

@@ -85,7 +85,7 @@ def test_drop_of_learners_from_another_facility_plans_moves(call_api, aws, direc
     assert done["status"] == "COMPLETED" and done["counts"]["moved"] == 2 and done["counts"]["created"] == 1
     _, found, _ = call_api("GET", "/learners", "ridge", query={"docId": "900001"})
     learner = found["learners"][0]
-    assert learner["facilityId"] == FAC_A1 and learner["history"][0]["fromFacilityId"] == FAC_A2
+    assert learner["facilityId"] == FAC_A1 and learner["history"][-1]["fromFacilityId"] == FAC_A2
     results = get_text(aws, f"reports/{FAC_A1}/{upload['uploadId']}/results.csv")
     assert "Secret-Pass1" not in results
 

@@ -113,7 +113,9 @@ def test_move_to_another_facility_keeps_id_and_records_history(call_api, directo
     assert moved["learner"]["learnerId"] == learner_id
     assert moved["learner"]["facilityId"] == FAC_A2
     history = moved["learner"]["history"]
-    assert len(history) == 1 and history[0]["fromFacilityId"] == FAC_A1 and history[0]["movedBy"] == "lake"
+    # (v2: the history starts with the learner's creation; the move keeps its v1 fields)
+    assert [entry["kind"] for entry in history] == ["CREATED", "MOVED"]
+    assert history[1]["fromFacilityId"] == FAC_A1 and history[1]["movedBy"] == "lake"
     # And a move into a location outside the requestor's scope is refused
     status, _body, _ = call_api("POST", f"/learners/{learner_id}/move", "lake", {"locationId": UNIT_A1})
     assert status == 403
