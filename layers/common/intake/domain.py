@@ -102,7 +102,7 @@ class HistoryKind(StrEnum):
     EDITED = "EDITED"
     DEACTIVATED = "DEACTIVATED"
     REACTIVATED = "REACTIVATED"
-    PASSWORD_RESET = "PASSWORD_RESET"
+    PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 (a kind of change, not a password)
 
 
 class HistoryEntry(DomainModel):

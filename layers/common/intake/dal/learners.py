@@ -108,6 +108,7 @@ def _learner(item: LearnerItem) -> Learner:
 
 
 def _item(learner: Learner, password_hash: str) -> LearnerItem:
+    keys = name_keys(learner.first_name, learner.last_name, learner.doc_id)
     return LearnerItem(
         agencyId=learner.agency_id,
         docId=learner.doc_id,
@@ -128,7 +129,9 @@ def _item(learner: Learner, password_hash: str) -> LearnerItem:
         status=learner.status.value,
         updatedAt=learner.updated_at or learner.created_at,
         roster=roster_of(learner.facility_id, learner.status),
-        **name_keys(learner.first_name, learner.last_name, learner.doc_id),
+        nameKey=keys["nameKey"],
+        firstKey=keys["firstKey"],
+        docKey=keys["docKey"],
     )
 
 
@@ -313,10 +316,7 @@ def update_details(
     actions: list[Action] = [
         LearnerItem.firstName.set(first),
         LearnerItem.lastName.set(last),
-        *(
-            getattr(LearnerItem, name).set(value)
-            for name, value in name_keys(first, last, learner.doc_id).items()
-        ),
+        *(getattr(LearnerItem, name).set(value) for name, value in name_keys(first, last, learner.doc_id).items()),
         LearnerItem.status.set(learner.status.value),
     ]
     if changes.date_of_birth is not None:
@@ -379,7 +379,7 @@ def reactivate(
     upload_id: str | None = None,
 ) -> Learner:
     """Make an inactive learner active again at a destination with a new password hash (Conflict if it is not
-    inactive any more or not this learner). An upload that does it may later replace the hash (replace_password_hash)."""
+    inactive any more or not this learner). The upload that does it may later replace the hash (a retried chunk)."""
     bind_tables()
     item = _key_item(learner)
     at = entries[-1].at if entries else datetime.now().astimezone()
@@ -468,7 +468,7 @@ def list_roster(
     The cursor is validated against the facility and statuses asked for."""
     bind_tables()
     rosters = {status.value: roster_of(facility_id, status) for status in dict.fromkeys(statuses)}
-    positions: dict[str, dict[str, str] | None] = dict.fromkeys(rosters.values(), {})  # {}: from the start
+    positions: dict[str, dict[str, str] | None] = {roster: {} for roster in rosters.values()}  # {}: from the start
     if cursor:
         positions = _decode_cursor(cursor, rosters)
     pages: dict[str, _Page] = {}
@@ -485,7 +485,7 @@ def list_roster(
         key=lambda entry: entry[0],
     )
     taken = merged[:limit]
-    following: dict[str, dict[str, str] | None] = {roster: None for roster in positions}
+    following: dict[str, dict[str, str] | None] = dict.fromkeys(positions)
     for roster, page in pages.items():
         mine = [raw for _, r, raw in taken if r == roster]
         if len(mine) < len(page.items):  # some of this page were not shown: go on after the last shown
@@ -618,5 +618,3 @@ def migrate_item(learner: Learner, username: str) -> bool:
                 raise UsernameTaken(username) from exc
             raise
     return True
-
-
