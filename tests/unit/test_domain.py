@@ -19,6 +19,7 @@ from intake.domain import (
     LearnerStatus,
     Location,
     LocationKind,
+    Move,
     PasswordRule,
     Role,
     StaffMember,
@@ -27,7 +28,6 @@ from intake.domain import (
     history_entry,
     move_of,
 )
-from intake.domain import Move
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

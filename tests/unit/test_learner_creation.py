@@ -188,3 +188,17 @@ def test_the_stored_repository_inserts_once_and_refuses_a_second_doc_id(aws: obj
     assert stored_hash is not None and stored_hash.startswith("$argon2id$")
     assert passwords.verify_password(stored_hash, "Stored-pass-1")
     assert not passwords.verify_password(stored_hash, "Stored-pass-2")
+
+
+def test_twenty_concurrent_creations_with_the_same_username_all_succeed_with_distinct_usernames(aws: object) -> None:
+    # Given twenty learners named Dee Lee whose DOC IDs end in the same four digits
+    from concurrent.futures import ThreadPoolExecutor
+
+    learners = [build(f"X{i:02d}-4821") for i in range(20)]
+    # When they are created at the same time through the stored tables
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        stored = list(pool.map(lambda one: learner_creation.insert(one, "Stored-pass-1"), learners))
+    # Then every one is stored, each with its own username (leed4821, leed48212, ...)
+    usernames = [learner.username for learner in stored]
+    assert len(set(usernames)) == 20 and "leed4821" in usernames
+    assert all(learner_creation.STORE.get_by_doc_id(AGENCY, one.doc_id) is not None for one in learners)

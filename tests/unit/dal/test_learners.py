@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 
 from bench.dynamo import READS, CountingClient
-
 from intake.dal import learners
 from intake.dal.tables import LearnerItem, UsernameItem
 from intake.domain import (
@@ -556,7 +555,9 @@ def _cursor_of(positions: dict) -> str:
         "not base64 !!",
         _cursor_of({"fac-lake#ACTIVE": {}}),  # another facility
         _cursor_of({"fac-ridge#INACTIVE": {}}),  # another status
-        _cursor_of({"fac-ridge#ACTIVE": {"agencyId": "ag", "docId": "D1", "roster": "fac-lake#ACTIVE", "nameKey": "a"}}),
+        _cursor_of(
+            {"fac-ridge#ACTIVE": {"agencyId": "ag", "docId": "D1", "roster": "fac-lake#ACTIVE", "nameKey": "a"}}
+        ),
         _cursor_of({"fac-ridge#ACTIVE": {"agencyId": 1, "docId": "D1", "roster": "fac-ridge#ACTIVE", "nameKey": "a"}}),
         _cursor_of(["fac-ridge#ACTIVE"]),
     ],
