@@ -307,8 +307,39 @@ RESET = "reset the learner's password"
         ("GetItem", lambda: learners.stored_password_hash("ag", "D100"), "read the learner"),
         ("BatchGetItem", lambda: learners.find_by_doc_ids("ag", ["D100"]), "look up DOC IDs"),
         ("UpdateItem", lambda: learners.replace_password_hash("ag", "D100", "up-1", "h2"), RESET),
+        (
+            "Query",
+            lambda: learners.list_roster("fac-ridge", (LearnerStatus.ACTIVE,), None, 50, None),
+            "list the learners",
+        ),
+        (
+            "Query",
+            lambda: learners.search_roster("fac-ridge", (LearnerStatus.ACTIVE,), "ada", None, 5),
+            "search the learners",
+        ),
+        (
+            "UpdateItem",
+            lambda: learners.set_password_hash(_learner(), "h2", history_entry(HistoryKind.PASSWORD_RESET, AT, "x")),
+            RESET,
+        ),
+        (
+            "UpdateItem",
+            lambda: learners.set_status(
+                _learner(), LearnerStatus.INACTIVE, history_entry(HistoryKind.DEACTIVATED, AT, "x")
+            ),
+            "change the learner's status",
+        ),
     ],
-    ids=["get_by_id", "stored_password_hash", "find_by_doc_ids", "replace_password_hash"],
+    ids=[
+        "get_by_id",
+        "stored_password_hash",
+        "find_by_doc_ids",
+        "replace_password_hash",
+        "list_roster",
+        "search_roster",
+        "set_password_hash",
+        "set_status",
+    ],
 )
 def test_each_failure_names_what_could_not_be_done(aws, faults, refuse, operation, call, what):
     # Given a stored learner, and DynamoDB throttling one kind of call

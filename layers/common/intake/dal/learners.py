@@ -23,6 +23,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from intake import clock
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import HistoryAttribute, LearnerItem, UsernameItem, bind_tables
 from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerEdit, LearnerStatus, Location
@@ -382,7 +383,7 @@ def reactivate(
     inactive any more or not this learner). The upload that does it may later replace the hash (a retried chunk)."""
     bind_tables()
     item = _key_item(learner)
-    at = entries[-1].at if entries else datetime.now().astimezone()
+    at = entries[-1].at if entries else clock.utc_now()
     actions: list[Action] = [
         LearnerItem.status.set(LearnerStatus.ACTIVE.value),
         LearnerItem.locationId.set(destination.location_id),
