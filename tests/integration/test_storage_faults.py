@@ -18,7 +18,7 @@ CALLS = [
     ("dynamodb", "GetItem", "StaffTable"),
     ("dynamodb", "GetItem", "LearnersTable"),
     ("dynamodb", "BatchGetItem", None),
-    ("dynamodb", "PutItem", "LearnersTable"),
+    ("dynamodb", "TransactWriteItems", "LearnersTable"),
     ("dynamodb", "PutItem", "IdempotencyTable"),
     ("dynamodb", "PutItem", "AuditTable"),
     ("dynamodb", "UpdateItem", "UploadsTable"),
@@ -35,7 +35,7 @@ CALLS = [
     ("kms", "Decrypt", None),
 ]
 WRITES = [
-    ("dynamodb", "PutItem", "LearnersTable"),
+    ("dynamodb", "TransactWriteItems", "LearnersTable"),
     ("dynamodb", "PutItem", "AuditTable"),
     ("dynamodb", "UpdateItem", "UploadsTable"),
     ("dynamodb", "UpdateItem", "LearnersTable"),
@@ -124,7 +124,11 @@ def test_writes_applied_but_their_responses_lost_are_retried_safely(call_api, aw
 def test_throttling_longer_than_sdk_retries_is_retried_by_sqs(call_api, aws, faults):
     # Given learner writes, upload updates and part records throttled more times in a row than the SDK retries
     # (4 attempts)
-    calls = (("PutItem", "LearnersTable"), ("UpdateItem", "UploadsTable"), ("TransactWriteItems", "UploadsTable"))
+    calls = (
+        ("TransactWriteItems", "LearnersTable"),
+        ("UpdateItem", "UploadsTable"),
+        ("TransactWriteItems", "UploadsTable"),
+    )
     rules = [
         faults.add(Rule("dynamodb", operation, code="ThrottlingException", status=400, table=table, times=5))
         for operation, table in calls
