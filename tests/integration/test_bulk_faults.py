@@ -22,9 +22,11 @@ from tests.integration.fault_injection import Faults, Rule, install
 CRASHES = {
     "validator-before-writing-the-plan": Rule("s3", "PutObject", kind="crash_before", key_part="/plans/"),
     "validator-after-VALIDATED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=1),
-    "worker-before-its-first-learner": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners"),
-    "worker-between-learners": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners", skip=3),
-    "worker-after-a-learner-written": Rule("dynamodb", "PutItem", kind="crash_after", table="Learners", skip=3),
+    "worker-before-its-first-learner": Rule("dynamodb", "TransactWriteItems", kind="crash_before", table="Learners"),
+    "worker-between-learners": Rule("dynamodb", "TransactWriteItems", kind="crash_before", table="Learners", skip=3),
+    "worker-after-a-learner-written": Rule(
+        "dynamodb", "TransactWriteItems", kind="crash_after", table="Learners", skip=3
+    ),
     "worker-after-a-move": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Learners"),
     "worker-after-a-result-part-saved": Rule("s3", "PutObject", kind="crash_after", key_part="/results/"),
     "worker-after-a-part-counted": Rule("dynamodb", "TransactWriteItems", kind="crash_after", table="Uploads"),
@@ -74,7 +76,7 @@ def test_worker_crashing_after_half_a_chunk_is_retried_without_duplicates(call_a
     assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
     # And a worker that dies after writing 60 learners (past one recorded part, inside the next)
     faults = install(monkeypatch)
-    rule = faults.add(Rule("dynamodb", "PutItem", kind="crash_before", table="Learners", skip=60))
+    rule = faults.add(Rule("dynamodb", "TransactWriteItems", kind="crash_before", table="Learners", skip=60))
     # When the queue is drained (the failed message is redelivered and retried)
     drain(aws)
     faults.armed = False
