@@ -51,11 +51,11 @@ class Repository:
             self.writes += 1
             key = (learner.agency_id, learner.doc_id)
             claim = (learner.agency_id, learner.username) if learner.username else None
-            if claim is not None and self.usernames.get(claim, learner.learner_id) != learner.learner_id:
-                raise UsernameTaken(learner.username or "")
-            if key in self.learners:
+            if key in self.learners:  # the DAL reads the DOC ID's refusal first when both conditions fail
                 found = self.learners[key]
                 raise LearnerExists(found.learner_id, found.facility_id, found.location_id)
+            if claim is not None and self.usernames.get(claim, learner.learner_id) != learner.learner_id:
+                raise UsernameTaken(learner.username or "")
             if claim is not None:
                 self.usernames[claim] = learner.learner_id
             self.learners[key] = learner

@@ -203,10 +203,13 @@ def test_a_learner_exists_refusal_is_not_retried_under_other_usernames() -> None
     repo = Repository()
     learner_creation.insert(build("A100"), "First-pass-1", repo)
     writes = repo.writes
-    # When A100 is inserted again, Then LearnerExists comes from the first try, with no further attempts
+    # When A100 is inserted again, under another name and under the same (its username taken too)
+    # Then LearnerExists comes from the first try each time, with no further attempts
     with pytest.raises(LearnerExists):
         learner_creation.insert(build("A100", first_name="Other"), "Second-pass-2", repo)
-    assert repo.writes == writes + 1
+    with pytest.raises(LearnerExists):
+        learner_creation.insert(build("A100"), "Second-pass-2", repo)
+    assert repo.writes == writes + 2
 
 
 def test_an_exhausted_candidate_list_is_a_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
