@@ -1,4 +1,5 @@
-"""POST /learners' service (learner_service.create_learner) with an in-memory repository and audit: no moto."""
+"""The learner service (intake.learner_service): in memory (tests/unit/learner_fakes.py, audit captured), then over
+the tables (moto) through the stored repository."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from intake.domain import (
     StaffMember,
 )
 from intake.errors import LearnerExists, NotFound, PermissionDenied, ValidationFailed
+from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A2
 from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, OTHER_UNIT, UNIT, Repository, location
 
 ADMIN = StaffMember(username="oak-admin", role=Role.FACILITY_ADMIN, agency_id=AGENCY, facility_ids=(FACILITY,))
@@ -444,3 +446,110 @@ def test_an_agency_admin_changes_any_facilitys_learner(recorded: list[AuditEntry
     assert (
         learner_service.set_learner_status(NORTH, learner.learner_id, LearnerStatus.INACTIVE, repo).status == "INACTIVE"
     )
+
+
+# ------------------------------------------------------------------ over the tables (moto), through STORE
+
+
+def _create_stored(user: StaffMember, doc_id: str, location_id: str, first: str = "Dee", last: str = "Lee") -> Learner:
+    request = NewLearner(
+        location_id=location_id,
+        doc_id=doc_id,
+        first_name=first,
+        last_name=last,
+        date_of_birth="01/02/1990",
+        password="Stored-pass-1",
+    )
+    return learner_service.create_learner(user, request).learner
+
+
+def _audited(scope: str) -> list[str]:
+    from intake.dal import audit as audit_store
+
+    return sorted(entry.action for entry in audit_store.list_entries(scope, 100))
+
+
+def test_over_the_tables_a_learner_is_edited_reset_deactivated_and_reentered(directory: dict) -> None:
+    from intake.dal import learners as learner_store
+
+    ridge, lake = directory["ridge"], directory["lake"]
+    # Given a learner created at Ridge through the stored repository
+    learner = _create_stored(ridge, "R100", UNIT_A1)
+    assert learner.username and learner.status is LearnerStatus.ACTIVE
+    # When its last name is corrected, Then the stored learner has it and its history names the field
+    edited = learner_service.edit_learner(ridge, learner.learner_id, LearnerEdit(last_name="Leigh"))
+    stored = learner_store.get_by_id(learner.learner_id)
+    assert stored is not None and stored.last_name == "Leigh" == edited.last_name
+    assert [(e.kind, e.fields) for e in stored.history if e.kind is HistoryKind.EDITED] == [
+        (HistoryKind.EDITED, ("lastName",))
+    ]
+    # When its password is reset, Then the old one stops verifying at once and the new one does
+    reset = learner_service.reset_password(ridge, learner.learner_id, None)
+    stored_hash = learner_store.stored_password_hash(AGENCY_A, "R100")
+    assert stored_hash is not None and reset.generated_password
+    assert passwords.verify_password(stored_hash, reset.generated_password)
+    assert not passwords.verify_password(stored_hash, "Stored-pass-1")
+    # When it is deactivated twice, Then it is stored INACTIVE with one DEACTIVATED entry
+    learner_service.set_learner_status(ridge, learner.learner_id, LearnerStatus.INACTIVE)
+    again = learner_service.set_learner_status(ridge, learner.learner_id, LearnerStatus.INACTIVE)
+    assert again.status is LearnerStatus.INACTIVE
+    assert [e.kind for e in again.history].count(HistoryKind.DEACTIVATED) == 1
+    # When Lake's admin creates its DOC ID at Lake, Then the same learner comes back there, REACTIVATED
+    created = learner_service.create_learner(
+        lake,
+        NewLearner(location_id=UNIT_A2, doc_id="r100", first_name="Dee", last_name="Leigh", date_of_birth="1/2/1990"),
+    )
+    back = created.learner
+    assert created.outcome == "REACTIVATED" and created.generated_password
+    assert (back.learner_id, back.username, back.status, back.location_id) == (
+        learner.learner_id,
+        learner.username,
+        LearnerStatus.ACTIVE,
+        UNIT_A2,
+    )
+    kinds = [e.kind for e in back.history]
+    assert kinds[-2:] == [HistoryKind.MOVED, HistoryKind.REACTIVATED]
+    final_hash = learner_store.stored_password_hash(AGENCY_A, "R100")
+    assert final_hash is not None and passwords.verify_password(final_hash, created.generated_password)
+    # And every change is in the audit trail by ids, under the facility or both facilities of the re-entry
+    assert _audited(FAC_A1) == [
+        "LEARNER_CREATED",
+        "LEARNER_DEACTIVATED",
+        "LEARNER_EDITED",
+        "LEARNER_PASSWORD_RESET",
+        "LEARNER_REACTIVATED",
+    ]
+    assert _audited(FAC_A2) == ["LEARNER_REACTIVATED"]
+
+
+def test_over_the_tables_a_selection_changes_per_id(directory: dict) -> None:
+    ridge = directory["ridge"]
+    # Given three learners of Ridge and one of Lake
+    mine = [_create_stored(ridge, f"S{n}", UNIT_A1, first=f"Ann{chr(97 + n)}") for n in range(3)]
+    theirs = _create_stored(directory["lake"], "L1", UNIT_A2)
+    # When Ridge's admin deactivates the three, Lake's learner and an unknown id, twice
+    ids = [x.learner_id for x in mine] + [theirs.learner_id, "no-such-learner"]
+    first = learner_service.set_statuses(ridge, FAC_A1, ids, LearnerStatus.INACTIVE)
+    second = learner_service.set_statuses(ridge, FAC_A1, ids, LearnerStatus.INACTIVE)
+    # Then the three change once, the others are not found, and the repeat changes nothing
+    assert [r.outcome for r in first] == ["CHANGED"] * 3 + ["NOT_FOUND"] * 2
+    assert [r.outcome for r in second] == ["UNCHANGED"] * 3 + ["NOT_FOUND"] * 2
+    assert _audited(FAC_A1).count("LEARNER_DEACTIVATED") == 3
+    assert learner_service.get_learner(ridge, theirs.learner_id).status is LearnerStatus.ACTIVE
+
+
+def test_over_the_tables_educators_are_refused_writes_and_others_find_nothing(directory: dict) -> None:
+    learner = _create_stored(directory["ridge"], "T100", UNIT_A1)
+    teacher, lake, bay = directory["teacher"], directory["lake"], directory["bay"]
+    with pytest.raises(PermissionDenied):
+        learner_service.edit_learner(teacher, learner.learner_id, LearnerEdit(last_name="Other"))
+    with pytest.raises(PermissionDenied):
+        learner_service.set_statuses(teacher, FAC_A1, [learner.learner_id], LearnerStatus.INACTIVE)
+    for outsider in (lake, bay):
+        with pytest.raises(NotFound):
+            learner_service.set_learner_status(outsider, learner.learner_id, LearnerStatus.INACTIVE)
+        with pytest.raises(NotFound):
+            learner_service.reset_password(outsider, learner.learner_id, None)
+    # And the Educator still reads it
+    assert learner_service.get_learner(teacher, learner.learner_id).last_name == "Lee"
+    assert learner_service.get_learner(teacher, learner.learner_id).status is LearnerStatus.ACTIVE
