@@ -317,3 +317,33 @@ def test_the_reactivation_audit_is_filed_under_both_facilities_by_ids(pinned: da
     assert entries[0].details == {"uploadId": "up-9", "locationId": OTHER_UNIT}
     assert entries[0].entry_id == "2026-03-01T12:00:00.123456Z#up-9:0000001"
     assert "Dee" not in entries[0].model_dump_json()
+
+
+def test_over_the_tables_twenty_concurrent_creations_get_twenty_distinct_usernames(aws: object) -> None:
+    # Given the deployed tables (moto, each call atomic as on AWS) and 20 learners whose names and DOC IDs give the
+    # same username base, inserted together from threads through the stored repository
+    from intake.dal import learners as learner_store
+
+    learners = [build(f"N{n:02d}0100") for n in range(20)]
+    start = threading.Barrier(20)
+    stored: list[Learner] = []
+    failures: list[BaseException] = []
+
+    def create(learner: Learner) -> None:
+        start.wait()
+        try:
+            stored.append(learner_creation.insert(learner, "Race-pass-12"))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create, args=(learner,)) for learner in learners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then all 20 succeed with 20 distinct usernames, and each stored learner has the username it was given
+    assert failures == [] and len(stored) == 20
+    assert len({learner.username for learner in stored}) == 20
+    for learner in stored:
+        found = learner_store.get_by_id(learner.learner_id)
+        assert found is not None and found.username == learner.username
