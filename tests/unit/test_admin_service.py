@@ -241,6 +241,7 @@ def _learner_at(unit: str, facility: str) -> None:
             learner_id="lrn-1",
             agency_id=AGENCY_A,
             doc_id="100201",
+            username="hillm0201",
             first_name="Marcus",
             last_name="Hill",
             date_of_birth="03/14/1988",
