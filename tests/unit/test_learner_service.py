@@ -9,6 +9,7 @@ from intake import audit, learner_service, passwords
 from intake.domain import (
     AuditEntry,
     CharacterClass,
+    HistoryEntry,
     HistoryKind,
     Learner,
     LearnerEdit,
@@ -18,7 +19,7 @@ from intake.domain import (
     Role,
     StaffMember,
 )
-from intake.errors import LearnerExists, NotFound, PermissionDenied, ValidationFailed
+from intake.errors import LearnerExists, NotFound, PermissionDenied, StorageUnavailable, ValidationFailed
 from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A2
 from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, OTHER_UNIT, UNIT, Repository, location
 
@@ -340,6 +341,35 @@ def test_a_selection_is_changed_per_id_with_one_write_per_changed_learner(record
     ]
     assert repo.writes - writes == 2 and len(recorded) == 2
     assert repo.learners[(AGENCY, "P1")].status is LearnerStatus.ACTIVE
+
+
+class _FailingFor(Repository):
+    """The in-memory tables, unavailable for one learner's writes (as DynamoDB throttling one partition)."""
+
+    def __init__(self, failing_doc_id: str) -> None:
+        super().__init__()
+        self.failing_doc_id = failing_doc_id
+
+    def set_status(self, learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> Learner | None:
+        if learner.doc_id == self.failing_doc_id:
+            raise StorageUnavailable("Could not change the learner's status right now; try again in a moment")
+        return super().set_status(learner, status, entry)
+
+
+def test_a_selection_that_fails_part_way_still_audits_the_changes_made(recorded: list[AuditEntry]) -> None:
+    # Given three learners, the tables failing the second one's write
+    repo = _FailingFor("A2")
+    for doc_id in ("A1", "A2", "A3"):
+        learner_service.create_learner(ADMIN, new(doc_id=doc_id), repo)
+    ids = [repo.learners[(AGENCY, doc_id)].learner_id for doc_id in ("A1", "A2", "A3")]
+    recorded.clear()
+    # When the selection is deactivated, Then the failure is reported
+    with pytest.raises(StorageUnavailable):
+        learner_service.set_statuses(ADMIN, FACILITY, ids, LearnerStatus.INACTIVE, repo)
+    # And the two learners that did change are inactive and audited, the failed one unchanged
+    statuses = [repo.learners[(AGENCY, doc_id)].status for doc_id in ("A1", "A2", "A3")]
+    assert statuses == [LearnerStatus.INACTIVE, LearnerStatus.ACTIVE, LearnerStatus.INACTIVE]
+    assert sorted(e.target_id for e in recorded) == sorted([ids[0], ids[2]])
 
 
 @pytest.mark.parametrize("count", [0, 501])
