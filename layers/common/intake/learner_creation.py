@@ -1,8 +1,10 @@
-"""Creating one learner, shared by POST /learners and the bulk worker: build it, hash, conditional insert, audit.
+"""Creating one learner, shared by POST /learners and the bulk worker: build it, hash, conditional insert under a
+free username, audit; and re-entry, giving an inactive learner its account back.
 
 Storage goes through a LearnerRepository port: STORE (the DynamoDB tables through intake.dal) in production, an
 in-memory one in unit tests. The callers decide where and with which password (scope checks, given or generated
-passwords); this module makes the learner exist exactly once and says what the audit trail records for it.
+passwords); this module makes the learner exist exactly once, under a username no other learner of its agency
+ever had, and says what the audit trail records for it.
 """
 
 from __future__ import annotations
