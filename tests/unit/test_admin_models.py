@@ -126,7 +126,9 @@ def test_responses_are_camel_case() -> None:
         "maxUploadRows",
         "systemMaxUploadBytes",
         "systemMaxUploadRows",
+        "learnerAccess",
     }
+    assert settings.learner_access == "ON"
     invited = InvitedStaffResponse(staff=StaffMember(username="mia", role=Role.EDUCATOR), temporaryPassword="Tmp-1")
     assert invited.model_dump(mode="json", by_alias=True)["staff"]["facilityIds"] == []
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from intake import admin_service, passwords
 from intake.admin_models import (
@@ -240,6 +241,7 @@ def _learner_at(unit: str, facility: str) -> None:
             learner_id="lrn-1",
             agency_id=AGENCY_A,
             doc_id="100201",
+            username="hillm0201",
             first_name="Marcus",
             last_name="Hill",
             date_of_birth="03/14/1988",
@@ -371,6 +373,40 @@ def test_settings_are_changed_only_by_the_facilitys_admins(directory: dict, user
 def test_educators_may_read_their_facilitys_settings(directory: dict) -> None:
     view = admin_service.get_facility_settings(directory["teacher"], FAC_A1)
     assert (view.facility_id, view.auto_confirm_drops, view.password_rule) == (FAC_A1, False, None)
+
+
+def test_learner_access_is_on_by_default_turned_off_and_reset_by_null(directory: dict) -> None:
+    # Given a facility never configured, Then learner access reads ON (camelCase learnerAccess on the wire)
+    view = admin_service.get_facility_settings(directory["ridge"], FAC_A1)
+    assert view.learner_access == "ON" and view.to_json_dict()["learnerAccess"] == "ON"
+    # When its admin turns it OFF, Then it is stored, read back OFF, and the change audited by field name
+    off = admin_service.update_facility_settings(
+        directory["ridge"], FAC_A1, FacilitySettingsRequest.model_validate({"learnerAccess": "OFF"})
+    )
+    assert off.learner_access == "OFF" and locations.get_location(FAC_A1).learner_access is False
+    assert admin_service.get_facility_settings(directory["teacher"], FAC_A1).learner_access == "OFF"
+    assert _actions(FAC_A1) == ["FACILITY_SETTINGS_CHANGED"]
+    # And the other settings were left alone; null turns it back ON
+    assert locations.get_location(FAC_A1).auto_confirm_drops is False
+    on = admin_service.update_facility_settings(
+        directory["north"], FAC_A1, FacilitySettingsRequest.model_validate({"learnerAccess": None})
+    )
+    assert on.learner_access == "ON" and locations.get_location(FAC_A1).learner_access is True
+
+
+@pytest.mark.parametrize("value", ["on", "YES", True])
+def test_learner_access_takes_only_on_or_off(value: object) -> None:
+    with pytest.raises(PydanticValidationError):
+        FacilitySettingsRequest.model_validate({"learnerAccess": value})
+
+
+@pytest.mark.parametrize(("user", "error"), [("teacher", PermissionDenied), ("lake", NotFound)])
+def test_learner_access_is_changed_only_by_the_facilitys_admins(
+    directory: dict, user: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        admin_service.update_facility_settings(directory[user], FAC_A1, FacilitySettingsRequest(learnerAccess="OFF"))
+    assert locations.get_location(FAC_A1).learner_access is True
 
 
 # ------------------------------------------------------------------ staff

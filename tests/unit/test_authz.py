@@ -8,7 +8,7 @@ import pytest
 
 from intake import authz
 from intake.domain import Learner, Location, LocationKind, Role, StaffMember
-from intake.errors import CREATE_DENIED_MESSAGE, PermissionDenied
+from intake.errors import CREATE_DENIED_MESSAGE, NotFound, PermissionDenied
 
 SYS = StaffMember(username="sys", role=Role.SYSTEM_ADMIN)
 NORTH = StaffMember(username="north", role=Role.AGENCY_ADMIN, agency_id="ag-n")
@@ -81,6 +81,34 @@ def test_admins_see_every_learner_of_their_agency_educators_only_their_facilitie
     assert [authz.can_view_learner(s, _learner()) for s in EVERYONE] == [True, True, True, True]
     assert [authz.can_view_learner(s, sibling) for s in EVERYONE] == [True, True, True, False]
     assert [authz.can_view_learner(s, foreign) for s in EVERYONE] == [True, False, False, False]
+
+
+def test_learners_are_changed_by_admins_of_their_facility_only() -> None:
+    # Given a learner at home, one at a sibling facility and one of another agency
+    sibling, foreign = _learner("fac-l"), _learner("fac-r", "ag-s")
+    # Then only admins whose scope holds the learner's facility may change it; Educators never
+    assert [authz.can_write_learner(s, _learner()) for s in EVERYONE] == [True, True, True, False]
+    assert [authz.can_write_learner(s, sibling) for s in EVERYONE] == [True, True, False, False]
+    assert [authz.can_write_learner(s, foreign) for s in EVERYONE] == [True, False, False, False]
+    assert not authz.can_write_learner(_off(SYS), _learner())
+
+
+def test_a_learner_write_outside_scope_is_not_found_and_an_educators_is_denied() -> None:
+    # Given a learner of RIDGE's facility, Then RIDGE gets it back
+    assert authz.require_learner_write(RIDGE, _learner()) == _learner()
+    # And a learner that does not exist, or lies outside the requestor's facilities, is NotFound (even to read-only
+    # staff: whether it exists is not told)
+    for staff, learner in (
+        (RIDGE, None),
+        (RIDGE, _learner("fac-l")),
+        (TEACHER, _learner("fac-l")),
+        (NORTH, _learner("fac-r", "ag-s")),
+    ):
+        with pytest.raises(NotFound):
+            authz.require_learner_write(staff, learner)
+    # And an Educator of the learner's facility is refused
+    with pytest.raises(PermissionDenied):
+        authz.require_learner_write(TEACHER, _learner())
 
 
 def test_create_and_move_refusals_carry_the_portals_words() -> None:

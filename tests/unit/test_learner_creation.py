@@ -3,6 +3,7 @@ repository (tests/unit/learner_fakes.py): no moto."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -11,8 +12,8 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import VerifyMismatchError
 
 from intake import clock, learner_creation, passwords
-from intake.domain import Learner
-from intake.errors import LearnerExists
+from intake.domain import HistoryKind, Learner, LearnerStatus
+from intake.errors import Conflict, LearnerExists
 from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, OTHER_UNIT, UNIT, Repository
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -67,8 +68,8 @@ def test_insert_stores_the_learner_with_an_argon2id_hash_of_the_password() -> No
     learner = build()
     # When inserted with a password
     stored = learner_creation.insert(learner, "Given-pass-1", repo)
-    # Then the repository holds the learner under its agency and DOC ID
-    assert stored == learner.model_copy(update={"username": "leed100"}) and repo.learners == {(AGENCY, "A100"): stored}
+    # Then the repository holds the learner under its agency and DOC ID, with the first username candidate
+    assert stored == learner.model_copy(update={"username": "leeda100"}) and repo.learners == {(AGENCY, "A100"): stored}
     # And the hash kept is an Argon2id PHC string that verifies that password only, never the password itself
     password_hash = repo.hashes[(AGENCY, "A100")]
     assert password_hash.startswith("$argon2id$") and "Given-pass-1" not in password_hash
@@ -78,17 +79,6 @@ def test_insert_stores_the_learner_with_an_argon2id_hash_of_the_password() -> No
     assert PasswordHasher(type=Type.ID).verify(password_hash, "Given-pass-1")
     with pytest.raises(VerifyMismatchError):
         PasswordHasher(type=Type.ID).verify(password_hash, "given-pass-1")
-
-
-def test_a_learner_whose_username_is_taken_gets_the_next_candidate() -> None:
-    # Given a repository holding Dee Lee, DOC ID A100 (username leeda100)
-    repo = Repository()
-    learner_creation.insert(build("A100"), "Given-pass-1", repo)
-    # When another Dee Lee whose DOC ID ends the same way is inserted
-    second = learner_creation.insert(build("B-A100"), "Given-pass-1", repo)
-    # Then it gets the next candidate, and both claims are kept
-    assert second.username == "leed1002"
-    assert set(repo.usernames) == {(AGENCY, "leed100"), (AGENCY, "leed1002")}
 
 
 def test_the_same_password_hashes_differently_each_time() -> None:
@@ -190,15 +180,170 @@ def test_the_stored_repository_inserts_once_and_refuses_a_second_doc_id(aws: obj
     assert not passwords.verify_password(stored_hash, "Stored-pass-2")
 
 
-def test_twenty_concurrent_creations_with_the_same_username_all_succeed_with_distinct_usernames(aws: object) -> None:
-    # Given twenty learners named Dee Lee whose DOC IDs end in the same four digits
-    from concurrent.futures import ThreadPoolExecutor
+# ------------------------------------------------------------------ usernames
 
-    learners = [build(f"X{i:02d}-4821") for i in range(20)]
-    # When they are created at the same time through the stored tables
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        stored = list(pool.map(lambda one: learner_creation.insert(one, "Stored-pass-1"), learners))
-    # Then every one is stored, each with its own username (leed4821, leed48212, ...)
-    usernames = [learner.username for learner in stored]
-    assert len(set(usernames)) == 20 and "leed4821" in usernames
-    assert all(learner_creation.STORE.get_by_doc_id(AGENCY, one.doc_id) is not None for one in learners)
+
+def test_a_taken_username_moves_on_to_the_next_candidate() -> None:
+    # Given a learner holding the username leeda100 (Dee Lee, DOC ID A100) in the agency
+    repo = Repository()
+    first = learner_creation.insert(build("A100"), "First-pass-1", repo)
+    # When learners whose names and DOC IDs give the same base are inserted (another agency's claim is separate)
+    second = learner_creation.insert(build("B-A100"), "Second-pass-2", repo)
+    third = learner_creation.insert(build("CA100"), "Third-pass-3", repo)
+    elsewhere = learner_creation.insert(build("DA100", agency_id="agency-south"), "Other-pass-4", repo)
+    # Then each gets the next free candidate of its agency, and every claim names its learner
+    assert (first.username, second.username, third.username) == ("leeda100", "leeda1002", "leeda1003")
+    assert elsewhere.username == "leeda100"
+    assert repo.usernames[(AGENCY, "leeda1002")] == second.learner_id
+    assert repo.learners[(AGENCY, "B-A100")].username == "leeda1002"
+
+
+def test_a_learner_exists_refusal_is_not_retried_under_other_usernames() -> None:
+    # Given a learner A100
+    repo = Repository()
+    learner_creation.insert(build("A100"), "First-pass-1", repo)
+    writes = repo.writes
+    # When A100 is inserted again, under another name and under the same (its username taken too)
+    # Then LearnerExists comes from the first try each time, with no further attempts
+    with pytest.raises(LearnerExists):
+        learner_creation.insert(build("A100", first_name="Other"), "Second-pass-2", repo)
+    with pytest.raises(LearnerExists):
+        learner_creation.insert(build("A100"), "Second-pass-2", repo)
+    assert repo.writes == writes + 2
+
+
+def test_an_exhausted_candidate_list_is_a_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given only two tries allowed and the first two candidates taken
+    repo = Repository()
+    monkeypatch.setattr(learner_creation, "USERNAME_TRIES", 2)
+    learner_creation.insert(build("A100"), "First-pass-1", repo)
+    learner_creation.insert(build("BA100"), "First-pass-1", repo)
+    # When a third learner with the same base is inserted, Then it is refused and nothing is stored
+    with pytest.raises(Conflict):
+        learner_creation.insert(build("CA100"), "Third-pass-3", repo)
+    assert (AGENCY, "CA100") not in repo.learners
+
+
+def test_twenty_concurrent_creations_with_one_base_get_twenty_distinct_usernames() -> None:
+    # Given 20 learners whose names and DOC IDs give the same username base, started together in threads
+    repo = Repository()
+    learners = [build(f"N{n:02d}0100") for n in range(20)]
+    start = threading.Barrier(20)
+    stored: list[Learner] = []
+    failures: list[BaseException] = []
+
+    def create(learner: Learner) -> None:
+        start.wait()
+        try:
+            stored.append(learner_creation.insert(learner, "Race-pass-12", repo))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create, args=(learner,)) for learner in learners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every creation succeeds, with 20 distinct usernames, each claimed by its own learner
+    assert failures == [] and len(stored) == 20
+    usernames = {learner.username for learner in stored}
+    assert len(usernames) == 20 and "leed0100" in usernames
+    assert {repo.usernames[(AGENCY, str(learner.username))] for learner in stored} == {x.learner_id for x in stored}
+
+
+# ------------------------------------------------------------------ re-entry
+
+
+def _inactive(repo: Repository, doc_id: str = "A100") -> Learner:
+    learner_creation.insert(build(doc_id), "Old-pass-123", repo)
+    key = (AGENCY, doc_id)
+    repo.learners[key] = repo.learners[key].model_copy(update={"status": LearnerStatus.INACTIVE})
+    return repo.learners[key]
+
+
+def test_reactivating_elsewhere_records_a_move_then_the_reactivation(pinned: datetime) -> None:
+    # Given an inactive learner at UNIT
+    repo = Repository()
+    existing = _inactive(repo)
+    destination = repo.locations[OTHER_UNIT]
+    # When it is reactivated at another facility's unit with a new password, from an upload
+    back = learner_creation.reactivate(existing, destination, "New-pass-456", "pine-admin", "up-9", repo)
+    # Then it is the same learner (id, username), active at the destination
+    assert (back.learner_id, back.username, back.status) == (existing.learner_id, existing.username, "ACTIVE")
+    assert (back.location_id, back.facility_id) == (OTHER_UNIT, OTHER_FACILITY)
+    # And its history gains a MOVED entry then a REACTIVATED one, by the actor, from the upload, at NOW
+    moved, reactivated = back.history[-2:]
+    assert (moved.kind, moved.from_location_id, moved.to_location_id) == (HistoryKind.MOVED, UNIT, OTHER_UNIT)
+    assert (reactivated.kind, reactivated.by, reactivated.upload_id, reactivated.at) == (
+        HistoryKind.REACTIVATED,
+        "pine-admin",
+        "up-9",
+        NOW,
+    )
+    # And only the new password verifies
+    assert passwords.verify_password(repo.hashes[(AGENCY, "A100")], "New-pass-456")
+    assert not passwords.verify_password(repo.hashes[(AGENCY, "A100")], "Old-pass-123")
+
+
+def test_reactivating_in_place_records_only_the_reactivation() -> None:
+    # Given an inactive learner at UNIT, When reactivated at UNIT, Then the history gains only REACTIVATED
+    repo = Repository()
+    existing = _inactive(repo)
+    back = learner_creation.reactivate(existing, repo.locations[UNIT], "New-pass-456", "oak-admin", repository=repo)
+    assert [entry.kind for entry in back.history] == [HistoryKind.REACTIVATED]
+
+
+def test_an_active_learner_is_not_reactivated() -> None:
+    # Given an active learner, When reactivated, Then it is a Conflict and its password is unchanged
+    repo = Repository()
+    active = learner_creation.insert(build("A100"), "Old-pass-123", repo)
+    with pytest.raises(Conflict):
+        learner_creation.reactivate(active, repo.locations[UNIT], "New-pass-456", "oak-admin", repository=repo)
+    assert passwords.verify_password(repo.hashes[(AGENCY, "A100")], "Old-pass-123")
+
+
+def test_the_reactivation_audit_is_filed_under_both_facilities_by_ids(pinned: datetime) -> None:
+    # Given a learner reactivated at OTHER_UNIT from an upload, having left FACILITY
+    learner = build("A100", location_id=OTHER_UNIT, facility_id=OTHER_FACILITY)
+    # When its audit entries are made, keyed
+    entries = learner_creation.reactivation_audit(
+        learner, "pine-admin", upload_id="up-9", from_facility_id=FACILITY, at=NOW, key="up-9:0000001"
+    )
+    # Then one entry per facility, LEARNER_REACTIVATED by the actor, ids only
+    assert [entry.scope for entry in entries] == [OTHER_FACILITY, FACILITY]
+    assert {(e.action, e.actor, e.target_id) for e in entries} == {
+        ("LEARNER_REACTIVATED", "pine-admin", learner.learner_id)
+    }
+    assert entries[0].details == {"uploadId": "up-9", "locationId": OTHER_UNIT}
+    assert entries[0].entry_id == "2026-03-01T12:00:00.123456Z#up-9:0000001"
+    assert "Dee" not in entries[0].model_dump_json()
+
+
+def test_over_the_tables_twenty_concurrent_creations_get_twenty_distinct_usernames(aws: object) -> None:
+    # Given the deployed tables (moto, each call atomic as on AWS) and 20 learners whose names and DOC IDs give the
+    # same username base, inserted together from threads through the stored repository
+    from intake.dal import learners as learner_store
+
+    learners = [build(f"N{n:02d}0100") for n in range(20)]
+    start = threading.Barrier(20)
+    stored: list[Learner] = []
+    failures: list[BaseException] = []
+
+    def create(learner: Learner) -> None:
+        start.wait()
+        try:
+            stored.append(learner_creation.insert(learner, "Race-pass-12"))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create, args=(learner,)) for learner in learners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then all 20 succeed with 20 distinct usernames, and each stored learner has the username it was given
+    assert failures == [] and len(stored) == 20
+    assert len({learner.username for learner in stored}) == 20
+    for learner in stored:
+        found = learner_store.get_by_id(learner.learner_id)
+        assert found is not None and found.username == learner.username

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field
 
 from intake.domain import BodyModel, CharacterClass, DomainModel, Role
@@ -51,6 +53,9 @@ class FacilitySettingsRequest(_Request):
     passwordRule: PasswordRuleIn | None = None
     maxUploadBytes: int | None = Field(default=None, gt=0)
     maxUploadRows: int | None = Field(default=None, gt=0)
+    learnerAccess: Literal["ON", "OFF"] | None = Field(
+        default=None, description="OFF turns sign-in off for every learner of the facility; null: ON"
+    )
 
 
 class InviteStaffRequest(_Request):
@@ -92,3 +97,4 @@ class FacilitySettingsOut(DomainModel):
     max_upload_rows: int
     system_max_upload_bytes: int
     system_max_upload_rows: int
+    learner_access: Literal["ON", "OFF"] = "ON"

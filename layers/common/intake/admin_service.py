@@ -244,12 +244,25 @@ def settings_view(facility: Location) -> FacilitySettingsOut:
         max_upload_rows=max_rows,
         system_max_upload_bytes=system.max_upload_bytes,
         system_max_upload_rows=system.max_upload_rows,
+        learner_access="ON" if facility.learner_access else "OFF",
     )
 
 
 def get_facility_settings(requestor: StaffMember, facility_id: str) -> FacilitySettingsOut:
     """The settings of a facility the requestor may see."""
     return settings_view(get_facility(requestor, facility_id))
+
+
+def _setting_changes(request: FacilitySettingsRequest, sent: set[str], rule: PasswordRule | None) -> dict[str, object]:
+    """The location fields to write for the settings sent (None resets one to the system's default)."""
+    values: dict[str, tuple[str, object]] = {
+        "autoConfirmDrops": ("auto_confirm_drops", bool(request.autoConfirmDrops)),
+        "passwordRule": ("password_rule", rule),
+        "maxUploadBytes": ("max_upload_bytes", request.maxUploadBytes),
+        "maxUploadRows": ("max_upload_rows", request.maxUploadRows),
+        "learnerAccess": ("learner_access", request.learnerAccess != "OFF"),
+    }
+    return {field: value for name, (field, value) in values.items() if name in sent}
 
 
 def update_facility_settings(
@@ -282,15 +295,7 @@ def update_facility_settings(
             problems.append(FieldError("passwordRule.blankFormat", "INVALID_VALUE", problem))
     if problems:
         raise ValidationFailed(problems)
-    changes: dict[str, object] = {}
-    if "autoConfirmDrops" in sent:
-        changes["auto_confirm_drops"] = bool(request.autoConfirmDrops)
-    if "passwordRule" in sent:
-        changes["password_rule"] = rule
-    if "maxUploadBytes" in sent:
-        changes["max_upload_bytes"] = request.maxUploadBytes
-    if "maxUploadRows" in sent:
-        changes["max_upload_rows"] = request.maxUploadRows
+    changes = _setting_changes(request, sent, rule)
     if not changes:
         return settings_view(facility)
     updated = directory.update_location(facility.location_id, **changes)

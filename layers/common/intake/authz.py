@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intake.domain import Learner, Location, Role, StaffMember
-from intake.errors import CREATE_DENIED_MESSAGE, PermissionDenied
+from intake.errors import CREATE_DENIED_MESSAGE, NotFound, PermissionDenied
 
 _WRITERS = frozenset({Role.SYSTEM_ADMIN, Role.AGENCY_ADMIN, Role.FACILITY_ADMIN})
 
@@ -38,6 +38,21 @@ def can_view_learner(staff: StaffMember, learner: Learner) -> bool:
     if staff.role is Role.EDUCATOR:
         return in_scope(staff, learner.agency_id, learner.facility_id)
     return staff.agency_id == learner.agency_id
+
+
+def can_write_learner(staff: StaffMember, learner: Learner) -> bool:
+    """Whether the staff member may change a learner (edit, status, password): a writer in the learner's facility."""
+    return staff.role in _WRITERS and in_scope(staff, learner.agency_id, learner.facility_id)
+
+
+def require_learner_write(staff: StaffMember, learner: Learner | None) -> Learner:
+    """The learner, if the staff member may change it. Outside their facilities it is NotFound, as if it did not
+    exist (whether or not it does); in scope but read-only (Educators) it is PermissionDenied."""
+    if learner is None or not in_scope(staff, learner.agency_id, learner.facility_id):
+        raise NotFound("No such learner")
+    if not can_write_learner(staff, learner):
+        raise PermissionDenied("Requestor does not have permission to change this learner")
+    return learner
 
 
 def require_create_permission(staff: StaffMember, location: Location | None) -> Location:
