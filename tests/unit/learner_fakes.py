@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intake.domain import Learner, Location, LocationKind, Move
+from intake.domain import HistoryEntry, Learner, LearnerStatus, Location, LocationKind, Move
 from intake.errors import Conflict, LearnerExists
 
 AGENCY = "agency-north"
@@ -64,3 +64,28 @@ class Repository:
         )
         self.learners[key] = moved
         return moved
+
+    def reactivate(
+        self,
+        learner: Learner,
+        destination: Location,
+        password_hash: str,
+        entries: list[HistoryEntry],
+        upload_id: str | None = None,
+    ) -> Learner:
+        key = (learner.agency_id, learner.doc_id)
+        stored = self.learners.get(key)
+        if stored is None or stored.learner_id != learner.learner_id or stored.status is not LearnerStatus.INACTIVE:
+            raise Conflict("The learner was reactivated or changed by someone else meanwhile")
+        update: dict[str, object] = {
+            "status": LearnerStatus.ACTIVE,
+            "location_id": destination.location_id,
+            "facility_id": destination.facility_id,
+            "history": (*stored.history, *entries),
+        }
+        if upload_id is not None:
+            update["upload_id"] = upload_id
+        reactivated = stored.model_copy(update=update)
+        self.learners[key] = reactivated
+        self.hashes[key] = password_hash
+        return reactivated

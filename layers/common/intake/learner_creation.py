@@ -14,7 +14,7 @@ from typing import Protocol
 from intake import audit, clock, passwords
 from intake.dal import directory
 from intake.dal import learners as learner_store
-from intake.domain import AuditEntry, Learner, Location, Move
+from intake.domain import AuditEntry, HistoryEntry, HistoryKind, Learner, Location, Move, history_entry, move_of
 
 
 class LearnerRepository(Protocol):
@@ -27,6 +27,15 @@ class LearnerRepository(Protocol):
     def get_by_doc_id(self, agency_id: str, doc_id: str) -> Learner | None: ...
 
     def move_learner(self, learner: Learner, destination: Location, move: Move) -> Learner: ...
+
+    def reactivate(
+        self,
+        learner: Learner,
+        destination: Location,
+        password_hash: str,
+        entries: list[HistoryEntry],
+        upload_id: str | None = None,
+    ) -> Learner: ...
 
 
 class StoredLearners:
@@ -43,6 +52,16 @@ class StoredLearners:
 
     def move_learner(self, learner: Learner, destination: Location, move: Move) -> Learner:
         return learner_store.move_learner(learner, destination, move)
+
+    def reactivate(
+        self,
+        learner: Learner,
+        destination: Location,
+        password_hash: str,
+        entries: list[HistoryEntry],
+        upload_id: str | None = None,
+    ) -> Learner:
+        return learner_store.reactivate(learner, destination, password_hash, entries, upload_id)
 
 
 STORE = StoredLearners()
@@ -84,6 +103,24 @@ def new_learner(
 def insert(learner: Learner, password: str, repository: LearnerRepository = STORE) -> Learner:
     """Hash the password and store the learner if its agency has no learner with its DOC ID (LearnerExists if so)."""
     return repository.insert_learner(learner, passwords.hash_password(password))
+
+
+def reactivate(
+    existing: Learner,
+    destination: Location,
+    password: str,
+    by: str,
+    upload_id: str | None = None,
+    repository: LearnerRepository = STORE,
+) -> Learner:
+    """Reactivate an inactive learner at a destination with a new password: a MOVED entry if the location changes,
+    then REACTIVATED (Conflict if it is no longer inactive)."""
+    now = clock.utc_now()
+    entries: list[HistoryEntry] = []
+    if existing.location_id != destination.location_id:
+        entries.append(move_of(existing, destination, now, by, upload_id))
+    entries.append(history_entry(HistoryKind.REACTIVATED, now, by, upload_id))
+    return repository.reactivate(existing, destination, passwords.hash_password(password), entries, upload_id)
 
 
 def creation_audit(learner: Learner, *, at: datetime | None = None, key: str | None = None) -> list[AuditEntry]:

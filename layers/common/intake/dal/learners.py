@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import LearnerItem, MoveAttribute, bind_tables
-from intake.domain import Learner, Location, Move
+from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerStatus, Location, Move
 from intake.errors import Conflict, LearnerExists
 
 BATCH_GET_LIMIT = 100
@@ -28,18 +29,40 @@ def _learner(item: LearnerItem) -> Learner:
         created_at=item.createdAt,
         created_by=item.createdBy,
         upload_id=item.uploadId,
-        history=tuple(
-            Move(
-                from_location_id=m.fromLocationId,
-                from_facility_id=m.fromFacilityId,
-                to_location_id=m.toLocationId,
-                to_facility_id=m.toFacilityId,
-                moved_at=m.movedAt,
-                moved_by=m.movedBy,
-                upload_id=m.uploadId,
-            )
-            for m in item.history or ()
-        ),
+        status=LearnerStatus(item.status or LearnerStatus.ACTIVE.value),
+        version=int(item.version or 1),
+        history=tuple(_entry(m) for m in item.history or ()),
+    )
+
+
+def _entry(m: MoveAttribute) -> HistoryEntry:
+    kind = HistoryKind(m.kind or HistoryKind.MOVED.value)
+    return HistoryEntry(
+        kind=kind,
+        at=m.at or m.movedAt,
+        by=m.by or m.movedBy or "",
+        upload_id=m.uploadId,
+        from_location_id=m.fromLocationId,
+        from_facility_id=m.fromFacilityId,
+        to_location_id=m.toLocationId,
+        to_facility_id=m.toFacilityId,
+        moved_at=m.movedAt,
+        moved_by=m.movedBy,
+    )
+
+
+def _attribute(entry: HistoryEntry) -> MoveAttribute:
+    return MoveAttribute(
+        kind=entry.kind.value,
+        at=entry.at,
+        by=entry.by,
+        fromLocationId=entry.from_location_id,
+        fromFacilityId=entry.from_facility_id,
+        toLocationId=entry.to_location_id,
+        toFacilityId=entry.to_facility_id,
+        movedAt=entry.moved_at,
+        movedBy=entry.moved_by,
+        uploadId=entry.upload_id,
     )
 
 
@@ -124,15 +147,7 @@ def find_by_doc_ids(agency_id: str, doc_ids: Iterable[str]) -> dict[str, Learner
 def move_learner(learner: Learner, destination: Location, move: Move) -> Learner:
     """Move a learner if it is still where the caller saw it; the history gains the move."""
     bind_tables()
-    entry = MoveAttribute(
-        fromLocationId=move.from_location_id,
-        fromFacilityId=move.from_facility_id,
-        toLocationId=move.to_location_id,
-        toFacilityId=move.to_facility_id,
-        movedAt=move.moved_at,
-        movedBy=move.moved_by,
-        uploadId=move.upload_id,
-    )
+    entry = _attribute(move)
     item = LearnerItem(agencyId=learner.agency_id, docId=learner.doc_id)
     with storage_call("move the learner"):
         try:
@@ -163,3 +178,63 @@ def stored_password_hash(agency_id: str, doc_id: str) -> str | None:
             return LearnerItem.get(agency_id, doc_id, consistent_read=True).passwordHash
         except LearnerItem.DoesNotExist:
             return None
+
+
+def set_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> Learner | None:
+    """Set the learner's status if it has another one (the history gains the entry); None when it already had it."""
+    bind_tables()
+    item = LearnerItem(agencyId=learner.agency_id, docId=learner.doc_id)
+    if status is LearnerStatus.INACTIVE:
+        other = LearnerItem.status.does_not_exist() | (LearnerItem.status != status.value)
+    else:
+        other = LearnerItem.status == LearnerStatus.INACTIVE.value
+    condition = (LearnerItem.learnerId == learner.learner_id) & other
+    with storage_call("change the learner's status"):
+        try:
+            item.update(
+                actions=[
+                    LearnerItem.status.set(status.value),
+                    LearnerItem.history.set(LearnerItem.history.append([_attribute(entry)])),
+                    LearnerItem.version.add(1),
+                ],
+                condition=condition,
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+    return _learner(item)
+
+
+def reactivate(
+    learner: Learner,
+    destination: Location,
+    password_hash: str,
+    entries: list[HistoryEntry],
+    upload_id: str | None = None,
+) -> Learner:
+    """Reactivate an inactive learner at a destination with a new password hash, in one conditional update."""
+    bind_tables()
+    item = LearnerItem(agencyId=learner.agency_id, docId=learner.doc_id)
+    actions: list[Action] = [
+        LearnerItem.status.set(LearnerStatus.ACTIVE.value),
+        LearnerItem.locationId.set(destination.location_id),
+        LearnerItem.facilityId.set(destination.facility_id),
+        LearnerItem.passwordHash.set(password_hash),
+        LearnerItem.history.set(LearnerItem.history.append([_attribute(entry) for entry in entries])),
+        LearnerItem.version.add(1),
+    ]
+    if upload_id is not None:
+        actions.append(LearnerItem.uploadId.set(upload_id))
+    with storage_call("reactivate the learner"):
+        try:
+            item.update(
+                actions=actions,
+                condition=(LearnerItem.learnerId == learner.learner_id)
+                & (LearnerItem.status == LearnerStatus.INACTIVE.value),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("The learner was reactivated or changed by someone else meanwhile") from exc
+            raise
+    return _learner(item)

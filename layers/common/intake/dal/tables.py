@@ -65,12 +65,17 @@ class StaffItem(Model):
 
 
 class MoveAttribute(MapAttribute):
-    fromLocationId = UnicodeAttribute()
-    fromFacilityId = UnicodeAttribute()
-    toLocationId = UnicodeAttribute()
-    toFacilityId = UnicodeAttribute()
-    movedAt = UTCDateTimeAttribute()
-    movedBy = UnicodeAttribute()
+    """One history entry; `kind` missing = MOVED (the v1 items)."""
+
+    kind = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute(null=True)
+    by = UnicodeAttribute(null=True)
+    fromLocationId = UnicodeAttribute(null=True)
+    fromFacilityId = UnicodeAttribute(null=True)
+    toLocationId = UnicodeAttribute(null=True)
+    toFacilityId = UnicodeAttribute(null=True)
+    movedAt = UTCDateTimeAttribute(null=True)
+    movedBy = UnicodeAttribute(null=True)
     uploadId = UnicodeAttribute(null=True)
 
 
@@ -111,6 +116,7 @@ class LearnerItem(Model):
     createdAt = UTCDateTimeAttribute()
     createdBy = UnicodeAttribute()
     uploadId = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # missing = ACTIVE (the v1 items)
     history = ListAttribute(of=MoveAttribute, default=list)
     version = NumberAttribute(default=1)
     by_learner_id = LearnersByLearnerId()
