@@ -183,6 +183,18 @@ def test_a_learner_moved_or_gone_since_the_check_is_not_moved() -> None:
     assert (moved.outcome, moved.message) == ("FAILED", "The learner moved since the file was checked")
 
 
+def test_a_learner_deactivated_since_the_check_is_not_moved_and_stays_inactive() -> None:
+    # Given a MOVE planned for an active learner that staff deactivated before the upload was confirmed
+    repo = Repository()
+    left = existing_learner("H2", status=LearnerStatus.INACTIVE)
+    repo.learners[(AGENCY, "H2")] = left
+    # When the row is applied with moveExisting
+    outcome = apply(repo, move_entry(11, "H2"), move_existing=True)
+    # Then it fails saying how to bring the learner back, and the learner is left as it was
+    assert (outcome.outcome, outcome.message) == ("FAILED", creation.DEACTIVATED_MEANWHILE_MESSAGE)
+    assert repo.learners[(AGENCY, "H2")] == left
+
+
 def test_audit_entries_and_result_rows_of_a_part() -> None:
     repo = Repository()
     repo.learners[(AGENCY, "J2")] = existing_learner("J2")

@@ -76,6 +76,9 @@ PASSWORD_COLUMN = RESULT_COLUMNS.index("password")
 REACTIVATED_MEANWHILE_MESSAGE = (
     "The learner was reactivated or changed by someone else since the file was checked: nothing was changed"
 )
+DEACTIVATED_MEANWHILE_MESSAGE = (
+    "The learner was deactivated since the file was checked: nothing moved; upload the row again to reactivate it here"
+)
 UNREADABLE_SEAL_MESSAGE = (
     "The password of this row could not be read back from the checked file: nothing was created; upload the row again"
 )
@@ -384,6 +387,8 @@ def _move(
         return _Outcome(row, "FAILED", current.learner_id, message="The learner is already at this location")
     if current.location_id != existing.location_id:
         return _Outcome(row, "FAILED", current.learner_id, message="The learner moved since the file was checked")
+    if current.status is LearnerStatus.INACTIVE:  # a move would leave it inactive; re-entry is planned on its own
+        return _Outcome(row, "FAILED", current.learner_id, message=DEACTIVATED_MEANWHILE_MESSAGE)
     destination = _location(row.location_id, locations, repository)
     if destination is None or not destination.active:
         return _Outcome(
