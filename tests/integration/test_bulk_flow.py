@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
-from tests.conftest import FAC_A1, FAC_A2, UNIT_A1, UNIT_A1B, UNIT_A2
+import pytest
+
+from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A1B, UNIT_A2
 from tests.integration.bulk_helpers import csv_file, drain, get_text, keys_under, put_object
 
 
@@ -192,3 +195,148 @@ def test_short_numeric_doc_id_with_no_such_learner_has_no_warning(call_api, aws,
     _, upload, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
     # Then nothing is warned: short IDs are normal unless a learner matches once the zeros are restored
     assert upload["status"] == "VALIDATED" and upload["warnings"] == [] and upload["counts"]["warnings"] == 0
+
+
+def _deactivated(call_api, doc_id: str, location_id: str = UNIT_A2, user: str = "lake") -> str:
+    """A learner created at `location_id`, then deactivated (straight in the store); its learnerId."""
+    from intake import clock
+    from intake.dal import learners as learner_store
+    from intake.domain import HistoryKind, LearnerStatus, history_entry
+
+    body = {"docId": doc_id, "firstName": "Al", "lastName": "Bo", "dateOfBirth": "01/01/1990"}
+    status, created, _ = call_api("POST", "/learners", user, {**body, "locationId": location_id})
+    assert status == 201, created
+    learner = learner_store.get_by_doc_id(AGENCY_A, doc_id)
+    assert learner is not None
+    entry = history_entry(HistoryKind.DEACTIVATED, clock.utc_now(), user)
+    assert learner_store.set_status(learner, LearnerStatus.INACTIVE, entry) is not None
+    return learner.learner_id
+
+
+def _learner_items(doc_id: str) -> list:
+    from intake.dal.tables import LearnerItem
+
+    return [item for item in LearnerItem.query(AGENCY_A) if item.docId == doc_id]
+
+
+def test_an_inactive_learner_uploaded_at_another_facility_is_reactivated_there(call_api, aws, directory):
+    from intake.bulk.keys import plan_chunk_key
+    from intake.dal import learners as learner_store
+    from intake.dal.audit import list_entries
+    from intake.domain import HistoryKind, LearnerStatus
+    from intake.passwords import verify_password
+
+    # Given a learner of the lake facility, deactivated (released)
+    learner_id = _deactivated(call_api, "960001")
+    # When the ridge facility uploads a file with its DOC ID (and a new learner)
+    rows = [f"1,960001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}", f"2,960002,Cy,Do,01/01/1990,Learner,,{UNIT_A1}"]
+    upload_id = _upload_via_link(call_api, aws, "ridge", csv_file(rows))
+    # Then the plan says REACTIVATE for it: counted, no error, naming the inactive learner
+    _, upload, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert upload["status"] == "VALIDATED" and upload["errors"] == [], upload
+    assert (upload["counts"]["toReactivate"], upload["counts"]["toMove"], upload["counts"]["toCreate"]) == (1, 0, 1)
+    plan = json.loads(get_text(aws, plan_chunk_key(FAC_A1, upload_id, 0)))
+    assert [(e["docId"], e["action"]) for e in plan] == [("960001", "REACTIVATE"), ("960002", "CREATE")]
+    assert plan[0]["existing"] == {
+        "learnerId": learner_id,
+        "locationId": UNIT_A2,
+        "facilityId": FAC_A2,
+        "status": "INACTIVE",
+    }
+    # When it is confirmed (no moveExisting needed) and created
+    assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
+    drain(aws)
+    # Then the same learner is ACTIVE at the new location, and no second learner has its DOC ID
+    _, done, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert done["status"] == "COMPLETED", done
+    assert (done["counts"]["reactivated"], done["counts"]["created"], done["counts"]["moved"]) == (1, 1, 0)
+    back = learner_store.get_by_doc_id(AGENCY_A, "960001")
+    assert back is not None and back.learner_id == learner_id
+    assert (back.status, back.location_id, back.facility_id) == (LearnerStatus.ACTIVE, UNIT_A1, FAC_A1)
+    assert len(_learner_items("960001")) == 1
+    # And its history has one move and one reactivation, both by this upload
+    kinds = [e.kind for e in back.history]
+    assert kinds.count(HistoryKind.MOVED) == 1 and kinds.count(HistoryKind.REACTIVATED) == 1
+    assert {e.upload_id for e in back.history if e.kind in (HistoryKind.MOVED, HistoryKind.REACTIVATED)} == {upload_id}
+    # And results.csv says REACTIVATED; the new password is in the confirmer's copy only, and it is the one stored
+    results = list(csv.DictReader(io.StringIO(get_text(aws, f"passwords/{FAC_A1}/{upload_id}/results.csv"))))
+    plain = list(csv.DictReader(io.StringIO(get_text(aws, f"reports/{FAC_A1}/{upload_id}/results.csv"))))
+    [row] = [r for r in results if r["docID"] == "960001"]
+    assert (row["outcome"], row["learnerId"], row["locationId"]) == ("REACTIVATED", learner_id, UNIT_A1)
+    assert verify_password(learner_store.stored_password_hash(AGENCY_A, "960001") or "", row["password"])
+    assert [r["outcome"] for r in plain] == ["REACTIVATED", "CREATED"] and {r["password"] for r in plain} == {""}
+    # And the reactivation is audited once under the facility it left and once where it came back
+    for facility in (FAC_A1, FAC_A2):
+        found = [e for e in list_entries(facility, limit=100) if e.action == "LEARNER_REACTIVATED"]
+        assert [(e.target_id, e.details.get("uploadId")) for e in found] == [(learner_id, upload_id)], facility
+
+
+def test_a_learner_reactivated_by_staff_after_the_check_fails_its_row_and_nothing_else_changes(
+    call_api, aws, directory
+):
+    from intake import clock
+    from intake.dal import learners as learner_store
+    from intake.domain import HistoryKind, LearnerStatus, history_entry
+
+    # Given a validated upload planning the reactivation of a released learner
+    learner_id = _deactivated(call_api, "961001")
+    upload_id = _upload_via_link(call_api, aws, "ridge", csv_file([f"1,961001,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
+    # And staff of the lake facility reactivating it before the upload is confirmed
+    learner = learner_store.get_by_doc_id(AGENCY_A, "961001")
+    assert learner is not None
+    entry = history_entry(HistoryKind.REACTIVATED, clock.utc_now(), "lake")
+    assert learner_store.set_status(learner, LearnerStatus.ACTIVE, entry) is not None
+    hash_before = learner_store.stored_password_hash(AGENCY_A, "961001")
+    # When the upload is confirmed and created
+    assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
+    drain(aws)
+    # Then the row failed with a clear message, and the learner stays where staff left it, with its password
+    _, done, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert done["status"] == "COMPLETED_WITH_ERRORS" and done["counts"]["failed"] == 1
+    [row] = list(csv.DictReader(io.StringIO(get_text(aws, f"reports/{FAC_A1}/{upload_id}/results.csv"))))
+    assert (row["outcome"], row["learnerId"]) == ("FAILED", learner_id)
+    assert "reactivated or changed by someone else" in row["message"]
+    after = learner_store.get_by_doc_id(AGENCY_A, "961001")
+    assert after is not None and (after.status, after.location_id) == (LearnerStatus.ACTIVE, UNIT_A2)
+    assert learner_store.stored_password_hash(AGENCY_A, "961001") == hash_before
+
+
+@pytest.mark.parametrize("kind", ["crash_before", "crash_after"])
+def test_a_worker_crashing_mid_reactivation_is_retried_to_one_outcome_and_one_working_password(
+    call_api, aws, directory, monkeypatch, kind
+):
+    from intake.dal import learners as learner_store
+    from intake.domain import HistoryKind, LearnerStatus
+    from intake.passwords import verify_password
+    from tests.integration.fault_injection import Rule, install
+
+    # Given two released learners of the lake facility, in a validated ridge upload with a new learner
+    ids = {doc: _deactivated(call_api, doc) for doc in ("962001", "962002")}
+    rows = [f"{i},{doc},Al,Bo,01/01/1990,Learner,,{UNIT_A1}" for i, doc in enumerate(("962001", "962002", "962003"))]
+    upload_id = _upload_via_link(call_api, aws, "ridge", csv_file(rows))
+    assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
+    # And a worker that dies once around its second reactivation's write (after the first is stored)
+    faults = install(monkeypatch)
+    rule = faults.add(Rule("dynamodb", "UpdateItem", kind=kind, table="Learners", skip=1))
+    # When the queue is drained (the failed message is redelivered and retried)
+    drain(aws)
+    faults.armed = False
+    # Then it died there, and each row ended once: two reactivations and one creation
+    assert rule.fired == 1
+    _, done, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert done["status"] == "COMPLETED", done
+    assert (done["counts"]["reactivated"], done["counts"]["created"], done["counts"]["failed"]) == (2, 1, 0)
+    results = list(csv.DictReader(io.StringIO(get_text(aws, f"passwords/{FAC_A1}/{upload_id}/results.csv"))))
+    assert sorted((r["docID"], r["outcome"]) for r in results) == [
+        ("962001", "REACTIVATED"),
+        ("962002", "REACTIVATED"),
+        ("962003", "CREATED"),
+    ]
+    # And in storage: one learner per DOC ID, reactivated once, and the one password reported is the one that works
+    for row in results:
+        assert len(_learner_items(row["docID"])) == 1, row["docID"]
+        assert verify_password(learner_store.stored_password_hash(AGENCY_A, row["docID"]) or "", row["password"])
+    for doc, learner_id in ids.items():
+        back = learner_store.get_by_doc_id(AGENCY_A, doc)
+        assert back is not None and back.learner_id == learner_id and back.status is LearnerStatus.ACTIVE
+        assert [e.kind for e in back.history].count(HistoryKind.REACTIVATED) == 1, doc

@@ -139,9 +139,11 @@ def test_upload_statuses_confirmable_and_unfinished() -> None:
         "invalid",
         "toCreate",
         "toMove",
+        "toReactivate",
         "warnings",
         "created",
         "moved",
+        "reactivated",
         "skipped",
         "failed",
     )

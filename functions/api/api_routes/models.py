@@ -137,9 +137,11 @@ class UploadCountsOut(BodyModel):
     invalid: int
     toCreate: int
     toMove: int
+    toReactivate: int = 0
     warnings: int
     created: int
     moved: int
+    reactivated: int = 0
     skipped: int
     failed: int
 

@@ -210,8 +210,8 @@ CONFIRMABLE = frozenset({UploadStatus.VALIDATED, UploadStatus.VALIDATED_WITH_ERR
 UNFINISHED = frozenset({UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING, *CONFIRMABLE})
 
 # What validation counts (the planner's), then what creation adds: an upload's counts, in the order the API sends them.
-PLAN_COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "warnings")
-COUNT_NAMES = (*PLAN_COUNT_NAMES, "created", "moved", "skipped", "failed")
+PLAN_COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "toReactivate", "warnings")
+COUNT_NAMES = (*PLAN_COUNT_NAMES, "created", "moved", "reactivated", "skipped", "failed")
 
 
 class Upload(DomainModel):

@@ -11,6 +11,7 @@ from intake.bulk.planning import LOOKUP_BATCH, Planner
 from intake.bulk.types import (
     CREATE,
     MOVE,
+    REACTIVATE,
     CheckedRow,
     CleanRow,
     ExistingLearner,
@@ -21,7 +22,7 @@ from intake.bulk.types import (
     plan_entry_json,
     plan_entry_of,
 )
-from intake.domain import Learner
+from intake.domain import Learner, LearnerStatus
 
 AGENCY = "agency-north"
 FACILITY = "fac-oak"
@@ -47,7 +48,12 @@ def seal(password: str, line: int) -> str:
     return f"sealed:{line}:{password[::-1]}"
 
 
-def learner(doc_id: str, facility_id: str = OTHER_FACILITY, location_id: str = OTHER_UNIT) -> Learner:
+def learner(
+    doc_id: str,
+    facility_id: str = OTHER_FACILITY,
+    location_id: str = OTHER_UNIT,
+    status: LearnerStatus = LearnerStatus.ACTIVE,
+) -> Learner:
     return Learner(
         learner_id=f"id-{doc_id}",
         agency_id=AGENCY,
@@ -59,6 +65,7 @@ def learner(doc_id: str, facility_id: str = OTHER_FACILITY, location_id: str = O
         facility_id=facility_id,
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         created_by="someone",
+        status=status,
     )
 
 
@@ -106,7 +113,39 @@ def test_an_existing_learner_elsewhere_is_a_move_and_at_this_facility_an_error()
     ]
     assert [(i.line, i.code, i.severity) for i in issues] == [(3, "LEARNER_EXISTS", "error")]
     assert "learnerId id-E1" in issues[0].message
-    assert planner.counts == {"rows": 2, "valid": 1, "invalid": 1, "toCreate": 0, "toMove": 1, "warnings": 0}
+    assert planner.counts == {
+        "rows": 2,
+        "valid": 1,
+        "invalid": 1,
+        "toCreate": 0,
+        "toMove": 1,
+        "toReactivate": 0,
+        "warnings": 0,
+    }
+
+
+def test_an_inactive_learner_anywhere_in_the_agency_is_a_reactivation_not_an_error() -> None:
+    # Given inactive learners left at another facility and at this one, and an active one at another facility
+    lookup = Lookup(
+        {
+            (AGENCY, "R1"): learner("R1", status=LearnerStatus.INACTIVE),
+            (AGENCY, "R2"): learner("R2", FACILITY, UNIT, status=LearnerStatus.INACTIVE),
+            (AGENCY, "M1"): learner("M1"),
+        }
+    )
+    # When a file names all three (one with a given password)
+    planner, entries, issues = plan([clean(2, "R1", "Secret-pass-1"), clean(3, "R2"), clean(4, "M1")], lookup)
+    # Then both inactive ones are planned REACTIVATE with where and as they were seen, the active one a MOVE
+    assert issues == []
+    assert [(e.line, e.action, e.existing) for e in entries] == [
+        (2, REACTIVATE, ExistingLearner("id-R1", OTHER_UNIT, OTHER_FACILITY, LearnerStatus.INACTIVE)),
+        (3, REACTIVATE, ExistingLearner("id-R2", UNIT, FACILITY, LearnerStatus.INACTIVE)),
+        (4, MOVE, ExistingLearner("id-M1", OTHER_UNIT, OTHER_FACILITY, LearnerStatus.ACTIVE)),
+    ]
+    # And the given password is sealed as a create's would be, and each row is counted once
+    assert entries[0].sealed_password == seal("Secret-pass-1", 2) and entries[1].sealed_password is None
+    assert (planner.counts["toReactivate"], planner.counts["toMove"], planner.counts["toCreate"]) == (2, 1, 0)
+    assert planner.counts["valid"] == 3 and planner.counts["invalid"] == 0
 
 
 def test_a_doc_id_that_lost_its_leading_zeros_is_warned_about_and_still_created() -> None:
@@ -162,7 +201,12 @@ def test_an_entry_reads_back_from_its_json_and_old_plans_still_read() -> None:
         "sealedPassword",
         "existing",
     ]
-    assert data["existing"] == {"learnerId": "id-M7", "locationId": OTHER_UNIT, "facilityId": OTHER_FACILITY}
+    assert data["existing"] == {
+        "learnerId": "id-M7",
+        "locationId": OTHER_UNIT,
+        "facilityId": OTHER_FACILITY,
+        "status": "ACTIVE",
+    }
     assert plan_entry_of(data) == entry and plan_chunk_of(plan_chunk_json([entry])) == [entry]
     # A plan written before plans were sealed: a plaintext password, no sealedPassword
     old = {k: v for k, v in data.items() if k not in ("sealedPassword", "existing")} | {"action": CREATE}
@@ -170,8 +214,10 @@ def test_an_entry_reads_back_from_its_json_and_old_plans_still_read() -> None:
     assert plan_entry_of(old).sealed_password is None and plan_entry_of(old).existing is None
 
 
-# A file: each row new, existing elsewhere, existing at this facility, or invalid; some with a password.
-KINDS = st.sampled_from(["new", "elsewhere", "here", "invalid"])
+# A file: each row new, existing elsewhere, existing at this facility, inactive elsewhere or here, or invalid; some
+# with a password.
+KINDS = st.sampled_from(["new", "elsewhere", "here", "inactive-elsewhere", "inactive-here", "invalid"])
+PLANNED = {"new": CREATE, "elsewhere": MOVE, "inactive-elsewhere": REACTIVATE, "inactive-here": REACTIVATE}
 
 
 @FAST
@@ -185,18 +231,25 @@ def test_every_valid_row_gives_one_entry_and_the_counts_add_up(kinds: list[tuple
             learners[(AGENCY, doc_id)] = learner(doc_id)
         elif kind == "here":
             learners[(AGENCY, doc_id)] = learner(doc_id, FACILITY, UNIT)
+        elif kind == "inactive-elsewhere":
+            learners[(AGENCY, doc_id)] = learner(doc_id, status=LearnerStatus.INACTIVE)
+        elif kind == "inactive-here":
+            learners[(AGENCY, doc_id)] = learner(doc_id, FACILITY, UNIT, status=LearnerStatus.INACTIVE)
         rows.append(
             invalid(line, doc_id) if kind == "invalid" else clean(line, doc_id, "Pass-1" if with_password else None)
         )
     planner, entries, issues = plan(rows, Lookup(learners))
-    valid = [n for n, (kind, _) in enumerate(kinds) if kind in ("new", "elsewhere")]
+    valid = [n for n, (kind, _) in enumerate(kinds) if kind in PLANNED]
     assert [e.line for e in entries] == [n + 2 for n in valid]  # exactly one entry per valid row, in order
     for entry in entries:
         kind, with_password = kinds[entry.line - 2]
-        assert entry.action == (MOVE if kind == "elsewhere" else CREATE)
-        assert (entry.existing is not None) == (kind == "elsewhere")
+        assert entry.action == PLANNED[kind]
+        assert (entry.existing is not None) == (kind != "new")
         if entry.existing is not None:
-            assert entry.existing == ExistingLearner(f"id-{entry.doc_id}", OTHER_UNIT, OTHER_FACILITY)
+            seen = learners[(AGENCY, entry.doc_id)]
+            assert entry.existing == ExistingLearner(
+                f"id-{entry.doc_id}", seen.location_id, seen.facility_id, seen.status
+            )
         assert (entry.sealed_password is not None) == with_password and entry.password is None
         assert plan_entry_of(plan_entry_json(entry)) == entry
     assert sorted(i.line for i in issues if i.code == "LEARNER_EXISTS") == [
@@ -204,5 +257,6 @@ def test_every_valid_row_gives_one_entry_and_the_counts_add_up(kinds: list[tuple
     ]
     counts = planner.counts
     assert counts["rows"] == len(kinds) == counts["valid"] + counts["invalid"]
-    assert counts["valid"] == counts["toCreate"] + counts["toMove"] == len(entries)
+    assert counts["valid"] == counts["toCreate"] + counts["toMove"] + counts["toReactivate"] == len(entries)
     assert counts["toMove"] == sum(kind == "elsewhere" for kind, _ in kinds)
+    assert counts["toReactivate"] == sum(kind.startswith("inactive") for kind, _ in kinds)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from intake.bulk.types import (
     CREATE,
     MOVE,
+    REACTIVATE,
     CheckedRow,
     ExistingLearner,
     FileRejected,
@@ -22,6 +23,7 @@ from intake.bulk.types import (
     plan_entry_json,
     plan_entry_of,
 )
+from intake.domain import LearnerStatus
 
 PLAN_KEYS = [
     "line",
@@ -100,9 +102,30 @@ def test_a_move_entry_carries_where_the_existing_learner_was() -> None:
     data = plan_entry_json(entry)
     # Then `existing` comes last with the learner's id and location, and reads back as an ExistingLearner
     assert list(data) == [*PLAN_KEYS, "existing"]
-    assert data["existing"] == {"learnerId": "id-1", "locationId": "unit-pine-a", "facilityId": "fac-pine"}
+    assert data["existing"] == {
+        "learnerId": "id-1",
+        "locationId": "unit-pine-a",
+        "facilityId": "fac-pine",
+        "status": "ACTIVE",
+    }
     read = plan_entry_of(through_json(data))  # type: ignore[arg-type]
     assert read == entry and isinstance(read.existing, ExistingLearner)
+
+
+def test_a_reactivate_entry_carries_the_inactive_learner_and_plans_before_it_read_as_active() -> None:
+    # Given a REACTIVATE entry of an inactive learner left at another facility
+    seen = ExistingLearner("id-2", "unit-pine-a", "fac-pine", LearnerStatus.INACTIVE)
+    entry = create_entry(action=REACTIVATE, existing=seen)
+    # When written and read back
+    data = plan_entry_json(entry)
+    read = plan_entry_of(through_json(data))  # type: ignore[arg-type]
+    # Then the status the planner saw travels with it, as a LearnerStatus
+    written = data["existing"]
+    assert isinstance(written, dict) and written["status"] == "INACTIVE"
+    assert read == entry and read.existing is not None and read.existing.status is LearnerStatus.INACTIVE
+    # And an `existing` written before learners had a status (a MOVE of an active learner) reads as ACTIVE
+    old = {**data, "action": MOVE, "existing": {"learnerId": "id-2", "locationId": "u", "facilityId": "f"}}
+    assert plan_entry_of(old).existing == ExistingLearner("id-2", "u", "f", LearnerStatus.ACTIVE)
 
 
 def test_a_plaintext_password_on_an_entry_is_never_written() -> None:
@@ -160,12 +183,12 @@ def test_a_chunk_round_trips_in_order() -> None:
 
 
 text = st.text(max_size=20)
-existing = st.none() | st.builds(ExistingLearner, text, text, text)
+existing = st.none() | st.builds(ExistingLearner, text, text, text, st.sampled_from(LearnerStatus))
 entries = st.builds(
     PlanEntry,
     line=st.integers(min_value=2, max_value=10**6),
     request_id=text,
-    action=st.sampled_from([CREATE, MOVE]),
+    action=st.sampled_from([CREATE, MOVE, REACTIVATE]),
     doc_id=text,
     first_name=text,
     last_name=text,

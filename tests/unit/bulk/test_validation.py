@@ -319,9 +319,47 @@ def test_a_learner_at_another_facility_is_planned_as_a_move(aws: Any, directory:
     [chunk] = plan_objects(aws, "up-move")
     [entry] = plan_chunk_of(chunk)
     assert entry.action == MOVE and entry.existing is not None
-    assert tuple(entry.existing) == (learner.learner_id, UNIT_A2, FAC_A2)
+    assert tuple(entry.existing) == (learner.learner_id, UNIT_A2, FAC_A2, "ACTIVE")
     assert (entry.location_id, entry.facility_id) == (UNIT_A1, FAC_A1)
-    assert chunk[0]["existing"] == {"learnerId": learner.learner_id, "locationId": UNIT_A2, "facilityId": FAC_A2}
+    assert chunk[0]["existing"] == {
+        "learnerId": learner.learner_id,
+        "locationId": UNIT_A2,
+        "facilityId": FAC_A2,
+        "status": "ACTIVE",
+    }
+
+
+def test_an_inactive_learner_of_the_agency_is_planned_as_a_reactivation(aws: Any, directory: dict[str, Any]) -> None:
+    from intake import clock, learner_creation
+    from intake.bulk.types import REACTIVATE, plan_chunk_of
+    from intake.dal import learners as learner_store
+    from intake.domain import HistoryKind, LearnerStatus, history_entry
+
+    # Given a learner of the agency deactivated at the lake facility
+    learner = learner_creation.new_learner(
+        agency_id=AGENCY_A,
+        doc_id="880002",
+        first_name="Al",
+        last_name="Bo",
+        date_of_birth="01/01/1990",
+        location_id=UNIT_A2,
+        facility_id=FAC_A2,
+        created_by="lake",
+    )
+    learner_creation.insert(learner, "Lake-pass-123")
+    gone = history_entry(HistoryKind.DEACTIVATED, clock.utc_now(), "lake")
+    assert learner_store.set_status(learner, LearnerStatus.INACTIVE, gone) is not None
+    # When the ridge facility's upload naming them is validated
+    upload = validating(aws, "up-back", csv_file([f"1,880002,Al,Bo,01/01/1990,Learner,,{UNIT_A1}"]))
+    validate(upload, directory)
+    # Then it is VALIDATED (no error) with one reactivation planned, naming the learner as it was seen
+    found = stored("up-back")
+    assert found.status is S.VALIDATED and found.errors == []
+    assert (found.counts["toReactivate"], found.counts["toMove"], found.counts["toCreate"]) == (1, 0, 0)
+    [chunk] = plan_objects(aws, "up-back")
+    [entry] = plan_chunk_of(chunk)
+    assert entry.action == REACTIVATE
+    assert tuple(entry.existing or ()) == (learner.learner_id, UNIT_A2, FAC_A2, "INACTIVE")
 
 
 def test_a_file_with_only_warnings_is_validated_and_reports_the_warnings(aws: Any, directory: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Creating an upload's plan: chunks fanned out over SQS, rows created or moved exactly once, results assembled.
+"""Creating an upload's plan: chunks fanned out over SQS, rows created, moved or reactivated exactly once, results
+assembled.
 
 Each chunk is processed in parts of PART_SIZE rows. A part's counts and its audit entries are recorded once (one
 transaction, conditional on the upload's set of done parts), and every row is a conditional write, so a retried or
@@ -11,6 +12,10 @@ upload's data key (KMS envelope encryption), a generated password is derived fro
 same on every attempt, so a retried part never changes an issued password), and result parts hold them sealed too.
 results.csv (reports/, what everyone and the SFTP login read) has no passwords; the copy with generated passwords
 lives under passwords/ for RESULT_PASSWORDS_HOURS, for the staff member who confirmed.
+
+A REACTIVATE row (re-entry: the DOC ID is an inactive learner's) brings that learner back at the row's location with
+the row's given or generated password, exactly as a create would issue it. Its history entries carry the upload's
+id, so a retried part recognises its own reactivation and neither writes again nor issues another password.
 """
 
 from __future__ import annotations
@@ -28,17 +33,30 @@ from intake import audit, clock, learner_creation, passwords
 from intake.bulk import keys, lifecycle
 from intake.bulk.events import CreationMessage
 from intake.bulk.reports import ReportWriter, neutralise
-from intake.bulk.types import MOVE, ExistingLearner, PlanEntry, plan_chunk_of
+from intake.bulk.types import MOVE, REACTIVATE, ExistingLearner, PlanEntry, plan_chunk_of
 from intake.dal import keys as key_store
 from intake.dal import objects, queues
 from intake.dal import uploads as upload_store
-from intake.domain import AuditEntry, Learner, Location, Upload, UploadStatus, move_of
+from intake.domain import (
+    COUNT_NAMES,
+    PLAN_COUNT_NAMES,
+    AuditEntry,
+    HistoryKind,
+    Learner,
+    LearnerStatus,
+    Location,
+    Upload,
+    UploadStatus,
+    move_of,
+)
 from intake.errors import Conflict, LearnerExists
 from intake.learner_creation import STORE, LearnerRepository
 from intake.observability import logger, metrics
 from intake.password_rules import blank_password
 
 PART_SIZE = 50
+# What creation counts, one of them per row: created, moved, reactivated, skipped, failed.
+OUTCOME_COUNTS = COUNT_NAMES[len(PLAN_COUNT_NAMES) :]
 FINISHED = frozenset({UploadStatus.COMPLETED, UploadStatus.COMPLETED_WITH_ERRORS})
 HAND_BACK_MARGIN_MS = 15_000
 RESULT_COLUMNS = (
@@ -55,6 +73,12 @@ RESULT_COLUMNS = (
 )
 SPOOL_BYTES = 8 * 1024 * 1024
 PASSWORD_COLUMN = RESULT_COLUMNS.index("password")
+REACTIVATED_MEANWHILE_MESSAGE = (
+    "The learner was reactivated or changed by someone else since the file was checked: nothing was changed"
+)
+DEACTIVATED_MEANWHILE_MESSAGE = (
+    "The learner was deactivated since the file was checked: nothing moved; upload the row again to reactivate it here"
+)
 UNREADABLE_SEAL_MESSAGE = (
     "The password of this row could not be read back from the checked file: nothing was created; upload the row again"
 )
@@ -146,7 +170,7 @@ def _record(
 ) -> None:
     part_key = keys.result_part_key(upload.facility_id, upload.upload_id, chunk, part_start, len(outcomes))
     objects.put_bytes(part_key, _csv(upload.upload_id, outcomes, data_key))
-    counts = {"created": 0, "moved": 0, "skipped": 0, "failed": 0}
+    counts = dict.fromkeys(OUTCOME_COUNTS, 0)
     for outcome in outcomes:
         counts[outcome.outcome.lower()] += 1
     entries = _audit_entries(upload, outcomes)
@@ -159,7 +183,8 @@ def _record(
 
 
 def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]:
-    """One entry per created or moved row, keyed by upload and line so a retried part overwrites its own."""
+    """One entry per created, moved or reactivated row, keyed by upload and line so a retried part overwrites its
+    own (a move or a reactivation is filed under the facility the learner was at and the one it is at now)."""
     at = datetime.fromisoformat(upload.confirmed_at) if upload.confirmed_at else clock.utc_now()
     actor = upload.confirmed_by or upload.created_by
     entries: list[AuditEntry] = []
@@ -167,11 +192,11 @@ def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]
         key = f"{upload.upload_id}:{o.row.line:07d}"
         if o.outcome == "CREATED" and o.created is not None:
             entries += learner_creation.creation_audit(o.created, at=at, key=key)
-        elif o.outcome == "MOVED":
+        elif o.outcome in ("MOVED", "REACTIVATED"):
             row, existing = o.row, _existing(o.row)
             entries += audit.entries_for(
                 actor,
-                "LEARNER_MOVED",
+                "LEARNER_MOVED" if o.outcome == "MOVED" else "LEARNER_REACTIVATED",
                 "learner",
                 o.learner_id,
                 scopes=[existing.facility_id, row.facility_id],
@@ -190,7 +215,7 @@ def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]
 
 def _existing(entry: PlanEntry) -> ExistingLearner:
     if entry.existing is None:
-        raise ValueError(f"plan entry of line {entry.line} is a MOVE without the learner it moves")
+        raise ValueError(f"plan entry of line {entry.line} is a {entry.action} without the learner it is about")
     return entry.existing
 
 
@@ -203,7 +228,7 @@ def _csv(upload_id: str, outcomes: list[_Outcome], data_key: bytes | None) -> by
         password = o.password
         if password and data_key is not None:
             password = passwords.seal(data_key, password, keys.result_password_context(upload_id, row.line))
-        if o.outcome in ("CREATED", "MOVED"):
+        if o.outcome in ("CREATED", "MOVED", "REACTIVATED"):
             location_id = row.location_id
         else:
             location_id = row.existing.location_id if row.existing is not None else ""
@@ -231,13 +256,16 @@ def apply_entry(
     data_key: bytes | None,
     repository: LearnerRepository = STORE,
 ) -> _Outcome:
-    """Create or move one plan entry's learner, once (a repeat finds its own earlier attempt); what came of it.
+    """Create, move or reactivate one plan entry's learner, once (a repeat finds its own earlier attempt); what came
+    of it.
 
     `locations` caches the locations read for a chunk; `repository` is where learners and locations live.
     """
     try:
         if row.action == MOVE:
             return _move(row, upload, locations, repository)
+        if row.action == REACTIVATE:
+            return _reactivate(row, upload, locations, data_key, repository)
         location = _location(row.location_id, locations, repository)
         if location is None or not location.active:
             return _Outcome(row, "FAILED", message="The location was deactivated since the file was checked")
@@ -245,24 +273,35 @@ def apply_entry(
         if (misplaced := _outside_upload(row, upload, location, facility)) is not None:
             return misplaced
         try:
-            given = _given_password(row, upload, data_key)
+            given, generated = _row_password(row, upload, facility, data_key)
         except passwords.SealBroken:
-            logger.warning("sealed password unreadable", extra={"upload_id": upload.upload_id, "line": row.line})
-            return _Outcome(row, "FAILED", message=UNREADABLE_SEAL_MESSAGE)
-        generated = ""
-        if not given:
-            choose = (
-                passwords.derived_chooser(data_key, keys.generated_password_label(upload.upload_id, row.line))
-                if data_key is not None
-                else secrets.choice
-            )
-            rule = facility.password_rule if facility is not None else None
-            generated = blank_password(
-                rule, row.first_name, row.last_name, row.doc_id, choose=choose, facility_id=upload.facility_id
-            )
+            return _unreadable(row, upload)
         return _create(row, upload, given, generated, repository)
     except Conflict as exc:
         return _Outcome(row, "FAILED", message=exc.message)
+
+
+def _row_password(row: PlanEntry, upload: Upload, facility: Location | None, data_key: bytes | None) -> tuple[str, str]:
+    """(given, generated): the row's given password, or else the one generated for it (derived from the upload's data
+    key and the line, so the same on every attempt). SealBroken if the given one cannot be opened."""
+    given = _given_password(row, upload, data_key)
+    if given:
+        return given, ""
+    choose = (
+        passwords.derived_chooser(data_key, keys.generated_password_label(upload.upload_id, row.line))
+        if data_key is not None
+        else secrets.choice
+    )
+    rule = facility.password_rule if facility is not None else None
+    generated = blank_password(
+        rule, row.first_name, row.last_name, row.doc_id, choose=choose, facility_id=upload.facility_id
+    )
+    return "", generated
+
+
+def _unreadable(row: PlanEntry, upload: Upload, learner_id: str = "") -> _Outcome:
+    logger.warning("sealed password unreadable", extra={"upload_id": upload.upload_id, "line": row.line})
+    return _Outcome(row, "FAILED", learner_id, message=UNREADABLE_SEAL_MESSAGE)
 
 
 def _location(
@@ -348,6 +387,8 @@ def _move(
         return _Outcome(row, "FAILED", current.learner_id, message="The learner is already at this location")
     if current.location_id != existing.location_id:
         return _Outcome(row, "FAILED", current.learner_id, message="The learner moved since the file was checked")
+    if current.status is LearnerStatus.INACTIVE:  # a move would leave it inactive; re-entry is planned on its own
+        return _Outcome(row, "FAILED", current.learner_id, message=DEACTIVATED_MEANWHILE_MESSAGE)
     destination = _location(row.location_id, locations, repository)
     if destination is None or not destination.active:
         return _Outcome(
@@ -373,6 +414,63 @@ def _move(
     return _Outcome(row, "MOVED", current.learner_id)
 
 
+def _reactivate(
+    row: PlanEntry,
+    upload: Upload,
+    locations: dict[str, Location | None],
+    data_key: bytes | None,
+    repository: LearnerRepository,
+) -> _Outcome:
+    """Bring the row's inactive learner back at the row's location with a new password, once.
+
+    The learner must still be the one planned, inactive and where the planner saw it; the store's conditional
+    update (status INACTIVE, same learnerId) refuses one reactivated meanwhile. A retry finds its own work by the
+    upload's id on the learner's REACTIVATED entry, and reports the same password (given, or derived again).
+    """
+    existing = _existing(row)
+    current = repository.get_by_doc_id(row.agency_id, row.doc_id)
+    if current is None or current.learner_id != existing.learner_id:
+        return _Outcome(row, "FAILED", existing.learner_id, message="The learner no longer exists: nothing was changed")
+    facility = _location(upload.facility_id, locations, repository)
+    try:
+        given, generated = _row_password(row, upload, facility, data_key)
+    except passwords.SealBroken:
+        return _unreadable(row, upload, current.learner_id)
+    if _reactivated_by(current, upload.upload_id):  # an earlier attempt of this row did it (its answer was lost)
+        return _Outcome(row, "REACTIVATED", current.learner_id, generated)
+    if current.status is not LearnerStatus.INACTIVE:
+        return _Outcome(row, "FAILED", current.learner_id, message=REACTIVATED_MEANWHILE_MESSAGE)
+    if current.location_id != existing.location_id:
+        return _Outcome(
+            row,
+            "FAILED",
+            current.learner_id,
+            message="The learner was moved since the file was checked: nothing was changed; upload the row again",
+        )
+    destination = _location(row.location_id, locations, repository)
+    if destination is None or not destination.active:
+        return _Outcome(
+            row, "FAILED", current.learner_id, message="The location was deactivated since the file was checked"
+        )
+    if (misplaced := _outside_upload(row, upload, destination, facility)) is not None:
+        misplaced.learner_id = current.learner_id
+        return misplaced
+    by = upload.confirmed_by or upload.created_by
+    try:
+        learner_creation.reactivate(current, destination, given or generated, by, upload.upload_id, repository)
+    except Conflict:
+        # Refused: reactivated or changed meanwhile, by someone else or by a concurrent delivery of this very part.
+        after = repository.get_by_doc_id(row.agency_id, row.doc_id)
+        if after is None or not _reactivated_by(after, upload.upload_id):
+            return _Outcome(row, "FAILED", current.learner_id, message=REACTIVATED_MEANWHILE_MESSAGE)
+    return _Outcome(row, "REACTIVATED", current.learner_id, generated)
+
+
+def _reactivated_by(learner: Learner, upload_id: str) -> bool:
+    """Whether this upload reactivated the learner (upload ids are unique, and a file names a DOC ID once)."""
+    return any(e.kind is HistoryKind.REACTIVATED and e.upload_id == upload_id for e in learner.history)
+
+
 def finish_upload(upload_id: str) -> Upload | None:
     """If every chunk is done: write results.csv, set the final status, then delete the raw file and the plan."""
     upload = upload_store.get_upload(upload_id)
@@ -380,7 +478,7 @@ def finish_upload(upload_id: str) -> Upload | None:
         return None
     results_key = keys.results_report_key(upload.facility_id, upload.upload_id)
     prefix = keys.plan_prefix(upload.facility_id, upload.upload_id)
-    expected = sum(upload.counts.get(name, 0) for name in ("created", "moved", "skipped", "failed"))
+    expected = sum(upload.counts.get(name, 0) for name in OUTCOME_COUNTS)
     part_keys = sorted(objects.list_keys(prefix + "results/"))
     # A concurrent finisher may have deleted parts already: never write a results.csv that misses rows.
     if sum(keys.rows_in_result_part(key) for key in part_keys) != expected:
@@ -407,7 +505,7 @@ def fail_creation(upload_id: str) -> Upload | None:
     if upload.status not in (UploadStatus.CREATING, UploadStatus.FAILED):
         return None
     if upload.status is UploadStatus.CREATING:
-        done = sum(upload.counts.get(name, 0) for name in ("created", "moved"))
+        done = sum(upload.counts.get(name, 0) for name in ("created", "moved", "reactivated"))
         reason = (
             f"Creating the learners stopped after several attempts, with {done} of "
             f"{upload.counts.get('valid', 0)} rows done: results.csv lists them; upload the other rows again"

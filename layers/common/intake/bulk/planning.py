@@ -1,4 +1,8 @@
-"""Planning: checked rows and a learner look-up in, plan entries (CREATE or MOVE) and row issues out, counted.
+"""Planning: checked rows and a learner look-up in, plan entries (CREATE, MOVE or REACTIVATE) and row issues out.
+
+A DOC ID unknown to the agency is a CREATE; an active learner at another facility a MOVE; an inactive learner of the
+agency, wherever it was left, a REACTIVATE (re-entry: the old account comes back at the row's location), counted as
+toReactivate and never an error. An active learner already at this facility is a LEARNER_EXISTS error.
 
 No I/O here: the look-up is a port (the learners table in production, a dict in tests) and sealing a given password
 is a callable the caller passes in (it holds the upload's data key). DOC IDs are looked up in windows of
@@ -13,6 +17,7 @@ from typing import Protocol
 from intake.bulk.types import (
     CREATE,
     MOVE,
+    REACTIVATE,
     CheckedRow,
     CleanRow,
     ExistingLearner,
@@ -20,7 +25,7 @@ from intake.bulk.types import (
     RowIssue,
     as_checked,
 )
-from intake.domain import PLAN_COUNT_NAMES, Learner
+from intake.domain import PLAN_COUNT_NAMES, Learner, LearnerStatus
 
 LOOKUP_BATCH = 100
 
@@ -90,7 +95,8 @@ class Planner:
         return planned
 
     def _plan(self, row: CheckedRow, valid: bool, learner: Learner | None, planned: list[Planned]) -> None:
-        if valid and learner is not None and learner.facility_id == row.facility_id:
+        inactive = learner is not None and learner.status is LearnerStatus.INACTIVE
+        if valid and learner is not None and not inactive and learner.facility_id == row.facility_id:
             _doc_id_issue(
                 row,
                 "LEARNER_EXISTS",
@@ -109,17 +115,19 @@ class Planner:
         self.counts["valid"] += 1
         # No plaintext password in the plan: a given one is sealed; a blank one is derived from the key at creation.
         sealed = self.seal(row.password, row.line) if row.password else None
-        if learner is not None:
-            self.counts["toMove"] += 1
-            existing = ExistingLearner(learner.learner_id, learner.location_id, learner.facility_id)
-        else:
+        if learner is None:
             self.counts["toCreate"] += 1
-            existing = None
+            action, existing = CREATE, None
+        else:
+            action = REACTIVATE if inactive else MOVE
+            self.counts["toReactivate" if inactive else "toMove"] += 1
+            # Where and as the planner saw it: creation refuses a learner changed since (its conditional update).
+            existing = ExistingLearner(learner.learner_id, learner.location_id, learner.facility_id, learner.status)
         planned.append(
             PlanEntry(  # by position (PlanEntry's field order): one per valid row, on the validator's hot path
                 row.line,
                 row.request_id,
-                MOVE if existing is not None else CREATE,
+                action,
                 row.doc_id,
                 row.first_name,
                 row.last_name,

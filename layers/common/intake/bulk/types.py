@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from intake.domain import LearnerStatus
+
 
 @dataclass(frozen=True, slots=True)
 class RowIssue:
@@ -85,19 +87,22 @@ class FileRejected(Exception):
 
 
 class ExistingLearner(NamedTuple):
-    """The agency's learner a MOVE entry found for its DOC ID, where the planner saw it."""
+    """The agency's learner a MOVE or REACTIVATE entry found for its DOC ID, where and as the planner saw it."""
 
     learner_id: str
     location_id: str
     facility_id: str
+    status: LearnerStatus = LearnerStatus.ACTIVE  # INACTIVE exactly for a REACTIVATE
 
 
 CREATE = "CREATE"
 MOVE = "MOVE"
+REACTIVATE = "REACTIVATE"  # the DOC ID is an inactive learner's of the agency: its account comes back
 
 
 class PlanEntry(NamedTuple):
-    """One valid row of a checked file as the plan keeps it: what the worker creates (CREATE) or moves (MOVE).
+    """One valid row of a checked file as the plan keeps it: what the worker creates (CREATE), moves (MOVE) or
+    reactivates (REACTIVATE, at the row's location, whatever facility the inactive learner was left at).
 
     Written to S3 by the validator and read back by the worker in the same JSON (plan_entry_json and
     plan_entry_of). No plaintext password: a given one is `sealed_password` (sealed with the upload's data key, bound
@@ -109,7 +114,7 @@ class PlanEntry(NamedTuple):
 
     line: int
     request_id: str
-    action: str  # CREATE | MOVE
+    action: str  # CREATE | MOVE | REACTIVATE
     doc_id: str
     first_name: str
     last_name: str
@@ -118,7 +123,7 @@ class PlanEntry(NamedTuple):
     facility_id: str
     agency_id: str
     sealed_password: str | None = None
-    existing: ExistingLearner | None = None  # set exactly when action is MOVE
+    existing: ExistingLearner | None = None  # set exactly when action is MOVE or REACTIVATE
     password: str | None = None  # never written
 
 
@@ -143,6 +148,7 @@ def plan_entry_json(entry: PlanEntry) -> dict[str, object]:
             "learnerId": entry.existing.learner_id,
             "locationId": entry.existing.location_id,
             "facilityId": entry.existing.facility_id,
+            "status": entry.existing.status.value,
         }
     return data
 
@@ -162,7 +168,12 @@ def plan_entry_of(data: dict[str, Any]) -> PlanEntry:
         facility_id=data["facilityId"],
         agency_id=data["agencyId"],
         sealed_password=data.get("sealedPassword") or None,
-        existing=ExistingLearner(existing["learnerId"], existing["locationId"], existing["facilityId"])
+        existing=ExistingLearner(
+            existing["learnerId"],
+            existing["locationId"],
+            existing["facilityId"],
+            LearnerStatus(existing.get("status", LearnerStatus.ACTIVE.value)),  # plans before #15 moved active ones
+        )
         if existing
         else None,
         password=data.get("password") or None,

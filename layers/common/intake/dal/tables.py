@@ -236,6 +236,7 @@ class UploadItem(Model):
     chunksDone = NumberAttribute(default=0)
     created = NumberAttribute(null=True)
     moved = NumberAttribute(null=True)
+    reactivated = NumberAttribute(null=True)
     skipped = NumberAttribute(null=True)
     failed = NumberAttribute(null=True)
     partsDone = UnicodeSetAttribute(null=True)

@@ -55,7 +55,7 @@ def _upload(item: UploadItem) -> Upload:
     )
 
 
-CREATION_COUNTS = ("created", "moved", "skipped", "failed")
+CREATION_COUNTS = ("created", "moved", "reactivated", "skipped", "failed")
 
 
 def _counts(item: UploadItem) -> dict[str, int]:
