@@ -8,7 +8,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import LearnerItem, MoveAttribute, bind_tables
-from intake.domain import Learner, Location, Move
+from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerEdit, LearnerStatus, Location, Move
 from intake.errors import Conflict, LearnerExists
 
 BATCH_GET_LIMIT = 100
@@ -28,18 +28,45 @@ def _learner(item: LearnerItem) -> Learner:
         created_at=item.createdAt,
         created_by=item.createdBy,
         upload_id=item.uploadId,
-        history=tuple(
-            Move(
-                from_location_id=m.fromLocationId,
-                from_facility_id=m.fromFacilityId,
-                to_location_id=m.toLocationId,
-                to_facility_id=m.toFacilityId,
-                moved_at=m.movedAt,
-                moved_by=m.movedBy,
-                upload_id=m.uploadId,
-            )
-            for m in item.history or ()
+        username=item.username,
+        status=LearnerStatus(item.status or "ACTIVE"),
+        updated_at=item.updatedAt,
+        version=int(item.version or 1),
+        history=(
+            HistoryEntry(kind=HistoryKind.CREATED, at=item.createdAt, by=item.createdBy, upload_id=item.uploadId),
+            *(
+                HistoryEntry(
+                    kind=HistoryKind(m.kind or "MOVED"),
+                    at=m.at or m.movedAt,
+                    by=m.by or m.movedBy,
+                    from_location_id=m.fromLocationId,
+                    from_facility_id=m.fromFacilityId,
+                    to_location_id=m.toLocationId,
+                    to_facility_id=m.toFacilityId,
+                    moved_at=m.movedAt,
+                    moved_by=m.movedBy,
+                    upload_id=m.uploadId,
+                    fields=tuple(m.fields or ()),
+                )
+                for m in item.history or ()
+            ),
         ),
+    )
+
+
+def _entry(entry: HistoryEntry) -> MoveAttribute:
+    return MoveAttribute(
+        kind=entry.kind.value,
+        at=entry.at,
+        by=entry.by,
+        fields=list(entry.fields) or None,
+        fromLocationId=entry.from_location_id,
+        fromFacilityId=entry.from_facility_id,
+        toLocationId=entry.to_location_id,
+        toFacilityId=entry.to_facility_id,
+        movedAt=entry.moved_at,
+        movedBy=entry.moved_by,
+        uploadId=entry.upload_id,
     )
 
 
@@ -59,6 +86,9 @@ def _item(learner: Learner, password_hash: str) -> LearnerItem:
         createdBy=learner.created_by,
         uploadId=learner.upload_id,
         history=[],
+        username=learner.username,
+        status=learner.status.value,
+        updatedAt=learner.updated_at or learner.created_at,
     )
 
 
@@ -124,15 +154,7 @@ def find_by_doc_ids(agency_id: str, doc_ids: Iterable[str]) -> dict[str, Learner
 def move_learner(learner: Learner, destination: Location, move: Move) -> Learner:
     """Move a learner if it is still where the caller saw it; the history gains the move."""
     bind_tables()
-    entry = MoveAttribute(
-        fromLocationId=move.from_location_id,
-        fromFacilityId=move.from_facility_id,
-        toLocationId=move.to_location_id,
-        toFacilityId=move.to_facility_id,
-        movedAt=move.moved_at,
-        movedBy=move.moved_by,
-        uploadId=move.upload_id,
-    )
+    entry = _entry(move)
     item = LearnerItem(agencyId=learner.agency_id, docId=learner.doc_id)
     with storage_call("move the learner"):
         try:
@@ -163,3 +185,99 @@ def stored_password_hash(agency_id: str, doc_id: str) -> str | None:
             return LearnerItem.get(agency_id, doc_id, consistent_read=True).passwordHash
         except LearnerItem.DoesNotExist:
             return None
+
+
+# --- placeholder (API helper): the DAL helper's versions replace these at merge -------------------------------
+
+
+def _update(learner: Learner, actions: list, condition, entry: HistoryEntry) -> Learner:
+    bind_tables()
+    item = LearnerItem(agencyId=learner.agency_id, docId=learner.doc_id)
+    with storage_call("change the learner"):
+        try:
+            item.update(
+                actions=[
+                    *actions,
+                    LearnerItem.history.set(LearnerItem.history.append([_entry(entry)])),
+                    LearnerItem.version.add(1),
+                    LearnerItem.updatedAt.set(entry.at),
+                ],
+                condition=condition,
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("The learner was changed by someone else meanwhile; reload and try again") from exc
+            raise
+    return _learner(item)
+
+
+def update_details(
+    learner: Learner, changes: LearnerEdit, entry: HistoryEntry, destination: Location | None
+) -> Learner:
+    """Change a learner's details if nobody changed it since it was read."""
+    actions: list = []
+    if changes.first_name is not None:
+        actions.append(LearnerItem.firstName.set(changes.first_name))
+    if changes.last_name is not None:
+        actions.append(LearnerItem.lastName.set(changes.last_name))
+    if changes.date_of_birth is not None:
+        actions.append(LearnerItem.dateOfBirth.set(changes.date_of_birth))
+    if destination is not None:
+        actions.append(LearnerItem.locationId.set(destination.location_id))
+    return _update(learner, actions, LearnerItem.version == learner.version, entry)
+
+
+def set_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> Learner | None:
+    """Set a learner's status; None when it already had it."""
+    try:
+        return _update(
+            learner,
+            [LearnerItem.status.set(status.value)],
+            (LearnerItem.learnerId == learner.learner_id)
+            & (LearnerItem.status.does_not_exist() | (LearnerItem.status != status.value))
+            if status is LearnerStatus.INACTIVE
+            else (LearnerItem.learnerId == learner.learner_id) & (LearnerItem.status != status.value),
+            entry,
+        )
+    except Conflict:
+        return None
+
+
+def set_password_hash(learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
+    """Replace a learner's password hash."""
+    return _update(
+        learner, [LearnerItem.passwordHash.set(password_hash)], LearnerItem.learnerId == learner.learner_id, entry
+    )
+
+
+def list_roster(
+    facility_id: str,
+    statuses: tuple[LearnerStatus, ...],
+    location_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Learner], str | None]:
+    """A facility's learners sorted by last then first name (placeholder: byFacility + reads, offset cursor)."""
+    bind_tables()
+    with storage_call("list the learners"):
+        keys = [(key.agencyId, key.docId) for key in LearnerItem.by_facility.query(facility_id)]
+        items = [_learner(item) for item in LearnerItem.batch_get(keys)] if keys else []
+    chosen = sorted(
+        (
+            learner
+            for learner in items
+            if learner.status in statuses and (location_id is None or learner.location_id == location_id)
+        ),
+        key=lambda learner: (learner.last_name.casefold(), learner.first_name.casefold(), learner.doc_id),
+    )
+    start = 0
+    if cursor is not None:
+        try:
+            start = int(cursor)
+        except ValueError:
+            from intake.errors import FieldError, ValidationFailed
+
+            raise ValidationFailed([FieldError("cursor", "INVALID_VALUE", "This cursor is not one we gave")]) from None
+    page = chosen[start : start + limit]
+    more = start + limit < len(chosen)
+    return page, (str(start + limit) if more else None)

@@ -65,12 +65,16 @@ class StaffItem(Model):
 
 
 class MoveAttribute(MapAttribute):
-    fromLocationId = UnicodeAttribute()
-    fromFacilityId = UnicodeAttribute()
-    toLocationId = UnicodeAttribute()
-    toFacilityId = UnicodeAttribute()
-    movedAt = UTCDateTimeAttribute()
-    movedBy = UnicodeAttribute()
+    kind = UnicodeAttribute(null=True)  # missing: MOVED (v1 items)
+    at = UTCDateTimeAttribute(null=True)
+    by = UnicodeAttribute(null=True)
+    fields = ListAttribute(of=UnicodeAttribute, null=True)
+    fromLocationId = UnicodeAttribute(null=True)
+    fromFacilityId = UnicodeAttribute(null=True)
+    toLocationId = UnicodeAttribute(null=True)
+    toFacilityId = UnicodeAttribute(null=True)
+    movedAt = UTCDateTimeAttribute(null=True)
+    movedBy = UnicodeAttribute(null=True)
     uploadId = UnicodeAttribute(null=True)
 
 
@@ -113,6 +117,9 @@ class LearnerItem(Model):
     uploadId = UnicodeAttribute(null=True)
     history = ListAttribute(of=MoveAttribute, default=list)
     version = NumberAttribute(default=1)
+    username = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    updatedAt = UTCDateTimeAttribute(null=True)
     by_learner_id = LearnersByLearnerId()
     by_facility = LearnersByFacility()
 
