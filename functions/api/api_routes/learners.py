@@ -182,6 +182,8 @@ def cards_filename(facility_id: str) -> str:
 @router.post(
     "/facilities/<facilityId>/learner-cards",
     summary="Learner cards to print (Letter, eight a page); with resetPasswords each card has a new password",
+    description="Send `Accept: application/pdf` (first): API Gateway hands the PDF's bytes only to a request whose "
+    "first Accept type is a binary media type. The PDF is not cached (`Cache-Control: no-store`).",
     responses={
         200: {
             "description": "application/pdf attachment, one card per learner",
