@@ -151,6 +151,8 @@ class PasswordReset:
 
 
 def _require_write(requestor: StaffMember, learner: Learner) -> None:
+    if not authz.in_scope(requestor, learner.agency_id, learner.facility_id):
+        raise NotFound("No such learner")
     if requestor.role is Role.EDUCATOR:
         raise PermissionDenied("Requestor does not have permission to change this learner")
 
