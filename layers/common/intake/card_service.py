@@ -35,9 +35,9 @@ def learner_cards(
     requestor: StaffMember, facility_id: str, learner_ids: list[str], reset_passwords: bool = False
 ) -> bytes:
     """One card per learner of the facility, with a new password each when reset_passwords is set."""
+    learner_service.list_learners(requestor, facility_id, limit=1)  # NotFound outside scope
     if reset_passwords and requestor.role is Role.EDUCATOR:
         raise PermissionDenied("Requestor does not have permission to reset these passwords")
-    learner_service.list_learners(requestor, facility_id, limit=1)  # NotFound outside scope
     lines = []
     for learner_id in learner_ids:
         learner = learner_service.get_learner(requestor, learner_id)
