@@ -192,7 +192,9 @@ def cards_filename(facility_id: str) -> str:
         **error_responses(403),
     },
 )
-def learner_cards(facilityId: str, request: LearnerCardsRequest) -> Response[bytes]:
+def learner_cards(facilityId: str, request: LearnerCardsRequest):
+    # No return annotation: with one (Response[bytes]) Powertools' response validation decodes the PDF's bytes as
+    # text; without, the bytes reach the response builder, which sends them base64-encoded (isBase64Encoded).
     pdf = card_service.learner_cards(
         current_requestor(router), facilityId, request.learnerIds, reset_passwords=request.resetPasswords
     )
