@@ -268,7 +268,7 @@ def list_roster(
             for learner in items
             if learner.status in statuses and (location_id is None or learner.location_id == location_id)
         ),
-        key=lambda learner: (learner.last_name.casefold(), learner.first_name.casefold(), learner.doc_id),
+        key=lambda learner: (_key(learner.last_name), _key(learner.first_name), learner.doc_id),
     )
     start = 0
     if cursor is not None:
@@ -281,3 +281,10 @@ def list_roster(
     page = chosen[start : start + limit]
     more = start + limit < len(chosen)
     return page, (str(start + limit) if more else None)
+
+
+def _key(text: str) -> str:
+    import unicodedata
+
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    return "".join(c for c in folded if c.isascii() and c.isalnum())
