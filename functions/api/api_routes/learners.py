@@ -24,7 +24,7 @@ from api_routes.models import (
     StatusResultOut,
     StatusResultsResponse,
 )
-from api_routes.openapi import error_responses
+from api_routes.openapi import error_responses, json_response
 from api_routes.requestor import current_requestor
 from intake import card_service, learner_service
 from intake.domain import LearnerEdit, LearnerStatus, NewLearner
@@ -78,16 +78,12 @@ def move_learner(learnerId: str, request: MoveLearnerRequest) -> LearnerResponse
     return LearnerResponse(learner=moved)
 
 
-def _json(model: type, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
 @router.get(
     "/facilities/<facilityId>/learners",
     summary="A facility's learners: a page of its roster, or a search",
     description="Sorted by last then first name. `q` matches the start of a DOC ID, username, first name, last name "
     'or "first last" (case and accents ignored); a search answers one page without `nextCursor`.',
-    responses={200: _json(RosterResponse, "A page of learners")},
+    responses={200: json_response(RosterResponse, "A page of learners")},
 )
 def list_facility_learners(
     facilityId: str,
@@ -115,7 +111,7 @@ def list_facility_learners(
 @router.patch(
     "/learners/<learnerId>",
     summary="Fix a learner's name, date of birth or housing unit (within its facility)",
-    responses={200: _json(LearnerResponse, "Changed"), **error_responses(403, 409)},
+    responses={200: json_response(LearnerResponse, "Changed"), **error_responses(403, 409)},
 )
 def edit_learner(learnerId: str, request: EditLearnerRequest) -> LearnerResponse:
     changes = LearnerEdit(
@@ -130,7 +126,7 @@ def edit_learner(learnerId: str, request: EditLearnerRequest) -> LearnerResponse
 @router.post(
     "/learners/<learnerId>/deactivate",
     summary="Deactivate a learner (repeating it changes nothing and answers the same)",
-    responses={200: _json(LearnerResponse, "Inactive"), **error_responses(403)},
+    responses={200: json_response(LearnerResponse, "Inactive"), **error_responses(403)},
 )
 def deactivate_learner(learnerId: str) -> LearnerResponse:
     changed = learner_service.set_learner_status(current_requestor(router), learnerId, LearnerStatus.INACTIVE)
@@ -140,7 +136,7 @@ def deactivate_learner(learnerId: str) -> LearnerResponse:
 @router.post(
     "/learners/<learnerId>/reactivate",
     summary="Reactivate a learner (repeating it changes nothing and answers the same)",
-    responses={200: _json(LearnerResponse, "Active"), **error_responses(403)},
+    responses={200: json_response(LearnerResponse, "Active"), **error_responses(403)},
 )
 def reactivate_learner(learnerId: str) -> LearnerResponse:
     changed = learner_service.set_learner_status(current_requestor(router), learnerId, LearnerStatus.ACTIVE)
@@ -150,7 +146,7 @@ def reactivate_learner(learnerId: str) -> LearnerResponse:
 @router.post(
     "/facilities/<facilityId>/learners/status",
     summary="Deactivate or reactivate a selection of a facility's learners",
-    responses={200: _json(StatusResultsResponse, "One result per learner"), **error_responses(403)},
+    responses={200: json_response(StatusResultsResponse, "One result per learner"), **error_responses(403)},
 )
 def set_learner_statuses(facilityId: str, request: SetStatusesRequest) -> StatusResultsResponse:
     results = learner_service.set_statuses(current_requestor(router), facilityId, request.learnerIds, request.status)
@@ -162,7 +158,7 @@ def set_learner_statuses(facilityId: str, request: SetStatusesRequest) -> Status
 @router.post(
     "/learners/<learnerId>/password",
     summary="Give a learner a new password (the old one stops working at once)",
-    responses={200: _json(PasswordResetResponse, "Reset"), **error_responses(403)},
+    responses={200: json_response(PasswordResetResponse, "Reset"), **error_responses(403)},
 )
 def reset_password(learnerId: str, request: ResetPasswordRequest) -> PasswordResetResponse:
     reset = learner_service.reset_password(current_requestor(router), learnerId, request.password or None)
