@@ -347,3 +347,31 @@ def test_created_learners_say_their_outcome(call_api, directory):
     # And its history, read back, starts with its creation
     _, read, _ = call_api("GET", f"/learners/{body['learner']['learnerId']}", "ridge")
     assert read["learner"]["history"][0]["kind"] == "CREATED" and read["learner"]["history"][0]["by"] == "ridge"
+
+
+def test_a_patch_body_is_json_or_refused_like_any_other(call_api, directory, lambda_context):
+    import copy
+    import json
+
+    import api_handler
+    from tests.conftest import load_event
+
+    learner_id = _seed_roster(call_api)["200302"]
+
+    def patch(body: str, headers: dict[str, str], is_base64: bool = False) -> tuple[int, dict]:
+        event = copy.deepcopy(load_event("api_request.json"))
+        event.update(httpMethod="PATCH", path=f"/learners/{learner_id}", body=body, isBase64Encoded=is_base64)
+        event["headers"] = {**(event.get("headers") or {}), **headers}
+        event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+        event["requestContext"].update(httpMethod="PATCH", authorizer={"claims": {"cognito:username": "ridge"}})
+        response = api_handler.lambda_handler(event, lambda_context)
+        return response["statusCode"], json.loads(response["body"])
+
+    # When a PATCH declares a form body, or sends bytes that are not UTF-8
+    form = patch("lastName=Abel", {"Content-Type": "application/x-www-form-urlencoded"})
+    binary = patch(base64.b64encode(b"\xff_").decode(), {"Content-Type": "application/json"}, is_base64=True)
+    # Then the contract's 415 and 400, and the learner is unchanged
+    assert form == (415, {"code": "UNSUPPORTED_MEDIA_TYPE", "message": form[1]["message"]})
+    assert binary[0] == 400 and [error["field"] for error in binary[1]["errors"]] == ["body"]
+    # And a JSON PATCH reaches the route
+    assert patch('{"lastName": "Abel"}', {"Content-Type": "application/json; charset=utf-8"})[0] == 200
