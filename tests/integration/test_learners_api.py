@@ -375,3 +375,16 @@ def test_a_patch_body_is_json_or_refused_like_any_other(call_api, directory, lam
     assert binary[0] == 400 and [error["field"] for error in binary[1]["errors"]] == ["body"]
     # And a JSON PATCH reaches the route
     assert patch('{"lastName": "Abel"}', {"Content-Type": "application/json; charset=utf-8"})[0] == 200
+
+
+def test_an_edit_moves_a_learner_only_within_its_facility(call_api, directory):
+    learner_id = _seed_roster(call_api)["200302"]
+    # When the housing unit is changed to another of the ridge facility
+    status, body, _ = call_api("PATCH", f"/learners/{learner_id}", "ridge", {"locationId": UNIT_A1B})
+    # Then the learner is there and the history names the field
+    assert status == 200 and body["learner"]["locationId"] == UNIT_A1B
+    assert body["learner"]["history"][-1]["fields"] == ["locationId"]
+    # And a housing unit of another facility is refused (that is a move), and the learner stays
+    status, refused, _ = call_api("PATCH", f"/learners/{learner_id}", "north", {"locationId": UNIT_A2})
+    assert status == 400 and [error["field"] for error in refused["errors"]] == ["locationId"]
+    assert call_api("GET", f"/learners/{learner_id}", "ridge")[1]["learner"]["locationId"] == UNIT_A1B
