@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import importlib
 import json
 import logging
@@ -182,6 +183,8 @@ class LocalApi:
     region: str
     account_id: str
     cors_headers: dict[str, str]
+    # The API's BinaryMediaTypes: a base64 answer reaches the client as bytes only when its Accept names one of them.
+    binary_media_types: tuple[str, ...] = field(default_factory=lambda: binary_media_types())
     # The Powertools resolver keeps the current event on the app: one invocation at a time, as in one Lambda sandbox.
     lock: threading.Lock = field(default_factory=threading.Lock)
     _handler: Handler | None = field(default=None, repr=False)
@@ -226,7 +229,7 @@ class LocalApi:
         except Exception:
             log.exception("%s %s: the handler raised", method, path)
             return error_answer(502, "INTERNAL_ERROR", "Internal server error", self.cors_headers)
-        return _response(result)
+        return _response(result, self.binary_media_types, _header(headers, "accept"))
 
     def _no_route(self, method: str, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
         """What the gateway answers itself, before any authorizer, for a method or path no route has.
@@ -334,14 +337,25 @@ def _event_body(body: bytes) -> tuple[str | None, bool]:
         return base64.b64encode(body).decode("ascii"), True
 
 
-def _response(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+def answers_binary(binary_types: tuple[str, ...], accept: str | None) -> bool:
+    """Whether API Gateway sends a base64 answer as bytes: the request's first Accept type is a binary media type."""
+    first = (accept or "").split(",")[0].split(";")[0].strip().lower()
+    return bool(first) and any(fnmatch.fnmatchcase(first, pattern.lower()) for pattern in binary_types)
+
+
+def _response(
+    result: dict[str, Any], binary_types: tuple[str, ...] = ("*/*",), accept: str | None = "*/*"
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The HTTP answer of a Lambda proxy result; a base64 body is decoded only as API Gateway would decode it
+    (the request's first Accept type among the BinaryMediaTypes), else it goes out as the base64 text it is."""
     status = int(result.get("statusCode", 200))
     multi = {name: [str(v) for v in values] for name, values in (result.get("multiValueHeaders") or {}).items()}
     headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items() if name not in multi]
     headers += [(name, value) for name, values in multi.items() for value in values]
     headers = [(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP]
     raw = result.get("body") or ""
-    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+    binary = result.get("isBase64Encoded") and answers_binary(binary_types, accept)
+    body = base64.b64decode(raw) if binary else str(raw).encode("utf-8")
     return status, headers, body
 
 
@@ -350,6 +364,14 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
+
+
+def binary_media_types(template_path: Path = TEMPLATE_PATH) -> tuple[str, ...]:
+    """The `AWS::Serverless::Api`'s BinaryMediaTypes, with SAM's `~1` read back as `/`."""
+    template = load_template(template_path)
+    apis = [r for r in template["Resources"].values() if r.get("Type") == "AWS::Serverless::Api"]
+    types = apis[0].get("Properties", {}).get("BinaryMediaTypes", []) if apis else []
+    return tuple(str(t).replace("~1", "/") for t in types)
 
 
 def cors_headers(template_path: Path = TEMPLATE_PATH) -> dict[str, str]:

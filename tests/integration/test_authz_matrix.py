@@ -111,6 +111,59 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "Educator": ("403", "404", "404"),
         "none": ALL_401,
     },
+    # ---- a learner's account life (issue #15). Reads of a facility's roster: its staff (educators too). Writes on a
+    # learner (a fresh one per cell): the staff who may write in its facility; an Educator 403 at home; another
+    # facility's learner 404, as if it did not exist (its GET stays as it was: admins read their agency's learners).
+    "GET /facilities/{facilityId}/learners": {
+        "SystemAdmin": ("200+", "200+", "200+"),
+        "AgencyAdmin": ("200+", "200+", "404"),
+        "FacilityAdmin": ("200+", "404", "404"),
+        "Educator": ("200+", "404", "404"),
+        "none": ALL_401,
+    },
+    "PATCH /learners/{learnerId}": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /learners/{learnerId}/deactivate": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /learners/{learnerId}/reactivate": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /learners/{learnerId}/password": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    "POST /facilities/{facilityId}/learners/status": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    # With resetPasswords (a write: new passwords); without it an Educator prints cards (see the test below).
+    "POST /facilities/{facilityId}/learner-cards": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
     "POST /uploads": {
         "SystemAdmin": ("201", "201", "201"),
         "AgencyAdmin": ("201", "201", "404"),
@@ -304,15 +357,17 @@ class Request:
 Route = Callable[[World, str, str], Request]
 
 
-def _new_learner(world: World, facility_id: str, unit_id: str) -> dict[str, Any]:
+def _new_learner(world: World, facility_id: str, unit_id: str, status: str = "ACTIVE") -> dict[str, Any]:
     from intake.dal import learners as learner_store
-    from intake.domain import Learner
+    from intake.domain import Learner, LearnerStatus
 
-    learner_id, doc_id = f"lrn-{next(world.doc_ids)}", str(next(world.doc_ids))
+    number = next(world.doc_ids)
     learner = Learner(
-        learner_id=learner_id,
+        learner_id=f"lrn-{number}",
         agency_id=AGENCY_OF[facility_id],
-        doc_id=doc_id,
+        doc_id=str(number),
+        username=f"learnerm{number}",
+        status=LearnerStatus(status),
         first_name="Matrix",
         last_name="Learner",
         date_of_birth="01/02/1990",
@@ -320,7 +375,6 @@ def _new_learner(world: World, facility_id: str, unit_id: str) -> dict[str, Any]
         facility_id=facility_id,
         created_at=datetime.now(UTC),
         created_by="sys",
-        username=f"learnerm{doc_id}",
     )
     learner = learner_store.insert_learner(learner, "$argon2id$not-a-real-hash")
     return learner.to_json_dict()
@@ -403,6 +457,31 @@ ROUTES: dict[str, Route] = {
     "GET /learners/{learnerId}": lambda w, fac, unit: Request("GET", f"/learners/{w.learners[fac]['learnerId']}"),
     "POST /learners/{learnerId}/move": lambda w, fac, unit: Request(
         "POST", f"/learners/{_new_learner(w, fac, unit)['learnerId']}/move", {"locationId": fac}
+    ),
+    "GET /facilities/{facilityId}/learners": lambda w, fac, unit: Request(
+        "GET", f"/facilities/{fac}/learners", query={"status": "ALL"}, listed_id=w.learners[fac]["learnerId"]
+    ),
+    "PATCH /learners/{learnerId}": lambda w, fac, unit: Request(
+        "PATCH", f"/learners/{_new_learner(w, fac, unit)['learnerId']}", {"lastName": "Edited"}
+    ),
+    "POST /learners/{learnerId}/deactivate": lambda w, fac, unit: Request(
+        "POST", f"/learners/{_new_learner(w, fac, unit)['learnerId']}/deactivate"
+    ),
+    "POST /learners/{learnerId}/reactivate": lambda w, fac, unit: Request(
+        "POST", f"/learners/{_new_learner(w, fac, unit, status='INACTIVE')['learnerId']}/reactivate"
+    ),
+    "POST /learners/{learnerId}/password": lambda w, fac, unit: Request(
+        "POST", f"/learners/{_new_learner(w, fac, unit)['learnerId']}/password", {}
+    ),
+    "POST /facilities/{facilityId}/learners/status": lambda w, fac, unit: Request(
+        "POST",
+        f"/facilities/{fac}/learners/status",
+        {"learnerIds": [_new_learner(w, fac, unit)["learnerId"]], "status": "INACTIVE"},
+    ),
+    "POST /facilities/{facilityId}/learner-cards": lambda w, fac, unit: Request(
+        "POST",
+        f"/facilities/{fac}/learner-cards",
+        {"learnerIds": [_new_learner(w, fac, unit)["learnerId"]], "resetPasswords": True},
     ),
     "POST /uploads": lambda w, fac, unit: Request("POST", "/uploads", {"facilityId": fac}),
     "GET /uploads/{uploadId}": lambda w, fac, unit: Request("GET", f"/uploads/{w.uploads[fac]}"),
@@ -588,7 +667,7 @@ def test_matrix(route: str, role: str, target: str, world: World, call_api, open
     expected = EXPECTED[route][role][list(TARGETS).index(target)]
     before = _staff_target(request)
     stored_before = _stored_target(world, route, request, facility_id)
-    if stored_before is not None and route.endswith(("/move", "/confirm")):
+    if stored_before is not None and route.startswith(("POST /learners/{", "PATCH", "POST /uploads/{")):
         # (the one learner or upload the call would change is stored, so the comparison below sees it)
         assert len(stored_before["learners" if "learners" in route else "uploads"]) == 1
     # When they call the route
@@ -662,8 +741,14 @@ def _stored_target(world: World, route: str, request: Request, facility_id: str)
     """
     if route == "POST /learners":
         return {"learners": _table_items(world, "LearnersTable", "docId", request.body["docId"])}
-    if route == "POST /learners/{learnerId}/move":
+    if route == "POST /learners/{learnerId}/move" or route.startswith(("PATCH /learners/", "POST /learners/{")):
         return {"learners": _table_items(world, "LearnersTable", "learnerId", request.path.split("/")[2])}
+    if route.endswith(("/learners/status", "/learner-cards")):
+        (learner_id,) = request.body["learnerIds"]
+        return {
+            "learners": _table_items(world, "LearnersTable", "learnerId", learner_id),
+            "audit": _table_items(world, "AuditTable", "targetId", learner_id),
+        }
     if route == "POST /uploads":
         return {
             "uploads": _table_items(world, "UploadsTable", "facilityId", facility_id),
@@ -948,3 +1033,50 @@ def test_report_links_expire_and_results_are_for_writers_only(world: World, call
         assert parse_qs(urlsplit(view["resultReportUrl"]).query)["X-Amz-Expires"] == ["300"]
     assert urlsplit(confirmer_view["resultReportUrl"]).path.endswith(f"/passwords/{FAC_A1}/{upload_id}/results.csv")
     assert urlsplit(writer_view["resultReportUrl"]).path.endswith(f"/reports/{FAC_A1}/{upload_id}/results.csv")
+
+
+LEARNER_WRITES = [
+    ("PATCH", "/learners/{}", {"lastName": "Edited"}),
+    ("POST", "/learners/{}/deactivate", None),
+    ("POST", "/learners/{}/reactivate", None),
+    ("POST", "/learners/{}/password", {}),
+]
+
+
+def test_another_facilitys_learner_answers_like_no_learner_to_every_change(world: World, call_api) -> None:
+    # Given a learner of a sibling facility (its FacilityAdmin's agency: readable, not writable) and of another agency
+    for user, foreign in (("ridge", world.learners[FAC_A2]), ("north", world.learners[FAC_B1])):
+        before = _table_items(world, "LearnersTable", "learnerId", foreign["learnerId"])
+        for method, path, body in LEARNER_WRITES:
+            # When the staff member changes it, and a learner that exists nowhere
+            foreign_answer = call_api(method, path.format(foreign["learnerId"]), user, body)
+            missing_answer = call_api(method, path.format("no-such-learner"), user, body)
+            # Then both are the same 404
+            assert foreign_answer[0] == missing_answer[0] == 404, (user, path, foreign_answer)
+            assert foreign_answer[1] == missing_answer[1], (user, path)
+        # And the selection routes name it as not found in their own facility, and refuse the foreign facility
+        home = FAC_A1
+        status, body, _ = call_api(
+            "POST",
+            f"/facilities/{home}/learners/status",
+            "sys",
+            {"learnerIds": [foreign["learnerId"]], "status": "INACTIVE"},
+        )
+        assert (status, body) == (200, {"results": [{"learnerId": foreign["learnerId"], "outcome": "NOT_FOUND"}]})
+        # And the learner is as it was
+        assert _table_items(world, "LearnersTable", "learnerId", foreign["learnerId"]) == before
+
+
+def test_an_educator_prints_cards_without_new_passwords_in_scope_only(world: World, call_api) -> None:
+    # Given the Educator of the home facility and a learner there
+    learner = _new_learner(world, FAC_A1, UNIT_A1)
+    before = _table_items(world, "LearnersTable", "learnerId", learner["learnerId"])
+    body = {"learnerIds": [learner["learnerId"]]}
+    # When they ask for its card without resetPasswords, at home and in another facility
+    status, pdf, headers = call_api("POST", f"/facilities/{FAC_A1}/learner-cards", "teacher", body)
+    foreign = call_api("POST", f"/facilities/{FAC_A2}/learner-cards", "teacher", body)
+    # Then home answers the PDF and the other facility 404, and no password changed
+    assert status == 200 and headers["Content-Type"] == "application/pdf"
+    assert base64.b64decode(pdf).startswith(b"%PDF")
+    assert foreign[0] == 404 and foreign[1]["code"] == "NOT_FOUND"
+    assert _table_items(world, "LearnersTable", "learnerId", learner["learnerId"]) == before

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from typing import Annotated, Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 from intake.admin_models import NAME_MAX, AdminFacilityOut, FacilitySettingsOut, LocationOut
-from intake.domain import Agency, AuditEntry, BodyModel, DomainModel, Learner, StaffMember, UploadStatus
+from intake.domain import (
+    Agency,
+    AuditEntry,
+    BodyModel,
+    DomainModel,
+    Learner,
+    LearnerStatus,
+    StaffMember,
+    UploadStatus,
+)
+
+# The most learners one selection (status change, cards) may name: the staff page's "select all" of a few pages.
+SELECTION_MAX = 500
+LearnerId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class SparseBody(BodyModel):
@@ -46,7 +68,98 @@ class LearnerResponse(BodyModel):
 
 class CreatedLearnerResponse(SparseBody):
     learner: Learner
+    outcome: Literal["CREATED", "REACTIVATED"] = Field(
+        description="REACTIVATED: the DOC ID was an inactive learner of the agency, now back at the location"
+    )
     generatedPassword: str | None = Field(default=None, description="Only when no password was given; shown once")
+
+
+class EditLearnerRequest(BodyModel):
+    """PATCH /learners/{learnerId}: the fields to change (at least one); absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    firstName: str | None = Field(default=None, min_length=1, max_length=200)
+    lastName: str | None = Field(default=None, min_length=1, max_length=200)
+    dateOfBirth: str | None = Field(default=None, min_length=1, max_length=40, description="MM/DD/YYYY")
+    locationId: str | None = Field(
+        default=None, min_length=1, max_length=100, description="A housing unit of the learner's own facility"
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> EditLearnerRequest:
+        if not any(value is not None for value in (self.firstName, self.lastName, self.dateOfBirth, self.locationId)):
+            raise ValueError("Give at least one of firstName, lastName, dateOfBirth, locationId")
+        return self
+
+
+def _unique(ids: list[str]) -> list[str]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("Each learnerId may appear only once")
+    return ids
+
+
+class SetStatusesRequest(BodyModel):
+    """POST /facilities/{facilityId}/learners/status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    learnerIds: list[LearnerId] = Field(min_length=1, max_length=SELECTION_MAX)
+    status: LearnerStatus
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> SetStatusesRequest:
+        _unique(self.learnerIds)
+        return self
+
+
+class StatusResultOut(BodyModel):
+    learnerId: str
+    outcome: Literal["CHANGED", "UNCHANGED", "NOT_FOUND"] = Field(
+        description="NOT_FOUND: no such learner in this facility (or outside the requestor's scope)"
+    )
+
+
+class StatusResultsResponse(BodyModel):
+    results: list[StatusResultOut] = Field(description="One per learnerId asked for, in the same order")
+
+
+class ResetPasswordRequest(BodyModel):
+    """POST /learners/{learnerId}/password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(
+        default=None, max_length=1000, description="Checked against the facility's rule; blank or absent: generated"
+    )
+
+
+class PasswordResetResponse(SparseBody):
+    learner: Learner
+    generatedPassword: str | None = Field(default=None, description="Only when no password was given; shown once")
+
+
+class LearnerCardsRequest(BodyModel):
+    """POST /facilities/{facilityId}/learner-cards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    learnerIds: list[LearnerId] = Field(min_length=1, max_length=SELECTION_MAX)
+    resetPasswords: bool = Field(
+        default=False, description="Give each learner a new generated password, printed on its card and nowhere else"
+    )
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> LearnerCardsRequest:
+        _unique(self.learnerIds)
+        return self
+
+
+class RosterResponse(SparseBody):
+    learners: list[Learner]
+    nextCursor: str | None = Field(
+        default=None, description="Present when there are more learners: pass it as cursor for the next page"
+    )
 
 
 class LearnersResponse(BodyModel):

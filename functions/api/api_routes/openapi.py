@@ -35,6 +35,11 @@ def error_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     return {status: {"description": ERROR_DESCRIPTIONS[status]} for status in statuses}
 
 
+def json_response(model: type, description: str) -> OpenAPIResponse:
+    """A route-level success entry whose JSON body is the model the route returns."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
 def contract_document(raw: dict[str, Any]) -> dict[str, Any]:
     """Powertools' generated document with the real error responses and the bearer security scheme."""
     document = copy.deepcopy(raw)

@@ -95,4 +95,67 @@ def test_every_json_route_documents_the_model_it_returns(document) -> None:
         assert schema == {"$ref": f"#/components/schemas/{returned.__name__}"}, (route.method, route.openapi_path)
         checked += 1
     # And every JSON route is among them: none answers a hand-built dict
-    assert checked == len([r for r in routes if r.include_in_schema]) - 1  # all but the CSV template
+    not_json = {("GET", "/facilities/{facilityId}/template"), ("POST", "/facilities/{facilityId}/learner-cards")}
+    documented = [r for r in routes if r.include_in_schema]
+    assert checked == len(documented) - len(not_json)
+    assert not_json <= {(r.method, r.openapi_path) for r in documented}
+
+
+# Issue 15: a learner's whole account life. Each route: its request body, its success model and its errors.
+ACCOUNT_LIFE = [
+    ("get", "/facilities/{facilityId}/learners", None, "RosterResponse", {"400", "404"}),
+    ("patch", "/learners/{learnerId}", "EditLearnerRequest", "LearnerResponse", {"400", "403", "404", "409"}),
+    ("post", "/learners/{learnerId}/deactivate", None, "LearnerResponse", {"403", "404"}),
+    ("post", "/learners/{learnerId}/reactivate", None, "LearnerResponse", {"403", "404"}),
+    ("post", "/learners/{learnerId}/password", "ResetPasswordRequest", "PasswordResetResponse", {"400", "403", "404"}),
+    (
+        "post",
+        "/facilities/{facilityId}/learners/status",
+        "SetStatusesRequest",
+        "StatusResultsResponse",
+        {"400", "403", "404"},
+    ),
+    ("post", "/facilities/{facilityId}/learner-cards", "LearnerCardsRequest", None, {"400", "403", "404"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "request_model", "response_model", "errors"), ACCOUNT_LIFE)
+def test_given_an_account_life_route_then_its_bodies_and_errors_are_documented(
+    document, method, path, request_model, response_model, errors
+) -> None:
+    operation = document["paths"][path][method]
+    # Then its request body is the request model (JSON), if it takes one
+    if request_model is None:
+        assert "requestBody" not in operation
+    else:
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{request_model}"}
+        assert request_model in document["components"]["schemas"]
+    # And its success answer is the response model
+    success = operation["responses"]["200"]["content"]
+    if response_model is not None:
+        assert success == {"application/json": {"schema": {"$ref": f"#/components/schemas/{response_model}"}}}
+    # And the errors the route raises are documented with the contract's error body
+    assert errors | {"401", "429", "503"} <= set(operation["responses"])
+
+
+def test_cards_are_documented_as_a_pdf_and_the_roster_query_with_its_bounds(document) -> None:
+    cards = document["paths"]["/facilities/{facilityId}/learner-cards"]["post"]["responses"]["200"]["content"]
+    assert cards == {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+    parameters = {p["name"]: p for p in document["paths"]["/facilities/{facilityId}/learners"]["get"]["parameters"]}
+    assert {"facilityId", "q", "locationId", "status", "limit", "cursor"} == set(parameters)
+    status = parameters["status"]["schema"]
+    assert (status["enum"], status["default"]) == (["ACTIVE", "INACTIVE", "ALL"], "ACTIVE")
+    limit = parameters["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 200, 50)
+    assert parameters["cursor"]["schema"]["anyOf"][0]["maxLength"] == 2000
+
+
+def test_selections_are_bounded_to_500_unique_ids(document) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("SetStatusesRequest", "LearnerCardsRequest"):
+        ids = schemas[name]["properties"]["learnerIds"]
+        assert (ids["minItems"], ids["maxItems"]) == (1, 500), name
+    assert set(schemas["SetStatusesRequest"]["required"]) == {"learnerIds", "status"}
+    assert schemas["LearnerCardsRequest"]["properties"]["resetPasswords"]["default"] is False
+    assert "outcome" in schemas["CreatedLearnerResponse"]["required"]
