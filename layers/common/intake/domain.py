@@ -78,6 +78,7 @@ class Location(DomainModel):
     password_rule: PasswordRule | None = None
     max_upload_bytes: int | None = None
     max_upload_rows: int | None = None
+    learner_access: bool = True
 
 
 class StaffMember(DomainModel):
@@ -90,23 +91,47 @@ class StaffMember(DomainModel):
     active: bool = True
 
 
-class Move(DomainModel):
-    """One entry of a learner's history."""
+class LearnerStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
 
-    from_location_id: str
-    from_facility_id: str
-    to_location_id: str
-    to_facility_id: str
-    moved_at: datetime
-    moved_by: str
+
+class HistoryKind(StrEnum):
+    CREATED = "CREATED"
+    MOVED = "MOVED"
+    EDITED = "EDITED"
+    DEACTIVATED = "DEACTIVATED"
+    REACTIVATED = "REACTIVATED"
+    PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 (a kind of change, not a password)
+
+
+class HistoryEntry(DomainModel):
+    """One entry of a learner's history (never a password, hash or date of birth)."""
+
+    kind: HistoryKind
+    at: datetime
+    by: str
     upload_id: str | None = None
+    from_location_id: str | None = None
+    from_facility_id: str | None = None
+    to_location_id: str | None = None
+    to_facility_id: str | None = None
+    moved_at: datetime | None = None
+    moved_by: str | None = None
+    fields: tuple[str, ...] = ()
+
+
+Move = HistoryEntry
 
 
 def move_of(
     learner: Learner, destination: Location, moved_at: datetime, moved_by: str, upload_id: str | None = None
-) -> Move:
+) -> HistoryEntry:
     """The history entry of moving a learner from where it is to a destination."""
-    return Move(
+    return HistoryEntry(
+        kind=HistoryKind.MOVED,
+        at=moved_at,
+        by=moved_by,
         from_location_id=learner.location_id,
         from_facility_id=learner.facility_id,
         to_location_id=destination.location_id,
@@ -115,6 +140,13 @@ def move_of(
         moved_by=moved_by,
         upload_id=upload_id,
     )
+
+
+def history_entry(
+    kind: HistoryKind, at: datetime, by: str, upload_id: str | None = None, fields: tuple[str, ...] = ()
+) -> HistoryEntry:
+    """A history entry of any kind but a move."""
+    return HistoryEntry(kind=kind, at=at, by=by, upload_id=upload_id, fields=tuple(fields))
 
 
 class Learner(DomainModel):
@@ -130,7 +162,21 @@ class Learner(DomainModel):
     created_at: datetime
     created_by: str
     upload_id: str | None = None
-    history: tuple[Move, ...] = ()
+    username: str | None = None
+    status: LearnerStatus = LearnerStatus.ACTIVE
+    updated_at: datetime | None = None
+    version: int = 1
+    history: tuple[HistoryEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerEdit:
+    """A PATCH of a learner's details, as received (None: unchanged)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    date_of_birth: str | None = None
+    location_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

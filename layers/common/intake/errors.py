@@ -83,6 +83,16 @@ class LearnerExists(IntakeError):
         return {"existing": self.existing}
 
 
+class UsernameTaken(IntakeError):
+    """The username claimed for a new learner belongs to another learner of the agency."""
+
+    code = "CONFLICT"
+
+    def __init__(self, username: str) -> None:
+        super().__init__("This username is taken in the agency")
+        self.username = username
+
+
 class StorageUnavailable(IntakeError):
     """The data store refused or failed a call that may succeed when retried (throttling, a 5xx)."""
 

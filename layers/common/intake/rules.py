@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 from intake.errors import FieldError
@@ -168,3 +169,26 @@ def check_role(raw: str | None, field: str = "role") -> str | FieldError:
     if value.lower() == LEARNER_ROLE.lower():
         return FieldError(field, "INVALID_ROLE", f"{field} '{value}' is case-sensitive: write {LEARNER_ROLE}")
     return FieldError(field, "INVALID_ROLE", f"{field} '{value}' cannot be created here: write {LEARNER_ROLE}")
+
+
+USERNAME_PATTERN_LEARNER = r"^[a-z][a-z0-9]{2,31}$"
+_NOT_KEY = re.compile(r"[^a-z0-9]")
+
+
+def search_key(text: str) -> str:
+    """Text without accents, case or anything but ASCII letters and digits: the key names are searched by."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _NOT_KEY.sub("", plain.casefold())
+
+
+def username_candidates(first_name: str, last_name: str, doc_id: str) -> Iterator[str]:
+    """Usernames to try in order: last name + first initial + DOC ID's last 4, then with 2, 3, ... appended."""
+    letters = "".join(char for char in search_key(last_name) + search_key(first_name)[:1] if char.isalpha())
+    letters = letters[:20] or "learner"
+    base = (letters + search_key(doc_id)[-4:]).ljust(3, "x")[:30]
+    yield base
+    number = 2
+    while True:
+        yield f"{base}{number}"[:32]
+        number += 1
