@@ -62,6 +62,7 @@ def _location(item: LocationItem) -> Location:
         password_rule=PasswordRule.model_validate(json.loads(item.passwordRule)) if item.passwordRule else None,
         max_upload_bytes=int(item.maxUploadBytes) if item.maxUploadBytes is not None else None,
         max_upload_rows=int(item.maxUploadRows) if item.maxUploadRows is not None else None,
+        learner_access=item.learnerAccess is not False,
     )
 
 
@@ -78,6 +79,7 @@ def _location_item(location: Location) -> LocationItem:
         passwordRule=json.dumps(rule.to_json_dict(), separators=(",", ":")) if rule else None,
         maxUploadBytes=location.max_upload_bytes,
         maxUploadRows=location.max_upload_rows,
+        learnerAccess=location.learner_access,
     )
 
 
@@ -183,6 +185,7 @@ def update_location(location_id: str, **changes: Any) -> Location:
         "password_rule": LocationItem.passwordRule,
         "max_upload_bytes": LocationItem.maxUploadBytes,
         "max_upload_rows": LocationItem.maxUploadRows,
+        "learner_access": LocationItem.learnerAccess,
     }
     actions = []
     for field, value in changes.items():

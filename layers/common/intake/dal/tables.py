@@ -50,6 +50,7 @@ class LocationItem(Model):
     passwordRule = UnicodeAttribute(null=True)  # the PasswordRule as JSON
     maxUploadBytes = NumberAttribute(null=True)
     maxUploadRows = NumberAttribute(null=True)
+    learnerAccess = BooleanAttribute(null=True)
     by_agency = LocationsByAgency()
 
 
@@ -65,13 +66,17 @@ class StaffItem(Model):
 
 
 class MoveAttribute(MapAttribute):
-    fromLocationId = UnicodeAttribute()
-    fromFacilityId = UnicodeAttribute()
-    toLocationId = UnicodeAttribute()
-    toFacilityId = UnicodeAttribute()
-    movedAt = UTCDateTimeAttribute()
-    movedBy = UnicodeAttribute()
+    fromLocationId = UnicodeAttribute(null=True)
+    fromFacilityId = UnicodeAttribute(null=True)
+    toLocationId = UnicodeAttribute(null=True)
+    toFacilityId = UnicodeAttribute(null=True)
+    movedAt = UTCDateTimeAttribute(null=True)
+    movedBy = UnicodeAttribute(null=True)
     uploadId = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute(null=True)
+    by = UnicodeAttribute(null=True)
+    fields = ListAttribute(of=UnicodeAttribute, null=True)
 
 
 # The learner indexes carry keys (and the housing unit) only: no copy of names, dates of birth or password hashes.
@@ -113,6 +118,9 @@ class LearnerItem(Model):
     uploadId = UnicodeAttribute(null=True)
     history = ListAttribute(of=MoveAttribute, default=list)
     version = NumberAttribute(default=1)
+    username = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    updatedAt = UTCDateTimeAttribute(null=True)
     by_learner_id = LearnersByLearnerId()
     by_facility = LearnersByFacility()
 
