@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from intake import audit, authz, clock, learner_creation, password_rules, rules
+from intake import audit, authz, clock, learner_creation, password_rules, passwords, rules
 from intake.dal import directory
 from intake.dal import learners as learner_store
-from intake.domain import Learner, NewLearner, StaffMember, move_of
-from intake.errors import Conflict, FieldError, NotFound, ValidationFailed
+from intake.domain import HistoryKind, Learner, Location, LocationKind, NewLearner, StaffMember, history_entry, move_of
+from intake.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from intake.learner_creation import STORE, LearnerRepository
 from intake.observability import logger, metrics, tracer
 
@@ -115,3 +115,43 @@ def move_learner(requestor: StaffMember, learner_id: str, location_id: str) -> L
     logger.info("learner moved", extra={"learner_id": learner.learner_id, "to_facility_id": destination.facility_id})
     metrics.add_metric(name="LearnersMoved", unit="Count", value=1)
     return moved
+
+
+def new_passwords(requestor: StaffMember, learners: list[Learner]) -> dict[str, str]:
+    """A new generated password for each learner (by learner id): hashed, stored, audited, returned once.
+
+    Placeholder by the cards helper, as the #15 design states it; the services helper's version replaces it.
+    """
+    for learner in learners:
+        if not authz.can_view_learner(requestor, learner):
+            raise NotFound("No such learner")
+        if not authz.can_write_location(requestor, _home(learner)):
+            raise PermissionDenied("Requestor does not have permission to reset this learner's password")
+    made: dict[str, str] = {}
+    entries = []
+    for learner in learners:
+        password = passwords.generate_password()
+        entry = history_entry(HistoryKind.PASSWORD_RESET, clock.utc_now(), requestor.username)
+        learner_store.set_password_hash(learner, passwords.hash_password(password), entry)
+        made[learner.learner_id] = password
+        entries += audit.entries_for(
+            requestor.username,
+            "LEARNER_PASSWORD_RESET",
+            "learner",
+            learner.learner_id,
+            scopes=[learner.facility_id],
+            agency_id=learner.agency_id,
+            facility_id=learner.facility_id,
+        )
+    audit.record_all(entries)
+    return made
+
+
+def _home(learner: Learner) -> Location:
+    return Location(
+        location_id=learner.location_id,
+        name="",
+        agency_id=learner.agency_id,
+        facility_id=learner.facility_id,
+        kind=LocationKind.HOUSING_UNIT,
+    )
