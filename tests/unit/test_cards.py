@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 
 import pytest
 from pypdf import PdfReader
@@ -111,3 +113,14 @@ def test_every_page_has_dashed_cut_lines_along_the_card_edges() -> None:
         assert re.search(r"\[4(\.0+)? 3(\.0+)?\] 0(\.0+)? d", stream), stream[:300]
         # 3 vertical and 5 horizontal lines: one "m ... l S" each
         assert len(re.findall(r" m [\d.]+ [\d.]+ l S", stream)) == cards.COLUMNS + 1 + cards.ROWS + 1
+
+
+def test_importing_the_card_service_leaves_fpdf2_unloaded_until_a_pdf_is_made() -> None:
+    # Given a fresh interpreter that imports the card service (as the API's routes do at cold start)
+    script = (
+        "import sys, intake.card_service, intake.cards as c; before = 'fpdf' in sys.modules; "
+        "c.render([]); print(before, 'fpdf' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    # Then fpdf2 (about 180 ms of imports) is loaded only by the first render
+    assert done.stdout.split() == ["False", "True"]
