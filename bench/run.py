@@ -22,6 +22,7 @@ LOOKUP_ROWS = 20_000
 CREATED_LEARNERS = 200  # per chunk: the template's CREATION_CHUNK_SIZE
 IMPORT_REPEATS = 5
 HEALTH_REQUESTS, LEARNER_REQUESTS = 200, 20
+CARD_LEARNERS = 500  # the most one request prints (contract: learnerIds 1..500)
 
 
 def _child(*args: str) -> str:
@@ -180,6 +181,47 @@ def cold_start() -> list[Result]:
     return results
 
 
+def cards() -> list[Result]:
+    """Learner cards: the layout against the same text written plainly with fpdf2, and resets against bare hashing."""
+    got = json.loads(_child("-m", "bench.cards", str(CARD_LEARNERS)).splitlines()[-1])
+    count = got["learners"]
+    without, with_reset = got["requests_without_reset"], got["requests_with_reset"]
+    return [
+        Result(
+            f"cards for {count} learners / plain PDF (CPU)",
+            got["layout_cpu_seconds"] / got["plain_cpu_seconds"],
+            2,
+            at_least=False,
+            detail=f"{got['layout_cpu_seconds'] * 1000:.0f} ms vs {got['plain_cpu_seconds'] * 1000:.0f} ms: the same "
+            "text page by page with fpdf2, one font, no layout",
+        ),
+        Result(
+            f"  {count} cards' PDF size",
+            got["pdf_bytes"] / 1024 / 1024,
+            2,
+            at_least=False,
+            unit="MB",
+            detail="API Gateway answers up to 10 MB, a Lambda proxy response up to 6 MB (base64: x4/3)",
+        ),
+        Result(
+            "  card_service without reset / plain PDF (info)",
+            got["service_cpu_seconds"] / got["service_plain_cpu_seconds"],
+            None,
+            at_least=False,
+            detail=f"{got['service_cpu_seconds']:.2f} s CPU with the learners read from moto: "
+            f"{without['reads']} reads, {without['writes']} writes",
+        ),
+        Result(
+            "cards with reset / bare Argon2id (CPU)",
+            got["reset_cpu_seconds"] / got["bare_hash_cpu_seconds"],
+            1.1,
+            at_least=False,
+            detail=f"{got['reset_cpu_seconds']:.2f} s vs {got['bare_hash_cpu_seconds']:.2f} s for {count} hashes; "
+            f"{with_reset['reads']} reads, {with_reset['writes']} writes",
+        ),
+    ]
+
+
 def local_api() -> list[Result]:
     """The local stack's API over loopback against bare hashing (reported: the issue sets no target)."""
     from bench.api import measure
@@ -207,7 +249,7 @@ def main(only: list[str]) -> int:
     started = time.perf_counter()
     print(f"{'benchmark':<44} {'value':>9} {'unit':<6} {'target':<10} {'':<5} detail", flush=True)
     results: list[Result] = []
-    groups = (validation, dynamodb, cold_start, local_api)
+    groups = (validation, dynamodb, cold_start, cards, local_api)
     for group in [group for group in groups if not only or group.__name__ in only]:
         for result in group():
             results.append(result)

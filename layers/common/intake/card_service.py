@@ -1,50 +1,90 @@
-"""Learner cards as a PDF (placeholder by the API helper: the cards helper's version replaces it at merge)."""
+"""Learner cards of a facility: who may print which, new passwords when asked, the audit entry, the PDF."""
 
 from __future__ import annotations
 
-from intake import learner_service
-from intake.domain import Role, StaffMember
-from intake.errors import NotFound, PermissionDenied
+from intake import audit, authz, cards, learner_service
+from intake.dal import directory
+from intake.dal import learners as learner_store
+from intake.domain import Learner, StaffMember
+from intake.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
+from intake.facility_service import get_facility
+from intake.observability import logger, metrics, tracer
+
+MAX_CARDS = 500
 
 
-def _pdf(lines: list[str]) -> bytes:
-    clean = [line.replace("\\", "").replace("(", "").replace(")", "") for line in lines]
-    text = " ".join(f"({line}) Tj T*" for line in clean)
-    stream = f"BT /F1 10 Tf 12 TL 36 756 Td {text} ET".encode("latin-1", "replace")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")  # the binary comment line PDF writers put after the header
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+def _requested(learner_ids: list[str]) -> list[str]:
+    ids = list(dict.fromkeys(learner_id.strip() for learner_id in learner_ids))
+    if not 1 <= len(ids) <= MAX_CARDS or not all(ids):
+        raise ValidationFailed(
+            [FieldError("learnerIds", "INVALID_VALUE", f"learnerIds holds 1 to {MAX_CARDS} learner ids")]
+        )
+    return ids
 
 
+def _facility_learners(requestor: StaffMember, facility_id: str, learner_ids: list[str]) -> list[Learner]:
+    """The learners, each of this facility and visible to the requestor; NotFound naming only how many are not."""
+    found = [learner_store.get_by_id(learner_id) for learner_id in learner_ids]
+    missing = sum(
+        1
+        for learner in found
+        if learner is None or learner.facility_id != facility_id or not authz.can_view_learner(requestor, learner)
+    )
+    if missing:
+        raise NotFound(f"{missing} of the {len(learner_ids)} learners are not in this facility")
+    return [learner for learner in found if learner is not None]
+
+
+@tracer.capture_method(capture_response=False)
 def learner_cards(
     requestor: StaffMember, facility_id: str, learner_ids: list[str], reset_passwords: bool = False
 ) -> bytes:
-    """One card per learner of the facility, with a new password each when reset_passwords is set."""
-    learner_service.list_learners(requestor, facility_id, limit=1)  # NotFound outside scope
-    if reset_passwords and requestor.role is Role.EDUCATOR:
-        raise PermissionDenied("Requestor does not have permission to reset these passwords")
-    lines = []
-    for learner_id in learner_ids:
-        learner = learner_service.get_learner(requestor, learner_id)
-        if learner.facility_id != facility_id:
-            raise NotFound("No such learner")
-        line = f"{learner.first_name} {learner.last_name} {learner.username or ''} {learner.doc_id}"
-        if reset_passwords:
-            line += " " + (learner_service.reset_password(requestor, learner_id, None).generated_password or "")
-        lines.append(line)
-    return _pdf(lines)
+    """A PDF with one card per learner of the facility, by housing unit then name; with `reset_passwords` each
+    learner gets a new generated password, printed on its card and shown nowhere else.
+
+    Anyone who may see the facility prints cards without reset (Educators too); a reset needs write permission
+    (PermissionDenied). A facility out of scope, or any learner that is not the facility's, is NotFound.
+    A learner not yet given a username (an item from before usernames) shows its DOC ID, which signs in as well.
+    """
+    facility = get_facility(requestor, facility_id)
+    ids = _requested(learner_ids)
+    if reset_passwords and not authz.can_write_location(requestor, facility):
+        raise PermissionDenied("Requestor does not have permission to reset these learners' passwords")
+    learners = _facility_learners(requestor, facility.location_id, ids)
+    new = learner_service.new_passwords(requestor, learners) if reset_passwords else {}
+    units = directory.get_locations({learner.location_id for learner in learners})
+
+    def unit_name(learner: Learner) -> str:
+        unit = units.get(learner.location_id)
+        return "" if unit is None or unit.location_id == facility.location_id else unit.name
+
+    ordered = sorted(learners, key=lambda one: (unit_name(one), one.last_name, one.first_name, one.doc_id))
+    pdf = cards.render(
+        [
+            cards.Card(
+                name=f"{learner.first_name} {learner.last_name}",
+                username=learner.username or learner.doc_id,
+                doc_id=learner.doc_id,
+                facility_name=facility.name,
+                housing_unit_name=unit_name(learner),
+                password=new.get(learner.learner_id),
+            )
+            for learner in ordered
+        ]
+    )
+    audit.record(
+        requestor.username,
+        "LEARNER_CARDS_PRINTED",
+        "facility",
+        facility.location_id,
+        scopes=[facility.location_id],
+        agency_id=facility.agency_id,
+        facility_id=facility.location_id,
+        details={"count": len(ordered), "resetPasswords": reset_passwords, "learnerIds": ",".join(ids)},
+    )
+    logger.info(
+        "learner cards printed",
+        extra={"facility_id": facility.location_id, "count": len(ordered), "reset_passwords": reset_passwords},
+    )
+    metrics.add_metric(name="LearnerCardsPrinted", unit="Count", value=len(ordered))
+    return pdf
