@@ -513,6 +513,7 @@
           el("td", { text: learner.docId }),
           el("td", { text: where.facility || facilityName(learner.facilityId) }),
           el("td", { text: where.unit || learner.locationId }),
+          el("td", { text: statusText(learner.status) }),
           el("td", {}, [select, " ", button]),
         ]));
       });
@@ -963,7 +964,9 @@
         learnerIds: ids,
         resetPasswords: resetPasswords,
       }, true);
-      downloadBlob(data, attachmentName(response, "learner-cards.pdf"));
+      if (data instanceof Blob) downloadBlob(data, attachmentName(response, "learner-cards.pdf"));
+      else if (data && data.url) window.location.href = data.url; // a large set may come as a short-lived link
+      else throw new Error("the answer was not a PDF");
       $(statusId).textContent = plural(ids.length, "card", "cards") + " downloaded" +
         (resetPasswords ? ", with new passwords: the old ones no longer work." : ".");
     } catch (error) {
