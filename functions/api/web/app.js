@@ -264,6 +264,8 @@
     }
     const headers = { Authorization: "Bearer " + state.session.idToken };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    // API Gateway hands back a file's bytes only when the first Accept type is a binary one (BinaryMediaTypes).
+    if (binary) headers.Accept = "application/pdf, application/json;q=0.9";
     let response;
     try {
       response = await fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) });
