@@ -13,6 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import ARTIFACTS, Shots
 from tests.e2e.conftest import token
 
@@ -65,12 +66,14 @@ def test_sign_in_add_a_learner_print_the_slip_then_move_them(new_page: Any, loca
     page = new_page()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     shot(page, "sign-in")
+    assert_accessible(page, "sign-in")
 
     # When a wrong password is tried, then the right one (keyboard only)
     page.get_by_label("Username", exact=True).fill(ADMIN)
     page.get_by_label("Password", exact=True).fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert").filter(has_text="username or password is not right")).to_be_visible()
+    assert_accessible(page, "sign-in error")
     page.get_by_label("Username", exact=True).fill("")
     page.get_by_label("Username", exact=True).focus()
     sign_in(page, local_stack, ADMIN)
@@ -92,6 +95,7 @@ def test_sign_in_add_a_learner_print_the_slip_then_move_them(new_page: Any, loca
     expect(form.get_by_label("Date of birth")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#add-dateOfBirth-error")).not_to_be_empty()
     shot(page, "add-field-error")
+    assert_accessible(page, "add a learner: field error")
 
     # And once fixed, the learner is created and the generated password is shown once, big, with a print button
     form.get_by_label("Date of birth").fill("03/14/1988")
@@ -102,6 +106,7 @@ def test_sign_in_add_a_learner_print_the_slip_then_move_them(new_page: Any, loca
     font_px = float(page.locator("#add-slip .password").evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
     assert font_px >= 24
     shot(page, "added-password")
+    assert_accessible(page, "add a learner: generated password")
     page.get_by_role("button", name="Print this slip").click()
     assert page.evaluate("window.__printed") == [1]
     page.emulate_media(media="print")
@@ -121,12 +126,14 @@ def test_sign_in_add_a_learner_print_the_slip_then_move_them(new_page: Any, loca
     row = receiving.get_by_role("row").filter(has_text=doc_id)
     expect(row).to_contain_text(FACILITY)  # outside the receiving scope: ids, not names
     shot(receiving, "found")
+    assert_accessible(receiving, "find and move: found")
     row.get_by_label("Move Marcus Hill to").select_option("north-riverbend-east")
     row.get_by_role("button", name="Move").click()
 
     # Then the page says where they went, and the API agrees (same learner, new place)
     expect(receiving.get_by_role("status").filter(has_text="moved to Riverbend Reentry Facility")).to_be_visible()
     shot(receiving, "moved")
+    assert_accessible(receiving, "find and move: moved")
     moved = api_get(local_stack, RECEIVING_ADMIN, f"/learners?docId={doc_id}")["learners"]
     assert [(x["learnerId"], x["locationId"]) for x in moved] == [(found[0]["learnerId"], "north-riverbend-east")]
     assert fits_the_screen(receiving)
@@ -170,6 +177,7 @@ def test_bulk_upload_with_two_errors_fix_confirm_and_print_credentials(
     sign_in(page, local_stack, ADMIN)
     page.get_by_role("button", name="Bulk upload").click()
     shot(page, "bulk-start")
+    assert_accessible(page, "bulk upload: start")
 
     # When the template is downloaded and filled in with 20 learners, two of them with mistakes
     with page.expect_download() as download_info:
@@ -203,6 +211,7 @@ def test_bulk_upload_with_two_errors_fix_confirm_and_print_credentials(
     assert doc_ids[BAD_DATE_ROW] in report and doc_ids[BLANK_NAME_ROW] in report
     assert fits_the_screen(page)
     shot(page, "errors")
+    assert_accessible(page, "bulk upload: rows to fix")
 
     # When the file is fixed and uploaded again
     fixed = tmp_path / "roster-fixed.csv"
@@ -211,16 +220,19 @@ def test_bulk_upload_with_two_errors_fix_confirm_and_print_credentials(
     expect(page.locator("#bulk-status")).to_contain_text("Every row is ready", timeout=LONG)
     expect(page.locator("#errors-table")).to_be_hidden()
     shot(page, "fixed")
+    assert_accessible(page, "bulk upload: ready to confirm")
 
     # And confirmed
     page.get_by_role("button", name=f"Create {BULK_ROWS} learners").click()
     expect(page.locator("#done-summary")).to_have_text(f"{BULK_ROWS} learners created.", timeout=LONG)
     expect(page.locator("#creation-bar")).to_have_attribute("value", "100")
     shot(page, "created")
+    assert_accessible(page, "bulk upload: created")
 
     # Then one credential slip per new learner is printed
     page.get_by_role("button", name="Print credential slips").click()
     expect(page.locator("#slips-preview .slip")).to_have_count(BULK_ROWS)
+    assert_accessible(page, "bulk upload: slips")
     assert page.evaluate("window.__printed") == [BULK_ROWS]
     printed = page.locator("#print-area .slip")
     slip_docs = [printed.nth(i).locator("dd").nth(1).inner_text() for i in range(BULK_ROWS)]
@@ -314,14 +326,15 @@ def test_every_control_is_labelled_and_text_has_contrast(new_page: Any, local_st
     # Given a signed-in staff member
     page = new_page()
     sign_in(page, local_stack, ADMIN)
-    for task in ("Add a learner", "Find and move a learner", "Bulk upload"):
+    for task in ("Add a learner", "Find and move a learner", "Learners", "Bulk upload", "Uploads"):
         # When each task is shown
-        page.get_by_role("button", name=task).click()
+        page.get_by_role("button", name=task, exact=True).click()
         # Then every visible control has a label, text reaches WCAG AA contrast, and 1366×768 needs no sideways scroll
         assert page.evaluate(UNLABELLED_SCRIPT) == []
         ratios = page.evaluate(CONTRAST_SCRIPT, ["body", "label", "button", ".hint", ".task", "th", "a", "h1", "h2"])
         assert ratios and all(ratio >= 4.5 for _, ratio in ratios), [r for r in ratios if r[1] < 4.5]
         assert fits_the_screen(page)
+        assert_accessible(page, task)
     # And the keyboard reaches the task buttons and shows where focus is
     page.get_by_label("Facility", exact=True).focus()
     page.keyboard.press("Tab")
@@ -365,3 +378,25 @@ def test_the_page_library_signs_in_with_srp_as_the_deployed_client_does(
     )
     assert response.status_code == 200, response.text
     shot(page, "srp-sign-in")
+
+
+@pytest.mark.parametrize("step", ["new-password-form", "mfa-code-form", "mfa-setup-form"])
+def test_each_sign_in_challenge_form_has_no_axe_violations(
+    new_page: Any, local_stack: Stack, shot: Shots, step: str
+) -> None:
+    # Given the sign-in screen
+    page = new_page()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    # When the form of one of Cognito's challenges is the one shown (as the page shows it when Cognito asks)
+    page.evaluate(
+        """(step) => {
+          for (const form of document.querySelectorAll("#sign-in-view form")) form.hidden = form.id !== step;
+        }""",
+        step,
+    )
+    expect(page.locator("#" + step)).to_be_visible()
+
+    # Then axe-core finds nothing on it
+    assert_accessible(page, "sign-in: " + step)
+    shot(page, step)

@@ -36,3 +36,14 @@ def test_the_vendored_file_is_the_installed_packages_dist_file() -> None:
 def test_the_page_loads_the_library_before_its_own_script() -> None:
     page = (ROOT / "functions" / "api" / "web" / "index.html").read_text()
     assert page.index("static/amazon-cognito-identity.min.js") < page.index("static/app.js")
+
+
+def test_axe_core_for_the_browser_tests_is_pinned_exactly_and_locked() -> None:
+    # Given package.json and its lock: axe-core, which tests/browser/axe.py injects into every screen of the page
+    wanted = json.loads((ROOT / "package.json").read_text())["devDependencies"]["axe-core"]
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/axe-core"]
+
+    # Then it is an exact version (no range), locked with its integrity hash, and a dev dependency only
+    assert wanted == locked["version"] and wanted[0].isdigit()
+    assert locked["dev"] is True
+    assert locked["integrity"].startswith("sha512-")

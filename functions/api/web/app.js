@@ -30,6 +30,9 @@
     upload: null, // the upload view being worked on
     pollTimer: null,
     pollGeneration: 0,
+    roster: { learners: [], nextCursor: null, selected: new Set(), query: null, generation: 0 },
+    learner: null, // the learner open in the Learners tab
+    uploads: { list: [], nextCursor: null, generation: 0 },
   };
 
   const $ = (id) => document.getElementById(id);
@@ -253,13 +256,16 @@
     }
   }
 
-  async function api(method, path, body) {
+  // `binary`: the answer is a file (a PDF): it comes back as a Blob, never decoded as text.
+  async function api(method, path, body, binary) {
     if (!state.session || Date.now() > state.session.expiresAt - 30000) {
       signOut("Your session ended. Sign in again to go on.");
       throw new ApiError(401, { code: "UNAUTHENTICATED", message: "Sign in again." });
     }
     const headers = { Authorization: "Bearer " + state.session.idToken };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    // API Gateway hands back a file's bytes only when the first Accept type is a binary one (BinaryMediaTypes).
+    if (binary) headers.Accept = "application/pdf, application/json;q=0.9";
     let response;
     try {
       response = await fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -271,7 +277,8 @@
       throw new ApiError(401, { message: "Sign in again." });
     }
     const type = response.headers.get("Content-Type") || "";
-    const data = type.startsWith("application/json") ? await response.json() : await response.text();
+    const json = type.startsWith("application/json");
+    const data = json ? await response.json() : binary && response.ok ? await response.blob() : await response.text();
     if (response.status === 403 && data && data.code === "MFA_REQUIRED") {
       requireAuthenticator();
       throw new ApiError(403, data);
@@ -316,7 +323,16 @@
     $("add-locationId").replaceChildren(
       ...facility.housingUnits.map((u) => el("option", { value: u.locationId, text: u.name }))
     );
+    $("roster-unit").replaceChildren(
+      el("option", { value: "", text: "All housing units" }),
+      ...facility.housingUnits.map((u) => el("option", { value: u.locationId, text: u.name }))
+    );
     resetBulk();
+    state.roster.query = null;
+    state.uploads.list = [];
+    closeLearner();
+    if (!$("task-learners").hidden) loadRoster(false);
+    if (!$("task-uploads").hidden) loadUploads(false);
   }
 
   function locationName(locationId) {
@@ -337,7 +353,25 @@
     for (const button of document.querySelectorAll(".task")) {
       button.setAttribute("aria-pressed", String(button.dataset.task === task));
     }
-    for (const name of ["add", "find", "bulk"]) show("task-" + name, name === task);
+    for (const name of TASKS) show("task-" + name, name === task);
+    if (state.upload && state.upload.opened) resetBulk(); // an upload opened from the list is left with its tab
+    if (task === "learners" && state.roster.query === null) loadRoster(false);
+    if (task === "uploads") loadUploads(false);
+  }
+
+  const TASKS = ["add", "find", "learners", "bulk", "uploads"];
+
+  function downloadBlob(blob, fileName) {
+    const link = el("a", { href: URL.createObjectURL(blob), download: fileName });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }
+
+  function attachmentName(response, fallback) {
+    const match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+    return match ? match[1] : fallback;
   }
 
   // ------------------------------------------------------------------ credential slips
@@ -349,10 +383,11 @@
       el("dl", {}, [
         el("dt", { text: "Name" }), el("dd", { text: learner.firstName + " " + learner.lastName }),
         el("dt", { text: "DOC ID" }), el("dd", { text: learner.docId }),
+        ...(learner.username ? [el("dt", { text: "Username" }), el("dd", { text: learner.username })] : []),
         el("dt", { text: "Facility" }), el("dd", { text: where.facility || facilityName(learner.facilityId || "") }),
         el("dt", { text: "Housing unit" }), el("dd", { text: where.unit }),
       ]),
-      el("div", { className: "password", text: password }),
+      ...(password ? [el("div", { className: "password", text: password })] : []),
       el("p", { className: "hint", text: "Keep this slip private. Printed " + new Date().toLocaleString() }),
     ]);
   }
@@ -367,7 +402,7 @@
   const ADD_FIELDS = ["docId", "firstName", "lastName", "dateOfBirth", "locationId"];
 
   function clearFieldErrors() {
-    for (const name of ADD_FIELDS) {
+    for (const name of [...ADD_FIELDS, "password"]) {
       $("add-" + name).removeAttribute("aria-invalid");
       $("add-" + name + "-error").textContent = "";
     }
@@ -384,14 +419,21 @@
       if (!body[name]) missing.push({ field: name, message: "Enter this." });
     }
     if (missing.length) return showFieldErrors(missing);
+    const password = $("add-password").value;
+    if (password) body.password = password; // blank: the API generates one
     $("add-button").disabled = true;
     try {
       const { data } = await api("POST", "learners", body);
       $("add-slip").replaceChildren(slip(data.learner, data.generatedPassword || ""));
+      $("add-result-title").textContent = data.outcome === "REACTIVATED" ? "Learner reactivated" : "Learner created";
+      $("add-result-text").textContent = data.generatedPassword
+        ? "Write down or print this password now: it is shown only once."
+        : "The learner signs in with the password you entered.";
       show("add-form", false);
       show("add-result", true);
       $("add-result").focus();
       for (const name of ADD_FIELDS) if (name !== "locationId") $("add-" + name).value = "";
+      $("add-password").value = "";
     } catch (error) {
       if (error.body.code === "VALIDATION_FAILED" && error.body.errors) showFieldErrors(error.body.errors);
       else if (error.body.code === "LEARNER_EXISTS") showExisting(body.docId, error.body.existing || {});
@@ -473,6 +515,7 @@
           el("td", { text: learner.docId }),
           el("td", { text: where.facility || facilityName(learner.facilityId) }),
           el("td", { text: where.unit || learner.locationId }),
+          el("td", { text: statusText(learner.status) }),
           el("td", {}, [select, " ", button]),
         ]));
       });
@@ -501,6 +544,9 @@
     state.pollGeneration += 1;
     clearTimeout(state.pollTimer);
     state.upload = null;
+    show("opened-upload", false);
+    show("template-step", true);
+    show("file-step", true);
     for (const id of ["check-step", "confirm-step", "credentials-step", "upload-progress", "errors-block", "creation-progress"]) {
       show(id, false);
     }
@@ -512,13 +558,7 @@
   async function downloadTemplate() {
     try {
       const { data, response } = await api("GET", "facilities/" + encodeURIComponent(state.facilityId) + "/template");
-      const disposition = response.headers.get("Content-Disposition") || "";
-      const match = /filename="([^"]+)"/.exec(disposition);
-      const link = el("a", { href: URL.createObjectURL(new Blob([data], { type: "text/csv" })), download: match ? match[1] : "template.csv" });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      downloadBlob(new Blob([data], { type: "text/csv" }), attachmentName(response, "template.csv"));
     } catch (error) {
       notice(error.message);
     }
@@ -588,7 +628,7 @@
       try {
         const { data } = await api("GET", "uploads/" + encodeURIComponent(uploadId));
         if (generation !== state.pollGeneration) return;
-        state.upload = data;
+        state.upload = Object.assign(data, { opened: Boolean(state.upload && state.upload.opened) });
         render(data);
         if (FINISHED.has(data.status)) return;
       } catch (error) {
@@ -649,6 +689,7 @@
     show("confirm-form", true);
     show("creation-progress", false);
     const parts = [plural(counts.toCreate || 0, "new learner", "new learners") + " to create"];
+    if (counts.toReactivate) parts.push(plural(counts.toReactivate, "inactive learner", "inactive learners") + " to reactivate");
     if (counts.toMove) parts.push(plural(counts.toMove, "learner", "learners") + " already at another facility of the agency");
     if (counts.invalid) parts.push(plural(counts.invalid, "row", "rows") + " with errors");
     $("plan-summary").textContent = parts.join("; ") + ".";
@@ -663,11 +704,13 @@
     const counts = (state.upload && state.upload.counts) || {};
     const blocked = counts.invalid > 0 && !$("skip-invalid").checked;
     const moving = counts.toMove > 0 && $("move-existing").checked ? counts.toMove : 0;
-    const total = (counts.toCreate || 0) + moving;
+    const reactivating = counts.toReactivate || 0;
+    const total = (counts.toCreate || 0) + moving + reactivating;
     $("confirm-button").disabled = blocked || total === 0;
     $("confirm-button").textContent = blocked
       ? "Fix the file, or tick “Skip” to go on"
-      : "Create " + plural(counts.toCreate || 0, "learner", "learners") + (moving ? " and move " + moving : "");
+      : "Create " + plural(counts.toCreate || 0, "learner", "learners") + (moving ? " and move " + moving : "") +
+        (reactivating ? " and reactivate " + reactivating : "");
   }
 
   async function onConfirm(event) {
@@ -695,8 +738,8 @@
     show("confirm-step", true);
     show("confirm-form", false);
     show("creation-progress", true);
-    const expected = (counts.toCreate || 0) + (options.moveExisting ? counts.toMove || 0 : 0);
-    const done = (counts.created || 0) + (counts.moved || 0) + (counts.failed || 0);
+    const expected = (counts.toCreate || 0) + (counts.toReactivate || 0) + (options.moveExisting ? counts.toMove || 0 : 0);
+    const done = (counts.created || 0) + (counts.reactivated || 0) + (counts.moved || 0) + (counts.failed || 0);
     const percent = expected ? Math.min(100, Math.round((done / expected) * 100)) : 100;
     const finished = upload.status !== "CREATING";
     $("creation-bar").value = finished ? 100 : percent;
@@ -704,6 +747,7 @@
     if (!finished) return;
     show("credentials-step", upload.status === "COMPLETED" || upload.status === "COMPLETED_WITH_ERRORS");
     const parts = [plural(counts.created || 0, "learner", "learners") + " created"];
+    if (counts.reactivated) parts.push(counts.reactivated + " reactivated");
     if (counts.moved) parts.push(counts.moved + " moved");
     if (counts.failed) parts.push(counts.failed + " failed (the CSV says why)");
     $("done-summary").textContent = parts.join(", ") + ".";
@@ -738,7 +782,7 @@
 
   async function freshResultsUrl() {
     const { data } = await api("GET", "uploads/" + encodeURIComponent(state.upload.uploadId));
-    state.upload = data;
+    state.upload = Object.assign(data, { opened: state.upload.opened });
     if (!data.resultReportUrl) throw new Error("The credentials are no longer available.");
     return data.resultReportUrl;
   }
@@ -748,7 +792,7 @@
     try {
       const response = await fetch(await freshResultsUrl());
       if (!response.ok) throw new Error("The credentials could not be read (" + response.status + ").");
-      const rows = parseCsv(await response.text()).filter((r) => r.outcome === "CREATED" && r.password);
+      const rows = parseCsv(await response.text()).filter((r) => (r.outcome === "CREATED" || r.outcome === "REACTIVATED") && r.password);
       const slips = rows.map((r) => slip({
         firstName: r.firstName, lastName: r.lastName, docId: r.docID, locationId: r.locationId, facilityId: state.upload.facilityId,
       }, r.password));
@@ -766,6 +810,420 @@
     } catch (error) {
       $("credentials-error").textContent = error.message;
     }
+  }
+
+  // ------------------------------------------------------------------ learners: the facility's roster
+
+  const ROSTER_LIMIT = 50;
+  const HISTORY_TEXT = {
+    CREATED: "Created",
+    MOVED: "Moved",
+    EDITED: "Edited",
+    DEACTIVATED: "Deactivated",
+    REACTIVATED: "Reactivated",
+    PASSWORD_RESET: "Password reset",
+  };
+  const FIELD_TEXT = { firstName: "first name", lastName: "last name", dateOfBirth: "date of birth", locationId: "housing unit" };
+  const EDIT_FIELDS = ["firstName", "lastName", "dateOfBirth", "locationId"];
+
+  function fullName(learner) {
+    return learner.firstName + " " + learner.lastName;
+  }
+
+  function statusText(status) {
+    return status === "INACTIVE" ? "Inactive" : "Active";
+  }
+
+  function when(iso) {
+    const date = new Date(iso);
+    return isNaN(date) ? iso || "" : date.toLocaleString();
+  }
+
+  function placeText(locationId) {
+    if (!locationId) return "";
+    const where = locationName(locationId);
+    return where.facility ? where.facility + (where.unit ? ", " + where.unit : "") : locationId;
+  }
+
+  function rosterPath(cursor) {
+    const query = state.roster.query;
+    const params = new URLSearchParams({ status: query.status, limit: String(ROSTER_LIMIT) });
+    if (query.q) params.set("q", query.q);
+    if (query.locationId) params.set("locationId", query.locationId);
+    if (cursor) params.set("cursor", cursor);
+    return "facilities/" + encodeURIComponent(state.facilityId) + "/learners?" + params.toString();
+  }
+
+  // `more`: the next page (nextCursor) is added under the rows shown; otherwise the list starts again.
+  async function loadRoster(more) {
+    const roster = state.roster;
+    const generation = ++roster.generation;
+    if (!more) {
+      roster.query = { q: $("roster-q").value.trim(), locationId: $("roster-unit").value, status: $("roster-status-filter").value };
+      roster.learners = [];
+      roster.nextCursor = null;
+      roster.selected.clear();
+    }
+    $("roster-error").textContent = "";
+    $("roster-status").textContent = "Loading learners…";
+    try {
+      const { data } = await api("GET", rosterPath(more ? roster.nextCursor : null));
+      if (generation !== roster.generation) return;
+      roster.learners = roster.learners.concat(data.learners || []);
+      roster.nextCursor = data.nextCursor || null;
+      renderRoster();
+    } catch (error) {
+      if (generation !== roster.generation) return;
+      $("roster-status").textContent = "";
+      $("roster-error").textContent = "The learners could not be listed: " + error.message;
+    }
+  }
+
+  function renderRoster() {
+    const roster = state.roster;
+    const query = roster.query;
+    const tbody = $("roster-table").querySelector("tbody");
+    tbody.replaceChildren(...roster.learners.map((learner) => {
+      const box = el("input", { type: "checkbox", "aria-label": "Select " + fullName(learner) });
+      box.checked = roster.selected.has(learner.learnerId);
+      box.addEventListener("change", () => {
+        if (box.checked) roster.selected.add(learner.learnerId);
+        else roster.selected.delete(learner.learnerId);
+        updateSelection();
+      });
+      const open = el("button", { type: "button", className: "link", text: learner.lastName + ", " + learner.firstName });
+      open.addEventListener("click", () => openLearner(learner.learnerId));
+      const where = locationName(learner.locationId);
+      return el("tr", { "data-learner-id": learner.learnerId }, [
+        el("td", { className: "select" }, [box]),
+        el("td", {}, [open]),
+        el("td", { text: learner.username || "" }),
+        el("td", { text: learner.docId }),
+        el("td", { text: where.unit || learner.locationId }),
+        el("td", {}, [el("span", { className: "badge " + (learner.status || "ACTIVE").toLowerCase(), text: statusText(learner.status) })]),
+      ]);
+    }));
+    const which = query.status === "ALL" ? "" : statusText(query.status).toLowerCase() + " ";
+    const found = query.q ? " matching “" + query.q + "”" : "";
+    $("roster-caption").textContent = "Learners" + found + (roster.nextCursor ? " (more below)" : "");
+    $("roster-status").textContent = roster.learners.length
+      ? "Showing " + plural(roster.learners.length, which + "learner", which + "learners") + found + "."
+      : "No " + which + "learners" + found + ".";
+    show("roster-table", roster.learners.length > 0);
+    show("roster-more", Boolean(roster.nextCursor));
+    updateSelection();
+  }
+
+  function updateSelection() {
+    const roster = state.roster;
+    const count = roster.selected.size;
+    $("roster-selected").textContent = count + " selected";
+    for (const id of ["roster-deactivate", "roster-reactivate", "roster-reset-cards", "roster-cards"]) $(id).disabled = count === 0;
+    const shown = roster.learners.length;
+    const all = $("roster-all");
+    all.checked = shown > 0 && roster.learners.every((l) => roster.selected.has(l.learnerId));
+    all.indeterminate = !all.checked && roster.learners.some((l) => roster.selected.has(l.learnerId));
+    show("reset-confirm", false);
+  }
+
+  function onSelectAll() {
+    const roster = state.roster;
+    for (const learner of roster.learners) {
+      if ($("roster-all").checked) roster.selected.add(learner.learnerId);
+      else roster.selected.delete(learner.learnerId);
+    }
+    renderRoster();
+  }
+
+  async function setSelectedStatus(status) {
+    const ids = Array.from(state.roster.selected);
+    $("roster-error").textContent = "";
+    $("roster-status").textContent = (status === "INACTIVE" ? "Deactivating " : "Reactivating ") + plural(ids.length, "learner", "learners") + "…";
+    try {
+      const { data } = await api("POST", "facilities/" + encodeURIComponent(state.facilityId) + "/learners/status", {
+        learnerIds: ids,
+        status: status,
+      });
+      const results = data.results || [];
+      const count = (outcome) => results.filter((r) => r.outcome === outcome).length;
+      const verb = status === "INACTIVE" ? "deactivated" : "reactivated";
+      const parts = [plural(count("CHANGED"), "learner", "learners") + " " + verb];
+      if (count("UNCHANGED")) parts.push(count("UNCHANGED") + " already " + (status === "INACTIVE" ? "inactive" : "active"));
+      if (count("NOT_FOUND")) parts.push(count("NOT_FOUND") + " not found");
+      await loadRoster(false);
+      $("roster-status").textContent = parts.join(", ") + ".";
+    } catch (error) {
+      $("roster-status").textContent = "";
+      $("roster-error").textContent = "Nothing was changed: " + error.message;
+    }
+  }
+
+  async function downloadCards(ids, resetPasswords, statusId, errorId) {
+    $(errorId).textContent = "";
+    $(statusId).textContent = "Making " + plural(ids.length, "card", "cards") + "…";
+    try {
+      const { data, response } = await api("POST", "facilities/" + encodeURIComponent(state.facilityId) + "/learner-cards", {
+        learnerIds: ids,
+        resetPasswords: resetPasswords,
+      }, true);
+      if (data instanceof Blob) downloadBlob(data, attachmentName(response, "learner-cards.pdf"));
+      else if (data && data.url) window.location.href = data.url; // a large set may come as a short-lived link
+      else throw new Error("the answer was not a PDF");
+      $(statusId).textContent = plural(ids.length, "card", "cards") + " downloaded" +
+        (resetPasswords ? ", with new passwords: the old ones no longer work." : ".");
+    } catch (error) {
+      $(statusId).textContent = "";
+      $(errorId).textContent = "The cards could not be made: " + error.message;
+    }
+  }
+
+  function askResetAndPrint() {
+    const count = state.roster.selected.size;
+    $("reset-confirm-text").textContent = "This gives the " + plural(count, "selected learner", "selected learners") +
+      " a new password and downloads their cards. Their old passwords stop working at once.";
+    show("reset-confirm", true);
+    $("reset-confirm-button").focus();
+  }
+
+  // ------------------------------------------------------------------ one learner: details, history, edit, password
+
+  function closeLearner() {
+    state.learner = null;
+    show("learner-view", false);
+    show("roster-view", true);
+  }
+
+  async function openLearner(learnerId) {
+    $("roster-error").textContent = "";
+    try {
+      const { data } = await api("GET", "learners/" + encodeURIComponent(learnerId));
+      showLearner(data.learner);
+      show("roster-view", false);
+      show("learner-view", true);
+      $("learner-name").focus();
+    } catch (error) {
+      $("roster-error").textContent = error.message;
+    }
+  }
+
+  function showLearner(learner) {
+    state.learner = learner;
+    for (const id of ["edit-form", "password-form", "password-result"]) show(id, false);
+    $("learner-status").textContent = "";
+    $("learner-error").textContent = "";
+    $("learner-name").textContent = fullName(learner);
+    const where = locationName(learner.locationId);
+    const rows = [
+      ["Username", learner.username || ""],
+      ["DOC ID", learner.docId],
+      ["Date of birth", learner.dateOfBirth],
+      ["Facility", where.facility || facilityName(learner.facilityId)],
+      ["Housing unit", where.unit || learner.locationId],
+      ["Status", statusText(learner.status)],
+      ["Last changed", when(learner.updatedAt || learner.createdAt)],
+    ];
+    $("learner-details").replaceChildren(...rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value })]));
+    $("learner-toggle").textContent = learner.status === "INACTIVE" ? "Reactivate" : "Deactivate";
+    $("history-table").querySelector("tbody").replaceChildren(...(learner.history || []).map((entry) => {
+      const moved = (entry.kind || "MOVED") === "MOVED";
+      return el("tr", {}, [
+        el("td", { text: HISTORY_TEXT[entry.kind || "MOVED"] || entry.kind }),
+        el("td", { text: when(entry.at || entry.movedAt) }),
+        el("td", { text: entry.by || entry.movedBy || "" }),
+        el("td", { text: moved ? placeText(entry.fromLocationId) : "" }),
+        el("td", { text: moved ? placeText(entry.toLocationId) : "" }),
+        el("td", { text: (entry.fields || []).map((f) => FIELD_TEXT[f] || f).join(", ") }),
+      ]);
+    }));
+  }
+
+  function learnerPath(suffix) {
+    return "learners/" + encodeURIComponent(state.learner.learnerId) + (suffix || "");
+  }
+
+  function openEdit() {
+    const learner = state.learner;
+    show("password-form", false);
+    show("password-result", false);
+    const facility = state.facilities.find((f) => f.facilityId === learner.facilityId) || currentFacility();
+    $("edit-locationId").replaceChildren(...facility.housingUnits.map((u) => el("option", { value: u.locationId, text: u.name })));
+    for (const name of EDIT_FIELDS) {
+      $("edit-" + name).value = learner[name] || "";
+      $("edit-" + name).removeAttribute("aria-invalid");
+      $("edit-" + name + "-error").textContent = "";
+    }
+    $("edit-error").textContent = "";
+    show("edit-form", true);
+    $("edit-firstName").focus();
+  }
+
+  async function onEdit(event) {
+    event.preventDefault();
+    const learner = state.learner;
+    const changes = {};
+    for (const name of EDIT_FIELDS) {
+      const input = $("edit-" + name);
+      input.removeAttribute("aria-invalid");
+      $("edit-" + name + "-error").textContent = "";
+      const value = input.value.trim();
+      if (value !== (learner[name] || "")) changes[name] = value;
+    }
+    $("edit-error").textContent = "";
+    if (!Object.keys(changes).length) {
+      $("edit-error").textContent = "Nothing was changed.";
+      return;
+    }
+    $("edit-save").disabled = true;
+    try {
+      const { data } = await api("PATCH", learnerPath(), changes);
+      showLearner(data.learner);
+      $("learner-status").textContent = "Saved: " + Object.keys(changes).map((f) => FIELD_TEXT[f]).join(", ") + ".";
+      refreshRosterRow(data.learner);
+    } catch (error) {
+      const fields = (error.body.errors || []).filter((e) => $("edit-" + e.field));
+      for (const e of fields) {
+        $("edit-" + e.field).setAttribute("aria-invalid", "true");
+        $("edit-" + e.field + "-error").textContent = e.message;
+      }
+      if (fields.length) $("edit-" + fields[0].field).focus();
+      else $("edit-error").textContent = error.status === 409
+        ? "Someone else changed this learner meanwhile. Go back to the list and open it again."
+        : error.message;
+    } finally {
+      $("edit-save").disabled = false;
+    }
+  }
+
+  function refreshRosterRow(learner) {
+    const roster = state.roster;
+    roster.learners = roster.learners.map((l) => (l.learnerId === learner.learnerId ? learner : l));
+    if (roster.query) renderRoster();
+  }
+
+  async function onToggleStatus() {
+    const learner = state.learner;
+    const action = learner.status === "INACTIVE" ? "reactivate" : "deactivate";
+    $("learner-error").textContent = "";
+    try {
+      const { data } = await api("POST", learnerPath("/" + action));
+      showLearner(data.learner);
+      $("learner-status").textContent = fullName(data.learner) + " is " + statusText(data.learner.status).toLowerCase() + ".";
+      refreshRosterRow(data.learner);
+    } catch (error) {
+      $("learner-error").textContent = error.message;
+    }
+  }
+
+  function openPassword() {
+    show("edit-form", false);
+    show("password-result", false);
+    $("reset-password").value = "";
+    $("password-error").textContent = "";
+    show("password-form", true);
+    $("reset-password").focus();
+  }
+
+  async function onPassword(event) {
+    event.preventDefault();
+    const password = $("reset-password").value;
+    $("reset-password").value = "";
+    $("password-error").textContent = "";
+    $("password-save").disabled = true;
+    try {
+      const { data } = await api("POST", learnerPath("/password"), password ? { password: password } : {});
+      showLearner(data.learner);
+      if (data.generatedPassword) {
+        $("password-slip").replaceChildren(slip(data.learner, data.generatedPassword));
+        show("password-result", true);
+        $("password-result").focus();
+      }
+      $("learner-status").textContent = "Password reset: the old password no longer works.";
+    } catch (error) {
+      $("password-error").textContent = error.message;
+      show("password-form", true);
+    } finally {
+      $("password-save").disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ uploads of the facility, drops included
+
+  const UPLOAD_STATUS_TEXT = {
+    AWAITING_FILE: "Waiting for the file",
+    VALIDATING: "Checking",
+    REJECTED: "Rejected",
+    VALIDATED: "Awaiting confirmation",
+    VALIDATED_WITH_ERRORS: "Awaiting confirmation (rows with errors)",
+    CREATING: "Creating accounts",
+    COMPLETED: "Completed",
+    COMPLETED_WITH_ERRORS: "Completed with errors",
+    FAILED: "Failed",
+    EXPIRED: "Expired",
+  };
+
+  async function loadUploads(more) {
+    const uploads = state.uploads;
+    const generation = ++uploads.generation;
+    if (!more) {
+      uploads.list = [];
+      uploads.nextCursor = null;
+    }
+    $("uploads-status").textContent = "Loading uploads…";
+    const params = new URLSearchParams({ limit: "50" });
+    if (more && uploads.nextCursor) params.set("cursor", uploads.nextCursor);
+    try {
+      const { data } = await api("GET", "facilities/" + encodeURIComponent(state.facilityId) + "/uploads?" + params.toString());
+      if (generation !== uploads.generation) return;
+      uploads.list = uploads.list.concat(data.uploads || []);
+      uploads.nextCursor = data.nextCursor || null;
+      renderUploads();
+    } catch (error) {
+      if (generation !== uploads.generation) return;
+      $("uploads-status").textContent = "The uploads could not be listed: " + error.message;
+    }
+  }
+
+  function renderUploads() {
+    const list = state.uploads.list;
+    const waiting = list.filter((u) => u.status === "VALIDATED" || u.status === "VALIDATED_WITH_ERRORS").length;
+    $("uploads-status").textContent = list.length
+      ? plural(list.length, "upload", "uploads") + (waiting ? ", " + waiting + " awaiting confirmation." : ".")
+      : "No uploads for this facility yet.";
+    $("uploads-table").querySelector("tbody").replaceChildren(...list.map((upload) => {
+      const counts = upload.counts || {};
+      const name = upload.fileName || "(no file name)";
+      const open = el("button", { type: "button", className: "secondary", text: "Open", "aria-label": "Open " + name + " of " + when(upload.createdAt) });
+      open.addEventListener("click", () => openUpload(upload));
+      return el("tr", { "data-upload-id": upload.uploadId }, [
+        el("td", { text: name }),
+        el("td", { text: upload.source === "drop" ? "Drop folder" : "Uploaded here" }),
+        el("td", { text: UPLOAD_STATUS_TEXT[upload.status] || upload.status }),
+        el("td", { text: String(counts.rows || 0) }),
+        el("td", { text: String(counts.valid || 0) }),
+        el("td", { text: String(counts.invalid || 0) }),
+        el("td", { text: String((counts.created || 0) + (counts.reactivated || 0)) }),
+        el("td", { text: when(upload.createdAt) + (upload.createdBy ? " by " + upload.createdBy : "") }),
+        el("td", {}, [open]),
+      ]);
+    }));
+    show("uploads-table", list.length > 0);
+    show("uploads-more", Boolean(state.uploads.nextCursor));
+  }
+
+  // An upload of the list opens in the bulk upload steps (check, confirm, credentials), as one just uploaded does.
+  function openUpload(upload) {
+    showTask("bulk");
+    resetBulk();
+    state.upload = Object.assign({}, upload, { opened: true });
+    show("template-step", false);
+    show("file-step", false);
+    $("opened-upload-text").textContent = (upload.fileName || "Upload") + " — " +
+      (upload.source === "drop" ? "dropped into the facility's folder" : "uploaded") + " " + when(upload.createdAt) +
+      (upload.createdBy ? " by " + upload.createdBy : "");
+    show("opened-upload", true);
+    render(upload);
+    poll(upload.uploadId);
+    $("bulk-title").focus();
   }
 
   // ------------------------------------------------------------------ start
@@ -809,6 +1267,42 @@
     $("skip-invalid").addEventListener("change", updateConfirmButton);
     $("move-existing").addEventListener("change", updateConfirmButton);
     $("print-slips").addEventListener("click", onPrintSlips);
+    $("roster-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      loadRoster(false);
+    });
+    $("roster-status-filter").addEventListener("change", () => loadRoster(false));
+    $("roster-unit").addEventListener("change", () => loadRoster(false));
+    $("roster-more").addEventListener("click", () => loadRoster(true));
+    $("roster-all").addEventListener("change", onSelectAll);
+    $("roster-deactivate").addEventListener("click", () => setSelectedStatus("INACTIVE"));
+    $("roster-reactivate").addEventListener("click", () => setSelectedStatus("ACTIVE"));
+    $("roster-cards").addEventListener("click", () => downloadCards(Array.from(state.roster.selected), false, "roster-status", "roster-error"));
+    $("roster-reset-cards").addEventListener("click", askResetAndPrint);
+    $("reset-cancel").addEventListener("click", () => {
+      show("reset-confirm", false);
+      $("roster-reset-cards").focus();
+    });
+    $("reset-confirm-button").addEventListener("click", () => {
+      show("reset-confirm", false);
+      downloadCards(Array.from(state.roster.selected), true, "roster-status", "roster-error");
+    });
+    $("learner-back").addEventListener("click", () => {
+      closeLearner();
+      $("roster-q").focus();
+    });
+    $("learner-edit").addEventListener("click", openEdit);
+    $("edit-form").addEventListener("submit", onEdit);
+    $("edit-cancel").addEventListener("click", () => show("edit-form", false));
+    $("learner-toggle").addEventListener("click", onToggleStatus);
+    $("learner-password").addEventListener("click", openPassword);
+    $("password-form").addEventListener("submit", onPassword);
+    $("password-cancel").addEventListener("click", () => show("password-form", false));
+    $("password-print").addEventListener("click", () => printSlips([$("password-slip").firstElementChild.cloneNode(true)]));
+    $("learner-card").addEventListener("click", () => downloadCards([state.learner.learnerId], false, "learner-status", "learner-error"));
+    $("uploads-refresh").addEventListener("click", () => loadUploads(false));
+    $("uploads-more").addEventListener("click", () => loadUploads(true));
+    $("opened-back").addEventListener("click", () => showTask("uploads"));
     $("download-results").addEventListener("click", onDownloadResults);
     try {
       const response = await fetch("client-config");
