@@ -1,10 +1,12 @@
 """DynamoDB requests of the roster (issue #15): pages, prefix searches and a status change of 500, over in-process moto.
 
 Run in its own process (`python -m bench.roster LEARNERS`): prints one JSON document with the counts. One facility
-of LEARNERS learners (5,000 in `make bench`) is stored through the DAL's own insert with one precomputed hash (its
-computed roster keys and username claim are the DAL's alone to write; hashing 5,000 passwords would only cost
-time), then learner_service's list_learners, searches and set_statuses are called as the routes call them, every
-DynamoDB request counted by bench.dynamo's CountingClient and every Argon2id hash by wrapping argon2's one hasher.
+of LEARNERS learners (5,000 in `make bench`) is stored in batch writes of the DAL's own items (intake.dal.learners'
+mapping, so the roster keys are the DAL's) with one precomputed hash: hashing 5,000 passwords would only cost time,
+and moto copies every table on each TransactWriteItems, so 5,000 single inserts would take minutes (the username
+claims play no part in listing, searching or a status change). Then learner_service's list_learners, searches and
+set_statuses are called as the routes call them, every DynamoDB request counted by bench.dynamo's CountingClient and
+every Argon2id hash by wrapping argon2's one hasher.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def _seed(learners: int) -> list[tuple[str, str, str]]:
     from bench import data
     from intake import learner_creation, passwords, rules
     from intake.dal import directory, staff
-    from intake.dal import learners as learner_store
+    from intake.dal.learners import _item
+    from intake.dal.tables import LearnerItem, bind_tables
     from intake.domain import Agency
 
     directory.put_agency(Agency(agency_id=data.AGENCY, name="Bench agency"))
@@ -78,6 +81,8 @@ def _seed(learners: int) -> list[tuple[str, str, str]]:
     units = data.UNITS
     one_hash = passwords.hash_password("Bench-roster-password-1")
     made = []
+    bind_tables()
+    batch = LearnerItem.batch_write()
     for n in range(learners):
         first, last = rng.choice(firsts), rng.choice(lasts)
         learner = learner_creation.new_learner(
@@ -91,8 +96,9 @@ def _seed(learners: int) -> list[tuple[str, str, str]]:
             created_by="bench",
         )
         username = next(rules.username_candidates(first, last, learner.doc_id))
-        learner_store.insert_learner(learner.model_copy(update={"username": username}), one_hash)
+        batch.save(_item(learner.model_copy(update={"username": username}), one_hash))
         made.append((learner.learner_id, first, last))
+    batch.commit()
     return made
 
 
