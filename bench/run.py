@@ -132,14 +132,13 @@ def dynamodb() -> list[Result]:
 def roster() -> list[Result]:
     """Issue #15: DynamoDB requests of a roster page, of prefix searches, and of a status change of 500 learners."""
     got = json.loads(_child("-m", "bench.roster", str(ROSTER_LEARNERS)).splitlines()[-1])
-    size = f"{got['learners']:,} learners"
 
     def listed(by_operation: dict[str, int]) -> str:
         return ", ".join(f"{name}: {n}" for name, n in sorted(by_operation.items())) or "none"
 
     results = [
         Result(
-            f"roster Queries per page of 50 ({size})",
+            f"roster Queries / page of 50 ({got['learners']:,})",
             got["page_queries"] / got["pages"],
             1,
             at_least=False,
@@ -147,7 +146,7 @@ def roster() -> list[Result]:
             detail=f"{got['pages']} pages in a row, following nextCursor; the byRosterName index, no BatchGet",
         ),
         Result(
-            "  all DynamoDB requests per page (info)",
+            "  all requests / page, scope check in (info)",
             got["page_requests"] / got["pages"],
             None,
             at_least=False,
@@ -155,7 +154,7 @@ def roster() -> list[Result]:
             detail=f"the scope check's reads included: {listed(got['page_requests_by_operation'])}",
         ),
         Result(
-            "  roster Queries per page, status=ALL (info)",
+            "  roster Queries / page, status=ALL (info)",
             got["all_page_queries"],
             None,
             at_least=False,
@@ -166,7 +165,7 @@ def roster() -> list[Result]:
     for name, label in (("doc", "DOC ID prefix"), ("name", "name prefix"), ("first last", '"first last"')):
         results.append(
             Result(
-                f"roster Queries per search, {label}",
+                f"roster Queries / search, {label}",
                 got[f"search_{name}_queries"],
                 3,
                 at_least=False,
@@ -178,7 +177,7 @@ def roster() -> list[Result]:
     changed = got["status_change"]
     results += [
         Result(
-            f"learner write requests per learner, status change of {changed}",
+            f"status change of {changed}: writes / learner",
             got["status_learner_writes"] / changed,
             1.05,
             at_least=False,
@@ -187,7 +186,7 @@ def roster() -> list[Result]:
             f"({got['status_audit_writes'] / changed:.3f} per learner), {got['status_other_writes']} other writes",
         ),
         Result(
-            "  all write requests per learner, audit included (info)",
+            "  all writes / learner, audit in (info)",
             (got["status_learner_writes"] + got["status_audit_writes"] + got["status_other_writes"]) / changed,
             None,
             at_least=False,
@@ -196,7 +195,7 @@ def roster() -> list[Result]:
             f"({got['status_reads'] / changed:.2f} per learner); {got['status_change_seconds']:.1f} s, in-process moto",
         ),
         Result(
-            f"Argon2id hashes during a status change of {changed}",
+            f"hashes during a status change of {changed}",
             got["status_hashes"],
             0,
             at_least=False,
