@@ -371,6 +371,16 @@ def test_admin_resets_a_password_and_only_the_new_one_verifies(local_stack: Stac
     assert stored_hash(local_stack, north["agencyId"], doc_id) == now
 
 
+def cards(api: Api, username: str, facility_id: str, body: dict[str, Any]) -> requests.Response:
+    """POST learner-cards asking for the PDF (API Gateway sends binary only to a request that Accepts its type)."""
+    return requests.post(
+        f"{api.stack['apiUrl']}/facilities/{facility_id}/learner-cards",
+        json=body,
+        headers={"Authorization": f"Bearer {api.token(username)}", "Accept": "application/pdf"},
+        timeout=120,
+    )
+
+
 def pdf_text(response: requests.Response) -> str:
     """The text of a PDF answer (asserting it is one, as an attachment)."""
     assert response.status_code == 200, response.text[:500]
@@ -392,9 +402,8 @@ def test_cards_for_three_with_reset_hold_each_username_and_a_new_password(
         for pw, n in olds.items()
     ]
     ids = [x["learnerId"] for x in learners]
-    path = f"/facilities/{north['first']}/learner-cards"
     # When the admin prints their cards with new passwords
-    text = pdf_text(api.call("POST", path, north["firstAdmin"], {"learnerIds": ids, "resetPasswords": True}))
+    text = pdf_text(cards(api, north["firstAdmin"], north["first"], {"learnerIds": ids, "resetPasswords": True}))
     # Then each card shows the learner's name, username, DOC ID, facility and housing unit
     flat = " ".join(text.split())
     for learner in learners:
@@ -413,7 +422,7 @@ def test_cards_for_three_with_reset_hold_each_username_and_a_new_password(
         assert kinds(after)[-1] == "PASSWORD_RESET"
     # When the cards are printed again without reset, by the admin and by the Educator (who may read)
     for username in (north["firstAdmin"], north["educator"]):
-        plain = " ".join(pdf_text(api.call("POST", path, username, {"learnerIds": ids})).split())
+        plain = " ".join(pdf_text(cards(api, username, north["first"], {"learnerIds": ids})).split())
         # Then they show the usernames and no password at all
         assert all(x["username"] in plain for x in learners)
         assert not GENERATED.findall(plain) and not [old for old in olds if old in plain]
@@ -453,12 +462,7 @@ def test_educator_gets_403_on_every_write_and_200_on_every_read(local_stack: Sta
         api.call("GET", f"/learners?docId={learner['docId']}", north["educator"]),
         roster(api, north["educator"], north["first"]),
         roster(api, north["educator"], north["first"], q=learner["lastName"], status="ALL"),
-        api.call(
-            "POST",
-            f"/facilities/{north['first']}/learner-cards",
-            north["educator"],
-            {"learnerIds": [learner["learnerId"]]},
-        ),
+        cards(api, north["educator"], north["first"], {"learnerIds": [learner["learnerId"]]}),
     ]
     assert [r.status_code for r in reads] == [200] * len(reads), [r.text[:300] for r in reads]
     assert [x["learnerId"] for x in reads[3].json()["learners"]] == [learner["learnerId"]]
