@@ -23,6 +23,7 @@ CREATED_LEARNERS = 200  # per chunk: the template's CREATION_CHUNK_SIZE
 IMPORT_REPEATS = 5
 HEALTH_REQUESTS, LEARNER_REQUESTS = 200, 20
 CARD_LEARNERS = 500  # the most one request prints (contract: learnerIds 1..500)
+ROSTER_LEARNERS = 5_000  # one facility's learners (issue #15)
 
 
 def _child(*args: str) -> str:
@@ -133,6 +134,83 @@ def dynamodb() -> list[Result]:
             f"audit entries ({got['audit_item_bytes']} B) in transactions (x2)",
         ),
     ]
+
+
+def roster() -> list[Result]:
+    """Issue #15: DynamoDB requests of a roster page, of prefix searches, and of a status change of 500 learners."""
+    got = json.loads(_child("-m", "bench.roster", str(ROSTER_LEARNERS)).splitlines()[-1])
+
+    def listed(by_operation: dict[str, int]) -> str:
+        return ", ".join(f"{name}: {n}" for name, n in sorted(by_operation.items())) or "none"
+
+    results = [
+        Result(
+            f"roster Queries / page of 50 ({got['learners']:,})",
+            got["page_queries"] / got["pages"],
+            1,
+            at_least=False,
+            unit="req",
+            detail=f"{got['pages']} pages in a row, following nextCursor; the byRosterName index, no BatchGet",
+        ),
+        Result(
+            "  all requests / page, scope check in (info)",
+            got["page_requests"] / got["pages"],
+            None,
+            at_least=False,
+            unit="req",
+            detail=f"the scope check's reads included: {listed(got['page_requests_by_operation'])}",
+        ),
+        Result(
+            "  roster Queries / page, status=ALL (info)",
+            got["all_page_queries"],
+            None,
+            at_least=False,
+            unit="req",
+            detail="one Query per status partition, merged by name",
+        ),
+    ]
+    for name, label in (("doc", "DOC ID prefix"), ("name", "name prefix"), ("first last", '"first last"')):
+        results.append(
+            Result(
+                f"roster Queries / search, {label}",
+                got[f"search_{name}_queries"],
+                3,
+                at_least=False,
+                unit="req",
+                detail=f"q={got[f'search_{name}_q']!r}; all requests {got[f'search_{name}_requests']:g}: "
+                f"{listed(got[f'search_{name}_by_operation'])} (over repeats)",
+            )
+        )
+    changed = got["status_change"]
+    results += [
+        Result(
+            f"status change of {changed}: writes / learner",
+            got["status_learner_writes"] / changed,
+            1.05,
+            at_least=False,
+            unit="req",
+            detail=f"learners table only; audit entries written apart: {got['status_audit_writes']} batch writes "
+            f"({got['status_audit_writes'] / changed:.3f} per learner), {got['status_other_writes']} other writes",
+        ),
+        Result(
+            "  all writes / learner, audit in (info)",
+            (got["status_learner_writes"] + got["status_audit_writes"] + got["status_other_writes"]) / changed,
+            None,
+            at_least=False,
+            unit="req",
+            detail=f"{got['status_reads']} reads to find the {changed} "
+            f"({got['status_reads'] / changed:.2f} per learner); {got['status_change_seconds']:.1f} s, in-process moto",
+        ),
+        Result(
+            f"hashes during a status change of {changed}",
+            got["status_hashes"],
+            0,
+            at_least=False,
+            unit="hash",
+            detail="every PasswordHasher.hash call counted",
+        ),
+    ]
+    return results
 
 
 def cold_start() -> list[Result]:
@@ -249,7 +327,7 @@ def main(only: list[str]) -> int:
     started = time.perf_counter()
     print(f"{'benchmark':<44} {'value':>9} {'unit':<6} {'target':<10} {'':<5} detail", flush=True)
     results: list[Result] = []
-    groups = (validation, dynamodb, cold_start, cards, local_api)
+    groups = (validation, dynamodb, roster, cold_start, cards, local_api)
     for group in [group for group in groups if not only or group.__name__ in only]:
         for result in group():
             results.append(result)

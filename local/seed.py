@@ -1,13 +1,19 @@
-"""Demo data of the local stack: agencies, facilities, housing units and staff of every role, with Cognito logins."""
+"""Demo data of the local stack: agencies, facilities, housing units, staff of every role with logins, learners.
+
+The learners are created through learner_service, as POST /learners creates them (usernames, history, audit), and the
+inactive ones deactivated through it too: names with accents, apostrophes and several Smiths, so finding a learner
+by name, DOC ID prefix or username can be tried at once (README, "Day to day"); the state file does not list them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from intake import learner_service
 from intake.dal.directory import put_agency, put_location
 from intake.dal.staff import put_staff
-from intake.domain import Agency, Location, LocationKind, Role, StaffMember
+from intake.domain import Agency, LearnerStatus, Location, LocationKind, NewLearner, Role, StaffMember
 from intake.settings import get_settings
 from local.resources import LocalResources
 
@@ -46,13 +52,68 @@ class DemoStaff:
 
 
 @dataclass(frozen=True)
+class DemoLearner:
+    doc_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: str
+    location_id: str
+    active: bool = True
+
+    @property
+    def password(self) -> str:
+        """A demo password (the learner's own, as staff would type it on "Add a learner")."""
+        return f"Learner-{self.doc_id.lower()}"
+
+
+@dataclass(frozen=True)
 class DemoData:
     agencies: tuple[DemoAgency, ...]
     staff: tuple[DemoStaff, ...]
+    learners: tuple[DemoLearner, ...] = ()
 
 
 def _facility(facility_id: str, name: str, *units: tuple[str, str]) -> DemoFacility:
     return DemoFacility(facility_id, name, tuple(DemoUnit(f"{facility_id}-{suffix}", unit) for suffix, unit in units))
+
+
+_FIRST_NAMES = ("Marcus", "Ana", "Dwayne", "Li", "Keisha", "Tomás", "Grace", "Omar", "Renée", "Dmitri", "Siobhán")
+_LAST_NAMES = ("Hill", "García", "Nguyen", "Okafor", "Kowalski", "St. John", "Lee", "Brown", "Johnson", "Ørsted")
+
+
+def _learners() -> tuple[DemoLearner, ...]:
+    """Learners of the demo facilities: named ones to look for, then a few dozen more at Cedar Creek, some inactive."""
+    cedar_a, cedar_b = "north-cedar-creek-unit-a", "north-cedar-creek-unit-b"
+    named = (
+        DemoLearner("CC100101", "José", "Núñez", "03/14/1988", cedar_a),
+        DemoLearner("CC100102", "Zoë", "O'Brien", "07/02/1979", cedar_b),
+        DemoLearner("CC100103", "John", "Smith", "01/20/1990", cedar_a),
+        DemoLearner("CC100104", "Jane", "Smith", "11/05/1985", cedar_b),
+        DemoLearner("CC100105", "Adam", "Smith", "05/30/1972", cedar_a),
+        DemoLearner("CC100106", "Mary-Jo", "Smith-Jones", "09/09/1993", cedar_b),
+        DemoLearner("CC100107", "Lucía", "Smithers", "02/17/2001", cedar_a, active=False),
+        DemoLearner("CC100108", "D'Andre", "Mac Smith", "12/24/1968", cedar_b),
+    )
+    more = tuple(
+        DemoLearner(
+            f"CC2{n:05d}",
+            _FIRST_NAMES[n % len(_FIRST_NAMES)],
+            _LAST_NAMES[(n // len(_FIRST_NAMES) + n) % len(_LAST_NAMES)],
+            f"{n % 12 + 1:02d}/{n % 28 + 1:02d}/{1960 + n % 40}",
+            (cedar_a, cedar_b, "north-cedar-creek")[n % 3],
+            active=n % 9 != 4,
+        )
+        for n in range(32)
+    )
+    elsewhere = (
+        # the same name at another facility of the agency and in another agency: a facility's search finds only its own
+        DemoLearner("RB300101", "José", "Núñez", "04/01/1991", "north-riverbend-east"),
+        DemoLearner("RB300102", "Ray", "Moss", "06/11/1983", "north-riverbend-west"),
+        DemoLearner("RB300103", "Ann", "Smith", "08/19/1975", "north-riverbend-west", active=False),
+        DemoLearner("PW400101", "José", "Núñez", "10/10/1980", "south-pine-woods-unit-1"),
+        DemoLearner("PW400102", "Keisha", "Brown", "03/03/1995", "south-pine-woods-unit-2"),
+    )
+    return named + more + elsewhere
 
 
 DEMO = DemoData(
@@ -97,6 +158,7 @@ DEMO = DemoData(
         DemoStaff("pine-woods-admin", Role.FACILITY_ADMIN, "southern-doc", ("south-pine-woods",)),
         DemoStaff("cedar-creek-educator", Role.EDUCATOR, "northern-doc", ("north-cedar-creek",)),
     ),
+    learners=_learners(),
 )
 
 
@@ -129,6 +191,7 @@ def seed(
         cognito_client.admin_set_user_password(
             UserPoolId=user_pool_id, Username=member.username, Password=member.password, Permanent=True
         )
+    _seed_learners(demo)
     if demo.staff:
         # One sign-in proves the pool, the client's auth flows and the password policy agree with the seed.
         first = demo.staff[0]
@@ -138,6 +201,46 @@ def seed(
             AuthParameters={"USERNAME": first.username, "PASSWORD": first.password},
         )
     return state_entries(demo)
+
+
+def _seed_learners(demo: DemoData) -> None:
+    """Each demo learner created (and the inactive ones deactivated) by its facility's admin, through the service."""
+    facility_of = {
+        unit.location_id: facility.facility_id
+        for agency in demo.agencies
+        for facility in agency.facilities
+        for unit in (DemoUnit(facility.facility_id, facility.name), *facility.housing_units)
+    }
+    for learner in demo.learners:
+        admin = _admin_of(demo, facility_of[learner.location_id])
+        requestor = StaffMember(
+            username=admin.username,
+            role=admin.role,
+            agency_id=admin.agency_id,
+            facility_ids=admin.facility_ids,
+        )
+        created = learner_service.create_learner(
+            requestor,
+            NewLearner(
+                location_id=learner.location_id,
+                doc_id=learner.doc_id,
+                first_name=learner.first_name,
+                last_name=learner.last_name,
+                date_of_birth=learner.date_of_birth,
+                password=learner.password,
+            ),
+        )
+        if not learner.active:
+            learner_service.set_learner_status(requestor, created.learner.learner_id, LearnerStatus.INACTIVE)
+
+
+def _admin_of(demo: DemoData, facility_id: str) -> DemoStaff:
+    """The facility's FacilityAdmin in the demo (its agency's admin when it has none)."""
+    admins = [m for m in demo.staff if m.role is Role.FACILITY_ADMIN and facility_id in m.facility_ids]
+    if admins:
+        return admins[0]
+    agency_id = next(a.agency_id for a in demo.agencies for f in a.facilities if f.facility_id == facility_id)
+    return next(m for m in demo.staff if m.role is Role.AGENCY_ADMIN and m.agency_id == agency_id)
 
 
 def state_entries(demo: DemoData = DEMO) -> dict[str, list[dict[str, Any]]]:
