@@ -249,7 +249,6 @@ def _learner_at(unit: str, facility: str) -> None:
             facility_id=facility,
             created_at=datetime(2026, 3, 1, tzinfo=UTC),
             created_by="ridge",
-            username="hillm0201",
         ),
         passwords.hash_password("Sunrise4242"),
     )

@@ -69,7 +69,7 @@ def test_insert_stores_the_learner_with_an_argon2id_hash_of_the_password() -> No
     # When inserted with a password
     stored = learner_creation.insert(learner, "Given-pass-1", repo)
     # Then the repository holds the learner under its agency and DOC ID, with the first username candidate
-    assert stored == learner.model_copy(update={"username": "leeda100"}) and repo.learners == {(AGENCY, "A100"): stored}
+    assert stored == learner.model_copy(update={"username": "leed100"}) and repo.learners == {(AGENCY, "A100"): stored}
     # And the hash kept is an Argon2id PHC string that verifies that password only, never the password itself
     password_hash = repo.hashes[(AGENCY, "A100")]
     assert password_hash.startswith("$argon2id$") and "Given-pass-1" not in password_hash
@@ -184,7 +184,7 @@ def test_the_stored_repository_inserts_once_and_refuses_a_second_doc_id(aws: obj
 
 
 def test_a_taken_username_moves_on_to_the_next_candidate() -> None:
-    # Given a learner holding the username leeda100 (Dee Lee, DOC ID A100) in the agency
+    # Given a learner holding the username leed100 (Dee Lee, DOC ID A100) in the agency
     repo = Repository()
     first = learner_creation.insert(build("A100"), "First-pass-1", repo)
     # When learners whose names and DOC IDs give the same base are inserted (another agency's claim is separate)
@@ -192,10 +192,10 @@ def test_a_taken_username_moves_on_to_the_next_candidate() -> None:
     third = learner_creation.insert(build("CA100"), "Third-pass-3", repo)
     elsewhere = learner_creation.insert(build("DA100", agency_id="agency-south"), "Other-pass-4", repo)
     # Then each gets the next free candidate of its agency, and every claim names its learner
-    assert (first.username, second.username, third.username) == ("leeda100", "leeda1002", "leeda1003")
-    assert elsewhere.username == "leeda100"
-    assert repo.usernames[(AGENCY, "leeda1002")] == second.learner_id
-    assert repo.learners[(AGENCY, "B-A100")].username == "leeda1002"
+    assert (first.username, second.username, third.username) == ("leed100", "leed1002", "leed1003")
+    assert elsewhere.username == "leed100"
+    assert repo.usernames[(AGENCY, "leed1002")] == second.learner_id
+    assert repo.learners[(AGENCY, "B-A100")].username == "leed1002"
 
 
 def test_a_learner_exists_refusal_is_not_retried_under_other_usernames() -> None:

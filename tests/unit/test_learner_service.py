@@ -166,7 +166,7 @@ def test_an_active_doc_id_elsewhere_is_still_learner_exists(recorded: list[Audit
 
 def test_a_new_learner_is_created_with_a_username_and_outcome_created(recorded: list[AuditEntry]) -> None:
     created = learner_service.create_learner(ADMIN, new(password="Given-pass-1"), Repository())
-    assert created.outcome == "CREATED" and created.learner.username == "leeda100"
+    assert created.outcome == "CREATED" and created.learner.username == "leed100"
 
 
 # roster and search
