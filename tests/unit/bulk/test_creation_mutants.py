@@ -358,6 +358,9 @@ def test_a_failed_creation_reports_the_generated_passwords_of_the_rows_created(a
     failed = creation.fail_creation("u-gen")
     # Then the copy with passwords holds that learner's password, which opens the account
     assert failed is not None and failed.result_passwords_key == keys.result_passwords_key(FAC_A1, "u-gen")
+    assert failed.reason is not None and failed.reason.startswith(
+        "Creating the learners stopped after several attempts, with 1 of 2 rows done"
+    )  # a created row is done as much as a moved one
     assert failed.passwords_until is not None
     (row,) = _rows(failed.result_passwords_key)[1:]
     assert row[7] == "CREATED" and passwords.verify_password(
@@ -396,3 +399,34 @@ def _csv_of(rows: list[list[str]]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(rows)
     return out.getvalue().encode("utf-8")
+
+
+def test_a_repeated_or_refused_create_answers_for_its_own_row() -> None:
+    from tests.unit.learner_fakes import AGENCY as FAKE_AGENCY
+    from tests.unit.learner_fakes import FACILITY as FAKE_FACILITY
+    from tests.unit.learner_fakes import UNIT as FAKE_UNIT
+    from tests.unit.learner_fakes import Repository
+
+    # Given a row created once, and a row whose DOC ID another upload took since the check
+    repo = Repository()
+    upload = Upload(
+        upload_id="u-fake",
+        facility_id=FAKE_FACILITY,
+        agency_id=FAKE_AGENCY,
+        source="link",
+        object_key="incoming/x.csv",
+        status=S.CREATING,
+        created_at="2026-01-01T00:00:00+00:00",
+        created_by="maker",
+        expires_at="2026-01-02T00:00:00+00:00",
+        confirmed_by="confirmer",
+    )
+    row = PlanEntry(2, "r2", CREATE, "Z1", "Dee", "Lee", "01/02/1990", FAKE_UNIT, FAKE_FACILITY, FAKE_AGENCY)
+    first = creation.apply_entry(row, upload, {}, None, repo)
+    # When it is created again (a retried part), and the other row is created under another upload
+    again = creation.apply_entry(row, upload, {}, None, repo)
+    taken = creation.apply_entry(row, upload.model_copy(update={"upload_id": "u-other"}), {}, None, repo)
+    # Then each outcome is of its own row, so results.csv lists it
+    assert (first.row, again.row, taken.row) == (row, row, row)
+    assert (again.outcome, taken.outcome) == ("CREATED", "FAILED")
+    assert _rows_of(creation._csv("u-fake", [again, taken], None))[1][:3] == ["2", "r2", "Z1"]

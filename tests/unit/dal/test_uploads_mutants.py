@@ -157,8 +157,11 @@ def test_every_read_of_an_upload_is_consistent(reads: list[Any]) -> None:
     uploads.get_upload("u-read")
     uploads.transition("u-read", {S.VALIDATED}, S.EXPIRED, UploadChange(reason="late"))
     uploads.transition("u-read", {S.VALIDATED}, S.EXPIRED, UploadChange(reason="later"))
+    # And a part with audit entries is recorded (its upload read back after the transaction)
+    _insert("u-part", S.CREATING)
+    uploads.record_part("u-part", "0:0", {"created": 1}, True, _entries("u-part", range(2, 3)))
     # Then each read is strongly consistent: a read just after a write sees it
-    assert reads == [True, True]
+    assert reads == [True, True, True]
 
 
 # A refused transition that was the caller's own write (the SDK retried it after a lost response)
