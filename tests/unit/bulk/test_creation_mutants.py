@@ -430,3 +430,92 @@ def test_a_repeated_or_refused_create_answers_for_its_own_row() -> None:
     assert (first.row, again.row, taken.row) == (row, row, row)
     assert (again.outcome, taken.outcome) == ("CREATED", "FAILED")
     assert _rows_of(creation._csv("u-fake", [again, taken], None))[1][:3] == ["2", "r2", "Z1"]
+
+
+def _fake_world() -> tuple[Any, Upload]:
+    from tests.unit.learner_fakes import AGENCY as FAKE_AGENCY
+    from tests.unit.learner_fakes import FACILITY as FAKE_FACILITY
+    from tests.unit.learner_fakes import Repository
+
+    upload = Upload(
+        upload_id="u-fake",
+        facility_id=FAKE_FACILITY,
+        agency_id=FAKE_AGENCY,
+        source="link",
+        object_key="incoming/x.csv",
+        status=S.CREATING,
+        created_at="2026-01-01T00:00:00+00:00",
+        created_by="maker",
+        expires_at="2026-01-02T00:00:00+00:00",
+        confirmed_by="confirmer",
+        move_existing=True,
+    )
+    return Repository(), upload
+
+
+def _fake_row(action: str = CREATE, existing: ExistingLearner | None = None) -> PlanEntry:
+    from tests.unit.learner_fakes import AGENCY as FAKE_AGENCY
+    from tests.unit.learner_fakes import FACILITY as FAKE_FACILITY
+    from tests.unit.learner_fakes import UNIT as FAKE_UNIT
+
+    return PlanEntry(
+        5, "r5", action, "Y1", "Dee", "Lee", "01/02/1990", FAKE_UNIT, FAKE_FACILITY, FAKE_AGENCY, None, existing
+    )
+
+
+def test_a_row_of_a_facility_deactivated_since_the_check_fails_for_that_row() -> None:
+    from tests.unit.learner_fakes import FACILITY as FAKE_FACILITY
+    from tests.unit.learner_fakes import location
+
+    repo, upload = _fake_world()
+    repo.locations[FAKE_FACILITY] = location(FAKE_FACILITY, FAKE_FACILITY, active=False)
+    outcome = creation.apply_entry(_fake_row(), upload, {}, None, repo)
+    assert (outcome.row, outcome.outcome, outcome.message) == (
+        _fake_row(),
+        "FAILED",
+        f"Facility {FAKE_FACILITY} no longer takes learners",
+    )
+    assert repo.learners == {}
+
+
+def test_each_move_outcome_names_its_row_and_learner() -> None:
+    from tests.unit.learner_fakes import OTHER_FACILITY as FAKE_OTHER_FACILITY
+    from tests.unit.learner_fakes import OTHER_UNIT as FAKE_OTHER_UNIT
+    from tests.unit.learner_fakes import UNIT as FAKE_UNIT
+
+    repo, upload = _fake_world()
+    row = _fake_row(MOVE, ExistingLearner("id-Y1", FAKE_OTHER_UNIT, FAKE_OTHER_FACILITY))
+    # The learner gone since the check: the learner the plan saw is named
+    gone = creation.apply_entry(row, upload, {}, None, repo)
+    assert (gone.row, gone.outcome, gone.learner_id) == (row, "FAILED", "id-Y1")
+    # Already at the destination, but not moved by this upload (no history at all)
+    here = Learner(
+        learner_id="id-now",
+        agency_id=row.agency_id,
+        doc_id="Y1",
+        first_name="Dee",
+        last_name="Lee",
+        date_of_birth="01/02/1990",
+        location_id=FAKE_UNIT,
+        facility_id=row.facility_id,
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+        created_by="lake",
+    )
+    repo.learners[(row.agency_id, "Y1")] = here
+    already = creation.apply_entry(row, upload, {}, None, repo)
+    assert (already.row, already.outcome, already.learner_id, already.message) == (
+        row,
+        "FAILED",
+        "id-now",
+        "The learner is already at this location",
+    )
+    # Moved by this upload already (a retried part): MOVED again, naming the learner
+    repo.learners.clear()
+    seen = here.model_copy(
+        update={"agency_id": row.agency_id, "location_id": FAKE_OTHER_UNIT, "facility_id": FAKE_OTHER_FACILITY}
+    )
+    repo.learners[(row.agency_id, "Y1")] = seen
+    moved = creation.apply_entry(row, upload, {}, None, repo)
+    again = creation.apply_entry(row, upload, {}, None, repo)
+    assert (moved.row, moved.outcome, moved.learner_id) == (row, "MOVED", "id-now")
+    assert (again.row, again.outcome, again.learner_id) == (row, "MOVED", "id-now")
