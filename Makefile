@@ -63,7 +63,7 @@ bench: install
 	$(PY) -m bench.run
 
 mutation: install  ## mutmut over the core modules against their unit tests (slow: not in `make test`)
-	$(PY) -m tools.mutation
+	$(PY) -m tools.mutation $(MUTATION_ARGS)  # e.g. MUTATION_ARGS="--max-children 1" on a shared machine
 	$(PY) -m tools.named_bugs  # the four bugs of issue 21, each planted in a scratch copy, must fail their tests
 
 build: install  ## needs the AWS SAM CLI (kept out of .venv: it pins its own boto3/pydantic); no Docker, no python3.12
