@@ -52,6 +52,7 @@ def _existing(doc_id: str) -> Learner:
         facility_id=FAC_A2,
         created_at=datetime(2025, 1, 1, tzinfo=UTC),
         created_by="lake",
+        username=f"leed{doc_id.lower()}",
     )
     return learners.insert_learner(learner, passwords.hash_password("Old-pass-123"))
 
