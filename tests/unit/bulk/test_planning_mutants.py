@@ -126,7 +126,15 @@ def test_a_move_carries_the_learner_where_the_planner_saw_it_and_the_row_sealed(
         )
     ]
     assert sealer.calls == [("Given-pass-1", 7)]
-    assert planner.counts == {"rows": 1, "valid": 1, "invalid": 0, "toCreate": 0, "toMove": 1, "toReactivate": 0, "warnings": 0}
+    assert planner.counts == {
+        "rows": 1,
+        "valid": 1,
+        "invalid": 0,
+        "toCreate": 0,
+        "toMove": 1,
+        "toReactivate": 0,
+        "warnings": 0,
+    }
 
 
 def test_a_blank_password_is_not_sealed_and_an_invalid_rows_is_never_sealed() -> None:
@@ -152,7 +160,15 @@ def test_a_learner_already_at_this_facility_is_an_error_with_its_id_and_counted_
             severity="error",
         )
     ]
-    assert planner.counts == {"rows": 1, "valid": 0, "invalid": 1, "toCreate": 0, "toMove": 0, "toReactivate": 0, "warnings": 0}
+    assert planner.counts == {
+        "rows": 1,
+        "valid": 0,
+        "invalid": 1,
+        "toCreate": 0,
+        "toMove": 0,
+        "toReactivate": 0,
+        "warnings": 0,
+    }
 
 
 def test_a_rows_issues_come_errors_first_in_their_own_order_then_warnings() -> None:
@@ -173,12 +189,28 @@ def test_a_rows_issues_come_errors_first_in_their_own_order_then_warnings() -> N
     assert [(p.line, p.action) for p in planned if isinstance(p, PlanEntry)] == [(3, CREATE)]
     assert isinstance(planned[-1], PlanEntry)  # a row's entry comes after its issues
     # And each row with a warning is counted once, invalid or not
-    assert planner.counts == {"rows": 2, "valid": 1, "invalid": 1, "toCreate": 1, "toMove": 0, "toReactivate": 0, "warnings": 2}
+    assert planner.counts == {
+        "rows": 2,
+        "valid": 1,
+        "invalid": 1,
+        "toCreate": 1,
+        "toMove": 0,
+        "toReactivate": 0,
+        "warnings": 2,
+    }
 
 
 def test_a_row_with_only_errors_counts_no_warning() -> None:
     planner, _ = run([with_issues(2, "I1", "error", "error")], Lookup())
-    assert planner.counts == {"rows": 1, "valid": 0, "invalid": 1, "toCreate": 0, "toMove": 0, "toReactivate": 0, "warnings": 0}
+    assert planner.counts == {
+        "rows": 1,
+        "valid": 0,
+        "invalid": 1,
+        "toCreate": 0,
+        "toMove": 0,
+        "toReactivate": 0,
+        "warnings": 0,
+    }
 
 
 def test_lost_leading_zeros_are_looked_up_and_warned_about_with_the_stored_id() -> None:
@@ -202,7 +234,15 @@ def test_lost_leading_zeros_are_looked_up_and_warned_about_with_the_stored_id() 
         )
     ]
     assert [(p.doc_id, p.action) for p in planned if isinstance(p, PlanEntry)] == [("987654", CREATE), ("1234", CREATE)]
-    assert planner.counts == {"rows": 2, "valid": 2, "invalid": 0, "toCreate": 2, "toMove": 0, "toReactivate": 0, "warnings": 1}
+    assert planner.counts == {
+        "rows": 2,
+        "valid": 2,
+        "invalid": 0,
+        "toCreate": 2,
+        "toMove": 0,
+        "toReactivate": 0,
+        "warnings": 1,
+    }
 
 
 def test_zeros_are_restored_only_for_short_all_digit_valid_ids_and_only_warned_when_they_find_someone() -> None:
@@ -236,7 +276,15 @@ def test_a_short_id_that_is_itself_a_learner_is_planned_for_it_without_a_warning
 
 def test_the_counts_start_at_zero_and_cover_every_plan_count() -> None:
     planner = Planner(Lookup(), Sealer())
-    assert planner.counts == {"rows": 0, "valid": 0, "invalid": 0, "toCreate": 0, "toMove": 0, "toReactivate": 0, "warnings": 0}
+    assert planner.counts == {
+        "rows": 0,
+        "valid": 0,
+        "invalid": 0,
+        "toCreate": 0,
+        "toMove": 0,
+        "toReactivate": 0,
+        "warnings": 0,
+    }
     assert (planner.window, planner.window_valid) == ([], 0)
 
 

@@ -128,7 +128,15 @@ def test_every_field_a_transition_writes_is_read_back(aws: Any) -> None:
         "utf-8",
         "reports/e.csv",
     )
-    assert stored.counts == {"rows": 3, "valid": 2, "created": 0, "moved": 0, "reactivated": 0, "skipped": 0, "failed": 0}
+    assert stored.counts == {
+        "rows": 3,
+        "valid": 2,
+        "created": 0,
+        "moved": 0,
+        "reactivated": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     assert stored.errors == [{"line": 2, "code": "REQUIRED", "field": "docID"}]
     assert stored.warnings == [{"line": 3, "code": "DOC_ID_LEADING_ZEROS"}]
     assert (stored.chunks_total, stored.chunks_done, stored.data_key) == (4, 0, "ciphertext")
