@@ -185,3 +185,26 @@ def test_given_repeated_ids_then_one_card_each(roster, directory) -> None:
     learner_id = roster["li"].learner_id
     text = _text(card_service.learner_cards(directory["ridge"], FAC_A1, [learner_id, learner_id]))
     assert text.count("zhangl1003") == 1
+
+
+def test_given_more_cards_than_are_read_one_by_one_then_every_learner_comes_once_even_one_the_roster_lacks(
+    directory,
+) -> None:
+    # Given more learners of Ridge than card_service reads one by one, one of them stored before rosters (not in the
+    # roster index: it has no roster keys yet) and one learner of Lake
+    many = [
+        _learner(f"B{n:04d}", "Bo", f"Reed{chr(97 + n % 26)}", UNIT_A1, FAC_A1, f"reedb{n:04d}")
+        for n in range(card_service.ROSTER_READ_FROM + 5)
+    ]
+    from intake.dal.tables import LearnerItem
+
+    LearnerItem(agencyId=AGENCY_A, docId="B0000").update(actions=[LearnerItem.roster.remove()])
+    lake = _learner("C0001", "Cy", "Lake", UNIT_A2, FAC_A2, "lakec0001")
+    # When cards are printed for all of them
+    text = _text(card_service.learner_cards(directory["ridge"], FAC_A1, [one.learner_id for one in many]))
+    # Then each has its card, the one outside the roster index included
+    assert sorted(re.findall(r"Username +(\S+)", text)) == sorted(one.username for one in many)
+    # And a learner of another facility among many is still refused, naming no id
+    with pytest.raises(NotFound) as refused:
+        card_service.learner_cards(directory["ridge"], FAC_A1, [*(one.learner_id for one in many), lake.learner_id])
+    assert lake.learner_id not in str(refused.value)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from intake import audit, authz, cards, learner_service
 from intake.dal import directory
 from intake.dal import learners as learner_store
-from intake.domain import Learner, StaffMember
+from intake.domain import Learner, LearnerStatus, StaffMember
 from intake.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from intake.facility_service import get_facility
 from intake.observability import logger, metrics, tracer
 
 MAX_CARDS = 500
+# From this many cards on, the facility's roster is read whole (a few Queries) rather than each learner by id (two
+# requests each): 50 learners by id cost about as much as a 1,000-learner roster.
+ROSTER_READ_FROM = 50
 
 
 def _requested(learner_ids: list[str]) -> list[str]:
@@ -23,8 +26,17 @@ def _requested(learner_ids: list[str]) -> list[str]:
 
 
 def _facility_learners(requestor: StaffMember, facility_id: str, learner_ids: list[str]) -> list[Learner]:
-    """The learners, each of this facility and visible to the requestor; NotFound naming only how many are not."""
-    found = [learner_store.get_by_id(learner_id) for learner_id in learner_ids]
+    """The learners, each of this facility and visible to the requestor; NotFound naming only how many are not.
+
+    Many are read from the facility's roster in a few Queries; a learner the index does not show (not yet there, or
+    not yet migrated) is looked up by id, as a few are."""
+    roster: dict[str, Learner] = {}
+    if len(learner_ids) > ROSTER_READ_FROM:
+        roster = {
+            learner.learner_id: learner
+            for learner in learner_store.whole_roster(facility_id, (LearnerStatus.ACTIVE, LearnerStatus.INACTIVE))
+        }
+    found = [roster.get(learner_id) or learner_store.get_by_id(learner_id) for learner_id in learner_ids]
     missing = sum(
         1
         for learner in found

@@ -647,3 +647,19 @@ def test_a_page_of_50_of_5000_is_one_request_and_each_search_at_most_three(aws):
     assert counts["jose smi"][0] == 3 and counts["jose smi"][1] > 0
     assert counts["user0012"][0] == 2
     assert all(count <= 3 for count, _ in counts.values())
+
+
+def test_a_whole_roster_is_every_learner_of_the_facility_of_those_statuses_in_few_requests(aws):
+    # Given 120 active learners at ridge, 30 inactive, and one at lake
+    _many(120)
+    with LearnerItem.batch_write() as batch:
+        for i in range(30):
+            batch.save(learners._item(_learner(f"X{i:03d}", f"LX-{i}", status=LearnerStatus.INACTIVE), "h"))
+    learners.insert_learner(_learner("Z999", "LZ", location_id=LAKE_B.location_id, facility_id="fac-lake"), "h")
+    # When the whole roster is read, and then only its active part
+    every = list(learners.whole_roster("fac-ridge", (LearnerStatus.ACTIVE, LearnerStatus.INACTIVE)))
+    active = list(learners.whole_roster("fac-ridge", (LearnerStatus.ACTIVE,)))
+    # Then each learner of those statuses comes once, none of another facility, and no hash is read
+    assert len(every) == 150 and len({one.learner_id for one in every}) == 150
+    assert {one.facility_id for one in every} == {"fac-ridge"} and "LZ" not in {one.learner_id for one in every}
+    assert len(active) == 120 and {one.status for one in active} == {LearnerStatus.ACTIVE}

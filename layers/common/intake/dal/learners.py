@@ -499,6 +499,16 @@ def list_roster(
     return learners, _encode_cursor(following) if more else None
 
 
+def whole_roster(facility_id: str, statuses: tuple[LearnerStatus, ...]) -> Iterator[Learner]:
+    """Every learner of the facility with these statuses, from the roster index in pages of up to 1 MB (a few
+    Queries for a whole facility, against one look-up per learner by id). Eventually consistent, as every index."""
+    bind_tables()
+    for status in dict.fromkeys(statuses):
+        with storage_call("read the facility's learners"):
+            items = list(LearnerItem.by_roster_name.query(roster_of(facility_id, status)))
+        yield from (_learner(item) for item in items)
+
+
 def _search_queries(nq: str) -> Iterator[tuple[Any, str, Condition | None]]:
     """(index, prefix, filter) of each Query of a search for nq (a search key)."""
     if any(char.isdigit() for char in nq):
