@@ -3,7 +3,6 @@ deactivate and reactivate, reset passwords. Every change is audited by ids and r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,8 +40,6 @@ STATUS_FILTERS: dict[str, tuple[LearnerStatus, ...]] = {
     "INACTIVE": (LearnerStatus.INACTIVE,),
     "ALL": (LearnerStatus.ACTIVE, LearnerStatus.INACTIVE),
 }
-# argon2 releases the GIL: a few threads hash a selection's new passwords on every core the Lambda has.
-HASH_THREADS = max(1, min(4, os.cpu_count() or 1))
 SELECTION_THREADS = 8  # a selection's reads and writes wait on DynamoDB, not the CPU
 
 Outcome = Literal["CREATED", "REACTIVATED"]
@@ -472,7 +469,7 @@ def new_passwords(
     requestor: StaffMember, learners: Sequence[Learner], repository: LearnerRepository = STORE
 ) -> dict[str, str]:
     """New generated passwords for learners the requestor may change (all checked before any is written), by
-    learner id: hashed in a few threads, then stored one write each and audited together. For the cards."""
+    learner id: hashed, then stored one write each and audited together. For the cards."""
     for learner in learners:
         authz.require_learner_write(requestor, learner)
     facilities: dict[str, Location | None] = {}
@@ -487,8 +484,9 @@ def new_passwords(
         for learner in learners
     }
     chosen = list({learner.learner_id: learner for learner in learners}.values())
-    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
-        hashes = list(pool.map(passwords.hash_password, (made[learner.learner_id] for learner in chosen)))
+    # One after another: Argon2id takes 19 MiB per hash, and hashes run side by side on threads cost more CPU each
+    # (measured by `make bench`'s cards figure), while a Lambda of the API's size has one vCPU to spread them over.
+    hashes = [passwords.hash_password(made[learner.learner_id]) for learner in chosen]
     entries: list[AuditEntry] = []
     now = clock.utc_now()
     for learner, password_hash in zip(chosen, hashes, strict=True):
