@@ -47,6 +47,23 @@ ACCEPTED: dict[tuple[str, str], str] = {
         "none, a SystemAdmin no agency) and real agencies and facilities (state), beyond JSON Schema without oneOf"
     ),
     ("ST202", "POST /staff/{username}/scope"): "the same cross-field grant rules as POST /staff",
+    ("ST202", "GET /facilities/{facilityId}/learners"): (
+        "`cursor` is opaque (only a nextCursor this facility's list gave, for the same status, is accepted: state); "
+        "`locationId` must be a housing unit of this facility (state); `q` must keep a letter or digit once accents, "
+        "case and punctuation are dropped (intake.rules.search_key, Unicode-aware: beyond a portable JSON Schema regex)"
+    ),
+    ("ST202", "PATCH /learners/{learnerId}"): (
+        "the same intake.rules as POST /learners for names and the date of birth (a real, past date: today is state), "
+        "and a locationId of the learner's own facility (state)"
+    ),
+    ("ST202", "POST /learners/{learnerId}/move"): (
+        "the destination must exist in the learner's agency, be active, in the requestor's scope and not where the "
+        "learner already is (state)"
+    ),
+    ("ST202", "POST /facilities/{facilityId}/settings"): (
+        "maxUploadBytes and maxUploadRows are capped by the deployment's own system limits (settings of the stack, "
+        "shown in the GET answer), and a password rule's blankFormat must meet the rule it is part of"
+    ),
     ("ST202", "GET /facilities/{facilityId}/uploads"): (
         "`cursor` is opaque: only a nextCursor this facility's list gave is accepted (state); any other is a 400"
     ),

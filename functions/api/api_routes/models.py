@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     ConfigDict,
@@ -12,6 +12,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from intake.admin_models import NAME_MAX, AdminFacilityOut, FacilitySettingsOut, LocationOut
 from intake.domain import (
@@ -27,7 +28,7 @@ from intake.domain import (
 
 # The most learners one selection (status change, cards) may name: the staff page's "select all" of a few pages.
 SELECTION_MAX = 500
-LearnerId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+LearnerId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"\S")]  # not blank
 
 
 class SparseBody(BodyModel):
@@ -74,17 +75,32 @@ class CreatedLearnerResponse(SparseBody):
     generatedPassword: str | None = Field(default=None, description="Only when no password was given; shown once")
 
 
+def _at_least_one_change(schema: dict[str, Any]) -> None:
+    """A PATCH body's schema: at least one property, each a value (no null default to send)."""
+    schema["minProperties"] = 1
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+
+
 class EditLearnerRequest(BodyModel):
     """PATCH /learners/{learnerId}: the fields to change (at least one); absent fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says what the validators below hold: at least one field, each a string (null is not a change).
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_at_least_one_change)
 
-    firstName: str | None = Field(default=None, min_length=1, max_length=200)
-    lastName: str | None = Field(default=None, min_length=1, max_length=200)
-    dateOfBirth: str | None = Field(default=None, min_length=1, max_length=40, description="MM/DD/YYYY")
-    locationId: str | None = Field(
+    firstName: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
+    lastName: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
+    dateOfBirth: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=40, description="MM/DD/YYYY")
+    locationId: str | SkipJsonSchema[None] = Field(
         default=None, min_length=1, max_length=100, description="A housing unit of the learner's own facility"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(value is None for value in data.values()):
+            raise ValueError("null is not a value: leave out the fields that do not change")
+        return data
 
     @model_validator(mode="after")
     def _something_to_change(self) -> EditLearnerRequest:
@@ -104,7 +120,7 @@ class SetStatusesRequest(BodyModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    learnerIds: list[LearnerId] = Field(min_length=1, max_length=SELECTION_MAX)
+    learnerIds: list[LearnerId] = Field(min_length=1, max_length=SELECTION_MAX, json_schema_extra={"uniqueItems": True})
     status: LearnerStatus
 
     @model_validator(mode="after")
@@ -144,7 +160,7 @@ class LearnerCardsRequest(BodyModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    learnerIds: list[LearnerId] = Field(min_length=1, max_length=SELECTION_MAX)
+    learnerIds: list[LearnerId] = Field(min_length=1, max_length=SELECTION_MAX, json_schema_extra={"uniqueItems": True})
     resetPasswords: bool = Field(
         default=False, description="Give each learner a new generated password, printed on its card and nowhere else"
     )
