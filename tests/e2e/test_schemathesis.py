@@ -104,6 +104,8 @@ def _run(stack: dict[str, Any], token: str, report: Path) -> dict[str, Any]:
     assert report.exists(), f"schemathesis wrote no report ({result.returncode}):\n{result.stdout[-4000:]}"
     parsed: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
     parsed["_output"] = result.stdout[-8000:]
+    if os.environ.get("ST_DEBUG"):
+        Path("/tmp/st_full.txt").write_text(result.stdout)
     return parsed
 
 

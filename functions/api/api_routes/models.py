@@ -28,7 +28,9 @@ from intake.domain import (
 
 # The most learners one selection (status change, cards) may name: the staff page's "select all" of a few pages.
 SELECTION_MAX = 500
-LearnerId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"\S")]  # not blank
+LearnerId = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"[^ \t\n\r\f\v]")
+]  # not blank (intake.rules.ID_SPACE)
 
 
 class SparseBody(BodyModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intake import audit, authz, cards, learner_service
+from intake import audit, authz, cards, learner_service, rules
 from intake.dal import directory
 from intake.dal import learners as learner_store
 from intake.domain import Learner, LearnerStatus, StaffMember
@@ -17,7 +17,7 @@ ROSTER_READ_FROM = 50
 
 
 def _requested(learner_ids: list[str]) -> list[str]:
-    ids = list(dict.fromkeys(learner_id.strip() for learner_id in learner_ids))
+    ids = list(dict.fromkeys(learner_id.strip(rules.ID_SPACE) for learner_id in learner_ids))
     if not 1 <= len(ids) <= MAX_CARDS or not all(ids):
         raise ValidationFailed(
             [FieldError("learnerIds", "INVALID_VALUE", f"learnerIds holds 1 to {MAX_CARDS} learner ids")]

@@ -33,6 +33,9 @@ _TWO_DIGIT_YEAR = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2})")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DATE_AND_TIME = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?", re.IGNORECASE)
 _SERIAL = re.compile(r"\d{4,5}(?:\.0+)?")
+# The spaces trimmed off an id a client sends (ASCII only, as the OpenAPI pattern of an id says: every regex dialect
+# agrees on these, not on Unicode's).
+ID_SPACE = " \t\n\r\f\v"
 _SPACES = re.compile(r"\s+")
 _NAME_PUNCTUATION = frozenset(" '-.’")
 _EXCEL_EPOCH = date(1899, 12, 30)
