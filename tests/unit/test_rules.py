@@ -317,3 +317,11 @@ def test_a_search_key_is_lowercase_ascii_letters_and_digits_and_stable(text: str
     assert re.fullmatch(r"[a-z0-9]*", key)
     assert rules.search_key(key) == key
     assert rules.search_key(text.upper()) == rules.search_key(text.lower()) or not text.isascii()
+
+
+def test_a_selection_of_ids_is_trimmed_of_ascii_spaces_only_and_keeps_its_first_order_without_repeats() -> None:
+    # Given ids as a client sends them: padded, repeated, one with a Unicode space inside its value
+    sent = [" b ", "a", "b", "\u00a0c", "\tc\n"]
+    # When they are read as a selection
+    # Then ASCII whitespace is trimmed, repeats dropped in the order first sent, and Unicode spaces kept
+    assert rules.selection_ids(sent) == ["b", "a", "\u00a0c", "c"]

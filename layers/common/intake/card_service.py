@@ -10,14 +10,14 @@ from intake.errors import FieldError, NotFound, PermissionDenied, ValidationFail
 from intake.facility_service import get_facility
 from intake.observability import logger, metrics, tracer
 
-MAX_CARDS = 500
+MAX_CARDS = learner_service.SELECTION_MAX  # one request prints as many as a selection holds
 # From this many cards on, the facility's roster is read whole (a few Queries) rather than each learner by id (two
 # requests each): 50 learners by id cost about as much as a 1,000-learner roster.
 ROSTER_READ_FROM = 50
 
 
 def _requested(learner_ids: list[str]) -> list[str]:
-    ids = list(dict.fromkeys(learner_id.strip(rules.ID_SPACE) for learner_id in learner_ids))
+    ids = rules.selection_ids(learner_ids)
     if not 1 <= len(ids) <= MAX_CARDS or not all(ids):
         raise ValidationFailed(
             [FieldError("learnerIds", "INVALID_VALUE", f"learnerIds holds 1 to {MAX_CARDS} learner ids")]

@@ -390,7 +390,7 @@ def set_statuses(
     facility = _facility(requestor, facility_id, repository)
     if not authz.can_write_location(requestor, facility):
         raise PermissionDenied("Requestor does not have permission to change this facility's learners")
-    ids = list(dict.fromkeys(learner_id.strip(rules.ID_SPACE) for learner_id in learner_ids))
+    ids = rules.selection_ids(learner_ids)
     if not 1 <= len(learner_ids) <= SELECTION_MAX:
         raise ValidationFailed(
             [FieldError("learnerIds", "INVALID_VALUE", f"learnerIds must hold 1 to {SELECTION_MAX} ids")]

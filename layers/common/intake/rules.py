@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from intake.errors import FieldError
@@ -206,3 +206,8 @@ def username_candidates(first_name: str, last_name: str, doc_id: str) -> Iterato
     for n in itertools.count(2):
         suffix = str(n)
         yield base[: USERNAME_MAX - len(suffix)] + suffix
+
+
+def selection_ids(ids: Iterable[str]) -> list[str]:
+    """A selection of ids as a client sent it: each trimmed of ID_SPACE, repeats dropped, in the order sent."""
+    return list(dict.fromkeys(one.strip(ID_SPACE) for one in ids))
