@@ -97,3 +97,34 @@ class UsernameTaken(IntakeError):
     def __init__(self, username: str) -> None:
         super().__init__("This username is already taken in the agency")
         self.username = username
+
+
+class InvalidCredentials(IntakeError):
+    """A learner sign-in with an unknown username or a wrong password: one answer for both (never says which)."""
+
+    code = "INVALID_CREDENTIALS"
+
+    def __init__(self) -> None:
+        super().__init__("The username or password is not right")
+
+
+class AccountDisabled(IntakeError):
+    """A correct password for an inactive learner, or for a facility whose learnerAccess is OFF."""
+
+    code = "ACCOUNT_DISABLED"
+
+    def __init__(self) -> None:
+        super().__init__("This account cannot sign in now: ask a staff member")
+
+
+class LockedOut(IntakeError):
+    """Too many failed sign-ins in a row for one (agency, username): refused, unchecked, until `retry_after` seconds."""
+
+    code = "LOCKED_OUT"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed sign-ins: wait and try again")
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, Any]:
+        return {"retryAfter": self.retry_after}

@@ -23,6 +23,7 @@ class Settings(BaseModel):
     uploads_table: str = Field(default="intake-uploads", alias="UPLOADS_TABLE")
     idempotency_table: str = Field(default="intake-idempotency", alias="IDEMPOTENCY_TABLE")
     audit_table: str = Field(default="intake-audit", alias="AUDIT_TABLE")
+    sign_in_attempts_table: str = Field(default="intake-sign-in-attempts", alias="SIGN_IN_ATTEMPTS_TABLE")
     uploads_bucket: str = Field(default="intake-uploads", alias="UPLOADS_BUCKET")
     creation_queue_url: str = Field(default="", alias="CREATION_QUEUE_URL")
     reports_kms_key_id: str = Field(default="", alias="REPORTS_KMS_KEY_ID")
@@ -34,6 +35,13 @@ class Settings(BaseModel):
     )
     # template.yaml's StaffMfa: ADMINS_REQUIRED refuses SystemAdmin and AgencyAdmin logins without an authenticator
     staff_mfa: Literal["OFF", "OPTIONAL", "ADMINS_REQUIRED"] = Field(default="OPTIONAL", alias="STAFF_MFA")
+    # the tablet platform's app client (client-credentials grant, scope intake/learner-sign-ins): the only client
+    # whose access tokens POST /learner-sign-ins takes
+    tablet_client_id: str = Field(default="", alias="TABLET_CLIENT_ID")
+    # the first lockout's wait after 5 failed learner sign-ins in a row; it doubles with each further failure, to 900
+    learner_lockout_seconds: int = Field(default=60, gt=0, le=900, alias="LEARNER_LOCKOUT_SECONDS")
+    # how long one sandbox trusts a facility's learnerAccess switch it read (a change made through it applies at once)
+    learner_access_cache_seconds: float = Field(default=30.0, ge=0, le=300, alias="LEARNER_ACCESS_CACHE_SECONDS")
     aws_endpoint_url: str = Field(default="", alias="AWS_ENDPOINT_URL")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, alias="MAX_UPLOAD_BYTES")
     max_upload_rows: int = Field(default=200_000, gt=0, alias="MAX_UPLOAD_ROWS")
