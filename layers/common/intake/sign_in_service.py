@@ -51,7 +51,7 @@ def sign_in(agency_id: str, login: str, password: str, client_id: str) -> Learne
     until = rules.locked_until(look.failures, look.last_failure_at, base)
     if until is not None and until > now:
         failures, at = sign_ins.record_failure(agency_id, look.login_key, now)
-        wait = (rules.locked_until(failures, at, base) or at) - now
+        wait = (rules.locked_until(failures, at, base) or at) - at  # from this failure (stored to the millisecond)
         _failed(audit.LEARNER_LOCKED_OUT, "LOCKED_OUT", agency_id, learner, failures, client_id)
         raise LockedOut(max(1, math.ceil(wait)))
 
