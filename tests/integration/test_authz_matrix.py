@@ -604,7 +604,7 @@ def _call(method: str, path: str, user: str | None, body: Any = None, query: Any
     event.update(httpMethod=method, path=path, queryStringParameters=query)
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
     event["requestContext"]["httpMethod"] = method
-    event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user}} if user else {}
+    event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user, "token_use": "id"}} if user else {}
     event["body"] = json.dumps(body) if body is not None else None
     response = api_handler.lambda_handler(event, context)
     headers = dict(response.get("headers") or {})
