@@ -220,9 +220,9 @@ def _print_instructions(state: dict[str, Any], state_file: Path) -> None:
             "Tablet platform (client credentials; secret in the state file's tabletClient):",
             f"  TABLET=$(curl -s -u {tablet['clientId']}:{tablet['clientSecret']} -d grant_type=client_credentials "
             f"-d scope={tablet['scope']} {tablet['tokenUrl']} | python3 -c 'import json,sys; "
-            "print(json.load(sys.stdin)[\"access_token\"])')",
+            'print(json.load(sys.stdin)["access_token"])\')',
             f'  curl -s -H "Authorization: Bearer $TABLET" -H "Content-Type: application/json" -d '
-            f"'{{\"agencyId\": \"...\", \"username\": \"...\", \"password\": \"...\"}}' "
+            f'\'{{"agencyId": "...", "username": "...", "password": "..."}}\' '
             f"{state['apiUrl']}/learner-sign-ins",
         ]
     print("\n".join(lines), flush=True)

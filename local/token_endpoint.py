@@ -30,7 +30,11 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 def _answer(status: int, body: dict[str, Any]) -> Answer:
-    headers = [("Content-Type", "application/json;charset=UTF-8"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+    headers = [
+        ("Content-Type", "application/json;charset=UTF-8"),
+        ("Cache-Control", "no-store"),
+        ("Pragma", "no-cache"),
+    ]
     return status, headers, json.dumps(body).encode()
 
 

@@ -169,7 +169,9 @@ def call_api(aws: Any, lambda_context: FakeLambdaContext):
         event["httpMethod"] = method
         event["path"] = path
         event["requestContext"]["httpMethod"] = method
-        event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user, "token_use": "id"}} if user else {}
+        event["requestContext"]["authorizer"] = (
+            {"claims": {"cognito:username": user, "token_use": "id"}} if user else {}
+        )
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
         event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)

@@ -127,7 +127,9 @@ def test_a_token_of_another_app_client_is_401(
 def _tablet_token(stack: Stack, **form: str) -> requests.Response:
     tablet = stack["tabletClient"]
     data = {"grant_type": "client_credentials", "scope": tablet["scope"], **form}
-    return requests.post(tablet["tokenUrl"], auth=(tablet["clientId"], tablet["clientSecret"]), data=data, timeout=TIMEOUT)
+    return requests.post(
+        tablet["tokenUrl"], auth=(tablet["clientId"], tablet["clientSecret"]), data=data, timeout=TIMEOUT
+    )
 
 
 def test_the_state_files_tablet_client_gets_a_token_from_its_token_url(local_stack: Stack) -> None:

@@ -56,7 +56,9 @@ def stack() -> Iterator[Stack]:
             patch.setenv(name, value)
         cognito = boto3.client("cognito-idp", region_name=REGION)
         cognito.admin_create_user(UserPoolId=pool.pool_id, Username=STAFF, MessageAction="SUPPRESS")
-        cognito.admin_set_user_password(UserPoolId=pool.pool_id, Username=STAFF, Password=STAFF_PASSWORD, Permanent=True)
+        cognito.admin_set_user_password(
+            UserPoolId=pool.pool_id, Username=STAFF, Password=STAFF_PASSWORD, Permanent=True
+        )
         api = LocalApi(
             routes=api_routes(API_FUNCTION_ID, resources.template_path),
             verifier=TokenVerifier(endpoint, REGION, pool.pool_id, pool.client_id),
@@ -118,7 +120,9 @@ def test_given_the_tablet_clients_secret_then_an_access_token_the_scoped_route_t
     pool = stack.pool
     # Given the tablet client's id and secret in HTTP Basic, as Cognito's token endpoint takes them
     status, body = _token_request(
-        stack, {"grant_type": "client_credentials", "scope": SCOPE}, _basic(pool.tablet_client_id, pool.tablet_client_secret)
+        stack,
+        {"grant_type": "client_credentials", "scope": SCOPE},
+        _basic(pool.tablet_client_id, pool.tablet_client_secret),
     )
     # Then Cognito's answer: a bearer access token valid for the client's 60 minutes
     assert status == 200
@@ -140,7 +144,11 @@ def test_given_the_tablet_clients_secret_then_an_access_token_the_scoped_route_t
 
 def test_the_client_may_send_its_secret_in_the_form_and_leave_the_scope_out(stack: Stack) -> None:
     pool = stack.pool
-    form = {"grant_type": "client_credentials", "client_id": pool.tablet_client_id, "client_secret": pool.tablet_client_secret}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": pool.tablet_client_id,
+        "client_secret": pool.tablet_client_secret,
+    }
     status, body = _token_request(stack, form)
     assert status == 200
     # (no scope asked: all of the client's allowed scopes, as Cognito grants)
@@ -153,11 +161,31 @@ def test_the_client_may_send_its_secret_in_the_form_and_leave_the_scope_out(stac
         ("a wrong secret", {"grant_type": "client_credentials"}, ("tablet", "wrong"), "invalid_client"),
         ("an unknown client", {"grant_type": "client_credentials"}, ("nobody", "x"), "invalid_client"),
         ("no credentials", {"grant_type": "client_credentials"}, None, "invalid_client"),
-        ("another grant", {"grant_type": "password", "username": "u", "password": "p"}, ("tablet", None), "unsupported_grant_type"),
+        (
+            "another grant",
+            {"grant_type": "password", "username": "u", "password": "p"},
+            ("tablet", None),
+            "unsupported_grant_type",
+        ),
         ("no grant", {"scope": SCOPE}, ("tablet", None), "invalid_request"),
-        ("an unknown scope", {"grant_type": "client_credentials", "scope": "intake/admin"}, ("tablet", None), "invalid_scope"),
-        ("one scope too many", {"grant_type": "client_credentials", "scope": f"{SCOPE} openid"}, ("tablet", None), "invalid_scope"),
-        ("the staff client (no secret, no such flow)", {"grant_type": "client_credentials"}, ("staff", ""), "invalid_client"),
+        (
+            "an unknown scope",
+            {"grant_type": "client_credentials", "scope": "intake/admin"},
+            ("tablet", None),
+            "invalid_scope",
+        ),
+        (
+            "one scope too many",
+            {"grant_type": "client_credentials", "scope": f"{SCOPE} openid"},
+            ("tablet", None),
+            "invalid_scope",
+        ),
+        (
+            "the staff client (no secret, no such flow)",
+            {"grant_type": "client_credentials"},
+            ("staff", ""),
+            "invalid_client",
+        ),
     ],
 )
 def test_given_a_request_cognito_refuses_then_its_400_error(
@@ -197,7 +225,9 @@ def test_given_a_staff_id_token_on_the_scoped_route_then_the_gateway_answers_403
 
 
 def test_given_no_token_on_the_scoped_route_then_401(stack: Stack) -> None:
-    status, _, body = stack.api.respond("POST", "/learner-sign-ins", [("Content-Type", "application/json")], b"{}", "::1")
+    status, _, body = stack.api.respond(
+        "POST", "/learner-sign-ins", [("Content-Type", "application/json")], b"{}", "::1"
+    )
     assert (status, json.loads(body)["code"]) == (401, "UNAUTHENTICATED")
 
 
@@ -243,8 +273,10 @@ def test_given_the_tablet_token_on_a_staff_route_then_the_function_answers_403(s
     # Given the tablet client's access token (which the local gateway passes on an unscoped route)
     token = _tablet_token(stack)
     # When it calls GET /learners, a staff route
-    status, _, body = stack.api.respond("GET", "/learners?docId=12345", [("Authorization", f"Bearer {token}")], b"", "::1")
-    # Then the function refuses it: 403 PERMISSION_DENIED (deployed, API Gateway answers 401 before it: docs/security.md)
+    status, _, body = stack.api.respond(
+        "GET", "/learners?docId=12345", [("Authorization", f"Bearer {token}")], b"", "::1"
+    )
+    # Then the function refuses it: 403 PERMISSION_DENIED (deployed, API Gateway answers 401 first: docs/security.md)
     answer = json.loads(body)
     assert (status, answer["code"]) == (403, "PERMISSION_DENIED")
     assert "machine client" in answer["message"]

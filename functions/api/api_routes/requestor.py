@@ -14,8 +14,8 @@ from intake.settings import get_settings
 from intake.staff_service import resolve_requestor
 
 LEARNER_SIGN_IN_SCOPE = "intake/learner-sign-ins"
-MACHINE_TOKEN_REFUSED = "A machine client's token is not accepted here: staff sign in with their own ID token"
-STAFF_TOKEN_REFUSED = (
+MACHINE_CLIENT_REFUSED = "A machine client's token is not accepted here: staff sign in with their own ID token"
+NOT_THE_TABLET_CLIENT = (
     "Only the tablet platform signs learners in: send its access token (client credentials, scope "
     f"{LEARNER_SIGN_IN_SCOPE})"
 )
@@ -31,7 +31,7 @@ def current_requestor(router: Router) -> StaffMember:
     """The staff member behind the ID token of the current request; a machine client's access token is refused."""
     claims = _claims(router)
     if claims and claims.get("token_use") != "id":
-        raise PermissionDenied(MACHINE_TOKEN_REFUSED)
+        raise PermissionDenied(MACHINE_CLIENT_REFUSED)
     return resolve_requestor(claims.get("cognito:username"))
 
 
@@ -46,7 +46,7 @@ def machine_client_id(router: Router) -> str:
     """The tablet client's id, when the request carries its access token with the sign-in scope; else 401/403."""
     claims = _claims(router)
     if not claims:
-        raise Unauthenticated(STAFF_TOKEN_REFUSED)
+        raise Unauthenticated(NOT_THE_TABLET_CLIENT)
     client_id = str(claims.get("client_id") or "")
     tablet = get_settings().tablet_client_id
     if (
@@ -55,5 +55,5 @@ def machine_client_id(router: Router) -> str:
         or not tablet
         or client_id != tablet
     ):
-        raise PermissionDenied(STAFF_TOKEN_REFUSED)
+        raise PermissionDenied(NOT_THE_TABLET_CLIENT)
     return client_id

@@ -87,8 +87,18 @@ def test_given_no_tablet_client_configured_then_even_its_claims_are_refused(
     [
         ("GET", "/learners", None, {"docId": "12345"}),
         ("GET", "/facilities", None, None),
-        ("POST", "/learners", {"docId": "555", "firstName": "A", "lastName": "B", "dateOfBirth": "01/02/1990",
-                               "locationId": "unit-ridge-a"}, None),
+        (
+            "POST",
+            "/learners",
+            {
+                "docId": "555",
+                "firstName": "A",
+                "lastName": "B",
+                "dateOfBirth": "01/02/1990",
+                "locationId": "unit-ridge-a",
+            },
+            None,
+        ),
     ],
 )
 def test_given_the_tablet_clients_token_on_a_staff_route_then_403(
@@ -107,7 +117,9 @@ def test_given_the_tablet_clients_token_on_a_staff_route_then_403(
     assert learners["Items"] == []
 
 
-def test_given_a_staff_id_token_then_staff_routes_still_answer(tablet: str, directory: Any, lambda_context: Any) -> None:
+def test_given_a_staff_id_token_then_staff_routes_still_answer(
+    tablet: str, directory: Any, lambda_context: Any
+) -> None:
     status, body, _ = call(api_event("GET", "/facilities", staff_id_claims("sys")), lambda_context)
     assert status == 200 and body["facilities"]
 
