@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -515,29 +516,35 @@ class SystemAdminInvite(_Invite, SystemAdminGrant):
     pass
 
 
-_GRANTS = TypeAdapter(
-    Annotated[EducatorGrant | FacilityAdminGrant | AgencyAdminGrant | SystemAdminGrant, Field(discriminator="role")]
-)
-_INVITES = TypeAdapter(
-    Annotated[EducatorInvite | FacilityAdminInvite | AgencyAdminInvite | SystemAdminInvite, Field(discriminator="role")]
-)
+StaffGrant = Annotated[
+    EducatorGrant | FacilityAdminGrant | AgencyAdminGrant | SystemAdminGrant, Field(discriminator="role")
+]
+StaffInvite = Annotated[
+    EducatorInvite | FacilityAdminInvite | AgencyAdminInvite | SystemAdminInvite, Field(discriminator="role")
+]
+
+
+@cache
+def _one_body_per_role(union: Any) -> core_schema.CoreSchema:
+    """The union's core schema, built when a document is first generated (not at import)."""
+    return TypeAdapter(union).core_schema
 
 
 class InviteStaffRequest(admin_models.InviteStaffRequest):
-    """POST /staff: admin_models' body, documented as one body per role (see _INVITES)."""
+    """POST /staff: admin_models' body, documented as one body per role (StaffInvite)."""
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return handler(_INVITES.core_schema)
+        return handler(_one_body_per_role(StaffInvite))
 
 
 class ChangeStaffRequest(admin_models.ChangeStaffRequest):
-    """POST /staff/{username}/scope: admin_models' body, documented as one body per role (see _GRANTS)."""
+    """POST /staff/{username}/scope: admin_models' body, documented as one body per role (StaffGrant)."""
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return handler(_GRANTS.core_schema)
+        return handler(_one_body_per_role(StaffGrant))
