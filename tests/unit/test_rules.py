@@ -344,3 +344,72 @@ def test_a_login_is_locked_from_the_fifth_failure_and_the_wait_doubles_to_fiftee
 def test_a_lock_needs_the_time_of_the_last_failure() -> None:
     assert rules.locked_until(7, None, 60) is None
     assert rules.locked_until(6, 10.0, 1) == 12.0
+
+
+# ---------------------------------------------------------------- the OpenAPI document's patterns of these rules
+def _matches(pattern: str, value: str) -> bool:
+    return re.search(pattern, value) is not None  # as JSON Schema applies a pattern: a search, anchored by ^ and $
+
+
+def test_the_strip_class_is_what_str_strip_trims() -> None:
+    # Given every code point
+    # Then STRIP_CLASS matches exactly those str.strip() trims
+    assert [c for c in map(chr, range(0x110000)) if re.fullmatch(rules.STRIP_CLASS, c)] == [
+        c for c in map(chr, range(0x110000)) if c.isspace()
+    ]
+
+
+# Beside ASCII, the characters a DOC ID, a date or a name could trip on: Unicode spaces, letters that upper-case to
+# ASCII, non-ASCII digits, C1 controls, a combining mark, the apostrophe ’.
+_TRICKY = "\u00a0\u2003\u3000\u0085\u001c\u0131\u017f\ufb01\u00df\u0663\uff11\u0080\u009f\u0301\u2019\u00e9\u00c9"
+_TEXT = st.text(alphabet=st.characters(codec="ascii") | st.sampled_from(_TRICKY), max_size=30)
+
+
+def _doc_id_documented(value: str) -> bool:
+    return _matches(rules.DOC_ID_PATTERN, value) and not _matches(rules.DOC_ID_SCIENTIFIC_PATTERN, value)
+
+
+@settings(max_examples=3000, derandomize=True)
+@given(_TEXT | st.from_regex(rules.DOC_ID_PATTERN))
+def test_the_doc_id_patterns_say_exactly_what_clean_doc_id_accepts(raw: str) -> None:
+    assert _doc_id_documented(raw) == isinstance(rules.clean_doc_id(raw), str), repr(raw)
+
+
+@pytest.mark.parametrize(("raw", "documented"), [(" a-1\u00a0", True), ("1E5", False), ("\u0131d", False)])
+def test_the_doc_id_patterns_at_their_edges(raw: str, documented: bool) -> None:
+    assert _doc_id_documented(raw) is documented
+    assert isinstance(rules.clean_doc_id(raw), str) is documented
+
+
+@settings(max_examples=3000, derandomize=True)
+@given(_TEXT | st.from_regex(rules.DATE_OF_BIRTH_PATTERN))
+def test_every_date_of_birth_accepted_matches_its_pattern(raw: str) -> None:
+    # A date the pattern allows may still be refused: not real (02/30) or an implausible age (today is state)
+    if isinstance(rules.clean_date_of_birth(raw, TODAY), str):
+        assert _matches(rules.DATE_OF_BIRTH_PATTERN, raw), repr(raw)
+
+
+@pytest.mark.parametrize("raw", ["\u0663/15/1990", "13/01/1990", "00/10/1990", "1/1/90"])
+def test_a_date_outside_the_pattern_is_refused(raw: str) -> None:
+    assert not _matches(rules.DATE_OF_BIRTH_PATTERN, raw)
+    assert isinstance(rules.clean_date_of_birth(raw, TODAY), FieldError)
+
+
+@settings(max_examples=3000, derandomize=True)
+@given(_TEXT | st.from_regex(rules.NAME_PATTERN))
+def test_every_name_accepted_matches_its_pattern_and_an_ascii_one_exactly(raw: str) -> None:
+    accepted = isinstance(rules.clean_name(raw, "firstName"), str)
+    if accepted:
+        assert _matches(rules.NAME_PATTERN, raw), repr(raw)
+    if raw.isascii() and len(raw) <= rules.NAME_MAX:
+        assert _matches(rules.NAME_PATTERN, raw) == accepted, repr(raw)
+
+
+@settings(max_examples=3000, derandomize=True)
+@given(st.text(alphabet=st.characters(codec="ascii") | st.sampled_from(_TRICKY), min_size=6, max_size=12))
+def test_every_password_accepted_matches_its_pattern_and_an_ascii_one_exactly(raw: str) -> None:
+    accepted = isinstance(rules.check_password(raw), str)
+    if accepted:
+        assert _matches(rules.PASSWORD_PATTERN, raw), repr(raw)
+    if raw.isascii() and len(raw) >= rules.PASSWORD_MIN:
+        assert _matches(rules.PASSWORD_PATTERN, raw) == accepted, repr(raw)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from api_routes.models import (
+    DOC_ID_SCHEMA,
     CreatedLearnerResponse,
     CreateLearnerRequest,
     EditLearnerRequest,
@@ -61,7 +62,9 @@ def get_learner(learnerId: str) -> LearnerResponse:
 
 
 @router.get("/learners", summary="Learners with a DOC ID, in the requestor's agency")
-def find_learners(docId: Annotated[str, Query(min_length=1, max_length=100)]) -> LearnersResponse:
+def find_learners(
+    docId: Annotated[str, Query(min_length=1, max_length=100, json_schema_extra=DOC_ID_SCHEMA)],
+) -> LearnersResponse:
     return LearnersResponse(learners=learner_service.find_learners(current_requestor(router), docId))
 
 

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    TypeAdapter,
     model_serializer,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import core_schema
 
-from intake.admin_models import NAME_MAX, AdminFacilityOut, FacilitySettingsOut, LocationOut
+from intake import admin_models, rules
+from intake.admin_models import (
+    ID_PATTERN,
+    NAME_MAX,
+    USERNAME_PATTERN,
+    AdminFacilityOut,
+    FacilitySettingsOut,
+    LocationOut,
+)
 from intake.domain import (
     Agency,
     AuditEntry,
@@ -44,17 +56,78 @@ class SparseBody(BodyModel):
         return {key: value for key, value in data.items() if key not in unset}
 
 
+# What the OpenAPI document says of a learner's fields: intake.rules' own patterns and limits. Schema only: the
+# service's rules still check each field (and say what to fix), so these are `json_schema_extra`, not constraints.
+NOT_BLANK = r"[^ \t\n\r\f\v]"  # an id: not blank once trimmed of ASCII spaces (intake.rules.ID_SPACE)
+DOC_ID_SCHEMA: dict[str, Any] = {
+    "pattern": rules.DOC_ID_PATTERN,
+    "not": {"pattern": rules.DOC_ID_SCIENTIFIC_PATTERN},
+    "description": f"Up to {rules.DOC_ID_MAX} ASCII letters, digits or hyphens, starting with a letter or digit "
+    "(trimmed, upper-cased); not digits-E-digits, the scientific notation Excel shows long numbers in",
+}
+NAME_SCHEMA: dict[str, Any] = {
+    "pattern": rules.NAME_PATTERN,
+    "maxLength": rules.NAME_MAX,
+    "description": "Letters (any script), spaces, apostrophes, hyphens and periods, with at least one letter; "
+    "spaces are folded and trimmed",
+}
+DATE_OF_BIRTH_SCHEMA: dict[str, Any] = {
+    "pattern": rules.DATE_OF_BIRTH_PATTERN,
+    "description": f"MM/DD/YYYY (M/D/YYYY accepted): a real date, an age of {rules.MIN_AGE_YEARS} to "
+    f"{rules.MAX_AGE_YEARS} years",
+}
+LOCATION_ID_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": NOT_BLANK}
+PASSWORD_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "maxLength": 0},
+        {
+            "type": "string",
+            "minLength": rules.PASSWORD_MIN,
+            "maxLength": rules.PASSWORD_MAX,
+            "pattern": rules.PASSWORD_PATTERN,
+        },
+        {"type": "null"},
+    ],
+    "description": f"Blank, null or absent: one is generated; else {rules.PASSWORD_MIN} to {rules.PASSWORD_MAX} "
+    "characters, no control characters, no space at either end, and the facility's password rule",
+}
+
+
+def _documented(**fields: dict[str, Any]):
+    """A model's `json_schema_extra`: these properties' schemas merged into (a `anyOf` replacing) the generated."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for name, documented in fields.items():
+            target = schema["properties"][name]
+            if "anyOf" in documented:
+                target.pop("anyOf", None)
+                target.pop("type", None)
+            target.update(documented)
+
+    return extra
+
+
 class CreateLearnerRequest(BodyModel):
     """POST /learners. Field rules beyond type and size live in intake.rules (shared with bulk uploads)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_documented(
+            docId=DOC_ID_SCHEMA,
+            firstName=NAME_SCHEMA,
+            lastName=NAME_SCHEMA,
+            dateOfBirth=DATE_OF_BIRTH_SCHEMA,
+            locationId=LOCATION_ID_SCHEMA,
+            password=PASSWORD_SCHEMA,
+        ),
+    )
 
     docId: str = Field(max_length=200)
     firstName: str = Field(max_length=200)
     lastName: str = Field(max_length=200)
-    dateOfBirth: str = Field(max_length=40, description="MM/DD/YYYY (M/D/YYYY accepted)")
+    dateOfBirth: str = Field(max_length=40)
     locationId: str = Field(max_length=100, description="A housing unit or facility of the requestor's scope")
-    password: str | None = Field(default=None, max_length=1000, description="Blank or absent: one is generated")
+    password: str | None = Field(default=None, max_length=1000)
 
 
 class MoveLearnerRequest(BodyModel):
@@ -88,7 +161,7 @@ class EditLearnerRequest(BodyModel):
     """PATCH /learners/{learnerId}: the fields to change (at least one); absent fields stay as they are."""
 
     # The schema says what the validators below hold: at least one field, each a string (null is not a change).
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_at_least_one_change)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema: _edit_schema(schema))
 
     firstName: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
     lastName: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
@@ -109,6 +182,13 @@ class EditLearnerRequest(BodyModel):
         if not any(value is not None for value in (self.firstName, self.lastName, self.dateOfBirth, self.locationId)):
             raise ValueError("Give at least one of firstName, lastName, dateOfBirth, locationId")
         return self
+
+
+def _edit_schema(schema: dict[str, Any]) -> None:
+    _at_least_one_change(schema)
+    _documented(
+        firstName=NAME_SCHEMA, lastName=NAME_SCHEMA, dateOfBirth=DATE_OF_BIRTH_SCHEMA, locationId=LOCATION_ID_SCHEMA
+    )(schema)
 
 
 def _unique(ids: list[str]) -> list[str]:
@@ -366,3 +446,105 @@ class StaffListResponse(BodyModel):
 class AuditResponse(BodyModel):
     entries: list[AuditEntry]
     next: str | None = Field(default=None, description="Pass as ?before= for the next (older) page")
+
+
+# Staff grants as the OpenAPI document states them: one body per role (`oneOf`, discriminated by `role`), with the
+# rules of admin_service's grant check that do not depend on stored state. Schema only, as for a learner: the route
+# still validates the one admin_models body, and admin_service still refuses a grant that breaks them.
+AgencyId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+FacilityId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+GRANT_FACILITIES_MAX = 100
+
+
+class _Grant(BodyModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _FacilitiesGrant(_Grant):
+    agencyId: AgencyId = Field(description="The agency of the facilities")
+    facilityIds: list[FacilityId] = Field(
+        min_length=1, max_length=GRANT_FACILITIES_MAX, description="Facilities of the agency (at least one)"
+    )
+
+
+class _AgencyGrant(_Grant):
+    agencyId: AgencyId
+    facilityIds: list[FacilityId] = Field(
+        default_factory=list, max_length=0, description="None: an AgencyAdmin covers its whole agency"
+    )
+
+
+class _SystemGrant(_Grant):
+    agencyId: None = Field(default=None, description="None: a SystemAdmin covers every agency")
+    facilityIds: list[FacilityId] = Field(default_factory=list, max_length=0)
+
+
+class EducatorGrant(_FacilitiesGrant):
+    role: Literal["Educator"]
+
+
+class FacilityAdminGrant(_FacilitiesGrant):
+    role: Literal["FacilityAdmin"]
+
+
+class AgencyAdminGrant(_AgencyGrant):
+    role: Literal["AgencyAdmin"]
+
+
+class SystemAdminGrant(_SystemGrant):
+    role: Literal["SystemAdmin"]
+
+
+class _Invite(BodyModel):
+    username: str = Field(pattern=USERNAME_PATTERN)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class EducatorInvite(_Invite, EducatorGrant):
+    pass
+
+
+class FacilityAdminInvite(_Invite, FacilityAdminGrant):
+    pass
+
+
+class AgencyAdminInvite(_Invite, AgencyAdminGrant):
+    pass
+
+
+class SystemAdminInvite(_Invite, SystemAdminGrant):
+    pass
+
+
+StaffGrant = Annotated[
+    EducatorGrant | FacilityAdminGrant | AgencyAdminGrant | SystemAdminGrant, Field(discriminator="role")
+]
+StaffInvite = Annotated[
+    EducatorInvite | FacilityAdminInvite | AgencyAdminInvite | SystemAdminInvite, Field(discriminator="role")
+]
+
+
+@cache
+def _one_body_per_role(union: Any) -> core_schema.CoreSchema:
+    """The union's core schema, built when a document is first generated (not at import)."""
+    return TypeAdapter(union).core_schema
+
+
+class InviteStaffRequest(admin_models.InviteStaffRequest):
+    """POST /staff: admin_models' body, documented as one body per role (StaffInvite)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_one_body_per_role(StaffInvite))
+
+
+class ChangeStaffRequest(admin_models.ChangeStaffRequest):
+    """POST /staff/{username}/scope: admin_models' body, documented as one body per role (StaffGrant)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_one_body_per_role(StaffGrant))

@@ -5,11 +5,16 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from api_routes.models import InvitedStaffResponse, StaffListResponse, StaffResponse
+from api_routes.models import (
+    ChangeStaffRequest,
+    InvitedStaffResponse,
+    InviteStaffRequest,
+    StaffListResponse,
+    StaffResponse,
+)
 from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
 from intake import admin_service
-from intake.admin_models import ChangeStaffRequest, InviteStaffRequest
 
 router = Router()
 

@@ -28,7 +28,7 @@ _USERNAME_FALLBACK = "learner"
 
 _DOC_ID = re.compile(r"[A-Z0-9][A-Z0-9\-]*")
 _SCIENTIFIC = re.compile(r"\d+(?:[.,]\d+)?E\+?\d+", re.IGNORECASE)  # "," as European Excel writes it
-_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")  # ASCII digits, as DATE_OF_BIRTH_PATTERN says
 _TWO_DIGIT_YEAR = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2})")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DATE_AND_TIME = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?", re.IGNORECASE)
@@ -48,6 +48,28 @@ LOCKOUT_AFTER = 5
 LOCKOUT_MAX_SECONDS = 900
 _LOCKOUT_MAX_DOUBLINGS = 64  # past this the cap has long been reached (keeps 2 ** n small)
 
+# What the OpenAPI document says of these fields, as JSON Schema patterns every regex dialect reads alike (ECMA-262,
+# Python, Rust): explicit classes only, no \s, \d or \p. tests/unit/test_rules.py checks them against the functions.
+# The characters str.strip() trims (those of str.isspace), which every clean_* trims before it looks.
+STRIP_CLASS = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+DOC_ID_PATTERN = rf"^{STRIP_CLASS}*[A-Za-z0-9][A-Za-z0-9-]{{0,{DOC_ID_MAX - 1}}}{STRIP_CLASS}*$"
+# ...and not digits, E, digits: a number Excel turned into scientific notation (refused with its own message).
+DOC_ID_SCIENTIFIC_PATTERN = rf"^{STRIP_CLASS}*[0-9]+[Ee][0-9]+{STRIP_CLASS}*$"
+DATE_OF_BIRTH_PATTERN = rf"^{STRIP_CLASS}*(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])/[0-9]{{4}}{STRIP_CLASS}*$"
+# A name: no ASCII character but letters, ' - . and spaces (the ASCII spaces and controls \s folds), no C1 control
+# but NEL, and at least one character that may be a letter. Which non-ASCII characters are letters (Unicode's L*
+# categories) no portable pattern can say: clean_name still refuses the others.
+NAME_PATTERN = (
+    r"^[^\x00-\x08\x0e-\x1b\x21-\x26\x28-\x2c\x2f-\x40\x5b-\x60\x7b-\x84\x86-\x9f]*"
+    r"[^\x00-\x40\x5b-\x60\x7b-\xa0\u1680\u2000-\u200a\u2019\u2028\u2029\u202f\u205f\u3000]"
+    r"[^\x00-\x08\x0e-\x1b\x21-\x26\x28-\x2c\x2f-\x40\x5b-\x60\x7b-\x84\x86-\x9f]*$"
+)
+# A given password: no ASCII or C1 control character and no space at either end (the other Unicode format, private
+# and unassigned characters check_password refuses are beyond a portable pattern).
+_NOT_CONTROL = r"[^\x00-\x1f\x7f-\x9f]"
+_NOT_CONTROL_OR_SPACE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+PASSWORD_PATTERN = rf"^{_NOT_CONTROL_OR_SPACE}(?:{_NOT_CONTROL}*{_NOT_CONTROL_OR_SPACE})?$"
+
 
 def clean_doc_id(raw: str | None, field: str = "docId") -> str | FieldError:
     """A DOC ID trimmed and upper-cased, or what is wrong with it."""
@@ -61,14 +83,21 @@ def clean_doc_id(raw: str | None, field: str = "docId") -> str | FieldError:
             f"{field} '{value}' is in scientific notation, as Excel shows long numbers: format the {field} column "
             "as Text and re-type the IDs",
         )
+    # ASCII before upper-casing: "ı".upper() is "I", "ﬁ".upper() is "FI"; a DOC ID is never spelled so.
+    if not value.isascii():
+        return _doc_id_invalid(field)
     value = value.upper()
     if len(value) > DOC_ID_MAX or not _DOC_ID.fullmatch(value):
-        return FieldError(
-            field,
-            "INVALID_VALUE",
-            f"{field} must be 1 to {DOC_ID_MAX} letters, digits or hyphens, starting with a letter or digit",
-        )
+        return _doc_id_invalid(field)
     return value
+
+
+def _doc_id_invalid(field: str) -> FieldError:
+    return FieldError(
+        field,
+        "INVALID_VALUE",
+        f"{field} must be 1 to {DOC_ID_MAX} letters, digits or hyphens, starting with a letter or digit",
+    )
 
 
 def clean_name(raw: str | None, field: str) -> str | FieldError:

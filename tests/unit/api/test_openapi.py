@@ -159,3 +159,98 @@ def test_selections_are_bounded_to_500_unique_ids(document) -> None:
     assert set(schemas["SetStatusesRequest"]["required"]) == {"learnerIds", "status"}
     assert schemas["LearnerCardsRequest"]["properties"]["resetPasswords"]["default"] is False
     assert "outcome" in schemas["CreatedLearnerResponse"]["required"]
+
+
+# Issue 18: the document states what the v1 learner and staff bodies require, beyond type and size.
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    from jsonschema import Draft202012Validator  # schemathesis' own validator (a dev dependency through it)
+
+    # The whole document as the root, so that the schema's "#/components/schemas/..." references resolve
+    return Draft202012Validator({**document, **schema})
+
+
+def _valid(document: dict[str, Any], component: str, body: dict[str, Any]) -> bool:
+    return _validator(document, {"$ref": f"#/components/schemas/{component}"}).is_valid(body)
+
+
+LEARNER = {"docId": "a-1", "firstName": "José", "lastName": "O'Neil", "dateOfBirth": "3/7/1990", "locationId": "u1"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "valid"),
+    [
+        ({}, True),
+        ({"docId": " ab-12\t", "password": ""}, True),
+        ({"password": None}, True),
+        ({"password": "Gardenia Road 77"}, True),
+        ({"firstName": "  Mary  Ann ", "lastName": "Núñez-O’Neil"}, True),
+        ({"dateOfBirth": "12/31/1990"}, True),
+        ({"docId": "1E5"}, False),  # scientific notation, as Excel shows a long number
+        ({"docId": "X" * 21}, False),
+        ({"docId": "12_34"}, False),
+        ({"docId": "\u0131d"}, False),
+        ({"firstName": ""}, False),
+        ({"firstName": "   "}, False),
+        ({"firstName": "J0hn"}, False),
+        ({"lastName": "Smith\x00"}, False),
+        ({"lastName": "-"}, False),
+        ({"firstName": "a" * 51}, False),
+        ({"dateOfBirth": "1990-03-07"}, False),
+        ({"dateOfBirth": "13/01/1990"}, False),
+        ({"dateOfBirth": "3/7/90"}, False),
+        ({"locationId": " "}, False),
+        ({"password": "short"}, False),
+        ({"password": " padded password"}, False),
+    ],
+)
+def test_the_new_learner_body_states_the_rules_of_its_fields(document, changes, valid) -> None:
+    # Given a body a client sends to POST /learners
+    body = {**LEARNER, **changes}
+    # Then the document accepts it exactly when intake.rules do (the DOC ID, names, date pattern, password bounds)
+    assert _valid(document, "CreateLearnerRequest", body) is valid
+
+
+def test_the_doc_id_searched_has_the_doc_id_pattern(document) -> None:
+    (parameter,) = document["paths"]["/learners"]["get"]["parameters"]
+    searched = _validator(document, parameter["schema"])
+    assert searched.is_valid(" a1234821 ") and searched.is_valid("AB-12")
+    assert not searched.is_valid("1E5") and not searched.is_valid("12 34") and not searched.is_valid("")
+
+
+INVITE = {"username": "mia", "email": "mia@example.org"}
+
+
+@pytest.mark.parametrize(
+    ("grant", "valid"),
+    [
+        ({"role": "Educator", "agencyId": "a", "facilityIds": ["f1"]}, True),
+        ({"role": "FacilityAdmin", "agencyId": "a", "facilityIds": ["f1", "f2"]}, True),
+        ({"role": "AgencyAdmin", "agencyId": "a"}, True),
+        ({"role": "AgencyAdmin", "agencyId": "a", "facilityIds": []}, True),
+        ({"role": "SystemAdmin"}, True),
+        ({"role": "SystemAdmin", "agencyId": None, "facilityIds": []}, True),
+        ({"role": "Educator", "agencyId": "a"}, False),
+        ({"role": "Educator", "agencyId": "a", "facilityIds": []}, False),
+        ({"role": "FacilityAdmin", "facilityIds": ["f1"]}, False),
+        ({"role": "AgencyAdmin"}, False),
+        ({"role": "AgencyAdmin", "agencyId": "a", "facilityIds": ["f1"]}, False),
+        ({"role": "SystemAdmin", "agencyId": "a"}, False),
+        ({"role": "SystemAdmin", "facilityIds": ["f1"]}, False),
+        ({"role": "Learner", "agencyId": "a"}, False),
+        ({"role": "Educator", "agencyId": "a", "facilityIds": ["f1"], "extra": 1}, False),
+    ],
+)
+def test_a_staff_grant_is_one_body_per_role(document, grant, valid) -> None:
+    # Given a grant a client sends, to invite someone or to change someone's scope
+    # Then both documents accept it exactly when admin_service's grant check (beyond stored state) does
+    assert _valid(document, "InviteStaffRequest", {**INVITE, **grant}) is valid
+    assert _valid(document, "ChangeStaffRequest", grant) is valid
+
+
+@pytest.mark.parametrize(("component", "suffix"), [("InviteStaffRequest", "Invite"), ("ChangeStaffRequest", "Grant")])
+def test_a_staff_body_is_a_one_of_discriminated_by_role(document, component, suffix) -> None:
+    schema = document["components"]["schemas"][component]
+    roles = ("Educator", "FacilityAdmin", "AgencyAdmin", "SystemAdmin")
+    refs = [f"#/components/schemas/{role}{suffix}" for role in roles]
+    assert [one["$ref"] for one in schema["oneOf"]] == refs
+    assert schema["discriminator"] == {"propertyName": "role", "mapping": dict(zip(roles, refs, strict=True))}
