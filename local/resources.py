@@ -138,6 +138,9 @@ class LocalResources:
         variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         resolver = _Resolver(template, self, strict=False)
         env = {name: _as_str(resolver.resolve(value)) for name, value in variables.items()}
+        # ApiFunction's own variable (not a Global: only the sign-in route reads it); one process runs all handlers here
+        if "SignInAttemptsTable" in self.tables:
+            env.setdefault("SIGN_IN_ATTEMPTS_TABLE", self.tables["SignInAttemptsTable"])
         env.setdefault("POWERTOOLS_SERVICE_NAME", STACK_NAME)
         env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Intake")
         env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")

@@ -56,7 +56,7 @@ def lambda_context() -> FakeLambdaContext:
 
 def reset_intake_caches() -> None:
     """Forget settings, clients and table bindings cached by an earlier test."""
-    from intake import confirming
+    from intake import confirming, facility_access
     from intake.bulk import worker
     from intake.dal import aws, tables, users
     from intake.settings import get_settings
@@ -64,6 +64,7 @@ def reset_intake_caches() -> None:
     get_settings.cache_clear()
     aws.reset_clients()
     users.forget_totp_checks()
+    facility_access.forget_all()
     tables.bind_tables.cache_clear()
     confirming.persistence.unbind()
     worker.persistence.unbind()

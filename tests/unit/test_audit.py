@@ -170,3 +170,39 @@ def test_admins_above_the_facility_read_its_trail(directory: dict, user: str) ->
     _fill(1)
     entries, _ = audit.facility_audit(directory[user], FAC_A1)
     assert [e.target_id for e in entries] == ["l0"]
+
+
+def test_a_sign_in_is_audited_as_one_log_line_of_ids() -> None:
+    from tests.log_capture import cloudwatch_lines
+
+    # Given a failed sign-in of a known learner
+    with cloudwatch_lines() as logged:
+        audit.sign_in_event(
+            audit.LEARNER_SIGN_IN_FAILED,
+            agency_id=AGENCY_A,
+            learner_id="lrn-1",
+            facility_id=FAC_A1,
+            reason="WRONG_PASSWORD",
+            failures=3,
+            client_id="tablet-1",
+        )
+    # Then one INFO line carries the audit record, with exactly these fields
+    [record] = logged.records
+    assert record["level"] == "INFO"
+    assert record["audit"] == {
+        "action": "LEARNER_SIGN_IN_FAILED",
+        "agencyId": AGENCY_A,
+        "learnerId": "lrn-1",
+        "facilityId": FAC_A1,
+        "reason": "WRONG_PASSWORD",
+        "failures": 3,
+        "clientId": "tablet-1",
+    }
+
+
+@pytest.mark.parametrize(("action", "reason"), [("LEARNER_CREATED", None), ("LEARNER_SIGN_IN_FAILED", "BAD_LUCK")])
+def test_a_sign_in_event_takes_only_its_actions_and_reasons(action: str, reason: str | None) -> None:
+    with pytest.raises(ValueError):
+        audit.sign_in_event(
+            action, agency_id=AGENCY_A, learner_id=None, facility_id=None, reason=reason, failures=1, client_id="c"
+        )

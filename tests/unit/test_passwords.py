@@ -178,3 +178,25 @@ def test_verify_of_a_bad_hash_is_false_not_an_error(stored: str) -> None:
 
 def test_the_hasher_is_built_once() -> None:
     assert passwords._hasher() is passwords._hasher()
+
+
+def test_the_dummy_hash_has_todays_parameters_is_made_once_and_matches_no_guess() -> None:
+    # Given the dummy hash a sign-in for an unknown login verifies against
+    dummy = passwords.dummy_hash()
+    # Then it is one hash per process, with the parameters of every stored hash, of a password nobody knows
+    assert passwords.dummy_hash() is dummy
+    assert not passwords.needs_rehash(dummy)
+    assert dummy.startswith(f"$argon2id$v=19$m={passwords.ARGON2_MEMORY_KIB},t={passwords.ARGON2_TIME_COST},p=1$")
+    assert not passwords.verify_password(dummy, "")
+    assert not passwords.verify_password(dummy, "bada-fime-gusa-tahu-47")
+
+
+def test_a_hash_with_other_parameters_needs_a_rehash() -> None:
+    from argon2 import PasswordHasher
+
+    # Given a hash made with weaker parameters, and one made today
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("Gardenia-Road-77")
+    today = passwords.hash_password("Gardenia-Road-77")
+    # Then only the weak one needs a rehash; both still verify
+    assert passwords.needs_rehash(weak) and not passwords.needs_rehash(today)
+    assert passwords.verify_password(weak, "Gardenia-Road-77") and passwords.verify_password(today, "Gardenia-Road-77")

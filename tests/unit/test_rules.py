@@ -325,3 +325,22 @@ def test_a_selection_of_ids_is_trimmed_of_ascii_spaces_only_and_keeps_its_first_
     # When they are read as a selection
     # Then ASCII whitespace is trimmed, repeats dropped in the order first sent, and Unicode spaces kept
     assert rules.selection_ids(sent) == ["b", "a", "\u00a0c", "c"]
+
+
+@pytest.mark.parametrize(
+    ("failures", "wait"),
+    [(0, None), (4, None), (5, 60), (6, 120), (7, 240), (8, 480), (9, 900), (10, 900), (10_000, 900)],
+)
+def test_a_login_is_locked_from_the_fifth_failure_and_the_wait_doubles_to_fifteen_minutes(
+    failures: int, wait: int | None
+) -> None:
+    # Given a base wait of 60 s and the last failure at t=1000.5
+    until = rules.locked_until(failures, 1000.5, 60)
+    # Then fewer than 5 failures do not lock; from 5 the wait is 60 s, doubled per failure, never past 900 s
+    assert until == (None if wait is None else 1000.5 + wait)
+    assert rules.LOCKOUT_AFTER == 5 and rules.LOCKOUT_MAX_SECONDS == 900
+
+
+def test_a_lock_needs_the_time_of_the_last_failure() -> None:
+    assert rules.locked_until(7, None, 60) is None
+    assert rules.locked_until(6, 10.0, 1) == 12.0

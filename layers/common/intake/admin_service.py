@@ -7,7 +7,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from intake import audit, authz, password_rules, passwords
+from intake import audit, authz, facility_access, password_rules, passwords
 from intake.admin_models import (
     AdminFacilityOut,
     ChangeStaffRequest,
@@ -299,6 +299,8 @@ def update_facility_settings(
     if not changes:
         return settings_view(facility)
     updated = directory.update_location(facility.location_id, **changes)
+    if "learner_access" in changes:  # sign-ins through this sandbox see the change at once, not after the cache's TTL
+        facility_access.forget(facility.location_id)
     _audit_location(requestor, "FACILITY_SETTINGS_CHANGED", updated, {"fields": ",".join(sorted(sent))})
     return settings_view(updated)
 

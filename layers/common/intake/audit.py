@@ -11,6 +11,7 @@ from intake.dal import audit as audit_store
 from intake.domain import AuditEntry, Location, LocationKind, StaffMember
 from intake.errors import PermissionDenied
 from intake.facility_service import get_facility
+from intake.observability import logger
 
 PAGE_MAX = 200
 
@@ -23,6 +24,13 @@ def agency_scope(agency_id: str) -> str:
 
 
 SYSTEM_SCOPE = "system"
+
+# Learner sign-ins: audited as structured log lines (one per attempt), not as entries in the audit table (a write per
+# success would break the sign-in's request budget). Ids and reasons only: never the typed login, a password, a hash.
+LEARNER_SIGNED_IN = "LEARNER_SIGNED_IN"
+LEARNER_SIGN_IN_FAILED = "LEARNER_SIGN_IN_FAILED"
+LEARNER_LOCKED_OUT = "LEARNER_LOCKED_OUT"
+SIGN_IN_REASONS = frozenset({"UNKNOWN_LOGIN", "WRONG_PASSWORD", "LOCKED_OUT", "LEARNER_INACTIVE", "LEARNER_ACCESS_OFF"})
 
 
 def _entry_id(at: datetime, key: str | None) -> str:
@@ -109,3 +117,35 @@ def facility_audit(
     entries = audit_store.list_entries(facility.location_id, size + 1, before)
     following = entries[size - 1].entry_id if len(entries) > size else None
     return entries[:size], following
+
+
+def sign_in_event(
+    action: str,
+    *,
+    agency_id: str,
+    learner_id: str | None,
+    facility_id: str | None,
+    reason: str | None,
+    failures: int | None,
+    client_id: str,
+) -> None:
+    """Log one learner sign-in attempt as an audit line: `audit: {action, agencyId, learnerId, facilityId, reason,
+    failures, clientId}` (learnerId and facilityId are None for a login that names nobody)."""
+    if action not in (LEARNER_SIGNED_IN, LEARNER_SIGN_IN_FAILED, LEARNER_LOCKED_OUT):
+        raise ValueError(f"not a sign-in action: {action}")
+    if reason is not None and reason not in SIGN_IN_REASONS:
+        raise ValueError(f"not a sign-in reason: {reason}")
+    logger.info(
+        "learner sign-in",
+        extra={
+            "audit": {
+                "action": action,
+                "agencyId": agency_id,
+                "learnerId": learner_id,
+                "facilityId": facility_id,
+                "reason": reason,
+                "failures": failures,
+                "clientId": client_id,
+            }
+        },
+    )

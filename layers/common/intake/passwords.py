@@ -141,3 +141,18 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher().verify(password_hash, password)
     except Exception:  # argon2 raises VerifyMismatchError, InvalidHashError and friends
         return False
+
+
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """The hash of a random password nobody knows, with the same parameters as every stored hash: a sign-in for an
+    unknown login verifies against it, so it costs the same CPU as one for a known login (existence stays hidden)."""
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a stored hash was made with other parameters than today's (argon2's check_needs_rehash)."""
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except Exception:  # an unreadable hash: a new one is the fix, but only after a verify succeeded against it
+        return True

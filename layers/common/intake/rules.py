@@ -42,6 +42,12 @@ _EXCEL_EPOCH = date(1899, 12, 30)
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
 _NOT_LETTER = re.compile(r"[^a-z]+")
 
+# Learner sign-in lockout: after LOCKOUT_AFTER failures in a row the login waits the base wait, doubled with each
+# further failure (attempts while locked count too), never more than LOCKOUT_MAX_SECONDS.
+LOCKOUT_AFTER = 5
+LOCKOUT_MAX_SECONDS = 900
+_LOCKOUT_MAX_DOUBLINGS = 64  # past this the cap has long been reached (keeps 2 ** n small)
+
 
 def clean_doc_id(raw: str | None, field: str = "docId") -> str | FieldError:
     """A DOC ID trimmed and upper-cased, or what is wrong with it."""
@@ -211,3 +217,12 @@ def username_candidates(first_name: str, last_name: str, doc_id: str) -> Iterato
 def selection_ids(ids: Iterable[str]) -> list[str]:
     """A selection of ids as a client sent it: each trimmed of ID_SPACE, repeats dropped, in the order sent."""
     return list(dict.fromkeys(one.strip(ID_SPACE) for one in ids))
+
+
+def locked_until(failures: int, last_failure_at: float | None, base_seconds: float) -> float | None:
+    """When a login with `failures` in a row, the last at `last_failure_at` (epoch seconds), may try again; None
+    when it is not locked (fewer than LOCKOUT_AFTER failures)."""
+    if failures < LOCKOUT_AFTER or last_failure_at is None:
+        return None
+    doublings = min(failures - LOCKOUT_AFTER, _LOCKOUT_MAX_DOUBLINGS)
+    return last_failure_at + min(base_seconds * 2**doublings, LOCKOUT_MAX_SECONDS)

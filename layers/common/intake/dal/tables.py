@@ -271,6 +271,20 @@ class AuditItem(Model):
     details = UnicodeAttribute(null=True)  # JSON of ids and flags
 
 
+class SignInAttemptItem(Model):
+    """Failed learner sign-ins in a row for one (agency, login): the login only as the sha256 hex of its canonical
+    form (never the typed text, which may be a password typed into the wrong box). Deleted by a success; TTL'd."""
+
+    class Meta:
+        table_name = "unbound-sign-in-attempts"
+
+    agencyId = UnicodeAttribute(hash_key=True)
+    loginKey = UnicodeAttribute(range_key=True)
+    failures = NumberAttribute(default=0)
+    lastFailureAt = NumberAttribute(null=True)  # epoch seconds, with milliseconds
+    expiresAt = NumberAttribute(null=True)  # TTL: 24 h after the last failure
+
+
 _MODELS: dict[type[Model], str] = {
     AgencyItem: "agencies_table",
     LocationItem: "locations_table",
@@ -279,6 +293,7 @@ _MODELS: dict[type[Model], str] = {
     UsernameItem: "usernames_table",
     UploadItem: "uploads_table",
     AuditItem: "audit_table",
+    SignInAttemptItem: "sign_in_attempts_table",
 }
 
 
