@@ -168,7 +168,9 @@ def prepare(repeats: int) -> dict[str, Any]:
 
     api = json.loads((ROOT / "tests/events/api_request.json").read_text())
     api.update(httpMethod="GET", path="/facilities", body=None)
-    api["requestContext"].update(httpMethod="GET", authorizer={"claims": {"cognito:username": requestor.username}})
+    api["requestContext"].update(
+        httpMethod="GET", authorizer={"claims": {"cognito:username": requestor.username, "token_use": "id"}}
+    )
 
     from intake.bulk.arrivals import validate_object
     from intake.bulk.creation import begin_creation

@@ -22,12 +22,16 @@ import jwt
 
 from local.resources import FunctionConfig
 from local.template import TEMPLATE_PATH, load_template
+from local.token_endpoint import TOKEN_PATH, TokenEndpoint
 
 log = logging.getLogger("local.local_api")
 
 API_FUNCTION_ID = "ApiFunction"
 STAGE = "local"
 _UNAUTHORIZED = {"code": "UNAUTHENTICATED", "message": "Unauthorized"}
+# API Gateway's ACCESS_DENIED gateway response (template.yaml maps it to 403 PERMISSION_DENIED): a valid token of the
+# pool that lacks the route's scope
+_SCOPE_DENIED = {"code": "PERMISSION_DENIED", "message": "User is not authorized to access this resource"}
 # API Gateway's payload limit is 10 MB; its answers to a broken request, as the contract's codes.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 SOCKET_TIMEOUT_SECONDS = 30
@@ -83,6 +87,8 @@ class Route:
     path: str
     authorized: bool
     pattern: re.Pattern[str]
+    # Auth.AuthorizationScopes: API Gateway then takes an access token carrying one of them, and nothing else
+    scopes: tuple[str, ...] = ()
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The path parameters if method and path match this route, else None."""
@@ -108,6 +114,7 @@ def api_routes(function_id: str = API_FUNCTION_ID, template_path: Path = TEMPLAT
                 path=path,
                 authorized=authorizer != "NONE",
                 pattern=re.compile(_path_regex(path)),
+                scopes=tuple(str(scope) for scope in props.get("Auth", {}).get("AuthorizationScopes", [])),
             )
         )
     return sorted(routes, key=lambda r: (r.path.count("{"), r.path))
@@ -126,7 +133,14 @@ def _path_regex(path: str) -> str:
 
 
 class TokenVerifier:
-    """Checks a Cognito ID token as API Gateway's Cognito authorizer does: signature, iss, aud, token_use, expiry."""
+    """Checks a Cognito token as API Gateway's Cognito authorizer does: signature, iss, expiry, and then
+
+    - on a route without scopes: an ID token (aud the staff client, token_use `id`); an access token of the pool
+      passes too (token_use `access`, a client_id), for the function to refuse with 403. (Deployed, API Gateway
+      refuses it itself with 401: docs/security.md);
+    - on a route with AuthorizationScopes: a valid token of the pool is refused with 403 (the ACCESS_DENIED gateway
+      response) unless it is an access token (token_use `access`, a client_id) whose `scope` names one of them.
+    """
 
     def __init__(self, aws_endpoint: str, region: str, user_pool_id: str, client_id: str) -> None:
         self._jwks = jwt.PyJWKClient(f"{aws_endpoint.rstrip('/')}/{user_pool_id}/.well-known/jwks.json")
@@ -134,29 +148,44 @@ class TokenVerifier:
         self._client_id = client_id
 
     def claims(self, authorization: str | None) -> dict[str, str] | None:
-        """The token's claims as API Gateway passes them (strings), or None when missing or invalid."""
+        """The claims of a route without scopes as API Gateway passes them (strings), or None when refused (401)."""
+        status, claims = self.verify(authorization, ())
+        return claims if status is None else None
+
+    def verify(self, authorization: str | None, scopes: tuple[str, ...]) -> tuple[int | None, dict[str, str] | None]:
+        """(None, claims) when the route may run; (401 or 403, None) when the gateway refuses the request."""
         token = (authorization or "").strip()
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
         if not token:
-            return None
+            return 401, None
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
             claims = jwt.decode(
                 token,
                 key.key,
                 algorithms=["RS256"],
-                audience=self._client_id,
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "iss", "aud", "token_use"]},
+                options={"require": ["exp", "iat", "iss", "token_use"], "verify_aud": False},
             )
         except (jwt.PyJWTError, ValueError) as error:
             log.info("token rejected: %s", type(error).__name__)
-            return None
-        if claims.get("token_use") != "id":
-            log.info("token rejected: token_use is not id")
-            return None
-        return {name: _claim_string(name, value) for name, value in claims.items()}
+            return 401, None
+        use = claims.get("token_use")
+        access = use == "access" and bool(claims.get("client_id"))
+        if scopes:
+            granted = str(claims.get("scope") or "").split()
+            if not access or not set(granted) & set(scopes):
+                log.info("token refused: not an access token with the route's scope")
+                return 403, None
+        elif use == "id":
+            if claims.get("aud") != self._client_id:
+                log.info("token rejected: the ID token is for another client")
+                return 401, None
+        elif not access:
+            log.info("token rejected: token_use is neither id nor access")
+            return 401, None
+        return None, {name: _claim_string(name, value) for name, value in claims.items()}
 
 
 def _claim_string(name: str, value: Any) -> str:
@@ -183,6 +212,8 @@ class LocalApi:
     region: str
     account_id: str
     cors_headers: dict[str, str]
+    # Cognito's /oauth2/token (client credentials) for the tablet client, served at {apiUrl}/oauth2/token
+    token_endpoint: TokenEndpoint | None = None
     # The API's BinaryMediaTypes: a base64 answer reaches the client as bytes only when its Accept names one of them.
     binary_media_types: tuple[str, ...] = field(default_factory=lambda: binary_media_types())
     # The Powertools resolver keeps the current event on the app: one invocation at a time, as in one Lambda sandbox.
@@ -203,13 +234,17 @@ class LocalApi:
         """Authenticate and invoke the handler; (status, header list, body bytes)."""
         split = urlsplit(raw_path)
         path = split.path or "/"
+        if path == TOKEN_PATH and self.token_endpoint is not None:
+            return self.token_endpoint.respond(method, headers, body)
         route, path_parameters = self._route(method, path)
         if route is None:
             return self._no_route(method, path)
         claims: dict[str, str] | None = None
         if route is not None and route.authorized:
-            claims = self.verifier.claims(_header(headers, "authorization"))
-            if claims is None:
+            refused, claims = self.verifier.verify(_header(headers, "authorization"), route.scopes)
+            if refused == 403:
+                return error_answer(403, _SCOPE_DENIED["code"], _SCOPE_DENIED["message"], self.cors_headers)
+            if refused is not None or claims is None:
                 return error_answer(401, _UNAUTHORIZED["code"], _UNAUTHORIZED["message"], self.cors_headers)
         event = build_event(
             method=method,

@@ -20,9 +20,10 @@ import boto3
 
 from local.local_api import API_FUNCTION_ID, LocalApi, TokenVerifier, api_routes, cors_headers, serve
 from local.pollers import join_pollers, start_pollers
-from local.resources import LocalResources, provision, provision_user_pool
+from local.resources import LocalResources, LocalUserPool, provision, provision_user_pool
 from local.schedules import start_schedules
 from local.sftp import LocalSftpServer, start_sftp
+from local.token_endpoint import TOKEN_PATH, TokenEndpoint
 
 log = logging.getLogger("local.local_stack")
 
@@ -65,6 +66,7 @@ def main() -> int:
         resources = provision(REGION)
         pool = provision_user_pool(REGION)
         resources.user_pool_id, resources.user_pool_client_id = pool.pool_id, pool.client_id
+        resources.tablet_client_id = pool.tablet_client_id
         os.environ.update(resources.environment())
         # EMF metrics would print a JSON document per invocation to the console; opt back in with =false.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -77,6 +79,12 @@ def main() -> int:
             entries = seed(resources, cognito, pool.pool_id, pool.client_id)
 
         api = _local_api(resources, aws_endpoint)
+        api.token_endpoint = TokenEndpoint(
+            cognito=boto3.session.Session().client("cognito-idp", region_name=REGION),
+            region=REGION,
+            user_pool_id=pool.pool_id,
+            account_id=resources.account_id,
+        )
         http_server, _ = serve(api, api_port)
         pollers = start_pollers(resources, stop)
         if entries["agencies"]:
@@ -90,6 +98,7 @@ def main() -> int:
             "uploadsBucket": resources.bucket,
             "userPoolId": pool.pool_id,
             "userPoolClientId": pool.client_id,
+            "tabletClient": tablet_client_state(pool, f"http://127.0.0.1:{api_port}"),
             **entries,
             **(sftp.state() if sftp else {}),
         }
@@ -109,6 +118,16 @@ def main() -> int:
         join_pollers(pollers, timeout_seconds=10)
         moto_server.stop()
     return 0
+
+
+def tablet_client_state(pool: LocalUserPool, api_url: str) -> dict[str, str]:
+    """The contract's `tabletClient`: the machine client's id and secret, its token endpoint and its scope."""
+    return {
+        "clientId": pool.tablet_client_id,
+        "clientSecret": pool.tablet_client_secret,
+        "tokenUrl": api_url + TOKEN_PATH,
+        "scope": " ".join(pool.tablet_scopes),
+    }
 
 
 def _local_api(resources: LocalResources, aws_endpoint: str) -> LocalApi:
@@ -194,6 +213,17 @@ def _print_instructions(state: dict[str, Any], state_file: Path) -> None:
             "--query AuthenticationResult.IdToken --output text)",
             "Call the API:",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {state["apiUrl"]}/facilities',
+        ]
+    tablet = state.get("tabletClient") or {}
+    if tablet.get("clientId"):
+        lines += [
+            "Tablet platform (client credentials; secret in the state file's tabletClient):",
+            f"  TABLET=$(curl -s -u {tablet['clientId']}:{tablet['clientSecret']} -d grant_type=client_credentials "
+            f"-d scope={tablet['scope']} {tablet['tokenUrl']} | python3 -c 'import json,sys; "
+            'print(json.load(sys.stdin)["access_token"])\')',
+            f'  curl -s -H "Authorization: Bearer $TABLET" -H "Content-Type: application/json" -d '
+            f'\'{{"agencyId": "...", "username": "...", "password": "..."}}\' '
+            f"{state['apiUrl']}/learner-sign-ins",
         ]
     print("\n".join(lines), flush=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 EVENT_SOURCE_MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
 USER_POOL_CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
+RESOURCE_SERVER_TYPE = "AWS::Cognito::UserPoolResourceServer"
+STAFF_CLIENT_ID = "UserPoolClient"
+TABLET_CLIENT_ID = "TabletClient"
+# `sam deploy --parameter-overrides` for the local stack: "LearnerLockoutSeconds=1 WafRequestsPerIp=100"
+PARAMETER_OVERRIDES_ENV = "INTAKE_PARAMETER_OVERRIDES"
 
 # CloudFormation property name → SQS attribute name (the same except where listed); values are sent as strings.
 _QUEUE_ATTRIBUTES = (
@@ -88,11 +94,34 @@ class SqsEventSource:
 
 @dataclass(frozen=True)
 class LocalUserPool:
-    """The local Cognito user pool of staff and its app client."""
+    """The local Cognito user pool of staff, its app client, and the tablet platform's machine client."""
 
     pool_id: str
     client_id: str
     arn: str
+    tablet_client_id: str = ""
+    tablet_client_secret: str = field(default="", repr=False)
+    tablet_scopes: tuple[str, ...] = ()
+
+
+def parameter_overrides() -> dict[str, str]:
+    """The template parameter values INTAKE_PARAMETER_OVERRIDES sets, as `sam deploy --parameter-overrides` takes
+    them (`Name=Value` pairs separated by spaces)."""
+    overrides = {}
+    for pair in shlex.split(os.environ.get(PARAMETER_OVERRIDES_ENV, "")):
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise ValueError(f"{PARAMETER_OVERRIDES_ENV}: {pair!r} is not Name=Value")
+        overrides[name] = value
+    return overrides
+
+
+def parameter_value(name: str, parameters: dict[str, Any]) -> Any:
+    """A template parameter's value in the local stack: its override, else its default."""
+    overrides = parameter_overrides()
+    if name in overrides:
+        return overrides[name]
+    return parameters.get(name, {}).get("Default")
 
 
 @dataclass
@@ -109,6 +138,7 @@ class LocalResources:
     account_id: str = MOTO_ACCOUNT_ID
     user_pool_id: str = ""
     user_pool_client_id: str = ""
+    tablet_client_id: str = ""
     reports_kms_key_id: str = ""
     template_path: Path = field(default=TEMPLATE_PATH, repr=False)
 
@@ -138,9 +168,10 @@ class LocalResources:
         variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         resolver = _Resolver(template, self, strict=False)
         env = {name: _as_str(resolver.resolve(value)) for name, value in variables.items()}
-        # ApiFunction's own variable (not a Global: only the sign-in route reads it); one process runs all handlers here
-        if "SignInAttemptsTable" in self.tables:
-            env.setdefault("SIGN_IN_ATTEMPTS_TABLE", self.tables["SignInAttemptsTable"])
+        # Every handler runs in this one process: the functions' own variables (ApiFunction's sign-in settings) too.
+        for _, function in _of_type(template["Resources"], FUNCTION_TYPE):
+            own = function.get("Properties", {}).get("Environment", {}).get("Variables", {})
+            env.update({name: _as_str(resolver.resolve(value)) for name, value in own.items()})
         env.setdefault("POWERTOOLS_SERVICE_NAME", STACK_NAME)
         env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Intake")
         env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
@@ -229,9 +260,7 @@ def provision_user_pool(
     template = load_template(template_path)
     resources: dict[str, Any] = template["Resources"]
     pool_props: dict[str, Any] = next((r.get("Properties", {}) for _, r in _of_type(resources, USER_POOL_TYPE)), {})
-    client_props: dict[str, Any] = next(
-        (r.get("Properties", {}) for _, r in _of_type(resources, USER_POOL_CLIENT_TYPE)), {}
-    )
+    client_props: dict[str, Any] = resources.get(STAFF_CLIENT_ID, {}).get("Properties", {})
     cognito = session.client("cognito-idp")
 
     pool_args: dict[str, Any] = {"PoolName": f"{STACK_NAME}-staff-local"}
@@ -278,7 +307,46 @@ def provision_user_pool(
     flows = list(client_args.get("ExplicitAuthFlows", []))
     client_args["ExplicitAuthFlows"] = [*flows, *(["ALLOW_USER_PASSWORD_AUTH"] if flows else [])]
     client = cognito.create_user_pool_client(**client_args)["UserPoolClient"]
-    return LocalUserPool(pool_id=pool["Id"], client_id=client["ClientId"], arn=pool["Arn"])
+    tablet = _machine_client(cognito, pool["Id"], resources)
+    return LocalUserPool(
+        pool_id=pool["Id"],
+        client_id=client["ClientId"],
+        arn=pool["Arn"],
+        tablet_client_id=str(tablet.get("ClientId", "")),
+        tablet_client_secret=str(tablet.get("ClientSecret", "")),
+        tablet_scopes=tuple(tablet.get("AllowedOAuthScopes", ())),
+    )
+
+
+def _machine_client(cognito: Any, pool_id: str, resources: dict[str, Any]) -> dict[str, Any]:
+    """The template's resource servers and the tablet client (client credentials, secret generated) in the pool."""
+    for _, server in _of_type(resources, RESOURCE_SERVER_TYPE):
+        props = server.get("Properties", {})
+        cognito.create_resource_server(
+            UserPoolId=pool_id,
+            Identifier=str(props["Identifier"]),
+            Name=str(props.get("Name", props["Identifier"])),
+            Scopes=_plain(props.get("Scopes", [])),
+        )
+    props = resources.get(TABLET_CLIENT_ID, {}).get("Properties")
+    if props is None:
+        return {}
+    args: dict[str, Any] = {"UserPoolId": pool_id, "ClientName": str(props.get("ClientName", TABLET_CLIENT_ID))}
+    for key in (
+        "GenerateSecret",
+        "AllowedOAuthFlows",
+        "AllowedOAuthScopes",
+        "AllowedOAuthFlowsUserPoolClient",
+        "SupportedIdentityProviders",
+        "ExplicitAuthFlows",
+        "PreventUserExistenceErrors",
+        "EnableTokenRevocation",
+        "AccessTokenValidity",
+        "TokenValidityUnits",
+    ):
+        if key in props:
+            args[key] = _plain(props[key])
+    return dict(cognito.create_user_pool_client(**args)["UserPoolClient"])
 
 
 def _choose(value: Any, template: dict[str, Any]) -> Any:
@@ -473,9 +541,10 @@ def _drain_test_events(sqs: Any, queue_url: str) -> None:
 
 
 def _parameter_default(value: Any, parameters: dict[str, Any]) -> Any:
-    """A {"Ref": parameter} as the parameter's default, which the local stack deploys; any other value as it is."""
+    """A {"Ref": parameter} as the parameter's value the local stack deploys (override or default); any other value
+    as it is."""
     if isinstance(value, dict) and "Ref" in value and str(value["Ref"]) in parameters:
-        return parameters[str(value["Ref"])].get("Default")
+        return parameter_value(str(value["Ref"]), parameters)
     return value
 
 
@@ -489,7 +558,7 @@ def _function(
         handler=str(props.get("Handler", globals_.get("Handler", "app.lambda_handler"))),
         timeout_seconds=int(props.get("Timeout", globals_.get("Timeout", 3))),
         memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
-        reserved_concurrency=int(reserved) if isinstance(reserved, int) else None,
+        reserved_concurrency=int(reserved) if isinstance(reserved, int | str) and str(reserved).isdigit() else None,
     )
 
 
@@ -591,10 +660,13 @@ class _Resolver:
                 return mapping[name]
         if name == "UserPool" and local.user_pool_id:
             return local.user_pool_id
-        if name == "UserPoolClient" and local.user_pool_client_id:
+        if name == STAFF_CLIENT_ID and local.user_pool_client_id:
             return local.user_pool_client_id
+        if name == TABLET_CLIENT_ID and local.tablet_client_id:
+            return local.tablet_client_id
         if name in self._parameters:
-            return _as_str(self._parameters[name].get("Default", ""))
+            value = parameter_value(name, self._parameters)
+            return _as_str("" if value is None else value)
         return self._unresolved(f"Ref {name}")
 
     def _get_att(self, name: str, attribute: str) -> str:

@@ -85,7 +85,11 @@ def moto_resources(patch: pytest.MonkeyPatch, *, user_pool: bool = False) -> Ite
         for name, value in resources.environment().items():
             patch.setenv(name, value)
         if user_pool:
-            patch.setenv("USER_POOL_ID", provision_user_pool("us-east-1").pool_id)
+            pool = provision_user_pool("us-east-1")
+            resources.user_pool_id, resources.user_pool_client_id = pool.pool_id, pool.client_id
+            resources.tablet_client_id = pool.tablet_client_id
+            patch.setenv("USER_POOL_ID", pool.pool_id)
+            patch.setenv("TABLET_CLIENT_ID", pool.tablet_client_id)
         reset_intake_caches()
         yield resources
     reset_intake_caches()
@@ -166,7 +170,9 @@ def call_api(aws: Any, lambda_context: FakeLambdaContext):
         event["httpMethod"] = method
         event["path"] = path
         event["requestContext"]["httpMethod"] = method
-        event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user}} if user else {}
+        event["requestContext"]["authorizer"] = (
+            {"claims": {"cognito:username": user, "token_use": "id"}} if user else {}
+        )
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
         event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)

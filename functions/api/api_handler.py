@@ -10,13 +10,24 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_routes import agencies, audit, facilities, health, learners, locations, staff_admin, uploads, web
+from api_routes import (
+    agencies,
+    audit,
+    facilities,
+    health,
+    learners,
+    locations,
+    sign_ins,
+    staff_admin,
+    uploads,
+    web,
+)
 from api_routes.errors import register_error_handlers, unsupported_media_type
 from api_routes.openapi import contract_document
 from intake.observability import logger, metrics, tracer
 
 app = APIGatewayRestResolver(enable_validation=True)
-for module in (health, facilities, learners, uploads, agencies, locations, staff_admin, audit, web):
+for module in (health, facilities, learners, sign_ins, uploads, agencies, locations, staff_admin, audit, web):
     app.include_router(module.router)
 register_error_handlers(app)
 

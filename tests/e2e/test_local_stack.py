@@ -122,3 +122,65 @@ def test_a_token_of_another_app_client_is_401(
     # Then 401: the audience is not the API's client
     assert response.status_code == 401
     assert response.json()["code"] == "UNAUTHENTICATED"
+
+
+def _tablet_token(stack: Stack, **form: str) -> requests.Response:
+    tablet = stack["tabletClient"]
+    data = {"grant_type": "client_credentials", "scope": tablet["scope"], **form}
+    return requests.post(
+        tablet["tokenUrl"], auth=(tablet["clientId"], tablet["clientSecret"]), data=data, timeout=TIMEOUT
+    )
+
+
+def test_the_state_files_tablet_client_gets_a_token_from_its_token_url(local_stack: Stack) -> None:
+    # Given the state file's tabletClient
+    tablet = local_stack["tabletClient"]
+    assert set(tablet) == {"clientId", "clientSecret", "tokenUrl", "scope"}
+    assert tablet["tokenUrl"] == local_stack["apiUrl"] + "/oauth2/token"
+    assert tablet["scope"] == "intake/learner-sign-ins" and tablet["clientSecret"]
+    # When it asks for a token as curl -u id:secret -d grant_type=client_credentials -d scope=... does
+    response = _tablet_token(local_stack)
+    # Then Cognito's answer, and an access token of the tablet client with the scope
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 3600)
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert (claims["client_id"], claims["token_use"], claims["scope"]) == (
+        tablet["clientId"],
+        "access",
+        tablet["scope"],
+    )
+    # And a wrong secret is Cognito's 400 invalid_client
+    refused = requests.post(
+        tablet["tokenUrl"],
+        auth=(tablet["clientId"], "not-the-secret"),
+        data={"grant_type": "client_credentials"},
+        timeout=TIMEOUT,
+    )
+    assert (refused.status_code, refused.json()) == (400, {"error": "invalid_client"})
+
+
+def test_machine_and_staff_tokens_each_only_work_where_they_belong(
+    local_stack: Stack, id_token: Callable[..., str]
+) -> None:
+    machine = _tablet_token(local_stack).json()["access_token"]
+    admin = next(s for s in local_stack["staff"] if s["role"] == "SystemAdmin")
+    staff = id_token(local_stack, admin["username"])
+    agency_id = local_stack["agencies"][0]["agencyId"]
+    attempt = {"agencyId": agency_id, "username": "no-such-learner", "password": "wrong-password-1"}
+    # A staff ID token on the sign-in route: 403 from the gateway
+    response = requests.post(
+        local_stack["apiUrl"] + "/learner-sign-ins", json=attempt, headers={"Authorization": staff}, timeout=TIMEOUT
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "PERMISSION_DENIED")
+    # The machine token on a staff route: 403 from the function
+    response = get(local_stack, "/learners?docId=12345", f"Bearer {machine}")
+    assert (response.status_code, response.json()["code"]) == (403, "PERMISSION_DENIED")
+    # The machine token on the sign-in route reaches the service: an unknown username is 401 INVALID_CREDENTIALS
+    response = requests.post(
+        local_stack["apiUrl"] + "/learner-sign-ins",
+        json=attempt,
+        headers={"Authorization": f"Bearer {machine}"},
+        timeout=TIMEOUT,
+    )
+    assert (response.status_code, response.json()["code"]) == (401, "INVALID_CREDENTIALS")

@@ -19,7 +19,7 @@ def test_a_body_that_is_not_utf8_is_a_400_not_a_crash(path, directory, lambda_co
     # Given a POST whose body is bytes that are not UTF-8 (API Gateway passes them base64-encoded)
     event = copy.deepcopy(load_event("api_request.json"))
     event.update(httpMethod="POST", path=path, body=base64.b64encode(b"\xff_").decode(), isBase64Encoded=True)
-    event["requestContext"]["authorizer"] = {"claims": {"cognito:username": "ridge"}}
+    event["requestContext"]["authorizer"] = {"claims": {"cognito:username": "ridge", "token_use": "id"}}
     # When the API handles it
     response = api_handler.lambda_handler(event, lambda_context)
     # Then the contract's 400 naming the body, not an unhandled error (a 502)
@@ -82,7 +82,7 @@ def call_api_headers(directory, lambda_context):
         event["headers"] = {**(event.get("headers") or {}), **headers}
         event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
         event["requestContext"]["httpMethod"] = method
-        event["requestContext"]["authorizer"] = {"claims": {"cognito:username": "sys"}}
+        event["requestContext"]["authorizer"] = {"claims": {"cognito:username": "sys", "token_use": "id"}}
         response = api_handler.lambda_handler(event, lambda_context)
         return response["statusCode"], json.loads(response["body"])
 

@@ -164,6 +164,15 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "Educator": ("403", "404", "404"),
         "none": ALL_401,
     },
+    # Learner sign-in (issue 16) is the tablet platform's, a machine client: a staff ID token is refused wherever the
+    # learner is (tests/unit/api/test_sign_in_route.py covers the machine client's own token).
+    "POST /learner-sign-ins": {
+        "SystemAdmin": ("403", "403", "403"),
+        "AgencyAdmin": ("403", "403", "403"),
+        "FacilityAdmin": ("403", "403", "403"),
+        "Educator": ("403", "403", "403"),
+        "none": ALL_401,
+    },
     "POST /uploads": {
         "SystemAdmin": ("201", "201", "201"),
         "AgencyAdmin": ("201", "201", "404"),
@@ -483,6 +492,11 @@ ROUTES: dict[str, Route] = {
         f"/facilities/{fac}/learner-cards",
         {"learnerIds": [_new_learner(w, fac, unit)["learnerId"]], "resetPasswords": True},
     ),
+    "POST /learner-sign-ins": lambda w, fac, unit: Request(
+        "POST",
+        "/learner-sign-ins",
+        {"agencyId": AGENCY_OF[fac], "username": w.learners[fac]["username"], "password": "not-the-password-1"},
+    ),
     "POST /uploads": lambda w, fac, unit: Request("POST", "/uploads", {"facilityId": fac}),
     "GET /uploads/{uploadId}": lambda w, fac, unit: Request("GET", f"/uploads/{w.uploads[fac]}"),
     "POST /uploads/{uploadId}/confirm": lambda w, fac, unit: Request(
@@ -604,7 +618,7 @@ def _call(method: str, path: str, user: str | None, body: Any = None, query: Any
     event.update(httpMethod=method, path=path, queryStringParameters=query)
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
     event["requestContext"]["httpMethod"] = method
-    event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user}} if user else {}
+    event["requestContext"]["authorizer"] = {"claims": {"cognito:username": user, "token_use": "id"}} if user else {}
     event["body"] = json.dumps(body) if body is not None else None
     response = api_handler.lambda_handler(event, context)
     headers = dict(response.get("headers") or {})

@@ -363,7 +363,9 @@ def test_a_patch_body_is_json_or_refused_like_any_other(call_api, directory, lam
         event.update(httpMethod="PATCH", path=f"/learners/{learner_id}", body=body, isBase64Encoded=is_base64)
         event["headers"] = {**(event.get("headers") or {}), **headers}
         event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
-        event["requestContext"].update(httpMethod="PATCH", authorizer={"claims": {"cognito:username": "ridge"}})
+        event["requestContext"].update(
+            httpMethod="PATCH", authorizer={"claims": {"cognito:username": "ridge", "token_use": "id"}}
+        )
         response = api_handler.lambda_handler(event, lambda_context)
         return response["statusCode"], json.loads(response["body"])
 

@@ -142,6 +142,54 @@ def _api_routes(world: Any) -> None:
     get_settings.cache_clear()
 
 
+def _sign_in_paths(aws: Any, doc_ids: Iterator[int]) -> None:
+    """The tablet client's sign-ins: by username and by DOC ID, wrong passwords into a lockout, a refused right
+    password while locked, a right one after the wait (the counter reset), and one whose old hash is rehashed."""
+    import time
+
+    from argon2 import PasswordHasher
+
+    from intake.dal import learners as learner_store
+    from intake.domain import Learner
+    from intake.settings import get_settings
+    from tests.integration.sign_in_helpers import sign_in
+
+    password = "tablet-sign-in-pass-1"
+    new = {"docId": str(next(doc_ids)), "firstName": "Sig", "lastName": "Nin", "dateOfBirth": "01/02/1990"}
+    status, created = _api("POST", "/learners", "sys", {**new, "locationId": UNIT_A1, "password": password})
+    assert status == 201, created
+    learner = created["learner"]
+    tablet = get_settings().tablet_client_id
+    context = FakeLambdaContext()
+
+    def attempt(login: str, typed: str) -> int:
+        body = {"agencyId": learner["agencyId"], "username": login, "password": typed}
+        return sign_in(tablet, body, context)[0]
+
+    assert attempt(learner["username"], password) == 200
+    assert attempt(learner["docId"], password) == 200
+    assert attempt("nobody-at-all", password) == 401
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEARNER_LOCKOUT_SECONDS", "1")
+        get_settings.cache_clear()
+        assert [attempt(learner["username"], "wrong-password-0") for _ in range(5)] == [401] * 5
+        assert attempt(learner["username"], password) == 429
+        time.sleep(2.5)  # the wait after 6 failures with a base of 1 s: 2 s
+        assert attempt(learner["username"], password) == 200
+    get_settings.cache_clear()
+    # a learner whose hash has older (weaker) parameters: rehashed on a successful sign-in
+    old = Learner.model_validate(
+        {
+            **{k: v for k, v in learner.items() if k not in ("learnerId", "docId", "username", "version", "history")},
+            "learnerId": f"lrn-old-{next(doc_ids)}",
+            "docId": str(next(doc_ids)),
+            "username": f"oldhash{next(doc_ids)}",
+        }
+    )
+    learner_store.insert_learner(old, PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(password))
+    assert attempt(str(old.username), password) == 200
+
+
 def _validator_paths(aws: Any, doc_ids: Iterator[int]) -> None:
     """A rejected file, a missing object, a facility drop and an object under no facility's prefix."""
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -224,6 +272,7 @@ def needs(recorder: Recorder, aws: Any, world: Any) -> set[Need]:
     """What every function's flows needed, plus what Lambda itself does with each role."""
     doc_ids = itertools.count(8_100_001)
     _api_routes(world)
+    _sign_in_paths(aws, doc_ids)
     _validator_paths(aws, doc_ids)
     _creation_paths(aws, doc_ids)
     _validation_dead_letter(aws, doc_ids)

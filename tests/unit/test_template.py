@@ -35,6 +35,9 @@ ROUTES = {
     ("POST", "/uploads/{uploadId}/confirm"),
     *{("GET", "/"), ("GET", "/docs"), ("GET", "/static/{file}"), ("GET", "/client-config")},
 }
+# Learner sign-in (issue 16): the tablet client's access token with this scope only
+SCOPED_ROUTES = {("POST", "/learner-sign-ins"): ["intake/learner-sign-ins"]}
+ROUTES |= set(SCOPED_ROUTES)
 PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")} | {
     ("GET", "/"),
     ("GET", "/docs"),
@@ -437,7 +440,7 @@ def test_each_dlq_has_an_alarm() -> None:
         matching = [
             a["Properties"]
             for a in alarms
-            if a["Properties"]["Namespace"] == "AWS/SQS"
+            if a["Properties"].get("Namespace") == "AWS/SQS"
             and a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
             and any(_target(d["Value"]) == dlq for d in a["Properties"]["Dimensions"])
         ]
@@ -458,7 +461,7 @@ def test_each_function_has_an_errors_alarm() -> None:
     alarmed = {
         _target(d["Value"])
         for a in alarms
-        if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"
+        if a.get("Namespace") == "AWS/Lambda" and a["MetricName"] == "Errors"
         for d in a["Dimensions"]
         if d["Name"] == "FunctionName"
     }
@@ -499,6 +502,12 @@ def test_api_routes_need_cognito_except_health_and_openapi() -> None:
     for route, properties in routes.items():
         assert _target(properties["RestApiId"]) == "IntakeApi", route
         authorizer = properties.get("Auth", {}).get("Authorizer")
+        if route in SCOPED_ROUTES:
+            assert properties["Auth"] == {
+                "Authorizer": "CognitoAuthorizer",
+                "AuthorizationScopes": SCOPED_ROUTES[route],
+            }
+            continue
         assert authorizer == ("NONE" if route in PUBLIC_ROUTES else None), route
 
 
@@ -557,9 +566,14 @@ def test_every_log_group_has_retention_including_api_execution_logs() -> None:
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
 
 
+# Transient tables: nothing in them to restore (failed sign-ins in a row, expired by TTL within 24 hours).
+TRANSIENT_TABLES = {"SignInAttemptsTable"}
+
+
 def test_point_in_time_recovery_on_every_table() -> None:
-    # Given every DynamoDB table
-    tables = _of_type("AWS::DynamoDB::Table")
+    # Given every DynamoDB table but the transient ones
+    tables = {name: t for name, t in _of_type("AWS::DynamoDB::Table").items() if name not in TRANSIENT_TABLES}
+    assert set(_of_type("AWS::DynamoDB::Table")) - set(tables) == TRANSIENT_TABLES
     assert set(tables) == {
         "AgenciesTable",
         "LocationsTable",

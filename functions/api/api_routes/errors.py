@@ -15,9 +15,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from intake.errors import (
+    AccountDisabled,
     Conflict,
     IntakeError,
+    InvalidCredentials,
     LearnerExists,
+    LockedOut,
     MfaRequired,
     NotFound,
     PermissionDenied,
@@ -38,6 +41,9 @@ STATUS_OF: dict[type[IntakeError], HTTPStatus] = {
     Conflict: HTTPStatus.CONFLICT,
     TooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     StorageUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    InvalidCredentials: HTTPStatus.UNAUTHORIZED,
+    AccountDisabled: HTTPStatus.FORBIDDEN,
+    LockedOut: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 
@@ -164,7 +170,11 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         status = STATUS_OF.get(type(exc), HTTPStatus.INTERNAL_SERVER_ERROR)
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.warning("request failed", extra={"code": exc.code})
-        return error_response(status, exc.code, exc.message, **exc.details())
+        response = error_response(status, exc.code, exc.message, **exc.details())
+        if isinstance(exc, LockedOut):
+            # RFC 9110's Retry-After (delay-seconds), the same number as the body's retryAfter
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     def _request_invalid(exc: RequestValidationError) -> Response:
