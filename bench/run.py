@@ -300,6 +300,86 @@ def cards() -> list[Result]:
     ]
 
 
+def sign_in() -> list[Result]:
+    """Issue #16: CPU of a learner sign-in against one bare Argon2id verify, and its DynamoDB requests."""
+    got = json.loads(_child("-m", "bench.sign_in").splitlines()[-1])
+    ratio, cpu, requests = got["ratio"], got["cpu_seconds"], got["requests"]
+
+    def ms(kind: str) -> str:
+        low, high = got["ratio_range"][kind]
+        return f"{cpu[kind] * 1000:.1f} ms vs {cpu['bare_verify'] * 1000:.1f} ms, passes {low:.3f}-{high:.3f}"
+
+    def listed(kind: str) -> str:
+        return ", ".join(f"{name}: {n}" for name, n in sorted(requests[kind]["by_operation"].items())) or "none"
+
+    runs = f"median of {got['passes']} passes of {got['sign_ins_per_pass']}, interleaved"
+    failed = max(requests["unknown"]["per_call"], requests["wrong_password"]["per_call"])
+    return [
+        Result(
+            "sign-in success / bare verify (CPU)",
+            ratio["success"],
+            1.15,
+            at_least=False,
+            detail=f"{ms('success')}; {runs}; moto's own CPU left out "
+            f"(with it: {got['ratio_with_moto']['success']:.3f})",
+        ),
+        Result(
+            "  by DOC ID / bare verify (CPU, info)",
+            ratio["success_by_doc_id"],
+            None,
+            at_least=False,
+            detail=ms("success_by_doc_id"),
+        ),
+        Result(
+            "sign-in unknown username / bare verify (CPU)",
+            ratio["unknown"],
+            1.15,
+            at_least=False,
+            detail=f"{ms('unknown')}: the dummy hash's verify; a new username each time (five would lock one)",
+        ),
+        Result(
+            "  unknown username / bare verify, at least",
+            ratio["unknown"],
+            0.9,
+            detail="the timing does not reveal that a username does not exist",
+        ),
+        Result(
+            "  wrong password / bare verify (CPU, info)",
+            ratio["wrong_password"],
+            None,
+            at_least=False,
+            detail=f"{ms('wrong_password')}; a known learner, four in a row at most",
+        ),
+        Result(
+            "DynamoDB requests / successful sign-in",
+            requests["success"]["per_call"],
+            2,
+            at_least=False,
+            unit="req",
+            detail=f"by username, the facility's switch cached: {listed('success')}; by DOC ID "
+            f"{requests['success_by_doc_id']['per_call']:g}: {listed('success_by_doc_id')}",
+        ),
+        Result(
+            "  first sign-in of a sandbox (info)",
+            got["first_requests"],
+            None,
+            at_least=False,
+            unit="req",
+            detail="the facility's learnerAccess read: "
+            + ", ".join(f"{name}: {n}" for name, n in sorted(got["first_by_operation"].items())),
+        ),
+        Result(
+            "DynamoDB requests / failed sign-in",
+            failed,
+            3,
+            at_least=False,
+            unit="req",
+            detail=f"wrong password {requests['wrong_password']['per_call']:g}: {listed('wrong_password')}; "
+            f"unknown username {requests['unknown']['per_call']:g}: {listed('unknown')}",
+        ),
+    ]
+
+
 def local_api() -> list[Result]:
     """The local stack's API over loopback against bare hashing (reported: the issue sets no target)."""
     from bench.api import measure
@@ -327,7 +407,7 @@ def main(only: list[str]) -> int:
     started = time.perf_counter()
     print(f"{'benchmark':<44} {'value':>9} {'unit':<6} {'target':<10} {'':<5} detail", flush=True)
     results: list[Result] = []
-    groups = (validation, dynamodb, roster, cold_start, cards, local_api)
+    groups = (validation, dynamodb, roster, cold_start, cards, sign_in, local_api)
     for group in [group for group in groups if not only or group.__name__ in only]:
         for result in group():
             results.append(result)

@@ -26,6 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Intake local stack ready"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
+# The session stack's template parameters: a learner's first lockout lasts 1 s (60 deployed) so tests can wait it out
+SESSION_PARAMETER_OVERRIDES = "LearnerLockoutSeconds=1"
 PYTHONPATH = os.pathsep.join(
     str(REPO_ROOT / part)
     for part in (
@@ -82,8 +84,11 @@ def _wait_ready(process: subprocess.Popen[bytes], log_file: Path) -> None:
 
 
 @contextmanager
-def running_local_stack(workdir: Path, *, seed: bool) -> Iterator[Stack]:
-    """`make run` in a subprocess on free ports, writing its state and log under workdir; stopped with SIGINT."""
+def running_local_stack(workdir: Path, *, seed: bool, parameter_overrides: str = "") -> Iterator[Stack]:
+    """`make run` in a subprocess on free ports, writing its state and log under workdir; stopped with SIGINT.
+
+    `parameter_overrides` are the template's parameters as `sam deploy --parameter-overrides` takes them
+    ("Name=value Name=value"), for the stack's INTAKE_PARAMETER_OVERRIDES."""
     state_file = workdir / "local-stack.json"
     log_file = workdir / "local-stack.log"
     env = {
@@ -95,6 +100,7 @@ def running_local_stack(workdir: Path, *, seed: bool) -> Iterator[Stack]:
         "INTAKE_SEED": "1" if seed else "0",
         "PYTHONPATH": PYTHONPATH,
         "PYTHONUNBUFFERED": "1",
+        "INTAKE_PARAMETER_OVERRIDES": parameter_overrides,
     }
     env.pop("AWS_ENDPOINT_URL", None)
     with log_file.open("wb") as log:
@@ -121,8 +127,10 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The running local stack's state file (apiUrl, awsEndpoint, seeded agencies and staff); stopped with SIGINT.
 
     When the session's e2e tests are done, every object of the bucket is checked for plaintext passwords before the
-    stack stops (issue 13): see `plaintext_password_places` (test_password_scan_e2e.py shows it finds a planted one)."""
-    with running_local_stack(tmp_path_factory.mktemp("local-stack"), seed=True) as stack:
+    stack stops (issue 13): see `plaintext_password_places` (test_password_scan_e2e.py shows it finds a planted one).
+    Its first learner lockout lasts 1 s (SESSION_PARAMETER_OVERRIDES), for tests/e2e/test_sign_in_e2e.py."""
+    stack_dir = tmp_path_factory.mktemp("local-stack")
+    with running_local_stack(stack_dir, seed=True, parameter_overrides=SESSION_PARAMETER_OVERRIDES) as stack:
         yield stack
         places, scanned = plaintext_password_places(stack)
         assert not places, f"plaintext passwords left after the e2e tests ({scanned} objects scanned): {places}"
@@ -188,6 +196,29 @@ def _sealed(cell: str) -> bool:
 def id_token() -> Callable[..., str]:
     """`id_token(stack, username)`: an ID token of a seeded staff member."""
     return token
+
+
+def tablet_token(stack: Stack) -> str:
+    """An access token of the tablet platform's app client, from the token endpoint as the tablet gets one: POST
+    {tokenUrl} with grant_type=client_credentials, the client id and secret in HTTP Basic (the state file's
+    tabletClient)."""
+    client = stack["tabletClient"]
+    response = requests.post(
+        client["tokenUrl"],
+        data={"grant_type": "client_credentials", "scope": client["scope"]},
+        auth=(client["clientId"], client["clientSecret"]),
+        timeout=HTTP_TIMEOUT_SECONDS,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "Bearer" and int(body["expires_in"]) > 0, body
+    return str(body["access_token"])
+
+
+@pytest.fixture(scope="session")
+def tablet_access_token(local_stack: Stack) -> str:
+    """One access token of the tablet client for the session (Cognito's last 60 minutes)."""
+    return tablet_token(local_stack)
 
 
 @pytest.fixture(scope="session")
