@@ -100,9 +100,14 @@ def _pool_by_name(args: argparse.Namespace) -> str:
     return str(found[0])
 
 
+STAFF_CLIENT_NAME = "intake"  # template.yaml's UserPoolClient (the TabletClient is a machine client: no sign-ins)
+
+
 def _first_client(args: argparse.Namespace, pool_id: str) -> str:
     clients = _client(args, "cognito-idp").list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)
     found = clients.get("UserPoolClients", [])
+    staff = [client for client in found if client.get("ClientName") == STAFF_CLIENT_NAME]
+    found = staff or found  # the staff page's client, not the tablet platform's machine client
     if len(found) != 1:
         raise CliError(f"cannot tell which app client of {pool_id} to sign in with")
     return str(found[0]["ClientId"])
