@@ -131,6 +131,13 @@ def _api_routes(world: Any) -> None:
                 request.method, request.path, user, request.body, request.query, context=FakeLambdaContext()
             )
             assert status < 500, (request, status)
+    # a change of several learners at once records its audit entries in one batch write (not only one PutItem)
+    facility_id, unit_id = matrix.TARGETS["home"]
+    pair = [matrix._new_learner(world, facility_id, unit_id)["learnerId"] for _ in range(2)]
+    status, answer = _api(
+        "POST", f"/facilities/{facility_id}/learners/status", body={"learnerIds": pair, "status": "INACTIVE"}
+    )
+    assert status == 200 and [r["outcome"] for r in answer["results"]] == ["CHANGED", "CHANGED"], answer
     # with StaffMfa=ADMINS_REQUIRED (as deployed by default) an administrator's login is checked for an authenticator
     from intake.settings import get_settings
 
