@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from bench.env import ROOT, child_environment
+from bench.env import ROOT, child_environment, stop
 
 READY = "Intake local stack ready"
 
@@ -56,8 +56,7 @@ def local_stack() -> Iterator[dict[str, Any]]:
                 raise RuntimeError("the local stack stopped before it was ready")
             yield json.loads(state_file.read_text())
         finally:
-            stack.terminate()
-            stack.wait(timeout=30)
+            stop(stack, grace_seconds=30)
 
 
 def _token(state: dict[str, Any]) -> tuple[str, str]:

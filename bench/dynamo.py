@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from bench.env import use_fake_aws
+from bench.env import stop, use_fake_aws
 from bench.lambda_events import BenchContext, sqs_event
 
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
@@ -141,8 +141,7 @@ def moto_server() -> Iterator[str]:
                 time.sleep(0.1)
         yield endpoint
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 # The first chunk is the worker's first invocation (clients created); the others run warm, as most do. Each warm chunk

@@ -272,16 +272,29 @@ def migrate_learners(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# A deployed stack's app client allows SRP only (template.yaml); only the local stack's adds USER_PASSWORD_AUTH.
+SRP_ONLY = (
+    "this app client allows SRP sign-in only, as a deployed stack's does: sign in on the staff page (the ApiUrl "
+    'output with its trailing /) and use its token (README, "First deployment")'
+)
+
+
 def token(args: argparse.Namespace, out: TextIO) -> int:
     """Print an ID token for a staff login (setting a new password at the first sign-in)."""
     stack = discover(args)
     cognito = _client(args, "cognito-idp")
     password = args.password or getpass.getpass(f"Password of {args.username}: ")
-    result = cognito.initiate_auth(
-        ClientId=stack.client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": args.username, "PASSWORD": password},
-    )
+    try:
+        result = cognito.initiate_auth(
+            ClientId=stack.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": args.username, "PASSWORD": password},
+        )
+    except ClientError as exc:
+        refused_flow = exc.response.get("Error", {}).get("Code") == "InvalidParameterException"
+        if refused_flow and "USER_PASSWORD_AUTH" in str(exc):
+            raise CliError(SRP_ONLY) from exc
+        raise
     if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
         if not args.new_password:
             raise CliError("this is a first sign-in: pass --new-password to set the password to use from now on")

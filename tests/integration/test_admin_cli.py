@@ -116,3 +116,37 @@ def test_migrate_learners_upgrades_old_items_once(stack, capsys):
     assert "1 migrated" in printed and again.startswith("0 learners")
     learner = get_by_doc_id(AGENCY_A, "D42")
     assert learner is not None and learner.username == "leea42"
+
+
+def test_token_on_an_srp_only_client_says_to_sign_in_on_the_staff_page(stack, monkeypatch, capsys):
+    from botocore.exceptions import ClientError
+
+    import intake_admin.cli as cli
+
+    # Given a stack whose app client refuses USER_PASSWORD_AUTH, as the deployed one does (moto does not check it)
+    refusal = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidParameterException",
+                "Message": "USER_PASSWORD_AUTH flow not enabled for this client",
+            }
+        },
+        "InitiateAuth",
+    )
+    real_client = cli._client
+
+    def client(args: Any, service: str) -> Any:
+        made = real_client(args, service)
+        if service == "cognito-idp":
+            monkeypatch.setattr(made, "initiate_auth", refuse)
+        return made
+
+    def refuse(**_: Any) -> None:
+        raise refusal
+
+    monkeypatch.setattr(cli, "_client", client)
+    # When an operator asks for a token
+    code, printed = run("token", "--username", "root", "--password", "Whatever-1234")
+    # Then it stops with exit 2 and points to the staff page, without a traceback or a token
+    assert code == 2 and printed == ""
+    assert "sign in on the staff page" in capsys.readouterr().err
