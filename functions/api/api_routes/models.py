@@ -349,10 +349,15 @@ class UploadCountsOut(BodyModel):
     toCreate: int
     toMove: int
     toReactivate: int = 0
+    toUpdate: int = 0
+    unchanged: int = 0
+    toDeactivate: int = 0
     warnings: int
     created: int
     moved: int
     reactivated: int = 0
+    updated: int = 0
+    deactivated: int = 0
     skipped: int
     failed: int
 

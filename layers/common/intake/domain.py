@@ -64,6 +64,18 @@ class PasswordRule(DomainModel):
     )
 
 
+class UploadMode(StrEnum):
+    """create (v1): every valid row is a new learner, a move or a reactivation. sync: the file is the facility's
+    whole roster, diffed against its learners (UPDATE, UNCHANGED, and DEACTIVATE for each active learner missing)."""
+
+    CREATE = "create"
+    SYNC = "sync"
+
+
+DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT = 10  # a sync deactivating more of a facility's active learners is held
+UNDO_DEACTIVATIONS_DAYS = 30  # how long after completion a sync's deactivations can be undone
+
+
 class Location(DomainModel):
     """A facility (its own facility_id) or a housing unit (a child of one facility)."""
 
@@ -79,6 +91,8 @@ class Location(DomainModel):
     max_upload_bytes: int | None = None
     max_upload_rows: int | None = None
     learner_access: bool = True  # the facility setting learnerAccess ON/OFF: OFF turns every learner's sign-in off
+    drop_mode: UploadMode = UploadMode.CREATE  # the mode of the facility's drops (SFTP, incoming/)
+    max_sync_deactivation_percent: int | None = Field(default=None, ge=0, le=100)  # None: the default (10)
 
 
 class StaffMember(DomainModel):
@@ -210,8 +224,19 @@ CONFIRMABLE = frozenset({UploadStatus.VALIDATED, UploadStatus.VALIDATED_WITH_ERR
 UNFINISHED = frozenset({UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING, *CONFIRMABLE})
 
 # What validation counts (the planner's), then what creation adds: an upload's counts, in the order the API sends them.
-PLAN_COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "toReactivate", "warnings")
-COUNT_NAMES = (*PLAN_COUNT_NAMES, "created", "moved", "reactivated", "skipped", "failed")
+PLAN_COUNT_NAMES = (
+    "rows",
+    "valid",
+    "invalid",
+    "toCreate",
+    "toMove",
+    "toReactivate",
+    "toUpdate",
+    "unchanged",
+    "toDeactivate",
+    "warnings",
+)
+COUNT_NAMES = (*PLAN_COUNT_NAMES, "created", "moved", "reactivated", "updated", "deactivated", "skipped", "failed")
 
 
 class Upload(DomainModel):
@@ -246,6 +271,12 @@ class Upload(DomainModel):
     result_passwords_key: str | None = None
     passwords_until: str | None = None
     passwords_claimed_by: str | None = None
+    mode: UploadMode = UploadMode.CREATE
+    # A sync whose deactivations pass the facility's maxSyncDeactivationPercent: {code: MASS_DEACTIVATION, message,
+    # toDeactivate, activeLearners}. A held upload is confirmed only with allowMassDeactivation, never by itself.
+    hold: dict[str, str | int] | None = None
+    allow_mass_deactivation: bool | None = None
+    plan_report_key: str | None = None  # plan.csv: line, docID, action, changed fields of every planned learner
 
 
 class AuditEntry(DomainModel):

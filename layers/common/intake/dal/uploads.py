@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Collection, Iterator, Sequence
 from enum import Enum
 from typing import Any, Final
@@ -15,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 from intake.dal.audit import audit_item, put_entries
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import UploadItem, bind_tables
-from intake.domain import AuditEntry, Upload, UploadStatus
+from intake.domain import AuditEntry, Upload, UploadMode, UploadStatus
 
 PAGE_SIZE = 50
 # DynamoDB's limit of items in one TransactWriteItems: the part's counter update and up to 99 audit entries.
@@ -52,10 +53,14 @@ def _upload(item: UploadItem) -> Upload:
         result_passwords_key=item.resultPasswordsKey,
         passwords_until=item.passwordsUntil,
         passwords_claimed_by=item.passwordsClaimedBy,
+        mode=UploadMode(item.mode or UploadMode.CREATE.value),
+        hold=json.loads(item.hold) if item.hold else None,
+        allow_mass_deactivation=item.allowMassDeactivation,
+        plan_report_key=item.planReportKey,
     )
 
 
-CREATION_COUNTS = ("created", "moved", "reactivated", "skipped", "failed")
+CREATION_COUNTS = ("created", "moved", "reactivated", "updated", "deactivated", "skipped", "failed")
 
 
 def _counts(item: UploadItem) -> dict[str, int]:
@@ -83,6 +88,7 @@ def insert_upload(upload: Upload, ttl: int) -> bool:
         createdBy=upload.created_by,
         expiresAt=upload.expires_at,
         counts={},
+        mode=None if upload.mode is UploadMode.CREATE else upload.mode.value,
         ttl=ttl,
     )
     with storage_call("save the upload"):
@@ -173,6 +179,9 @@ class UploadChange:
     completed_at: str | Keep | None = KEEP
     result_passwords_key: str | Keep | None = KEEP
     passwords_until: str | Keep | None = KEEP
+    hold: dict[str, str | int] | Keep | None = KEEP
+    allow_mass_deactivation: bool | Keep | None = KEEP
+    plan_report_key: str | Keep | None = KEEP
 
 
 NO_CHANGE: Final = UploadChange()
@@ -195,12 +204,17 @@ _ATTRIBUTES: Final = {
     "completed_at": "completedAt",
     "result_passwords_key": "resultPasswordsKey",
     "passwords_until": "passwordsUntil",
+    "hold": "hold",
+    "allow_mass_deactivation": "allowMassDeactivation",
+    "plan_report_key": "planReportKey",
 }
 
 
 def _attribute_values(change: UploadChange) -> dict[str, Any]:
     """The attributes a change writes (None: removed), by attribute name; KEEP fields are not written."""
     values = {_ATTRIBUTES[field.name]: getattr(change, field.name) for field in dataclasses.fields(change)}
+    if isinstance(values["hold"], dict):
+        values["hold"] = json.dumps(values["hold"], separators=(",", ":"), sort_keys=True)
     return {name: value for name, value in values.items() if value is not KEEP}
 
 
