@@ -44,6 +44,9 @@ from intake.domain import (
 )
 
 LOOKUP_BATCH = 100
+# What only a sync counts: a create-mode plan's counts are those of v1, as they always were.
+SYNC_COUNT_NAMES = ("toUpdate", "unchanged", "toDeactivate")
+CREATE_COUNT_NAMES = tuple(name for name in PLAN_COUNT_NAMES if name not in SYNC_COUNT_NAMES)
 
 # What the planner gives out, row by row: each row's issues (errors first), then its entry if the row is valid.
 Planned = PlanEntry | RowIssue
@@ -73,7 +76,7 @@ class Planner:
     def __init__(self, lookup: LearnerLookup, seal: Seal) -> None:
         self.lookup = lookup
         self.seal = seal
-        self.counts = dict.fromkeys(PLAN_COUNT_NAMES, 0)
+        self.counts = dict.fromkeys(CREATE_COUNT_NAMES, 0)
         self.window: list[CheckedRow] = []
         self.window_valid = 0
 
@@ -223,6 +226,7 @@ class SyncPlanner(Planner):
 
     def __init__(self, lookup: RosterLookup, seal: Seal, *, facility_id: str, agency_id: str) -> None:
         super().__init__(lookup, seal)
+        self.counts = dict.fromkeys(PLAN_COUNT_NAMES, 0)
         self.roster_lookup = lookup
         self.facility_id = facility_id
         self.agency_id = agency_id
