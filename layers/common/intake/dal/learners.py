@@ -362,6 +362,28 @@ def set_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> 
     raise Conflict(_CHANGED_MESSAGE)
 
 
+def set_status_at_version(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> bool:
+    """Give the learner this status in one UpdateItem only if it is still exactly as the caller read it: the same
+    learner, in the same facility, with the other status, at the same version (a sync's deactivation, an undo's
+    reactivation). False when the condition refused it (nothing written): the caller reads to learn why."""
+    bind_tables()
+    item = _key_item(learner)
+    actions = [
+        LearnerItem.status.set(status.value),
+        LearnerItem.roster.set(roster_of(learner.facility_id, status)),
+        *_fill_missing_keys(learner),
+        *_changed([entry], entry.at),
+    ]
+    other = LearnerStatus.INACTIVE if status is LearnerStatus.ACTIVE else LearnerStatus.ACTIVE
+    condition = (
+        (LearnerItem.learnerId == learner.learner_id)
+        & (LearnerItem.facilityId == learner.facility_id)
+        & _status_is(other)
+        & _version_is(learner.version)
+    )
+    return _update(item, actions, condition, "change the learner's status")
+
+
 def set_password_hash(learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
     """Replace the learner's password hash (the old one stops working at once); the history says when and by whom."""
     bind_tables()
