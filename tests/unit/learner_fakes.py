@@ -126,6 +126,21 @@ class Repository:
                 return None
             return self._store(learner, {"status": status}, [entry])
 
+    def set_status_at_version(self, learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> bool:
+        with self._lock:
+            self.writes += 1
+            found = self.learners.get((learner.agency_id, learner.doc_id))
+            if (
+                found is None
+                or found.learner_id != learner.learner_id
+                or found.facility_id != learner.facility_id
+                or found.status is status
+                or found.version != learner.version
+            ):
+                return False
+            self._store(learner, {"status": status}, [entry])
+            return True
+
     def set_password_hash(self, learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
         with self._lock:
             self.writes += 1

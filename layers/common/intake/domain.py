@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -183,6 +184,19 @@ class Learner(DomainModel):
     updated_at: datetime | None = None
     version: int = 1
     history: tuple[HistoryEntry, ...] = ()
+
+
+class RosterLearner(NamedTuple):
+    """An active learner of a facility as a sync diffs it (intake.dal.learners.active_roster): the fields the diff
+    needs and nothing else (no history, no hash), a plain tuple so that a 200,000-learner roster stays small."""
+
+    doc_id: str
+    learner_id: str
+    location_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
