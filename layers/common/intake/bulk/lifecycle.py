@@ -153,8 +153,13 @@ def mark_validated(
     error_report_key: str | None,
     chunks_total: int,
     data_key: str | None,
+    plan_report_key: str | None = None,
+    hold: dict[str, str | int] | None = None,
 ) -> Upload | None:
-    """Record the plan's counts and issues: VALIDATED or VALIDATED_WITH_ERRORS; a link's raw file is deleted."""
+    """Record the plan's counts and issues: VALIDATED or VALIDATED_WITH_ERRORS; a link's raw file is deleted.
+
+    A sync past its facility's deactivation limit is recorded with its `hold` (intake.bulk.planning
+    .mass_deactivation_hold): it is confirmed only with allowMassDeactivation, and never by itself."""
     change = UploadChange(
         counts=counts,
         errors=errors,
@@ -163,6 +168,8 @@ def mark_validated(
         error_report_key=error_report_key,
         chunks_total=chunks_total,
         data_key=data_key,
+        plan_report_key=plan_report_key,
+        hold=hold,
     )
     validated = _transition(Step.MARK_VALIDATED, upload.upload_id, status, change)
     if validated is not None and upload.source == "link":

@@ -337,7 +337,8 @@ class SyncPlanner(Planner):
                 )
             )
         if row.issues:
-            planned.extend(sorted(row.issues, key=lambda issue: issue.severity != "error"))
+            issues = sorted(row.issues, key=lambda issue: issue.severity != "error")
+            planned.extend(issues)
             self.counts["warnings"] += 1  # a valid row's issues are warnings
         self.counts["valid"] += 1
         values = (row.first_name, row.last_name, row.date_of_birth, row.location_id)
