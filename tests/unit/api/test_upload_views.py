@@ -51,6 +51,7 @@ def expected_view(**extra: Any) -> dict[str, Any]:
         "uploadId": "u1",
         "facilityId": "fac-oak",
         "source": "link",
+        "mode": "create",
         "fileName": None,
         "status": "VALIDATED_WITH_ERRORS",
         "createdAt": "2026-01-01T00:00:00+00:00",

@@ -101,7 +101,13 @@ UNREADABLE_SEAL_MESSAGE = (
 )
 
 
-def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool, confirmed_by: str) -> Upload | None:
+def begin_creation(
+    upload: Upload,
+    skip_invalid_rows: bool,
+    move_existing: bool,
+    confirmed_by: str,
+    allow_mass_deactivation: bool | None = None,
+) -> Upload | None:
     """Move a confirmable upload to CREATING and fan its plan out; None if it was not confirmable any more."""
     confirmed_at = clock.utc_now()
     started = lifecycle.start_creating(
@@ -110,6 +116,7 @@ def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool,
         move_existing=move_existing,
         confirmed_by=confirmed_by,
         confirmed_at=confirmed_at,
+        allow_mass_deactivation=allow_mass_deactivation,
     )
     if started is not None:
         # Filed at the confirm's time, just before its rows' entries (line 0 < the rows' lines).

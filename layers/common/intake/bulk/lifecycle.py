@@ -20,7 +20,7 @@ from intake.bulk.reports import write_error_report
 from intake.bulk.types import RowIssue
 from intake.dal import objects
 from intake.dal import uploads as upload_store
-from intake.dal.uploads import UploadChange
+from intake.dal.uploads import KEEP, UploadChange
 from intake.domain import CONFIRMABLE, UNFINISHED, Upload, UploadStatus
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -206,14 +206,25 @@ def _fail(step: Step, upload: Upload, reason: str, etag: str | None) -> Upload |
 
 
 def start_creating(
-    upload: Upload, *, skip_invalid_rows: bool, move_existing: bool, confirmed_by: str, confirmed_at: datetime
+    upload: Upload,
+    *,
+    skip_invalid_rows: bool,
+    move_existing: bool,
+    confirmed_by: str,
+    confirmed_at: datetime,
+    allow_mass_deactivation: bool | None = None,
 ) -> Upload | None:
-    """A confirmable upload is confirmed: CREATING, with the confirm's options; None if it was not confirmable."""
+    """A confirmable upload is confirmed: CREATING, with the confirm's options; None if it was not confirmable.
+
+    A held sync (its hold: MASS_DEACTIVATION) moves only with allow_mass_deactivation, which is recorded on it."""
+    if upload.hold and not allow_mass_deactivation:
+        return None
     change = UploadChange(
         skip_invalid_rows=skip_invalid_rows,
         move_existing=move_existing,
         confirmed_by=confirmed_by,
         confirmed_at=confirmed_at.isoformat(),
+        allow_mass_deactivation=allow_mass_deactivation if allow_mass_deactivation is not None else KEEP,
     )
     return _transition(Step.START_CREATING, upload.upload_id, UploadStatus.CREATING, change)
 
