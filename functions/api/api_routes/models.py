@@ -553,3 +553,11 @@ class ChangeStaffRequest(admin_models.ChangeStaffRequest):
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return handler(_one_body_per_role(StaffGrant))
+
+
+class UndoDeactivationsResponse(BodyModel):
+    """POST /uploads/{uploadId}/undo-deactivations: learners the sync deactivated, reactivated or skipped (changed
+    since)."""
+
+    reactivated: int
+    skipped: int

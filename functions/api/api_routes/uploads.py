@@ -13,6 +13,7 @@ from api_routes.models import (
     ConfirmResponse,
     CreatedUploadResponse,
     RowErrorOut,
+    UndoDeactivationsResponse,
     UploadCountsOut,
     UploadLinkOut,
     UploadOptionsOut,
@@ -21,7 +22,7 @@ from api_routes.models import (
 )
 from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
-from intake import upload_service
+from intake import sync_undo, upload_service
 from intake.domain import COUNT_NAMES
 from intake.upload_service import UploadWithLinks
 
@@ -148,3 +149,16 @@ def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -
     )
     body = ConfirmResponse(uploadId=confirmed.upload_id, status=confirmed.status)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post(
+    "/uploads/<uploadId>/undo-deactivations",
+    summary="Reactivate the learners a sync deactivated and nothing changed since (idempotent, within 30 days)",
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": UndoDeactivationsResponse}}},
+        **error_responses(403, 409),
+    },
+)
+def undo_deactivations(uploadId: str) -> UndoDeactivationsResponse:
+    result = sync_undo.undo_deactivations(current_requestor(router), uploadId)
+    return UndoDeactivationsResponse(reactivated=result.reactivated, skipped=result.skipped)

@@ -277,6 +277,10 @@ class Upload(DomainModel):
     hold: dict[str, str | int] | None = None
     allow_mass_deactivation: bool | None = None
     plan_report_key: str | None = None  # plan.csv: line, docID, action, changed fields of every planned learner
+    completed_at: str | None = None  # when it reached its final status (COMPLETED, COMPLETED_WITH_ERRORS, ...)
+    # A sync's undo-deactivations: when it was first asked for and by whom (a repeat keeps these).
+    deactivations_undone_at: str | None = None
+    deactivations_undone_by: str | None = None
 
 
 class AuditEntry(DomainModel):

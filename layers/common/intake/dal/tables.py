@@ -257,6 +257,8 @@ class UploadItem(Model):
     hold = UnicodeAttribute(null=True)  # JSON of the upload's hold
     allowMassDeactivation = BooleanAttribute(null=True)
     planReportKey = UnicodeAttribute(null=True)
+    deactivationsUndoneAt = UnicodeAttribute(null=True)  # a sync's undo-deactivations, first asked for then
+    deactivationsUndoneBy = UnicodeAttribute(null=True)
     ttl = NumberAttribute(null=True)
     by_facility = UploadsByFacility()
 

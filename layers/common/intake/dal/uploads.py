@@ -57,6 +57,9 @@ def _upload(item: UploadItem) -> Upload:
         hold=json.loads(item.hold) if item.hold else None,
         allow_mass_deactivation=item.allowMassDeactivation,
         plan_report_key=item.planReportKey,
+        completed_at=item.completedAt,
+        deactivations_undone_at=item.deactivationsUndoneAt,
+        deactivations_undone_by=item.deactivationsUndoneBy,
     )
 
 
@@ -319,6 +322,27 @@ def record_part(
                 return None
             raise
         return _upload(UploadItem.get(upload_id, consistent_read=True))
+
+
+def mark_deactivations_undone(upload_id: str, at: str, by: str, finished: Collection[UploadStatus]) -> Upload | None:
+    """Record once when (and by whom) a finished sync's deactivations were first undone: a repeat keeps the first
+    instant, so every entry an undo files is keyed the same on every attempt. The upload as stored after; None if it
+    is not (or no longer) a finished upload."""
+    bind_tables()
+    condition = UploadItem.status.is_in(*(status.value for status in finished))
+    condition &= UploadItem.deactivationsUndoneAt.does_not_exist()
+    item = UploadItem(uploadId=upload_id)
+    actions: list[Action] = [UploadItem.deactivationsUndoneAt.set(at), UploadItem.deactivationsUndoneBy.set(by)]
+    with storage_call("update the upload"):
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+    stored = get_upload(upload_id)
+    if stored is None or stored.status not in finished or stored.deactivations_undone_at is None:
+        return None
+    return stored
 
 
 def due_for_expiry(now_iso: str, unfinished: set[UploadStatus]) -> Iterator[Upload]:
