@@ -232,7 +232,7 @@ def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]
         elif o.outcome in ("UPDATED", "DEACTIVATED"):
             details: audit.Details = {"uploadId": upload.upload_id}
             if o.outcome == "UPDATED":
-                details["fields"] = ",".join(o.row.changed)
+                details["fields"] = ",".join(name for name in _EDIT_FIELDS if name in o.row.changed)
             entries += audit.entries_for(
                 actor,
                 "LEARNER_UPDATED" if o.outcome == "UPDATED" else "LEARNER_DEACTIVATED",
