@@ -39,9 +39,9 @@ def _learner(call_api: Any, doc_id: str) -> dict[str, Any]:
     return dict(learner["learner"])
 
 
-def prepare(call_api: Any, aws: Any, tag: int = 1) -> SyncFlow:
+def prepare(call_api: Any, aws: Any, tag: int = 1, missing: int = MISSING) -> SyncFlow:
     """Active learners of FAC_A1, and a VALIDATED sync upload of the facility whose plan creates NEW_ROWS, updates
-    RENAMED + REHOUSED of them and deactivates MISSING (each at the version it has now)."""
+    RENAMED + REHOUSED of them and deactivates `missing` (MISSING by default), each at the version it has now."""
     from intake import clock
     from intake.bulk import keys, lifecycle
     from intake.bulk.types import CREATE, DEACTIVATE, UPDATE, ExistingLearner, PlanEntry, plan_chunk_json
@@ -56,7 +56,7 @@ def prepare(call_api: Any, aws: Any, tag: int = 1) -> SyncFlow:
 
     renamed = {k: v for i in range(RENAMED) for k, v in existing(f"5{tag}{i:03d}").items()}
     rehoused = {k: v for i in range(REHOUSED) for k, v in existing(f"6{tag}{i:03d}").items()}
-    missing = {k: v for i in range(MISSING) for k, v in existing(f"4{tag}{i:03d}").items()}
+    gone = {k: v for i in range(missing) for k, v in existing(f"4{tag}{i:03d}").items()}
     new = [f"9{tag}{i:03d}" for i in range(NEW_ROWS)]
 
     now = clock.utc_now()
@@ -106,7 +106,7 @@ def prepare(call_api: Any, aws: Any, tag: int = 1) -> SyncFlow:
     for doc_id, learner_id in rehoused.items():
         entries.append(planned(line, doc_id, UPDATE, learner_id, location_id=UNIT_A1B, changed=("locationId",)))
         line += 1
-    for doc_id, learner_id in missing.items():  # numbered after the file's last line
+    for doc_id, learner_id in gone.items():  # numbered after the file's last line
         entries.append(planned(line, doc_id, DEACTIVATE, learner_id))
         line += 1
     chunks = [entries[i : i + CHUNK_SIZE] for i in range(0, len(entries), CHUNK_SIZE)]
@@ -121,7 +121,7 @@ def prepare(call_api: Any, aws: Any, tag: int = 1) -> SyncFlow:
         "toCreate": NEW_ROWS,
         "toUpdate": RENAMED + REHOUSED,
         "unchanged": 0,
-        "toDeactivate": MISSING,
+        "toDeactivate": missing,
         "warnings": 0,
     }
     validated = lifecycle.mark_validated(
@@ -136,7 +136,7 @@ def prepare(call_api: Any, aws: Any, tag: int = 1) -> SyncFlow:
         data_key=sealed,
     )
     assert validated is not None
-    return SyncFlow(upload.upload_id, new, renamed, rehoused, missing)
+    return SyncFlow(upload.upload_id, new, renamed, rehoused, gone)
 
 
 def run(call_api: Any, aws: Any, faults: Faults, tag: int = 1) -> SyncFlow:

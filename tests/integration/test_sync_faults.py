@@ -84,13 +84,19 @@ def test_throttled_learner_writes_are_retried(call_api, aws, faults, code):
     sync_fault_flows.assert_exactly_once(call_api, aws, flow)
 
 
-def test_transient_500s_on_learner_reads_and_writes_are_retried(call_api, aws, faults):
-    rules = [
-        faults.add(Rule("dynamodb", operation, table="Learners", times=2))
-        for operation in ("GetItem", "UpdateItem", "TransactWriteItems")
-    ]
+def test_transient_500s_on_the_workers_reads_and_learner_writes_are_retried(call_api, aws, faults):
+    # Given the worker's upload and location reads and its learner writes each answering 500 twice
+    calls = (
+        ("GetItem", "Uploads"),
+        ("GetItem", "Locations"),
+        ("UpdateItem", "Learners"),
+        ("TransactWriteItems", "Learners"),
+    )
+    rules = [faults.add(Rule("dynamodb", operation, table=table, times=2)) for operation, table in calls]
+    # When the sync runs end to end
     flow = sync_fault_flows.run(call_api, aws, faults)
-    assert [rule.fired for rule in rules] == [2, 2, 2]
+    # Then the SDK retried each, and every entry ended exactly once
+    assert [rule.fired for rule in rules] == [2, 2, 2, 2]
     sync_fault_flows.assert_exactly_once(call_api, aws, flow)
 
 

@@ -17,10 +17,11 @@ A REACTIVATE row (re-entry: the DOC ID is an inactive learner's) brings that lea
 the row's given or generated password, exactly as a create would issue it. Its history entries carry the upload's
 id, so a retried part recognises its own reactivation and neither writes again nor issues another password.
 
-A sync's UPDATE and DEACTIVATE entries are each one conditional write, applied only if the learner is still at the
-version the planner saw (so never over a change made since: CHANGED_SINCE_PLAN, counted failed). They need no
-password and no hash. Their history entry (EDITED with the fields, or DEACTIVATED) carries the upload's id: a retry
-finds its own earlier write there and reports it again, writing nothing.
+A sync's UPDATE and DEACTIVATE entries are each one conditional write with no read before it, applied only if the
+learner is still at the version the planner saw (so never over a change made since: CHANGED_SINCE_PLAN, counted
+failed). They need no password and no hash. Their history entry (EDITED with the fields, or DEACTIVATED) carries the
+upload's id: a retry's write is refused by the version its first attempt moved on, changing nothing, and the read
+after the refusal finds the upload's own entry, so the row is reported UPDATED or DEACTIVATED again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import BinaryIO, cast
 
 from intake import audit, clock, learner_creation, passwords
@@ -238,7 +239,7 @@ def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]
         elif o.outcome in ("UPDATED", "DEACTIVATED"):
             details: audit.Details = {"uploadId": upload.upload_id}
             if o.outcome == "UPDATED":
-                details["fields"] = ",".join(o.row.changed)
+                details["fields"] = ",".join(name for name in _EDIT_FIELDS if name in o.row.changed)
             entries += audit.entries_for(
                 actor,
                 "LEARNER_UPDATED" if o.outcome == "UPDATED" else "LEARNER_DEACTIVATED",
@@ -521,25 +522,56 @@ def _changed_by(learner: Learner, kind: HistoryKind, upload_id: str) -> bool:
     return any(e.kind is kind and e.upload_id == upload_id for e in learner.history)
 
 
-def _current_as_planned(row: PlanEntry, upload: Upload, current: Learner | None) -> _Outcome | None:
-    """None if the learner is still exactly as planned (same learner, active, where the planner saw it, in the
-    upload's facility, at the planned version); else the row's CHANGED_SINCE_PLAN outcome (nothing is written)."""
-    existing = _existing(row)
-    if (
-        current is None
-        or current.learner_id != existing.learner_id
-        or existing.version == 0  # planned before versions were kept: never applied blind
-        or current.version != existing.version
-        or current.status is not LearnerStatus.ACTIVE
-        or current.facility_id != upload.facility_id
-        or current.location_id != existing.location_id
-    ):
-        return _stale(row, current.learner_id if current else existing.learner_id)
-    return None
+def _as_planned(row: PlanEntry, existing: ExistingLearner) -> Learner:
+    """The learner as the planner saw it, made from its plan entry (never stored: a conditional write at its version
+    uses only its key, id, facility, version and names, so the write needs no read first)."""
+    return Learner(
+        learner_id=existing.learner_id,
+        agency_id=row.agency_id,
+        doc_id=row.doc_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        date_of_birth=row.date_of_birth,
+        location_id=existing.location_id,
+        facility_id=existing.facility_id,
+        created_at=_PLANNED_AT,
+        created_by="",
+        status=LearnerStatus.ACTIVE,
+        version=existing.version,
+    )
+
+
+_PLANNED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _stale(row: PlanEntry, learner_id: str) -> _Outcome:
     return _Outcome(row, CHANGED_SINCE_PLAN, learner_id, message=CHANGED_SINCE_PLAN_MESSAGE)
+
+
+def _not_of_this_upload(row: PlanEntry, existing: ExistingLearner) -> _Outcome:
+    return _Outcome(
+        row,
+        "FAILED",
+        existing.learner_id,
+        message=f"The plan of this row is not a change of a learner of this upload's facility ({row.action}): "
+        "nothing was changed",
+    )
+
+
+def _done_before_or_stale(
+    row: PlanEntry, kind: HistoryKind, outcome: str, upload: Upload, repository: LearnerRepository
+) -> _Outcome:
+    """After a refused write (or before reporting a row that cannot be applied any more): the row's outcome if an
+    earlier attempt of this upload made the change (its answer lost, a redelivered part), else CHANGED_SINCE_PLAN."""
+    existing = _existing(row)
+    current = repository.get_by_doc_id(row.agency_id, row.doc_id)
+    if (
+        current is not None
+        and current.learner_id == existing.learner_id
+        and _changed_by(current, kind, upload.upload_id)
+    ):
+        return _Outcome(row, outcome, current.learner_id)
+    return _stale(row, existing.learner_id)
 
 
 def _update(
@@ -547,30 +579,27 @@ def _update(
 ) -> _Outcome:
     """A sync's UPDATE: the row's changed fields (names, date of birth, housing unit within the facility) in one
     write conditional on the planned version, recorded as an EDITED entry with the fields and the upload's id (as
-    PATCH /learners records it: a housing unit change is an edit, not a move)."""
+    PATCH /learners records it: a housing unit change is an edit, not a move). The write goes first, with no read: a
+    refused one (changed since, or this upload's own earlier attempt) is then read to tell which."""
     existing = _existing(row)
-    current = repository.get_by_doc_id(row.agency_id, row.doc_id)
-    ours = current is not None and current.learner_id == existing.learner_id
-    if ours and current is not None and _changed_by(current, HistoryKind.EDITED, upload.upload_id):
-        return _Outcome(row, "UPDATED", current.learner_id)  # an earlier attempt did it (its answer was lost)
-    stale = _current_as_planned(row, upload, current)
-    if stale is not None or current is None:
-        return stale or _stale(row, existing.learner_id)
     fields = tuple(name for name in _EDIT_FIELDS if name in row.changed)
-    if not fields or row.facility_id != upload.facility_id:
-        return _Outcome(
-            row, "FAILED", current.learner_id, message="The plan of this row is not an update: nothing changed"
-        )
+    if not fields or row.facility_id != upload.facility_id or existing.facility_id != upload.facility_id:
+        return _not_of_this_upload(row, existing)
+    if existing.version == 0:  # planned before versions were kept: never applied blind
+        return _stale(row, existing.learner_id)
     destination: Location | None = None
     if "locationId" in fields:
         destination = _location(row.location_id, locations, repository)
-        if destination is None or not destination.active or destination.facility_id != current.facility_id:
+        if destination is None or not destination.active or destination.facility_id != upload.facility_id:
+            done = _done_before_or_stale(row, HistoryKind.EDITED, "UPDATED", upload, repository)
+            if done.outcome == "UPDATED":
+                return done
             return _Outcome(
                 row,
                 "FAILED",
-                current.learner_id,
+                existing.learner_id,
                 message=f"Location {row.location_id} is no longer an active housing unit of facility "
-                f"{current.facility_id}: nothing was changed",
+                f"{upload.facility_id}: nothing was changed",
             )
     change = LearnerEdit(
         first_name=row.first_name if "firstName" in fields else None,
@@ -580,34 +609,25 @@ def _update(
     )
     by = upload.confirmed_by or upload.created_by
     entry = history_entry(HistoryKind.EDITED, clock.utc_now(), by, upload_id=upload.upload_id, fields=fields)
-    try:
-        repository.update_details(current, change, entry, destination)
-    except Conflict:
-        # Refused: changed meanwhile, or a retry whose first attempt was applied (its answer lost).
-        after = repository.get_by_doc_id(row.agency_id, row.doc_id)
-        if after is None or not _changed_by(after, HistoryKind.EDITED, upload.upload_id):
-            return _stale(row, current.learner_id)
-    return _Outcome(row, "UPDATED", current.learner_id)
+    if repository.update_at_version(_as_planned(row, existing), change, entry, destination):
+        return _Outcome(row, "UPDATED", existing.learner_id)
+    return _done_before_or_stale(row, HistoryKind.EDITED, "UPDATED", upload, repository)
 
 
 def _deactivate(row: PlanEntry, upload: Upload, repository: LearnerRepository) -> _Outcome:
-    """A sync's DEACTIVATE (an active learner missing from the roster): INACTIVE in one write conditional on the
-    planned version, status ACTIVE and the facility, recorded as a DEACTIVATED entry with the upload's id."""
+    """A sync's DEACTIVATE (an active learner missing from the roster, the entry holding its stored details):
+    INACTIVE in one write conditional on the planned version, status ACTIVE and the facility, recorded as a
+    DEACTIVATED entry with the upload's id. As for an update, the write goes first and a refusal is read."""
     existing = _existing(row)
-    current = repository.get_by_doc_id(row.agency_id, row.doc_id)
-    ours = current is not None and current.learner_id == existing.learner_id
-    if ours and current is not None and _changed_by(current, HistoryKind.DEACTIVATED, upload.upload_id):
-        return _Outcome(row, "DEACTIVATED", current.learner_id)  # an earlier attempt did it (its answer was lost)
-    stale = _current_as_planned(row, upload, current)
-    if stale is not None or current is None:
-        return stale or _stale(row, existing.learner_id)
+    if row.facility_id != upload.facility_id or existing.facility_id != upload.facility_id:
+        return _not_of_this_upload(row, existing)
+    if existing.version == 0:  # planned before versions were kept: never applied blind
+        return _stale(row, existing.learner_id)
     by = upload.confirmed_by or upload.created_by
     entry = history_entry(HistoryKind.DEACTIVATED, clock.utc_now(), by, upload_id=upload.upload_id)
-    if not repository.set_status_at_version(current, LearnerStatus.INACTIVE, entry):
-        after = repository.get_by_doc_id(row.agency_id, row.doc_id)
-        if after is None or not _changed_by(after, HistoryKind.DEACTIVATED, upload.upload_id):
-            return _stale(row, current.learner_id)
-    return _Outcome(row, "DEACTIVATED", current.learner_id)
+    if repository.set_status_at_version(_as_planned(row, existing), LearnerStatus.INACTIVE, entry):
+        return _Outcome(row, "DEACTIVATED", existing.learner_id)
+    return _done_before_or_stale(row, HistoryKind.DEACTIVATED, "DEACTIVATED", upload, repository)
 
 
 def finish_upload(upload_id: str) -> Upload | None:

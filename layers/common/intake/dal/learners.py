@@ -362,6 +362,35 @@ def set_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> 
     raise Conflict(_CHANGED_MESSAGE)
 
 
+def update_at_version(
+    learner: Learner, changes: LearnerEdit, entry: HistoryEntry, destination: Location | None
+) -> bool:
+    """A sync's update: SET only the changed details (None: unchanged; a housing unit of the same facility) and, when
+    a name changes, the name keys of `learner`'s names (as they are after the change) — in one UpdateItem, only if
+    the item is still this learner at `learner.version`. False when the condition refused it (nothing written).
+
+    `learner` need not be read first: its key, id, version and names are all the write uses."""
+    bind_tables()
+    actions: list[Action] = []
+    if changes.first_name is not None:
+        actions.append(LearnerItem.firstName.set(changes.first_name))
+    if changes.last_name is not None:
+        actions.append(LearnerItem.lastName.set(changes.last_name))
+    if changes.first_name is not None or changes.last_name is not None:
+        first = changes.first_name if changes.first_name is not None else learner.first_name
+        last = changes.last_name if changes.last_name is not None else learner.last_name
+        actions += [
+            getattr(LearnerItem, name).set(value) for name, value in name_keys(first, last, learner.doc_id).items()
+        ]
+    if changes.date_of_birth is not None:
+        actions.append(LearnerItem.dateOfBirth.set(changes.date_of_birth))
+    if destination is not None:
+        actions.append(LearnerItem.locationId.set(destination.location_id))
+    actions += _changed([entry], entry.at)
+    condition = (LearnerItem.learnerId == learner.learner_id) & _version_is(learner.version)
+    return _update(_key_item(learner), actions, condition, "save the learner's details")
+
+
 def set_status_at_version(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> bool:
     """Give the learner this status in one UpdateItem only if it is still exactly as the caller read it: the same
     learner, in the same facility, with the other status, at the same version (a sync's deactivation, an undo's
