@@ -746,9 +746,10 @@
     show("move-option", counts.toMove > 0);
     $("move-label").textContent = "Move the " + plural(counts.toMove || 0, "learner", "learners") + " at another facility here";
     if (isSync(upload)) {
+      if (!counts.toCreate) parts.shift(); // a sync lists only the actions it has
       if (counts.toUpdate) parts.push(plural(counts.toUpdate, "learner", "learners") + " to update");
       if (counts.toDeactivate) parts.push(plural(counts.toDeactivate, "learner", "learners") + " missing from the file, to deactivate");
-      $("plan-summary").textContent = parts.join("; ") + ".";
+      $("plan-summary").textContent = parts.length ? parts.join("; ") + "." : "Nothing to change: every learner is as stored.";
       $("skip-label").textContent = "Skip the " + plural(counts.invalid, "row", "rows") + " with errors and apply the others";
     }
     // A hold: more deactivations than the facility allows at once. Confirming needs a second, explicit yes.
@@ -818,6 +819,7 @@
     show("confirm-step", true);
     show("confirm-form", false);
     show("creation-progress", true);
+    $("creation-label").textContent = isSync(upload) ? "Applying the roster" : "Creating accounts";
     const expected = (counts.toCreate || 0) + (counts.toReactivate || 0) + (options.moveExisting ? counts.toMove || 0 : 0) +
       (counts.toUpdate || 0) + (counts.toDeactivate || 0);
     const done = (counts.created || 0) + (counts.reactivated || 0) + (counts.moved || 0) + (counts.failed || 0) +
@@ -838,7 +840,10 @@
     if (counts.failed) parts.push(counts.failed + " failed (the CSV says why)");
     $("done-summary").textContent = parts.join(", ") + ".";
     const undoable = completed && isSync(upload) && (counts.deactivated || 0) > 0;
-    if (completed && isSync(upload)) $("creation-text").textContent = STATUS_TEXT[upload.status] + " " + parts.join(", ") + ".";
+    if (completed && isSync(upload)) {
+      const applied = parts.filter((part) => !part.startsWith("0 "));
+      $("creation-text").textContent = STATUS_TEXT[upload.status] + " " + (applied.length ? applied.join(", ") + "." : "Nothing changed.");
+    }
     show("undo-block", undoable);
     if (undoable) {
       $("undo-text").textContent = "This sync deactivated " + plural(counts.deactivated, "learner", "learners") +
