@@ -409,7 +409,8 @@ def sync() -> list[Result]:
             got["bare_seconds"] / got["validate_cpu_seconds"],
             None,
             detail=f"validate_object of the drop: S3, DynamoDB over HTTP, plan chunks, reports; "
-            f"{got['validate_cpu_seconds']:.2f} s CPU, {got['validate_wall_seconds']:.2f} s wall; {plan}",
+            f"{got['validate_cpu_seconds']:.2f} s CPU ({got['validate_warm_cpu_seconds']:.2f} s warm), "
+            f"{got['validate_wall_seconds']:.2f} s wall; {plan}",
         ),
         Result(
             "sync DynamoDB reads / 1,000 rows",
