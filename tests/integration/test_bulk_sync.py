@@ -276,3 +276,6 @@ def test_planning_a_5000_row_sync_reads_dynamodb_at_most_11_times_per_1000_rows(
     assert (counts["toUpdate"], counts["unchanged"], counts["toCreate"], counts["toDeactivate"]) == (50, 4940, 10, 10)
     reads = counter.total(READS)
     assert reads <= 11 * 5, counter.calls
+    # (the roster in a couple of 1 MB pages, the 10 new DOC IDs in one batched read: 9 reads measured here)
+    assert counter.calls[("Query", "intake-LearnersTable")] <= 3
+    assert counter.calls[("BatchGetItem", "intake-LearnersTable")] == 1, counter.calls
