@@ -24,6 +24,8 @@ IMPORT_REPEATS = 5
 HEALTH_REQUESTS, LEARNER_REQUESTS = 200, 20
 CARD_LEARNERS = 500  # the most one request prints (contract: learnerIds 1..500)
 ROSTER_LEARNERS = 5_000  # one facility's learners (issue #15)
+SYNC_LEARNERS = 5_000  # a facility's nightly roster with 1% changes (issue #17)
+SYNC_MEMORY_ROWS = 200_000  # an agency-wide roster file (issue #17, docs/scaling.md)
 
 
 def _child(*args: str) -> str:
@@ -380,6 +382,76 @@ def sign_in() -> list[Result]:
     ]
 
 
+def sync() -> list[Result]:
+    """Issue #17: a nightly roster of 5,000 with 1% changes: planning's CPU, reads, writes, hashes; 200,000's memory."""
+    got = json.loads(_child("-m", "bench.sync", "measure", str(SYNC_LEARNERS)).splitlines()[-1])
+    big = json.loads(_child("-m", "bench.sync", "memory", str(SYNC_MEMORY_ROWS)).splitlines()[-1])
+    rows, done, planned = got["rows"], got["done_counts"], got["plan_counts"]
+    changed = sum(int(done.get(name) or 0) for name in ("created", "moved", "reactivated", "updated", "deactivated"))
+    new_passwords = int(done.get("created") or 0) + int(done.get("reactivated") or 0)
+    hashes = got["validate_hashes"] + got["apply_hashes"]
+
+    def listed(by_operation: dict[str, int]) -> str:
+        return ", ".join(f"{name}: {n}" for name, n in sorted(by_operation.items())) or "none"
+
+    plan = ", ".join(f"{name} {planned.get(name, 0)}" for name in ("toCreate", "toUpdate", "unchanged", "toDeactivate"))
+    return [
+        Result(
+            f"sync planning {rows:,} rows / csv.reader",
+            got["bare_seconds"] / got["plan_seconds"],
+            0.25,
+            detail=f"{rows / got['plan_seconds']:,.0f} rows/s vs {rows / got['bare_seconds']:,.0f} csv rows/s (CPU, "
+            f"best of {got.get('repeats', 5)}); checker + sync planner, the {got['learners']:,}-learner roster in "
+            f"memory; planned {listed(got['planned_actions'])}",
+        ),
+        Result(
+            "  sync validation, whole CPU / csv.reader (info)",
+            got["bare_seconds"] / got["validate_cpu_seconds"],
+            None,
+            detail=f"validate_object of the drop: S3, DynamoDB over HTTP, plan chunks, reports; "
+            f"{got['validate_cpu_seconds']:.2f} s CPU ({got['validate_warm_cpu_seconds']:.2f} s warm), "
+            f"{got['validate_wall_seconds']:.2f} s wall; {plan}",
+        ),
+        Result(
+            "sync DynamoDB reads / 1,000 rows",
+            got["read_requests"] / rows * 1000,
+            11,
+            at_least=False,
+            unit="req",
+            detail=f"the roster's Query pages included ({got['roster_queries']}): {listed(got['reads_by_operation'])}",
+        ),
+        Result(
+            "sync apply writes / (changed + audit entries)",
+            got["apply_writes"] / (changed + got["audit_entries"]),
+            1.05,
+            at_least=False,
+            unit="req",
+            detail=f"{got['apply_writes']} write requests for {changed} changed learners and {got['audit_entries']} "
+            f"audit entries ({listed(got['audit_actions'])}); {got['parts']} parts, {got['final_status']}: "
+            f"{listed(got['writes_by_operation'])}",
+        ),
+        Result(
+            "sync hashes for unchanged rows",
+            hashes - new_passwords,
+            0,
+            at_least=False,
+            unit="hash",
+            detail=f"{hashes} PasswordHasher.hash calls in all ({got['validate_hashes']} validating), "
+            f"{new_passwords} for created or reactivated learners; {planned.get('unchanged', 0)} unchanged rows",
+        ),
+        Result(
+            f"sync planning {big['rows']:,} rows peak RSS",
+            big["peak_mb"],
+            300,
+            at_least=False,
+            unit="MB",
+            detail=f"whole process, interpreter included ({big['before_plan_mb']:.0f} MB before planning); "
+            f"{big['file_mb']:.1f} MB file, {big['rows']:,} active learners in the roster port; "
+            f"{big['plan_seconds']:.1f} s CPU ({big['plan_seconds'] / big['rows'] * 1e6:.1f} µs/row)",
+        ),
+    ]
+
+
 def local_api() -> list[Result]:
     """The local stack's API over loopback against bare hashing (reported: the issue sets no target)."""
     from bench.api import measure
@@ -407,7 +479,7 @@ def main(only: list[str]) -> int:
     started = time.perf_counter()
     print(f"{'benchmark':<44} {'value':>9} {'unit':<6} {'target':<10} {'':<5} detail", flush=True)
     results: list[Result] = []
-    groups = (validation, dynamodb, roster, cold_start, cards, sign_in, local_api)
+    groups = (validation, dynamodb, roster, sync, cold_start, cards, sign_in, local_api)
     for group in [group for group in groups if not only or group.__name__ in only]:
         for result in group():
             results.append(result)

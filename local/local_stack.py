@@ -47,15 +47,15 @@ def main() -> int:
             print(f"127.0.0.1:{port} is in use: stop what holds it or set {name}", file=sys.stderr, flush=True)
             return 2
 
-    from moto.server import ThreadedMotoServer
-
+    from local.dynamodb_requests import DynamoDbRequests, counting_moto_server
     from local.moto_atomic import make_dynamodb_atomic
 
     make_dynamodb_atomic()
     from local.moto_cognito import find_users_by_srp_id
 
     find_users_by_srp_id()
-    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    # DynamoDB requests counted by operation and table, read at {awsEndpoint}/__intake/dynamodb-requests
+    moto_server = counting_moto_server("127.0.0.1", aws_port, DynamoDbRequests())
     moto_server.start()
     http_server = None
     pollers: list[threading.Thread] = []

@@ -194,6 +194,15 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "Educator": ("403", "404", "404"),
         "none": ALL_401,
     },
+    # issue 17: undo a sync's deactivations. The matrix's uploads are creates, so a writer in scope gets 409 (not a
+    # sync) after the same 404/403 checks as confirm; tests/integration/test_sync_undo.py covers the 200s.
+    "POST /uploads/{uploadId}/undo-deactivations": {
+        "SystemAdmin": ("409", "409", "409"),
+        "AgencyAdmin": ("409", "409", "404"),
+        "FacilityAdmin": ("409", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
     # ---- administration (issue #9). Agencies: SystemAdmin; an agency other than one's own answers 404 wherever
     # it is named. Each agency's own is listed to everyone in it.
     "GET /agencies": {
@@ -501,6 +510,9 @@ ROUTES: dict[str, Route] = {
     "GET /uploads/{uploadId}": lambda w, fac, unit: Request("GET", f"/uploads/{w.uploads[fac]}"),
     "POST /uploads/{uploadId}/confirm": lambda w, fac, unit: Request(
         "POST", f"/uploads/{_new_validated_upload(w, fac, unit)}/confirm", {}
+    ),
+    "POST /uploads/{uploadId}/undo-deactivations": lambda w, fac, unit: Request(
+        "POST", f"/uploads/{w.uploads[fac]}/undo-deactivations"
     ),
     "GET /agencies": lambda w, fac, unit: Request("GET", "/agencies", listed_id=AGENCY_OF[fac]),
     "POST /agencies": lambda w, fac, unit: Request("POST", "/agencies", {"name": "Matrix Agency"}),

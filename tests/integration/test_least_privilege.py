@@ -4,9 +4,10 @@ moto enforces no IAM, so a role that cannot do what its code does (the validator
 missing object as 403, not 404; without s3:DeleteObject on plans/ its clean-up is AccessDenied) passes every other
 test. Here each function's handler runs its flows over moto (the API: every route family of the authorization matrix;
 the validator: a good file, a rejected file, a missing object, a drop and an ignored object; the worker: a bulk
-confirm with a hand-back; both dead-letter handlers; the sweeper), every botocore call is recorded and attributed to
-the function whose handler made it (tests/iam_recorder.py), mapped to the IAM action and resource it needs, and
-compared with the statements of that function's role:
+confirm with a hand-back, a sync's updates and deactivations (then undone through the API); both dead-letter
+handlers; the sweeper), every botocore call is recorded and attributed to the function whose handler made it
+(tests/iam_recorder.py), mapped to the IAM action and resource it needs, and compared with the statements of that
+function's role:
 - MISSING: a call no statement allows → add the action and resource to the function's role in template.yaml;
 - UNUSED: an action on a resource that no call needed → remove it (or, if a path these flows cannot reach needs it,
   add it to NOT_EXERCISED below with the reason).
@@ -240,6 +241,21 @@ def _creation_paths(aws: Any, doc_ids: Iterator[int]) -> None:
     assert _api("GET", f"/uploads/{stopped}", "ridge")[1]["status"] == "FAILED"
 
 
+def _sync_paths(aws: Any) -> None:
+    """A sync's updates and deactivations applied by the worker, then undone through the API (issue 17)."""
+    from tests.integration import sync_fault_flows
+
+    def call(method: str, path: str, user: str, body: Any = None) -> Any:
+        return matrix._call(method, path, user, body, context=FakeLambdaContext())
+
+    flow = sync_fault_flows.prepare(call, aws, tag=9, missing=2)
+    assert _api("POST", f"/uploads/{flow.upload_id}/confirm", "ridge", {})[0] == 202
+    drain(aws)
+    assert _api("GET", f"/uploads/{flow.upload_id}", "ridge")[1]["counts"]["deactivated"] == 2
+    status, answer = _api("POST", f"/uploads/{flow.upload_id}/undo-deactivations", "ridge")
+    assert (status, answer) == (200, {"reactivated": 2, "skipped": 0}), answer
+
+
 def _validation_dead_letter(aws: Any, doc_ids: Iterator[int]) -> None:
     """The object events of a link upload (part of whose plan an attempt wrote) and of a drop, dead-lettered."""
     failed = _upload_with(aws, _rows(doc_ids, 1))
@@ -282,6 +298,7 @@ def needs(recorder: Recorder, aws: Any, world: Any) -> set[Need]:
     _sign_in_paths(aws, doc_ids)
     _validator_paths(aws, doc_ids)
     _creation_paths(aws, doc_ids)
+    _sync_paths(aws)
     _validation_dead_letter(aws, doc_ids)
     _sweeper(aws, doc_ids)
     return recorder.needs() | platform_needs(aws)

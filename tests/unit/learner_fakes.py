@@ -126,6 +126,38 @@ class Repository:
                 return None
             return self._store(learner, {"status": status}, [entry])
 
+    def update_at_version(
+        self, learner: Learner, changes: LearnerEdit, entry: HistoryEntry, destination: Location | None
+    ) -> bool:
+        with self._lock:
+            self.writes += 1
+            found = self.learners.get((learner.agency_id, learner.doc_id))
+            if found is None or found.learner_id != learner.learner_id or found.version != learner.version:
+                return False
+            fields = {
+                "first_name": changes.first_name,
+                "last_name": changes.last_name,
+                "date_of_birth": changes.date_of_birth,
+                "location_id": destination.location_id if destination is not None else None,
+            }
+            self._store(learner, {k: v for k, v in fields.items() if v is not None}, [entry])
+            return True
+
+    def set_status_at_version(self, learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> bool:
+        with self._lock:
+            self.writes += 1
+            found = self.learners.get((learner.agency_id, learner.doc_id))
+            if (
+                found is None
+                or found.learner_id != learner.learner_id
+                or found.facility_id != learner.facility_id
+                or found.status is status
+                or found.version != learner.version
+            ):
+                return False
+            self._store(learner, {"status": status}, [entry])
+            return True
+
     def set_password_hash(self, learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
         with self._lock:
             self.writes += 1

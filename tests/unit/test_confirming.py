@@ -22,14 +22,17 @@ def start(aws, lambda_context):
     return lambda command: confirming.start_creation_once(command=command)
 
 
-def _key_hash(upload_id: str, skip: bool, move: bool) -> str:
-    data = json.dumps([upload_id, skip, move], sort_keys=True).encode()
+def _key_hash(upload_id: str, skip: bool, move: bool, allow_mass_deactivation: bool = False) -> str:
+    data = json.dumps([upload_id, skip, move, allow_mass_deactivation], sort_keys=True).encode()
     return hashlib.md5(data, usedforsecurity=False).hexdigest()  # Powertools' key hash
 
 
 def test_it_is_configured_as_the_contract_says():
-    # Given the module as imported, Then the key is the upload and the two options, kept an hour, on its own layer
-    assert confirming.idempotency_config.event_key_jmespath == "[upload_id, skip_invalid_rows, move_existing]"
+    # Given the module as imported, Then the key is the upload and its options (allowMassDeactivation since #17),
+    # kept an hour, on its own layer
+    assert confirming.idempotency_config.event_key_jmespath == (
+        "[upload_id, skip_invalid_rows, move_existing, allow_mass_deactivation]"
+    )
     assert confirming.idempotency_config.expires_after_seconds == confirming.CONFIRM_IDEMPOTENCY_SECONDS == 3600
     assert isinstance(confirming.persistence, confirming.SettingsPersistenceLayer)
 

@@ -33,6 +33,7 @@ ROUTES = {
     ("POST", "/uploads"),
     ("GET", "/uploads/{uploadId}"),
     ("POST", "/uploads/{uploadId}/confirm"),
+    ("POST", "/uploads/{uploadId}/undo-deactivations"),
     *{("GET", "/"), ("GET", "/docs"), ("GET", "/static/{file}"), ("GET", "/client-config")},
 }
 # Learner sign-in (issue 16): the tablet client's access token with this scope only

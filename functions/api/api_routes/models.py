@@ -35,6 +35,7 @@ from intake.domain import (
     Learner,
     LearnerStatus,
     StaffMember,
+    UploadMode,
     UploadStatus,
 )
 
@@ -309,6 +310,9 @@ class ErrorResponse(BodyModel):
     message: str
     errors: list[FieldErrorOut] | None = Field(default=None, description="VALIDATION_FAILED: each field to fix")
     existing: ExistingLearnerOut | None = Field(default=None, description="LEARNER_EXISTS: where the learner is")
+    reason: str | None = Field(
+        default=None, description='CONFLICT: why, when the client can act on it (e.g. "MASS_DEACTIVATION")'
+    )
 
 
 class UploadLinkOut(BodyModel):
@@ -349,17 +353,32 @@ class UploadCountsOut(BodyModel):
     toCreate: int
     toMove: int
     toReactivate: int = 0
+    toUpdate: int = 0
+    unchanged: int = 0
+    toDeactivate: int = 0
     warnings: int
     created: int
     moved: int
     reactivated: int = 0
+    updated: int = 0
+    deactivated: int = 0
     skipped: int
     failed: int
 
 
-class UploadOptionsOut(BodyModel):
+class UploadOptionsOut(SparseBody):
     skipInvalidRows: bool | None = None
     moveExisting: bool | None = None
+    allowMassDeactivation: bool | None = Field(default=None, description="A sync's confirm: set when confirmed")
+
+
+class UploadHoldOut(BodyModel):
+    """Why a sync waits for an explicit confirm (contract "Uploads: create or sync")."""
+
+    code: Literal["MASS_DEACTIVATION"]
+    message: str
+    toDeactivate: int
+    activeLearners: int
 
 
 class UploadView(SparseBody):
@@ -370,6 +389,7 @@ class UploadView(SparseBody):
     uploadId: str
     facilityId: str
     source: str = Field(description='"link" or "drop"')
+    mode: UploadMode = Field(default=UploadMode.CREATE, description="create (v1) or sync (the whole roster)")
     fileName: str | None = None
     status: UploadStatus
     createdAt: str
@@ -387,6 +407,10 @@ class UploadView(SparseBody):
         default=None, description="With resultReportUrl: true when the link is the copy with generated passwords"
     )
     passwordsUntil: str | None = Field(default=None, description="With the passwords copy: when it stops being given")
+    hold: UploadHoldOut | None = Field(
+        default=None, description="A sync past the facility's deactivation limit: confirm with allowMassDeactivation"
+    )
+    planReportUrl: str | None = Field(default=None, description="plan.csv of a sync: line, docID, action, fields")
 
 
 class UploadsResponse(SparseBody):
@@ -548,3 +572,11 @@ class ChangeStaffRequest(admin_models.ChangeStaffRequest):
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return handler(_one_body_per_role(StaffGrant))
+
+
+class UndoDeactivationsResponse(BodyModel):
+    """POST /uploads/{uploadId}/undo-deactivations: learners the sync deactivated, reactivated or skipped (changed
+    since)."""
+
+    reactivated: int
+    skipped: int

@@ -13,7 +13,9 @@ from api_routes.models import (
     ConfirmResponse,
     CreatedUploadResponse,
     RowErrorOut,
+    UndoDeactivationsResponse,
     UploadCountsOut,
+    UploadHoldOut,
     UploadLinkOut,
     UploadOptionsOut,
     UploadsResponse,
@@ -21,8 +23,8 @@ from api_routes.models import (
 )
 from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
-from intake import upload_service
-from intake.domain import COUNT_NAMES
+from intake import sync_undo, upload_service
+from intake.domain import COUNT_NAMES, UploadMode
 from intake.upload_service import UploadWithLinks
 
 router = Router()
@@ -33,6 +35,7 @@ def upload_view(seen: UploadWithLinks) -> UploadView:
     upload, links = seen.upload, seen.links
     reports = {
         "errorReportUrl": links.error_report_url,
+        "planReportUrl": links.plan_report_url,
         "resultReportUrl": links.result_report_url,
         "resultReportHasPasswords": links.result_report_has_passwords,
         "passwordsUntil": links.passwords_until,
@@ -51,7 +54,17 @@ def upload_view(seen: UploadWithLinks) -> UploadView:
         counts=UploadCountsOut(**{name: upload.counts.get(name, 0) for name in COUNT_NAMES}),
         errors=[RowErrorOut.model_validate(error) for error in upload.errors],
         warnings=[RowErrorOut.model_validate(warning) for warning in upload.warnings],
-        options=UploadOptionsOut(skipInvalidRows=upload.skip_invalid_rows, moveExisting=upload.move_existing),
+        options=UploadOptionsOut(
+            skipInvalidRows=upload.skip_invalid_rows,
+            moveExisting=upload.move_existing,
+            **(
+                {}
+                if upload.allow_mass_deactivation is None
+                else {"allowMassDeactivation": upload.allow_mass_deactivation}
+            ),
+        ),
+        mode=upload.mode,
+        **({} if upload.hold is None else {"hold": UploadHoldOut.model_validate(upload.hold)}),
         **{name: value for name, value in reports.items() if value is not None},
     )
 
@@ -61,6 +74,9 @@ class CreateUploadRequest(BaseModel):
 
     facilityId: str = Field(min_length=1, max_length=100)
     fileName: str | None = Field(default=None, max_length=255)
+    mode: UploadMode = Field(
+        default=UploadMode.CREATE, description="create (default): new learners; sync: the file is the whole roster"
+    )
 
 
 class ConfirmUploadRequest(BaseModel):
@@ -68,6 +84,9 @@ class ConfirmUploadRequest(BaseModel):
 
     skipInvalidRows: bool = False
     moveExisting: bool = False
+    allowMassDeactivation: bool = Field(
+        default=False, description="Required (true) to confirm a sync held for MASS_DEACTIVATION"
+    )
 
 
 @router.post(
@@ -79,7 +98,9 @@ class ConfirmUploadRequest(BaseModel):
     },
 )
 def create_upload(request: CreateUploadRequest) -> Response[CreatedUploadResponse]:
-    link = upload_service.create_upload_link(current_requestor(router), request.facilityId, request.fileName)
+    link = upload_service.create_upload_link(
+        current_requestor(router), request.facilityId, request.fileName, request.mode
+    )
     body = CreatedUploadResponse(
         uploadId=link.upload.upload_id,
         status=link.upload.status,
@@ -144,7 +165,25 @@ def list_uploads(
 def confirm_upload(uploadId: str, request: ConfirmUploadRequest | None = None) -> Response[ConfirmResponse]:
     options = request or ConfirmUploadRequest()
     confirmed = upload_service.confirm_upload(
-        current_requestor(router), uploadId, options.skipInvalidRows, options.moveExisting, router.lambda_context
+        current_requestor(router),
+        uploadId,
+        options.skipInvalidRows,
+        options.moveExisting,
+        router.lambda_context,
+        allow_mass_deactivation=options.allowMassDeactivation,
     )
     body = ConfirmResponse(uploadId=confirmed.upload_id, status=confirmed.status)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post(
+    "/uploads/<uploadId>/undo-deactivations",
+    summary="Reactivate the learners a sync deactivated and nothing changed since (idempotent, within 30 days)",
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"model": UndoDeactivationsResponse}}},
+        **error_responses(403, 409),
+    },
+)
+def undo_deactivations(uploadId: str) -> UndoDeactivationsResponse:
+    result = sync_undo.undo_deactivations(current_requestor(router), uploadId)
+    return UndoDeactivationsResponse(reactivated=result.reactivated, skipped=result.skipped)

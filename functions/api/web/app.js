@@ -550,9 +550,14 @@
     for (const id of ["check-step", "confirm-step", "credentials-step", "upload-progress", "errors-block", "creation-progress"]) {
       show(id, false);
     }
+    for (const id of ["plan-block", "hold-block", "undo-block"]) show(id, false);
     $("slips-preview").replaceChildren();
     $("skip-invalid").checked = false;
     $("move-existing").checked = false;
+    $("allow-mass").checked = false;
+    $("undo-status").textContent = "";
+    $("undo-error").textContent = "";
+    $("undo-button").disabled = false;
   }
 
   async function downloadTemplate() {
@@ -603,7 +608,8 @@
     $("upload-label").textContent = "Uploading " + file.name;
     show("upload-progress", true);
     try {
-      const { data } = await api("POST", "uploads", { facilityId: state.facilityId, fileName: file.name });
+      const mode = document.querySelector('input[name="upload-mode"]:checked').value;
+      const { data } = await api("POST", "uploads", { facilityId: state.facilityId, fileName: file.name, mode: mode });
       if (file.size > data.upload.maxBytes) throw new Error("The file is too large: split it into smaller files.");
       await sendFile(data.upload, file);
       $("upload-bar").value = 100;
@@ -661,6 +667,7 @@
     $("bulk-status").textContent = status + " " + plural(counts.rows || 0, "row", "rows") + " read: " +
       counts.valid + " ready, " + counts.invalid + " with errors.";
     renderErrors(upload);
+    renderPlan(upload);
     if (upload.status === "VALIDATED" || upload.status === "VALIDATED_WITH_ERRORS") renderConfirm(upload);
     else renderCreation(upload);
   }
@@ -683,6 +690,47 @@
     ])));
   }
 
+  // The plan by action: what validation planned and, once confirmed, what was done. A sync lists every action; a
+  // create upload the ones it can have.
+  const PLAN_ROWS = [
+    { action: "Create", planned: "toCreate", done: "created" },
+    { action: "Move here", planned: "toMove", done: "moved" },
+    { action: "Reactivate", planned: "toReactivate", done: "reactivated" },
+    { action: "Update", planned: "toUpdate", done: "updated", sync: true },
+    { action: "Unchanged", planned: "unchanged", sync: true },
+    { action: "Deactivate", planned: "toDeactivate", done: "deactivated", sync: true },
+    { action: "Failed", done: "failed", afterwards: true },
+  ];
+
+  function isSync(upload) {
+    return upload.mode === "sync";
+  }
+
+  function renderPlan(upload) {
+    const counts = upload.counts || {};
+    const sync = isSync(upload);
+    const started = !(upload.status === "VALIDATED" || upload.status === "VALIDATED_WITH_ERRORS" || upload.status === "EXPIRED");
+    show("plan-block", true);
+    $("plan-mode").textContent = sync
+      ? "Mode: sync. The file is the facility's whole roster: learners missing from it are deactivated."
+      : "Mode: create. Each row is a new or returning learner.";
+    const rows = PLAN_ROWS.filter((r) => (sync || !r.sync) && (started || !r.afterwards));
+    const head = [el("th", { scope: "col", text: "Action" }), el("th", { scope: "col", text: "Planned" })];
+    if (started) head.push(el("th", { scope: "col", text: "Done" }));
+    $("plan-table").querySelector("thead tr").replaceChildren(...head);
+    $("plan-table").querySelector("tbody").replaceChildren(...rows.map((r) => {
+      const cells = [
+        el("th", { scope: "row", text: r.action }),
+        el("td", { className: "count" + (r.planned === "toDeactivate" && upload.hold ? " deactivate" : ""),
+          text: r.planned ? String(counts[r.planned] || 0) : "" }),
+      ];
+      if (started) cells.push(el("td", { className: "count", text: r.done ? String(counts[r.done] || 0) : "" }));
+      return el("tr", { "data-action": r.action }, cells);
+    }));
+    $("plan-report").href = upload.planReportUrl || "#";
+    show("plan-report", Boolean(upload.planReportUrl));
+  }
+
   function renderConfirm(upload) {
     const counts = upload.counts || {};
     show("confirm-step", true);
@@ -697,14 +745,48 @@
     $("skip-label").textContent = "Skip the " + plural(counts.invalid, "row", "rows") + " with errors and create the others";
     show("move-option", counts.toMove > 0);
     $("move-label").textContent = "Move the " + plural(counts.toMove || 0, "learner", "learners") + " at another facility here";
+    if (isSync(upload)) {
+      if (!counts.toCreate) parts.shift(); // a sync lists only the actions it has
+      if (counts.toUpdate) parts.push(plural(counts.toUpdate, "learner", "learners") + " to update");
+      if (counts.toDeactivate) parts.push(plural(counts.toDeactivate, "learner", "learners") + " missing from the file, to deactivate");
+      $("plan-summary").textContent = parts.length ? parts.join("; ") + "." : "Nothing to change: every learner is as stored.";
+      $("skip-label").textContent = "Skip the " + plural(counts.invalid, "row", "rows") + " with errors and apply the others";
+    }
+    // A hold: more deactivations than the facility allows at once. Confirming needs a second, explicit yes.
+    const hold = upload.hold;
+    show("hold-block", Boolean(hold));
+    if (hold) {
+      const n = hold.toDeactivate || counts.toDeactivate || 0;
+      $("hold-count").textContent = plural(n, "learner", "learners") + " would be deactivated" +
+        (hold.activeLearners ? ", of the facility's " + hold.activeLearners + " active learners." : ".");
+      $("hold-message").textContent = hold.message || "";
+      $("allow-mass-label").textContent = "Yes, deactivate these " + plural(n, "learner", "learners");
+    }
     updateConfirmButton();
   }
 
   function updateConfirmButton() {
-    const counts = (state.upload && state.upload.counts) || {};
+    const upload = state.upload || {};
+    const counts = upload.counts || {};
     const blocked = counts.invalid > 0 && !$("skip-invalid").checked;
     const moving = counts.toMove > 0 && $("move-existing").checked ? counts.toMove : 0;
     const reactivating = counts.toReactivate || 0;
+    if (isSync(upload)) {
+      const held = Boolean(upload.hold) && !$("allow-mass").checked;
+      const changes = [["create", counts.toCreate], ["move", moving], ["reactivate", reactivating],
+        ["update", counts.toUpdate], ["deactivate", counts.toDeactivate]].filter(([, n]) => n > 0);
+      $("confirm-button").disabled = blocked || held || changes.length === 0;
+      $("confirm-button").textContent = blocked
+        ? "Fix the file, or tick “Skip” to go on"
+        : held
+          ? "Tick “Yes, deactivate” to go on"
+          : changes.length === 0
+            ? "Nothing to change"
+            : upload.hold
+              ? "Deactivate " + plural(counts.toDeactivate, "learner", "learners") + " and apply the roster"
+              : "Apply the roster: " + changes.map(([verb, n]) => verb + " " + n).join(", ");
+      return;
+    }
     const total = (counts.toCreate || 0) + moving + reactivating;
     $("confirm-button").disabled = blocked || total === 0;
     $("confirm-button").textContent = blocked
@@ -719,10 +801,9 @@
     $("confirm-error").textContent = "";
     $("confirm-button").disabled = true;
     try {
-      await api("POST", "uploads/" + encodeURIComponent(upload.uploadId) + "/confirm", {
-        skipInvalidRows: $("skip-invalid").checked,
-        moveExisting: $("move-existing").checked,
-      });
+      const body = { skipInvalidRows: $("skip-invalid").checked, moveExisting: $("move-existing").checked };
+      if (upload.hold && $("allow-mass").checked) body.allowMassDeactivation = true;
+      await api("POST", "uploads/" + encodeURIComponent(upload.uploadId) + "/confirm", body);
       show("confirm-form", false);
       renderCreation(Object.assign({}, upload, { status: "CREATING" }));
       poll(upload.uploadId);
@@ -738,19 +819,53 @@
     show("confirm-step", true);
     show("confirm-form", false);
     show("creation-progress", true);
-    const expected = (counts.toCreate || 0) + (counts.toReactivate || 0) + (options.moveExisting ? counts.toMove || 0 : 0);
-    const done = (counts.created || 0) + (counts.reactivated || 0) + (counts.moved || 0) + (counts.failed || 0);
+    $("creation-label").textContent = isSync(upload) ? "Applying the roster" : "Creating accounts";
+    const expected = (counts.toCreate || 0) + (counts.toReactivate || 0) + (options.moveExisting ? counts.toMove || 0 : 0) +
+      (counts.toUpdate || 0) + (counts.toDeactivate || 0);
+    const done = (counts.created || 0) + (counts.reactivated || 0) + (counts.moved || 0) + (counts.failed || 0) +
+      (counts.updated || 0) + (counts.deactivated || 0);
     const percent = expected ? Math.min(100, Math.round((done / expected) * 100)) : 100;
     const finished = upload.status !== "CREATING";
     $("creation-bar").value = finished ? 100 : percent;
     $("creation-text").textContent = finished ? STATUS_TEXT[upload.status] || upload.status : done + " of " + expected;
     if (!finished) return;
-    show("credentials-step", upload.status === "COMPLETED" || upload.status === "COMPLETED_WITH_ERRORS");
+    const completed = upload.status === "COMPLETED" || upload.status === "COMPLETED_WITH_ERRORS";
+    // A sync that gave nobody a new password has no credentials to hand out.
+    show("credentials-step", completed && (!isSync(upload) || (counts.created || 0) + (counts.reactivated || 0) > 0));
     const parts = [plural(counts.created || 0, "learner", "learners") + " created"];
     if (counts.reactivated) parts.push(counts.reactivated + " reactivated");
     if (counts.moved) parts.push(counts.moved + " moved");
+    if (counts.updated) parts.push(counts.updated + " updated");
+    if (counts.deactivated) parts.push(counts.deactivated + " deactivated");
     if (counts.failed) parts.push(counts.failed + " failed (the CSV says why)");
     $("done-summary").textContent = parts.join(", ") + ".";
+    const undoable = completed && isSync(upload) && (counts.deactivated || 0) > 0;
+    if (completed && isSync(upload)) {
+      const applied = parts.filter((part) => !part.startsWith("0 "));
+      $("creation-text").textContent = STATUS_TEXT[upload.status] + " " + (applied.length ? applied.join(", ") + "." : "Nothing changed.");
+    }
+    show("undo-block", undoable);
+    if (undoable) {
+      $("undo-text").textContent = "This sync deactivated " + plural(counts.deactivated, "learner", "learners") +
+        ". Within 30 days you can undo it: each one that nothing has changed since is reactivated.";
+    }
+  }
+
+  async function onUndo() {
+    const upload = state.upload;
+    $("undo-error").textContent = "";
+    $("undo-status").textContent = "Reactivating…";
+    $("undo-button").disabled = true;
+    try {
+      const { data } = await api("POST", "uploads/" + encodeURIComponent(upload.uploadId) + "/undo-deactivations");
+      const parts = [plural(data.reactivated || 0, "learner", "learners") + " reactivated"];
+      if (data.skipped) parts.push(data.skipped + " skipped: changed since the sync");
+      $("undo-status").textContent = "Undone: " + parts.join(", ") + ".";
+    } catch (error) {
+      $("undo-status").textContent = "";
+      $("undo-error").textContent = "Nothing was undone: " + error.message;
+      $("undo-button").disabled = false;
+    }
   }
 
   // results.csv: quoted CSV with a BOM; cells that a spreadsheet would run carry a leading apostrophe.
@@ -1196,7 +1311,7 @@
       open.addEventListener("click", () => openUpload(upload));
       return el("tr", { "data-upload-id": upload.uploadId }, [
         el("td", { text: name }),
-        el("td", { text: upload.source === "drop" ? "Drop folder" : "Uploaded here" }),
+        el("td", { text: (upload.source === "drop" ? "Drop folder" : "Uploaded here") + (isSync(upload) ? ", roster sync" : "") }),
         el("td", { text: UPLOAD_STATUS_TEXT[upload.status] || upload.status }),
         el("td", { text: String(counts.rows || 0) }),
         el("td", { text: String(counts.valid || 0) }),
@@ -1266,6 +1381,8 @@
     $("confirm-form").addEventListener("submit", onConfirm);
     $("skip-invalid").addEventListener("change", updateConfirmButton);
     $("move-existing").addEventListener("change", updateConfirmButton);
+    $("allow-mass").addEventListener("change", updateConfirmButton);
+    $("undo-button").addEventListener("click", onUndo);
     $("print-slips").addEventListener("click", onPrintSlips);
     $("roster-form").addEventListener("submit", (event) => {
       event.preventDefault();

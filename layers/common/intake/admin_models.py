@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from intake.domain import BodyModel, CharacterClass, DomainModel, Role
+from intake.domain import DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT, BodyModel, CharacterClass, DomainModel, Role
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
@@ -56,6 +56,15 @@ class FacilitySettingsRequest(_Request):
     learnerAccess: Literal["ON", "OFF"] | None = Field(
         default=None, description="OFF turns sign-in off for every learner of the facility; null: ON"
     )
+    dropMode: Literal["create", "sync"] | None = Field(
+        default=None, description="The mode of the facility's drops (SFTP): sync diffs each file as the whole roster"
+    )
+    maxSyncDeactivationPercent: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="A sync deactivating more than this percent of the facility's active learners is held; null: 10",
+    )
 
 
 class InviteStaffRequest(_Request):
@@ -98,3 +107,5 @@ class FacilitySettingsOut(DomainModel):
     system_max_upload_bytes: int
     system_max_upload_rows: int
     learner_access: Literal["ON", "OFF"] = "ON"
+    drop_mode: Literal["create", "sync"] = "create"
+    max_sync_deactivation_percent: int = DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT

@@ -21,7 +21,16 @@ from intake.admin_models import (
 )
 from intake.dal import directory, users
 from intake.dal import staff as staff_store
-from intake.domain import Agency, Location, LocationKind, PasswordRule, Role, StaffMember
+from intake.domain import (
+    DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT,
+    Agency,
+    Location,
+    LocationKind,
+    PasswordRule,
+    Role,
+    StaffMember,
+    UploadMode,
+)
 from intake.errors import Conflict, FieldError, IntakeError, NotFound, PermissionDenied, ValidationFailed
 from intake.facility_service import facilities_with_units, get_facility, upload_limits
 from intake.observability import logger
@@ -245,6 +254,10 @@ def settings_view(facility: Location) -> FacilitySettingsOut:
         system_max_upload_bytes=system.max_upload_bytes,
         system_max_upload_rows=system.max_upload_rows,
         learner_access="ON" if facility.learner_access else "OFF",
+        drop_mode=facility.drop_mode.value,
+        max_sync_deactivation_percent=DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT
+        if facility.max_sync_deactivation_percent is None
+        else facility.max_sync_deactivation_percent,
     )
 
 
@@ -261,6 +274,8 @@ def _setting_changes(request: FacilitySettingsRequest, sent: set[str], rule: Pas
         "maxUploadBytes": ("max_upload_bytes", request.maxUploadBytes),
         "maxUploadRows": ("max_upload_rows", request.maxUploadRows),
         "learnerAccess": ("learner_access", request.learnerAccess != "OFF"),
+        "dropMode": ("drop_mode", UploadMode(request.dropMode or UploadMode.CREATE.value)),
+        "maxSyncDeactivationPercent": ("max_sync_deactivation_percent", request.maxSyncDeactivationPercent),
     }
     return {field: value for name, (field, value) in values.items() if name in sent}
 

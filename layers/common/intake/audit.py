@@ -96,6 +96,12 @@ def record(
     )
 
 
+def keyed_entries(scope: str, at: datetime, key_prefix: str, action: str) -> list[AuditEntry]:
+    """The entries of one scope with this action filed at `at` under keys starting with key_prefix (entries_for's
+    `key`): e.g. the rows of a bulk upload, filed at its confirm under f"{uploadId}:{line}", oldest first."""
+    return audit_store.entries_with_prefix(scope, _entry_id(at, key_prefix), action)
+
+
 def record_all(entries: Sequence[AuditEntry]) -> None:
     """Record many entries in batches (a bulk upload's rows)."""
     audit_store.put_entries(entries)

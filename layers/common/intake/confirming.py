@@ -26,6 +26,9 @@ class ConfirmCommand(BaseModel):
     upload_id: str
     skip_invalid_rows: bool = False
     move_existing: bool = False
+    # A sync held for MASS_DEACTIVATION is confirmed only with it; part of the key, so that a retry with the flag is
+    # never answered from a confirm without it.
+    allow_mass_deactivation: bool = False
     confirmed_by: str
 
 
@@ -43,13 +46,26 @@ def _start_creation(command: ConfirmCommand) -> dict:
         # A retry after a crash between the status change and the fan-out: resend (workers ignore done parts).
         fan_out(upload)
         return {"uploadId": upload.upload_id, "status": UploadStatus.CREATING.value}
+    if upload.status in CONFIRMABLE and upload.hold and not command.allow_mass_deactivation:
+        hold = upload.hold
+        raise Conflict(
+            f"This sync would deactivate {hold.get('toDeactivate')} of the facility's {hold.get('activeLearners')} "
+            "active learners: check plan.csv, then confirm with allowMassDeactivation",
+            reason="MASS_DEACTIVATION",
+        )
     if upload.status is UploadStatus.VALIDATED_WITH_ERRORS and not command.skip_invalid_rows:
         raise Conflict(
             "This upload has rows with errors: fix the file and upload it again, or confirm with skipInvalidRows"
         )
     if upload.status not in CONFIRMABLE:
         raise Conflict(f"This upload is {upload.status.value} and cannot be confirmed")
-    started = begin_creation(upload, command.skip_invalid_rows, command.move_existing, command.confirmed_by)
+    started = begin_creation(
+        upload,
+        command.skip_invalid_rows,
+        command.move_existing,
+        command.confirmed_by,
+        allow_mass_deactivation=command.allow_mass_deactivation if upload.hold else None,
+    )
     if started is None:
         raise Conflict("This upload was confirmed or changed meanwhile; reload it")
     metrics.add_metric(name="UploadsConfirmed", unit="Count", value=1)
@@ -59,7 +75,7 @@ def _start_creation(command: ConfirmCommand) -> dict:
 
 persistence = SettingsPersistenceLayer()
 idempotency_config = IdempotencyConfig(
-    event_key_jmespath="[upload_id, skip_invalid_rows, move_existing]",
+    event_key_jmespath="[upload_id, skip_invalid_rows, move_existing, allow_mass_deactivation]",
     expires_after_seconds=CONFIRM_IDEMPOTENCY_SECONDS,
 )
 start_creation_once = idempotent_function(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -64,6 +65,18 @@ class PasswordRule(DomainModel):
     )
 
 
+class UploadMode(StrEnum):
+    """create (v1): every valid row is a new learner, a move or a reactivation. sync: the file is the facility's
+    whole roster, diffed against its learners (UPDATE, UNCHANGED, and DEACTIVATE for each active learner missing)."""
+
+    CREATE = "create"
+    SYNC = "sync"
+
+
+DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT = 10  # a sync deactivating more of a facility's active learners is held
+UNDO_DEACTIVATIONS_DAYS = 30  # how long after completion a sync's deactivations can be undone
+
+
 class Location(DomainModel):
     """A facility (its own facility_id) or a housing unit (a child of one facility)."""
 
@@ -79,6 +92,8 @@ class Location(DomainModel):
     max_upload_bytes: int | None = None
     max_upload_rows: int | None = None
     learner_access: bool = True  # the facility setting learnerAccess ON/OFF: OFF turns every learner's sign-in off
+    drop_mode: UploadMode = UploadMode.CREATE  # the mode of the facility's drops (SFTP, incoming/)
+    max_sync_deactivation_percent: int | None = Field(default=None, ge=0, le=100)  # None: the default (10)
 
 
 class StaffMember(DomainModel):
@@ -171,6 +186,19 @@ class Learner(DomainModel):
     history: tuple[HistoryEntry, ...] = ()
 
 
+class RosterLearner(NamedTuple):
+    """An active learner of a facility as a sync diffs it (intake.dal.learners.active_roster): the fields the diff
+    needs and nothing else (no history, no hash), a plain tuple so that a 200,000-learner roster stays small."""
+
+    doc_id: str
+    learner_id: str
+    location_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: str
+    version: int
+
+
 @dataclass(frozen=True, slots=True)
 class LearnerEdit:
     """Changes to a learner's details (None: unchanged); cleaned by intake.rules before they reach storage."""
@@ -210,8 +238,19 @@ CONFIRMABLE = frozenset({UploadStatus.VALIDATED, UploadStatus.VALIDATED_WITH_ERR
 UNFINISHED = frozenset({UploadStatus.AWAITING_FILE, UploadStatus.VALIDATING, *CONFIRMABLE})
 
 # What validation counts (the planner's), then what creation adds: an upload's counts, in the order the API sends them.
-PLAN_COUNT_NAMES = ("rows", "valid", "invalid", "toCreate", "toMove", "toReactivate", "warnings")
-COUNT_NAMES = (*PLAN_COUNT_NAMES, "created", "moved", "reactivated", "skipped", "failed")
+PLAN_COUNT_NAMES = (
+    "rows",
+    "valid",
+    "invalid",
+    "toCreate",
+    "toMove",
+    "toReactivate",
+    "toUpdate",
+    "unchanged",
+    "toDeactivate",
+    "warnings",
+)
+COUNT_NAMES = (*PLAN_COUNT_NAMES, "created", "moved", "reactivated", "updated", "deactivated", "skipped", "failed")
 
 
 class Upload(DomainModel):
@@ -246,6 +285,16 @@ class Upload(DomainModel):
     result_passwords_key: str | None = None
     passwords_until: str | None = None
     passwords_claimed_by: str | None = None
+    mode: UploadMode = UploadMode.CREATE
+    # A sync whose deactivations pass the facility's maxSyncDeactivationPercent: {code: MASS_DEACTIVATION, message,
+    # toDeactivate, activeLearners}. A held upload is confirmed only with allowMassDeactivation, never by itself.
+    hold: dict[str, str | int] | None = None
+    allow_mass_deactivation: bool | None = None
+    plan_report_key: str | None = None  # plan.csv: line, docID, action, changed fields of every planned learner
+    completed_at: str | None = None  # when it reached its final status (COMPLETED, COMPLETED_WITH_ERRORS, ...)
+    # A sync's undo-deactivations: when it was first asked for and by whom (a repeat keeps these).
+    deactivations_undone_at: str | None = None
+    deactivations_undone_by: str | None = None
 
 
 class AuditEntry(DomainModel):

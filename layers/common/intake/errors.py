@@ -67,6 +67,13 @@ class NotFound(IntakeError):
 class Conflict(IntakeError):
     code = "CONFLICT"
 
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason  # a machine-readable why (e.g. MASS_DEACTIVATION), sent as the body's `reason`
+
+    def details(self) -> dict[str, Any]:
+        return {"reason": self.reason} if self.reason else {}
+
 
 class TooLarge(IntakeError):
     code = "TOO_LARGE"

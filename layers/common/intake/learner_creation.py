@@ -62,6 +62,12 @@ class LearnerRepository(Protocol):
 
     def set_status(self, learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> Learner | None: ...
 
+    def update_at_version(
+        self, learner: Learner, changes: LearnerEdit, entry: HistoryEntry, destination: Location | None
+    ) -> bool: ...
+
+    def set_status_at_version(self, learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> bool: ...
+
     def set_password_hash(self, learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner: ...
 
     def list_roster(
@@ -113,6 +119,14 @@ class StoredLearners:
 
     def set_status(self, learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> Learner | None:
         return learner_store.set_status(learner, status, entry)
+
+    def update_at_version(
+        self, learner: Learner, changes: LearnerEdit, entry: HistoryEntry, destination: Location | None
+    ) -> bool:
+        return learner_store.update_at_version(learner, changes, entry, destination)
+
+    def set_status_at_version(self, learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> bool:
+        return learner_store.set_status_at_version(learner, status, entry)
 
     def set_password_hash(self, learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
         return learner_store.set_password_hash(learner, password_hash, entry)

@@ -15,7 +15,7 @@ from intake.bulk import keys, lifecycle
 from intake.bulk.lifecycle import expiry_of, record_ttl
 from intake.dal import objects
 from intake.dal import uploads as upload_store
-from intake.domain import UNFINISHED, Location, StaffMember, Upload, UploadStatus
+from intake.domain import UNFINISHED, Location, StaffMember, Upload, UploadMode, UploadStatus
 from intake.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from intake.facility_service import get_facility, upload_limits
 from intake.observability import logger
@@ -45,6 +45,7 @@ class ReportLinks:
     """An upload's short-lived report links, each None when the requestor gets none."""
 
     error_report_url: str | None = None
+    plan_report_url: str | None = None  # a sync's plan.csv, linked as errors.csv is
     result_report_url: str | None = None
     result_report_has_passwords: bool | None = None
     passwords_until: str | None = None
@@ -89,8 +90,11 @@ def _require_writer(requestor: StaffMember, facility: Location) -> None:
         raise PermissionDenied("Requestor does not have permission to upload learners for this facility")
 
 
-def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str | None) -> UploadLink:
-    """A new upload awaiting its file, and a presigned POST bound to its key and size limit."""
+def create_upload_link(
+    requestor: StaffMember, facility_id: str, file_name: str | None, mode: UploadMode = UploadMode.CREATE
+) -> UploadLink:
+    """A new upload awaiting its file, and a presigned POST bound to its key and size limit; `mode` sync diffs the
+    file against the facility's roster (contract "Uploads: create or sync")."""
     facility = get_facility(requestor, facility_id)
     _require_writer(requestor, facility)
     settings = get_settings()
@@ -106,6 +110,7 @@ def create_upload_link(requestor: StaffMember, facility_id: str, file_name: str 
         created_at=now.isoformat(),
         created_by=requestor.username,
         expires_at=expiry_of(now),
+        mode=mode,
     )
     upload = upload.model_copy(update={"object_key": keys.incoming_key(facility.location_id, upload.upload_id)})
     upload_store.insert_upload(upload, ttl=record_ttl(now))
@@ -163,12 +168,16 @@ def report_links(
     errors_url = None
     if upload.error_report_key:
         errors_url = objects.presigned_get(upload.error_report_key, ttl, f"errors-{upload.upload_id}.csv")
+    plan_url = None
+    if upload.plan_report_key:
+        plan_url = objects.presigned_get(upload.plan_report_key, ttl, f"plan-{upload.upload_id}.csv")
     if not upload.result_report_key or not authz.can_write_location(requestor, facility):
-        return ReportLinks(error_report_url=errors_url)
+        return ReportLinks(error_report_url=errors_url, plan_report_url=plan_url)
     passwords_key = upload.result_passwords_key
     if issue_passwords and passwords_key and _may_have_passwords(upload, requestor):
         links = ReportLinks(
             error_report_url=errors_url,
+            plan_report_url=plan_url,
             result_report_url=objects.presigned_get(passwords_key, ttl, f"results-{upload.upload_id}-passwords.csv"),
             result_report_has_passwords=True,
             passwords_until=upload.passwords_until,
@@ -187,6 +196,7 @@ def report_links(
         return links
     return ReportLinks(
         error_report_url=errors_url,
+        plan_report_url=plan_url,
         result_report_url=objects.presigned_get(upload.result_report_key, ttl, f"results-{upload.upload_id}.csv"),
         result_report_has_passwords=False,
     )
@@ -270,6 +280,7 @@ def confirm_upload(
     skip_invalid_rows: bool,
     move_existing: bool,
     lambda_context: LambdaContext,
+    allow_mass_deactivation: bool = False,
 ) -> Confirmed:
     """Start creating an upload's plan; repeating the same call answers the same and creates nothing twice.
 
@@ -287,6 +298,7 @@ def confirm_upload(
         upload_id=upload.upload_id,
         skip_invalid_rows=skip_invalid_rows,
         move_existing=move_existing,
+        allow_mass_deactivation=allow_mass_deactivation,
         confirmed_by=requestor.username,
     )
     try:

@@ -80,6 +80,7 @@ def upload_for_object(raw_key: str, etag: str) -> tuple[Upload, Location] | None
         created_at=now.isoformat(),
         created_by=f"drop:{facility_id}",
         expires_at=lifecycle.expiry_of(now),
+        mode=facility.drop_mode,  # the facility's dropMode: sync diffs each drop against its roster
     )
     if not upload_store.insert_upload(upload, ttl=lifecycle.record_ttl(now)):
         existing = upload_store.get_upload(upload.upload_id)
@@ -122,6 +123,7 @@ def validate_object(raw_key: str, etag: str) -> Upload | None:
         and result.status is UploadStatus.VALIDATED
         and result.source == "drop"
         and facility.auto_confirm_drops
+        and result.hold is None  # a sync held for MASS_DEACTIVATION waits for staff, always
     ):
         from intake.bulk.creation import begin_creation  # auto-confirmed drops only
 

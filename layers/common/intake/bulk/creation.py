@@ -16,6 +16,12 @@ lives under passwords/ for RESULT_PASSWORDS_HOURS, for the staff member who conf
 A REACTIVATE row (re-entry: the DOC ID is an inactive learner's) brings that learner back at the row's location with
 the row's given or generated password, exactly as a create would issue it. Its history entries carry the upload's
 id, so a retried part recognises its own reactivation and neither writes again nor issues another password.
+
+A sync's UPDATE and DEACTIVATE entries are each one conditional write with no read before it, applied only if the
+learner is still at the version the planner saw (so never over a change made since: CHANGED_SINCE_PLAN, counted
+failed). They need no password and no hash. Their history entry (EDITED with the fields, or DEACTIVATED) carries the
+upload's id: a retry's write is refused by the version its first attempt moved on, changing nothing, and the read
+after the refusal finds the upload's own entry, so the row is reported UPDATED or DEACTIVATED again.
 """
 
 from __future__ import annotations
@@ -26,14 +32,14 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import BinaryIO, cast
 
 from intake import audit, clock, learner_creation, passwords
 from intake.bulk import keys, lifecycle
 from intake.bulk.events import CreationMessage
 from intake.bulk.reports import ReportWriter, neutralise
-from intake.bulk.types import MOVE, REACTIVATE, ExistingLearner, PlanEntry, plan_chunk_of
+from intake.bulk.types import DEACTIVATE, MOVE, REACTIVATE, UPDATE, ExistingLearner, PlanEntry, plan_chunk_of
 from intake.dal import keys as key_store
 from intake.dal import objects, queues
 from intake.dal import uploads as upload_store
@@ -43,10 +49,12 @@ from intake.domain import (
     AuditEntry,
     HistoryKind,
     Learner,
+    LearnerEdit,
     LearnerStatus,
     Location,
     Upload,
     UploadStatus,
+    history_entry,
     move_of,
 )
 from intake.errors import Conflict, LearnerExists
@@ -55,8 +63,14 @@ from intake.observability import logger, metrics
 from intake.password_rules import blank_password
 
 PART_SIZE = 50
-# What creation counts, one of them per row: created, moved, reactivated, skipped, failed.
+# What creation counts, one of them per row: created, moved, reactivated, updated, deactivated, skipped, failed.
 OUTCOME_COUNTS = COUNT_NAMES[len(PLAN_COUNT_NAMES) :]
+CHANGED_SINCE_PLAN = "CHANGED_SINCE_PLAN"  # a sync's UPDATE or DEACTIVATE refused: the learner changed since planning
+# The count of an outcome whose name is not its count's.
+_COUNTED_AS = {CHANGED_SINCE_PLAN: "failed"}
+# The outcomes whose row's location is where the learner is now (the others report where it was).
+_AT_ROW_LOCATION = frozenset({"CREATED", "MOVED", "REACTIVATED", "UPDATED", "DEACTIVATED"})
+_EDIT_FIELDS = ("firstName", "lastName", "dateOfBirth", "locationId")
 FINISHED = frozenset({UploadStatus.COMPLETED, UploadStatus.COMPLETED_WITH_ERRORS})
 HAND_BACK_MARGIN_MS = 15_000
 RESULT_COLUMNS = (
@@ -79,12 +93,22 @@ REACTIVATED_MEANWHILE_MESSAGE = (
 DEACTIVATED_MEANWHILE_MESSAGE = (
     "The learner was deactivated since the file was checked: nothing moved; upload the row again to reactivate it here"
 )
+CHANGED_SINCE_PLAN_MESSAGE = (
+    "The learner was changed since the file was checked (edited, moved, deactivated, reactivated or removed): "
+    "nothing was changed; check the learner, then sync the roster again"
+)
 UNREADABLE_SEAL_MESSAGE = (
     "The password of this row could not be read back from the checked file: nothing was created; upload the row again"
 )
 
 
-def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool, confirmed_by: str) -> Upload | None:
+def begin_creation(
+    upload: Upload,
+    skip_invalid_rows: bool,
+    move_existing: bool,
+    confirmed_by: str,
+    allow_mass_deactivation: bool | None = None,
+) -> Upload | None:
     """Move a confirmable upload to CREATING and fan its plan out; None if it was not confirmable any more."""
     confirmed_at = clock.utc_now()
     started = lifecycle.start_creating(
@@ -93,6 +117,7 @@ def begin_creation(upload: Upload, skip_invalid_rows: bool, move_existing: bool,
         move_existing=move_existing,
         confirmed_by=confirmed_by,
         confirmed_at=confirmed_at,
+        allow_mass_deactivation=allow_mass_deactivation,
     )
     if started is not None:
         # Filed at the confirm's time, just before its rows' entries (line 0 < the rows' lines).
@@ -172,7 +197,7 @@ def _record(
     objects.put_bytes(part_key, _csv(upload.upload_id, outcomes, data_key))
     counts = dict.fromkeys(OUTCOME_COUNTS, 0)
     for outcome in outcomes:
-        counts[outcome.outcome.lower()] += 1
+        counts[_COUNTED_AS.get(outcome.outcome, outcome.outcome.lower())] += 1
     entries = _audit_entries(upload, outcomes)
     recorded = upload_store.record_part(upload.upload_id, f"{chunk}:{part_start}", counts, finishes_chunk, entries)
     metrics.add_metric(name="LearnersCreated", unit="Count", value=counts["created"])
@@ -183,8 +208,9 @@ def _record(
 
 
 def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]:
-    """One entry per created, moved or reactivated row, keyed by upload and line so a retried part overwrites its
-    own (a move or a reactivation is filed under the facility the learner was at and the one it is at now)."""
+    """One entry per created, moved, reactivated, updated or deactivated row, keyed by upload and line so a retried
+    part overwrites its own (a move or a reactivation is filed under the facility the learner was at and the one it
+    is at now; a sync's update or deactivation under the upload's facility). Ids and field names only."""
     at = datetime.fromisoformat(upload.confirmed_at) if upload.confirmed_at else clock.utc_now()
     actor = upload.confirmed_by or upload.created_by
     entries: list[AuditEntry] = []
@@ -210,6 +236,22 @@ def _audit_entries(upload: Upload, outcomes: list[_Outcome]) -> list[AuditEntry]
                 at=at,
                 key=key,
             )
+        elif o.outcome in ("UPDATED", "DEACTIVATED"):
+            details: audit.Details = {"uploadId": upload.upload_id}
+            if o.outcome == "UPDATED":
+                details["fields"] = ",".join(name for name in _EDIT_FIELDS if name in o.row.changed)
+            entries += audit.entries_for(
+                actor,
+                "LEARNER_UPDATED" if o.outcome == "UPDATED" else "LEARNER_DEACTIVATED",
+                "learner",
+                o.learner_id,
+                scopes=[upload.facility_id],
+                agency_id=o.row.agency_id,
+                facility_id=upload.facility_id,
+                details=details,
+                at=at,
+                key=key,
+            )
     return entries
 
 
@@ -228,7 +270,7 @@ def _csv(upload_id: str, outcomes: list[_Outcome], data_key: bytes | None) -> by
         password = o.password
         if password and data_key is not None:
             password = passwords.seal(data_key, password, keys.result_password_context(upload_id, row.line))
-        if o.outcome in ("CREATED", "MOVED", "REACTIVATED"):
+        if o.outcome in _AT_ROW_LOCATION:
             location_id = row.location_id
         else:
             location_id = row.existing.location_id if row.existing is not None else ""
@@ -256,8 +298,8 @@ def apply_entry(
     data_key: bytes | None,
     repository: LearnerRepository = STORE,
 ) -> _Outcome:
-    """Create, move or reactivate one plan entry's learner, once (a repeat finds its own earlier attempt); what came
-    of it.
+    """Create, move, reactivate, update or deactivate one plan entry's learner, once (a repeat finds its own earlier
+    attempt); what came of it.
 
     `locations` caches the locations read for a chunk; `repository` is where learners and locations live.
     """
@@ -266,6 +308,10 @@ def apply_entry(
             return _move(row, upload, locations, repository)
         if row.action == REACTIVATE:
             return _reactivate(row, upload, locations, data_key, repository)
+        if row.action == UPDATE:
+            return _update(row, upload, locations, repository)
+        if row.action == DEACTIVATE:
+            return _deactivate(row, upload, repository)
         location = _location(row.location_id, locations, repository)
         if location is None or not location.active:
             return _Outcome(row, "FAILED", message="The location was deactivated since the file was checked")
@@ -471,6 +517,119 @@ def _reactivated_by(learner: Learner, upload_id: str) -> bool:
     return any(e.kind is HistoryKind.REACTIVATED and e.upload_id == upload_id for e in learner.history)
 
 
+def _changed_by(learner: Learner, kind: HistoryKind, upload_id: str) -> bool:
+    """Whether this upload made a change of this kind to the learner (a sync names a learner once)."""
+    return any(e.kind is kind and e.upload_id == upload_id for e in learner.history)
+
+
+def _as_planned(row: PlanEntry, existing: ExistingLearner) -> Learner:
+    """The learner as the planner saw it, made from its plan entry (never stored: a conditional write at its version
+    uses only its key, id, facility, version and names, so the write needs no read first)."""
+    return Learner(
+        learner_id=existing.learner_id,
+        agency_id=row.agency_id,
+        doc_id=row.doc_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        date_of_birth=row.date_of_birth,
+        location_id=existing.location_id,
+        facility_id=existing.facility_id,
+        created_at=_PLANNED_AT,
+        created_by="",
+        status=LearnerStatus.ACTIVE,
+        version=existing.version,
+    )
+
+
+_PLANNED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _stale(row: PlanEntry, learner_id: str) -> _Outcome:
+    return _Outcome(row, CHANGED_SINCE_PLAN, learner_id, message=CHANGED_SINCE_PLAN_MESSAGE)
+
+
+def _not_of_this_upload(row: PlanEntry, existing: ExistingLearner) -> _Outcome:
+    return _Outcome(
+        row,
+        "FAILED",
+        existing.learner_id,
+        message=f"The plan of this row is not a change of a learner of this upload's facility ({row.action}): "
+        "nothing was changed",
+    )
+
+
+def _done_before_or_stale(
+    row: PlanEntry, kind: HistoryKind, outcome: str, upload: Upload, repository: LearnerRepository
+) -> _Outcome:
+    """After a refused write (or before reporting a row that cannot be applied any more): the row's outcome if an
+    earlier attempt of this upload made the change (its answer lost, a redelivered part), else CHANGED_SINCE_PLAN."""
+    existing = _existing(row)
+    current = repository.get_by_doc_id(row.agency_id, row.doc_id)
+    if (
+        current is not None
+        and current.learner_id == existing.learner_id
+        and _changed_by(current, kind, upload.upload_id)
+    ):
+        return _Outcome(row, outcome, current.learner_id)
+    return _stale(row, existing.learner_id)
+
+
+def _update(
+    row: PlanEntry, upload: Upload, locations: dict[str, Location | None], repository: LearnerRepository
+) -> _Outcome:
+    """A sync's UPDATE: the row's changed fields (names, date of birth, housing unit within the facility) in one
+    write conditional on the planned version, recorded as an EDITED entry with the fields and the upload's id (as
+    PATCH /learners records it: a housing unit change is an edit, not a move). The write goes first, with no read: a
+    refused one (changed since, or this upload's own earlier attempt) is then read to tell which."""
+    existing = _existing(row)
+    fields = tuple(name for name in _EDIT_FIELDS if name in row.changed)
+    if not fields or row.facility_id != upload.facility_id or existing.facility_id != upload.facility_id:
+        return _not_of_this_upload(row, existing)
+    if existing.version == 0:  # planned before versions were kept: never applied blind
+        return _stale(row, existing.learner_id)
+    destination: Location | None = None
+    if "locationId" in fields:
+        destination = _location(row.location_id, locations, repository)
+        if destination is None or not destination.active or destination.facility_id != upload.facility_id:
+            done = _done_before_or_stale(row, HistoryKind.EDITED, "UPDATED", upload, repository)
+            if done.outcome == "UPDATED":
+                return done
+            return _Outcome(
+                row,
+                "FAILED",
+                existing.learner_id,
+                message=f"Location {row.location_id} is no longer an active housing unit of facility "
+                f"{upload.facility_id}: nothing was changed",
+            )
+    change = LearnerEdit(
+        first_name=row.first_name if "firstName" in fields else None,
+        last_name=row.last_name if "lastName" in fields else None,
+        date_of_birth=row.date_of_birth if "dateOfBirth" in fields else None,
+        location_id=destination.location_id if destination is not None else None,
+    )
+    by = upload.confirmed_by or upload.created_by
+    entry = history_entry(HistoryKind.EDITED, clock.utc_now(), by, upload_id=upload.upload_id, fields=fields)
+    if repository.update_at_version(_as_planned(row, existing), change, entry, destination):
+        return _Outcome(row, "UPDATED", existing.learner_id)
+    return _done_before_or_stale(row, HistoryKind.EDITED, "UPDATED", upload, repository)
+
+
+def _deactivate(row: PlanEntry, upload: Upload, repository: LearnerRepository) -> _Outcome:
+    """A sync's DEACTIVATE (an active learner missing from the roster, the entry holding its stored details):
+    INACTIVE in one write conditional on the planned version, status ACTIVE and the facility, recorded as a
+    DEACTIVATED entry with the upload's id. As for an update, the write goes first and a refusal is read."""
+    existing = _existing(row)
+    if row.facility_id != upload.facility_id or existing.facility_id != upload.facility_id:
+        return _not_of_this_upload(row, existing)
+    if existing.version == 0:  # planned before versions were kept: never applied blind
+        return _stale(row, existing.learner_id)
+    by = upload.confirmed_by or upload.created_by
+    entry = history_entry(HistoryKind.DEACTIVATED, clock.utc_now(), by, upload_id=upload.upload_id)
+    if repository.set_status_at_version(_as_planned(row, existing), LearnerStatus.INACTIVE, entry):
+        return _Outcome(row, "DEACTIVATED", existing.learner_id)
+    return _done_before_or_stale(row, HistoryKind.DEACTIVATED, "DEACTIVATED", upload, repository)
+
+
 def finish_upload(upload_id: str) -> Upload | None:
     """If every chunk is done: write results.csv, set the final status, then delete the raw file and the plan."""
     upload = upload_store.get_upload(upload_id)
@@ -505,7 +664,7 @@ def fail_creation(upload_id: str) -> Upload | None:
     if upload.status not in (UploadStatus.CREATING, UploadStatus.FAILED):
         return None
     if upload.status is UploadStatus.CREATING:
-        done = sum(upload.counts.get(name, 0) for name in ("created", "moved", "reactivated"))
+        done = sum(upload.counts.get(name, 0) for name in ("created", "moved", "reactivated", "updated", "deactivated"))
         reason = (
             f"Creating the learners stopped after several attempts, with {done} of "
             f"{upload.counts.get('valid', 0)} rows done: results.csv lists them; upload the other rows again"

@@ -27,6 +27,11 @@ def error_report_key(facility_id: str, upload_id: str) -> str:
     return f"reports/{facility_id}/{upload_id}/errors.csv"
 
 
+def plan_report_key(facility_id: str, upload_id: str) -> str:
+    """plan.csv: what validation planned for each learner (line, docID, action, changed fields)."""
+    return f"reports/{facility_id}/{upload_id}/plan.csv"
+
+
 def results_report_key(facility_id: str, upload_id: str) -> str:
     return f"reports/{facility_id}/{upload_id}/results.csv"
 

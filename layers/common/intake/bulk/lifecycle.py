@@ -20,7 +20,7 @@ from intake.bulk.reports import write_error_report
 from intake.bulk.types import RowIssue
 from intake.dal import objects
 from intake.dal import uploads as upload_store
-from intake.dal.uploads import UploadChange
+from intake.dal.uploads import KEEP, UploadChange
 from intake.domain import CONFIRMABLE, UNFINISHED, Upload, UploadStatus
 from intake.observability import logger, metrics
 from intake.settings import get_settings
@@ -153,8 +153,13 @@ def mark_validated(
     error_report_key: str | None,
     chunks_total: int,
     data_key: str | None,
+    plan_report_key: str | None = None,
+    hold: dict[str, str | int] | None = None,
 ) -> Upload | None:
-    """Record the plan's counts and issues: VALIDATED or VALIDATED_WITH_ERRORS; a link's raw file is deleted."""
+    """Record the plan's counts and issues: VALIDATED or VALIDATED_WITH_ERRORS; a link's raw file is deleted.
+
+    A sync past its facility's deactivation limit is recorded with its `hold` (intake.bulk.planning
+    .mass_deactivation_hold): it is confirmed only with allowMassDeactivation, and never by itself."""
     change = UploadChange(
         counts=counts,
         errors=errors,
@@ -163,6 +168,8 @@ def mark_validated(
         error_report_key=error_report_key,
         chunks_total=chunks_total,
         data_key=data_key,
+        plan_report_key=plan_report_key,
+        hold=hold,
     )
     validated = _transition(Step.MARK_VALIDATED, upload.upload_id, status, change)
     if validated is not None and upload.source == "link":
@@ -199,14 +206,25 @@ def _fail(step: Step, upload: Upload, reason: str, etag: str | None) -> Upload |
 
 
 def start_creating(
-    upload: Upload, *, skip_invalid_rows: bool, move_existing: bool, confirmed_by: str, confirmed_at: datetime
+    upload: Upload,
+    *,
+    skip_invalid_rows: bool,
+    move_existing: bool,
+    confirmed_by: str,
+    confirmed_at: datetime,
+    allow_mass_deactivation: bool | None = None,
 ) -> Upload | None:
-    """A confirmable upload is confirmed: CREATING, with the confirm's options; None if it was not confirmable."""
+    """A confirmable upload is confirmed: CREATING, with the confirm's options; None if it was not confirmable.
+
+    A held sync (its hold: MASS_DEACTIVATION) moves only with allow_mass_deactivation, which is recorded on it."""
+    if upload.hold and not allow_mass_deactivation:
+        return None
     change = UploadChange(
         skip_invalid_rows=skip_invalid_rows,
         move_existing=move_existing,
         confirmed_by=confirmed_by,
         confirmed_at=confirmed_at.isoformat(),
+        allow_mass_deactivation=allow_mass_deactivation if allow_mass_deactivation is not None else KEEP,
     )
     return _transition(Step.START_CREATING, upload.upload_id, UploadStatus.CREATING, change)
 

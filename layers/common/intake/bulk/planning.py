@@ -1,4 +1,5 @@
 """Planning: checked rows and a learner look-up in, plan entries (CREATE, MOVE or REACTIVATE) and row issues out.
+In sync mode (SyncPlanner) also UPDATE, UNCHANGED and, after the last row, DEACTIVATE.
 
 A DOC ID unknown to the agency is a CREATE; an active learner at another facility a MOVE; an inactive learner of the
 agency, wherever it was left, a REACTIVATE (re-entry: the old account comes back at the row's location), counted as
@@ -7,6 +8,12 @@ toReactivate and never an error. An active learner already at this facility is a
 No I/O here: the look-up is a port (the learners table in production, a dict in tests) and sealing a given password
 is a callable the caller passes in (it holds the upload's data key). DOC IDs are looked up in windows of
 LOOKUP_BATCH valid rows, one batched read per agency and window, so the planner holds at most one window of rows.
+
+Sync mode (contract "Uploads: create or sync"): the file is the facility's whole roster. The facility's ACTIVE
+learners are read once (one paged Query, RosterLearner tuples); a valid row whose DOC ID is one of them is an UPDATE
+(naming the fields that differ) or UNCHANGED (never an error, never in a plan chunk, no hash), its password cell
+ignored with a PASSWORD_IGNORED warning. Other rows are planned as in create mode. After the last row each roster
+learner whose DOC ID is on no row of the file, valid or not, is a DEACTIVATE numbered after the file's last line.
 """
 
 from __future__ import annotations
@@ -16,8 +23,11 @@ from typing import Protocol
 
 from intake.bulk.types import (
     CREATE,
+    DEACTIVATE,
     MOVE,
     REACTIVATE,
+    UNCHANGED,
+    UPDATE,
     CheckedRow,
     CleanRow,
     ExistingLearner,
@@ -25,9 +35,18 @@ from intake.bulk.types import (
     RowIssue,
     as_checked,
 )
-from intake.domain import PLAN_COUNT_NAMES, Learner, LearnerStatus
+from intake.domain import (
+    DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT,
+    PLAN_COUNT_NAMES,
+    Learner,
+    LearnerStatus,
+    RosterLearner,
+)
 
 LOOKUP_BATCH = 100
+# What only a sync counts: a create-mode plan's counts are those of v1, as they always were.
+SYNC_COUNT_NAMES = ("toUpdate", "unchanged", "toDeactivate")
+CREATE_COUNT_NAMES = tuple(name for name in PLAN_COUNT_NAMES if name not in SYNC_COUNT_NAMES)
 
 # What the planner gives out, row by row: each row's issues (errors first), then its entry if the row is valid.
 Planned = PlanEntry | RowIssue
@@ -41,6 +60,12 @@ class LearnerLookup(Protocol):
     def find_by_doc_ids(self, agency_id: str, doc_ids: list[str]) -> dict[str, Learner]: ...
 
 
+class RosterLookup(LearnerLookup, Protocol):
+    """A sync's port: the look-up, and a facility's ACTIVE learners read once (intake.dal.learners.active_roster)."""
+
+    def active_roster(self, facility_id: str) -> Iterable[RosterLearner]: ...
+
+
 class Planner:
     """Plans rows as they come: `add` each row, `flush` at the end; each returns what it planned, in line order.
 
@@ -51,14 +76,18 @@ class Planner:
     def __init__(self, lookup: LearnerLookup, seal: Seal) -> None:
         self.lookup = lookup
         self.seal = seal
-        self.counts = dict.fromkeys(PLAN_COUNT_NAMES, 0)
+        self.counts = dict.fromkeys(CREATE_COUNT_NAMES, 0)
         self.window: list[CheckedRow] = []
         self.window_valid = 0
 
     def plan(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[Planned]:
         for row in rows:
             yield from self.add(row)
-        yield from self.flush()
+        yield from self.end()
+
+    def end(self) -> list[Planned]:
+        """After the file's last row: the last window (and, in sync mode, the deactivations)."""
+        return self.flush()
 
     def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
         row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
@@ -76,7 +105,7 @@ class Planner:
         by_agency: dict[str, list[str]] = {}
         restored = _zero_padded_doc_ids(self.window)
         for row in self.window:
-            if row.is_valid:
+            if row.is_valid and self._needs_lookup(row):
                 by_agency.setdefault(row.agency_id, []).append(row.doc_id)
                 if row.line in restored:
                     by_agency[row.agency_id].append(restored[row.line])
@@ -85,14 +114,19 @@ class Planner:
                 existing[(agency_id, doc_id)] = found
         planned: list[Planned] = []
         for row in self.window:
-            valid = row.is_valid
-            learner = existing.get((row.agency_id, row.doc_id)) if valid else None
-            if learner is None and row.line in restored:  # a warning: the row stays as valid as it was
-                _warn_lost_zeros(row, existing.get((row.agency_id, restored[row.line])))
-            self._plan(row, valid, learner, planned)
+            learner = existing.get((row.agency_id, row.doc_id)) if row.is_valid else None
+            if learner is None and row.line in restored:  # create mode: a warning, the row stays as valid as it was
+                self._lost_zeros(row, existing.get((row.agency_id, restored[row.line])))
+            self._plan(row, row.is_valid, learner, planned)
         self.window = []
         self.window_valid = 0
         return planned
+
+    def _needs_lookup(self, row: CheckedRow) -> bool:
+        return True
+
+    def _lost_zeros(self, row: CheckedRow, learner: Learner | None) -> None:
+        _warn_lost_zeros(row, learner)
 
     def _plan(self, row: CheckedRow, valid: bool, learner: Learner | None, planned: list[Planned]) -> None:
         inactive = learner is not None and learner.status is LearnerStatus.INACTIVE
@@ -175,3 +209,174 @@ def _doc_id_issue(row: CheckedRow, code: str, message: str, severity: str = "err
             severity=severity,
         )
     )
+
+
+IGNORED_CELL_MESSAGE = "A sync never changes an existing learner's password: the password cell was ignored"
+_COMPARED = (("firstName", 3), ("lastName", 4), ("dateOfBirth", 5), ("locationId", 2))  # RosterLearner positions
+
+
+class SyncPlanner(Planner):
+    """The planner of a sync: the file is the whole roster of `facility_id` (of `agency_id`).
+
+    The roster is read at the first row (or at `end` for a file with none): one paged Query. `add` marks each row's
+    DOC ID seen, valid or not (as the checker cleans it: trimmed, upper-cased), so a row with an error never
+    deactivates its learner; `end` plans every unseen roster learner DEACTIVATE. `active_learners` is the roster's
+    size (the guard's denominator).
+    """
+
+    def __init__(self, lookup: RosterLookup, seal: Seal, *, facility_id: str, agency_id: str) -> None:
+        super().__init__(lookup, seal)
+        self.counts = dict.fromkeys(PLAN_COUNT_NAMES, 0)
+        self.roster_lookup = lookup
+        self.facility_id = facility_id
+        self.agency_id = agency_id
+        self.roster: dict[str, RosterLearner] | None = None
+        self.unseen: set[str] = set()
+        self.last_line = 1  # the header's
+        self.active_learners = 0
+
+    def _roster(self) -> dict[str, RosterLearner]:
+        if self.roster is None:
+            self.roster = {learner.doc_id: learner for learner in self.roster_lookup.active_roster(self.facility_id)}
+            self.unseen = set(self.roster)
+            self.active_learners = len(self.roster)
+        return self.roster
+
+    def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
+        roster = self._roster()
+        if isinstance(checked, tuple):
+            line, doc_id = checked[0], checked[2]
+        else:
+            line, doc_id = checked.line, checked.doc_id.strip().upper()
+        self.last_line = max(self.last_line, line)
+        if doc_id in roster:
+            self.unseen.discard(doc_id)
+        return super().add(checked)
+
+    def _needs_lookup(self, row: CheckedRow) -> bool:
+        return row.doc_id not in self._roster()
+
+    def end(self) -> list[Planned]:
+        planned = self.flush()
+        roster = self._roster()
+        line = self.last_line
+        for doc_id, learner in roster.items():  # in the roster's (name) order
+            if doc_id not in self.unseen:
+                continue
+            line += 1
+            self.counts["toDeactivate"] += 1
+            planned.append(
+                PlanEntry(
+                    line,
+                    "",
+                    DEACTIVATE,
+                    doc_id,
+                    learner.first_name,
+                    learner.last_name,
+                    learner.date_of_birth,
+                    learner.location_id,
+                    self.facility_id,
+                    self.agency_id,
+                    None,
+                    ExistingLearner(
+                        learner.learner_id,
+                        learner.location_id,
+                        self.facility_id,
+                        LearnerStatus.ACTIVE,
+                        learner.version,
+                    ),
+                )
+            )
+        self.unseen = set()
+        return planned
+
+    def _lost_zeros(self, row: CheckedRow, learner: Learner | None) -> None:
+        """A row whose DOC ID lost the leading zeros of an active learner of this facility: an error in a sync (it
+        would create a second account and deactivate the first), and that learner is not deactivated."""
+        if learner is None or learner.doc_id not in self._roster():
+            _warn_lost_zeros(row, learner)
+            return
+        self.unseen.discard(learner.doc_id)
+        _doc_id_issue(
+            row,
+            "DOC_ID_LEADING_ZEROS",
+            f"DOC ID {row.doc_id} may have lost its leading zeros in Excel: learner {learner.learner_id} of this "
+            f"facility has DOC ID {learner.doc_id}. Format the column as Text and write {learner.doc_id}",
+        )
+
+    def _plan(self, row: CheckedRow, valid: bool, learner: Learner | None, planned: list[Planned]) -> None:
+        known: RosterLearner | None = self._roster().get(row.doc_id) if valid else None
+        if (
+            known is None
+            and learner is not None
+            and learner.status is LearnerStatus.ACTIVE
+            and learner.facility_id == row.facility_id
+        ):  # an active learner here that the roster's (eventually consistent) Query has not seen yet
+            known = RosterLearner(
+                learner.doc_id,
+                learner.learner_id,
+                learner.location_id,
+                learner.first_name,
+                learner.last_name,
+                learner.date_of_birth,
+                learner.version,
+            )
+        if known is None:
+            super()._plan(row, valid, learner, planned)
+            return
+        if row.password:
+            row.issues.append(
+                RowIssue(
+                    row.line,
+                    row.request_id,
+                    row.doc_id,
+                    "password",
+                    "PASSWORD_IGNORED",
+                    IGNORED_CELL_MESSAGE,
+                    "warning",
+                )
+            )
+        if row.issues:
+            issues = sorted(row.issues, key=lambda issue: issue.severity != "error")
+            planned.extend(issues)
+            self.counts["warnings"] += 1  # a valid row's issues are warnings
+        self.counts["valid"] += 1
+        values = (row.first_name, row.last_name, row.date_of_birth, row.location_id)
+        changed = tuple(name for (name, at), value in zip(_COMPARED, values, strict=True) if known[at] != value)
+        self.counts["toUpdate" if changed else "unchanged"] += 1
+        planned.append(
+            PlanEntry(
+                row.line,
+                row.request_id,
+                UPDATE if changed else UNCHANGED,
+                row.doc_id,
+                row.first_name,
+                row.last_name,
+                row.date_of_birth,
+                row.location_id,
+                row.facility_id,
+                row.agency_id,
+                None,  # a sync never changes a password: no seal, no hash
+                ExistingLearner(
+                    known.learner_id, known.location_id, self.facility_id, LearnerStatus.ACTIVE, known.version
+                ),
+                None,
+                changed,
+            )
+        )
+
+
+def mass_deactivation_hold(
+    to_deactivate: int, active_learners: int, percent: int | None
+) -> dict[str, str | int] | None:
+    """The hold of a sync deactivating more than `percent` (None: the default) of the facility's active learners."""
+    limit = DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT if percent is None else percent
+    if to_deactivate * 100 <= limit * active_learners:
+        return None
+    return {
+        "code": "MASS_DEACTIVATION",
+        "message": f"This sync would deactivate {to_deactivate} of the facility's {active_learners} active learners, "
+        f"more than {limit}%: check plan.csv; confirm with allowMassDeactivation if the file is right",
+        "toDeactivate": to_deactivate,
+        "activeLearners": active_learners,
+    }

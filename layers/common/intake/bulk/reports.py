@@ -7,8 +7,9 @@ import csv
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
-from intake.bulk.types import RowIssue
+from intake.bulk.types import PlanEntry, RowIssue
 
+PLAN_REPORT_COLUMNS = ("line", "docID", "action", "changedFields")
 ERROR_REPORT_COLUMNS = ("line", "requestId", "docID", "field", "code", "message", "severity")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -55,3 +56,18 @@ def write_error_report(issues: Iterable[RowIssue], out: BinaryIO) -> int:
             (issue.line, issue.request_id, issue.doc_id, issue.field, issue.code, issue.message, issue.severity)
         )
     return writer.rows
+
+
+class PlanReport:
+    """plan.csv, entry by entry as planned (in line order): line, docID, action and, for an UPDATE, the changed
+    fields joined by ";". Never a password or a date of birth."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._writer = ReportWriter(out, PLAN_REPORT_COLUMNS)
+
+    @property
+    def rows(self) -> int:
+        return self._writer.rows
+
+    def write(self, entry: PlanEntry) -> None:
+        self._writer.write((entry.line, entry.doc_id, entry.action, ";".join(entry.changed)))

@@ -93,16 +93,24 @@ class ExistingLearner(NamedTuple):
     location_id: str
     facility_id: str
     status: LearnerStatus = LearnerStatus.ACTIVE  # INACTIVE exactly for a REACTIVATE
+    version: int = 0  # the learner's version when planned (0: a plan written before sync); UPDATE and DEACTIVATE
+    # are applied only if it is still this version
 
 
 CREATE = "CREATE"
 MOVE = "MOVE"
 REACTIVATE = "REACTIVATE"  # the DOC ID is an inactive learner's of the agency: its account comes back
+# sync mode only (docs and contract: "Uploads: create or sync")
+UPDATE = "UPDATE"  # an active learner of the facility whose name, date of birth or housing unit differs
+DEACTIVATE = "DEACTIVATE"  # an active learner of the facility missing from the roster file
+UNCHANGED = "UNCHANGED"  # in plan.csv only: never in a plan chunk (it costs no write and no hash)
 
 
 class PlanEntry(NamedTuple):
     """One valid row of a checked file as the plan keeps it: what the worker creates (CREATE), moves (MOVE) or
-    reactivates (REACTIVATE, at the row's location, whatever facility the inactive learner was left at).
+    reactivates (REACTIVATE, at the row's location, whatever facility the inactive learner was left at); in sync mode
+    also what it updates (UPDATE, the `changed` fields) or deactivates (DEACTIVATE: a learner missing from the file,
+    numbered after the file's last line, with the learner's stored details).
 
     Written to S3 by the validator and read back by the worker in the same JSON (plan_entry_json and
     plan_entry_of). No plaintext password: a given one is `sealed_password` (sealed with the upload's data key, bound
@@ -123,8 +131,9 @@ class PlanEntry(NamedTuple):
     facility_id: str
     agency_id: str
     sealed_password: str | None = None
-    existing: ExistingLearner | None = None  # set exactly when action is MOVE or REACTIVATE
+    existing: ExistingLearner | None = None  # set exactly when action is MOVE, REACTIVATE, UPDATE or DEACTIVATE
     password: str | None = None  # never written
+    changed: tuple[str, ...] = ()  # UPDATE: the fields that differ (firstName, lastName, dateOfBirth, locationId)
 
 
 def plan_entry_json(entry: PlanEntry) -> dict[str, object]:
@@ -150,6 +159,10 @@ def plan_entry_json(entry: PlanEntry) -> dict[str, object]:
             "facilityId": entry.existing.facility_id,
             "status": entry.existing.status.value,
         }
+        if entry.existing.version:
+            data["existing"]["version"] = entry.existing.version  # type: ignore[index]
+    if entry.changed:
+        data["changed"] = list(entry.changed)
     return data
 
 
@@ -173,11 +186,18 @@ def plan_entry_of(data: dict[str, Any]) -> PlanEntry:
             existing["locationId"],
             existing["facilityId"],
             LearnerStatus(existing.get("status", LearnerStatus.ACTIVE.value)),  # plans before #15 moved active ones
+            int(existing.get("version", 0)),
         )
         if existing
         else None,
         password=data.get("password") or None,
+        changed=tuple(data.get("changed", ())),
     )
+
+
+def is_missing_row(entry: PlanEntry) -> bool:
+    """A DEACTIVATE entry: a learner of the roster the file does not have (no row of the file is its line)."""
+    return entry.action == DEACTIVATE
 
 
 def plan_chunk_json(entries: Iterable[PlanEntry]) -> list[dict[str, object]]:

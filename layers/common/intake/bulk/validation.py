@@ -10,13 +10,24 @@ from typing import IO, Any, BinaryIO, cast
 from intake import clock, passwords
 from intake.bulk import keys, lifecycle
 from intake.bulk.checking import check_file
-from intake.bulk.planning import Planned, Planner
-from intake.bulk.reports import write_error_report
-from intake.bulk.types import CheckedRow, CleanRow, FileRejected, PlanEntry, RowIssue, plan_chunk_json
+from intake.bulk.planning import Planned, Planner, SyncPlanner, mass_deactivation_hold
+from intake.bulk.reports import PlanReport, write_error_report
+from intake.bulk.types import (
+    CREATE,
+    MOVE,
+    REACTIVATE,
+    UNCHANGED,
+    CheckedRow,
+    CleanRow,
+    FileRejected,
+    PlanEntry,
+    RowIssue,
+    plan_chunk_json,
+)
 from intake.dal import directory, objects
 from intake.dal import keys as key_store
 from intake.dal import learners as learner_store
-from intake.domain import StaffMember, Upload, UploadStatus
+from intake.domain import Location, StaffMember, Upload, UploadMode, UploadStatus
 from intake.errors import NotFound
 from intake.facility_service import upload_limits
 from intake.observability import logger, metrics
@@ -25,11 +36,15 @@ from intake.settings import get_settings
 KEPT_ISSUES = 100
 SPOOL_BYTES = 8 * 1024 * 1024
 GONE_REASON = "The file was deleted or replaced before it could be checked: upload it again"
+# The actions whose creation may need the upload's data key (a password given or generated); a sync's UPDATE and
+# DEACTIVATE never touch a password, and UNCHANGED is no write at all.
+_KEYED_ACTIONS = frozenset({CREATE, MOVE, REACTIVATE})
 
 
 def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = None) -> Upload | None:
     """Check every row of an upload's file (given an etag, only that version) and record plan, counts and status."""
-    max_bytes, max_rows = upload_limits(directory.get_location(upload.facility_id))
+    facility = directory.get_location(upload.facility_id)
+    max_bytes, max_rows = upload_limits(facility)
     try:
         size = objects.object_size(upload.object_key, etag)
         if size > max_bytes:
@@ -37,7 +52,7 @@ def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = N
         body = objects.open_object(upload.object_key, etag)
     except NotFound:
         return lifecycle.fail(upload, GONE_REASON)
-    planner = _Planner(upload)
+    planner = _Planner(upload, facility)
     try:
         with body:
             info, rows = check_file(
@@ -53,7 +68,7 @@ def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = N
                 planner.note(issue)
             for row in rows:
                 planner.add(row)
-            planner.flush()
+            planner.end()
     except FileRejected as rejected:
         planner.discard()
         return lifecycle.reject(upload, rejected.code, rejected.message)
@@ -66,10 +81,15 @@ class _Planner:
     The interface validate_upload drives (note, add, flush, discard, finish) stays; planning itself has no I/O.
     """
 
-    def __init__(self, upload: Upload) -> None:
+    def __init__(self, upload: Upload, facility: Location | None = None) -> None:
         self.upload = upload
+        self.facility = facility
         self.chunk_size = get_settings().creation_chunk_size
-        self.planner = Planner(learner_store, self._seal)
+        self.planner: Planner = (
+            SyncPlanner(learner_store, self._seal, facility_id=upload.facility_id, agency_id=upload.agency_id)
+            if upload.mode is UploadMode.SYNC
+            else Planner(learner_store, self._seal)
+        )
         self.counts = self.planner.counts
         self.chunk: list[PlanEntry] = []
         self.chunks = 0
@@ -78,6 +98,13 @@ class _Planner:
         self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by finish or discard
         self.issue_count = 0
         self.data_key: tuple[bytes, str] | None = None  # (plaintext, KMS ciphertext), made for the first valid row
+        # A sync's plan.csv, written as entries are planned (in line order; UNCHANGED ones too, which no chunk holds).
+        # Create mode keeps its v1 hot path and reports (errors.csv, results.csv).
+        self.plan_spool: IO[bytes] | None = None
+        self.plan_report: PlanReport | None = None
+        if upload.mode is UploadMode.SYNC:
+            self.plan_spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by finish or discard
+            self.plan_report = PlanReport(cast(BinaryIO, self.plan_spool))
 
     def _seal(self, password: str, line: int) -> str:
         """A given password as the plan keeps it: AES-GCM under the upload's data key, bound to upload and line."""
@@ -101,12 +128,20 @@ class _Planner:
     def flush(self) -> None:
         self._take(self.planner.flush())
 
+    def end(self) -> None:
+        """After the last row: the last window and, in a sync, the deactivations."""
+        self._take(self.planner.end())
+
     def _take(self, planned: list[Planned]) -> None:
         for item in planned:
             if isinstance(item, RowIssue):
                 self.note(item)
                 continue
-            if self.data_key is None:
+            if self.plan_report is not None:
+                self.plan_report.write(item)
+            if item.action == UNCHANGED:
+                continue  # no write, no hash: in plan.csv only
+            if self.data_key is None and item.action in _KEYED_ACTIONS:
                 self._key()  # made for the first valid row: a blank password is derived from it at creation
             self.chunk.append(item)
             if len(self.chunk) >= self.chunk_size:
@@ -128,6 +163,8 @@ class _Planner:
 
     def discard(self) -> None:
         self.spool.close()
+        if self.plan_spool is not None:
+            self.plan_spool.close()
 
     def finish(self, encoding: str) -> Upload | None:
         self._write_chunk()
@@ -140,10 +177,26 @@ class _Planner:
                 out.seek(0)
                 objects.upload_file(report_key, out)
         self.spool.close()
+        plan_key = None
+        if self.plan_spool is not None and self.plan_report is not None:
+            if self.plan_report.rows:
+                plan_key = keys.plan_report_key(upload.facility_id, upload.upload_id)
+                self.plan_spool.seek(0)
+                objects.upload_file(plan_key, self.plan_spool)
+            self.plan_spool.close()
+        hold = None
+        if isinstance(self.planner, SyncPlanner):
+            percent = self.facility.max_sync_deactivation_percent if self.facility is not None else None
+            hold = mass_deactivation_hold(self.counts["toDeactivate"], self.planner.active_learners, percent)
         status = UploadStatus.VALIDATED if self.counts["invalid"] == 0 else UploadStatus.VALIDATED_WITH_ERRORS
         logger.info(
             "upload validated",
-            extra={"upload_id": upload.upload_id, "status": status.value, "counts": self.counts},
+            extra={
+                "upload_id": upload.upload_id,
+                "status": status.value,
+                "counts": self.counts,
+                "held": hold is not None,
+            },
         )
         metrics.add_metric(name="RowsValidated", unit="Count", value=self.counts["rows"])
         return lifecycle.mark_validated(
@@ -156,6 +209,8 @@ class _Planner:
             error_report_key=report_key,
             chunks_total=self.chunks,
             data_key=self.data_key[1] if self.data_key else None,
+            plan_report_key=plan_key,
+            hold=hold,
         )
 
 

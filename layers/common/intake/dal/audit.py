@@ -55,6 +55,19 @@ def put_entries(entries: Sequence[AuditEntry]) -> None:
                 batch.save(audit_item(entry))
 
 
+def entries_with_prefix(scope: str, entry_id_prefix: str, action: str) -> list[AuditEntry]:
+    """Every entry of one scope whose entryId starts with this prefix and whose action is this one, oldest first
+    (one Query, paged by 1 MB; the action is a filter)."""
+    bind_tables()
+    with storage_call("read the audit trail"):
+        items = AuditItem.query(
+            scope,
+            range_key_condition=AuditItem.entryId.startswith(entry_id_prefix),
+            filter_condition=AuditItem.action == action,
+        )
+        return [_entry(item) for item in items]
+
+
 def list_entries(scope: str, limit: int, before: str | None = None) -> list[AuditEntry]:
     """Entries of one scope, newest first; `before` is the entryId to continue after."""
     bind_tables()

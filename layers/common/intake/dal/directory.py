@@ -15,7 +15,7 @@ from pynamodb.models import Model
 from intake.dal.learners import roster_of
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import AgencyItem, LearnerItem, LocationItem, bind_tables
-from intake.domain import Agency, LearnerStatus, Location, LocationKind, PasswordRule
+from intake.domain import Agency, LearnerStatus, Location, LocationKind, PasswordRule, UploadMode
 from intake.errors import Conflict, NotFound
 
 # A deleted location leaves this in its place, so that its id is never used again: a new facility or housing unit
@@ -64,6 +64,10 @@ def _location(item: LocationItem) -> Location:
         max_upload_bytes=int(item.maxUploadBytes) if item.maxUploadBytes is not None else None,
         max_upload_rows=int(item.maxUploadRows) if item.maxUploadRows is not None else None,
         learner_access=item.learnerAccess is not False,  # missing: ON
+        drop_mode=UploadMode(item.dropMode or UploadMode.CREATE.value),
+        max_sync_deactivation_percent=int(item.maxSyncDeactivationPercent)
+        if item.maxSyncDeactivationPercent is not None
+        else None,
     )
 
 
@@ -81,6 +85,8 @@ def _location_item(location: Location) -> LocationItem:
         maxUploadBytes=location.max_upload_bytes,
         maxUploadRows=location.max_upload_rows,
         learnerAccess=None if location.learner_access else False,
+        dropMode=None if location.drop_mode is UploadMode.CREATE else location.drop_mode.value,
+        maxSyncDeactivationPercent=location.max_sync_deactivation_percent,
     )
 
 
@@ -187,6 +193,8 @@ def update_location(location_id: str, **changes: Any) -> Location:
         "max_upload_bytes": LocationItem.maxUploadBytes,
         "max_upload_rows": LocationItem.maxUploadRows,
         "learner_access": LocationItem.learnerAccess,
+        "drop_mode": LocationItem.dropMode,
+        "max_sync_deactivation_percent": LocationItem.maxSyncDeactivationPercent,
     }
     actions = []
     for field, value in changes.items():
@@ -195,6 +203,8 @@ def update_location(location_id: str, **changes: Any) -> Location:
             value = json.dumps(value.to_json_dict(), separators=(",", ":"))
         if field == "learner_access":
             value = None if value else False  # ON is the default: stored as no attribute
+        if field == "drop_mode":
+            value = None if value in (None, UploadMode.CREATE) else UploadMode(value).value  # create: no attribute
         actions.append(attribute.remove() if value is None else attribute.set(value))
     item = LocationItem(locationId=location_id)
     with storage_call("update the location"):

@@ -26,7 +26,7 @@ from pynamodb.transactions import TransactWrite
 from intake import clock
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import HistoryAttribute, LearnerItem, UsernameItem, bind_tables
-from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerEdit, LearnerStatus, Location
+from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerEdit, LearnerStatus, Location, RosterLearner
 from intake.errors import Conflict, FieldError, LearnerExists, UsernameTaken, ValidationFailed
 from intake.rules import search_key
 
@@ -362,6 +362,57 @@ def set_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> 
     raise Conflict(_CHANGED_MESSAGE)
 
 
+def update_at_version(
+    learner: Learner, changes: LearnerEdit, entry: HistoryEntry, destination: Location | None
+) -> bool:
+    """A sync's update: SET only the changed details (None: unchanged; a housing unit of the same facility) and, when
+    a name changes, the name keys of `learner`'s names (as they are after the change) — in one UpdateItem, only if
+    the item is still this learner at `learner.version`. False when the condition refused it (nothing written).
+
+    `learner` need not be read first: its key, id, version and names are all the write uses."""
+    bind_tables()
+    actions: list[Action] = []
+    if changes.first_name is not None:
+        actions.append(LearnerItem.firstName.set(changes.first_name))
+    if changes.last_name is not None:
+        actions.append(LearnerItem.lastName.set(changes.last_name))
+    if changes.first_name is not None or changes.last_name is not None:
+        first = changes.first_name if changes.first_name is not None else learner.first_name
+        last = changes.last_name if changes.last_name is not None else learner.last_name
+        actions += [
+            getattr(LearnerItem, name).set(value) for name, value in name_keys(first, last, learner.doc_id).items()
+        ]
+    if changes.date_of_birth is not None:
+        actions.append(LearnerItem.dateOfBirth.set(changes.date_of_birth))
+    if destination is not None:
+        actions.append(LearnerItem.locationId.set(destination.location_id))
+    actions += _changed([entry], entry.at)
+    condition = (LearnerItem.learnerId == learner.learner_id) & _version_is(learner.version)
+    return _update(_key_item(learner), actions, condition, "save the learner's details")
+
+
+def set_status_at_version(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> bool:
+    """Give the learner this status in one UpdateItem only if it is still exactly as the caller read it: the same
+    learner, in the same facility, with the other status, at the same version (a sync's deactivation, an undo's
+    reactivation). False when the condition refused it (nothing written): the caller reads to learn why."""
+    bind_tables()
+    item = _key_item(learner)
+    actions = [
+        LearnerItem.status.set(status.value),
+        LearnerItem.roster.set(roster_of(learner.facility_id, status)),
+        *_fill_missing_keys(learner),
+        *_changed([entry], entry.at),
+    ]
+    other = LearnerStatus.INACTIVE if status is LearnerStatus.ACTIVE else LearnerStatus.ACTIVE
+    condition = (
+        (LearnerItem.learnerId == learner.learner_id)
+        & (LearnerItem.facilityId == learner.facility_id)
+        & _status_is(other)
+        & _version_is(learner.version)
+    )
+    return _update(item, actions, condition, "change the learner's status")
+
+
 def set_password_hash(learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
     """Replace the learner's password hash (the old one stops working at once); the history says when and by whom."""
     bind_tables()
@@ -528,6 +579,38 @@ def whole_roster(facility_id: str, statuses: tuple[LearnerStatus, ...]) -> Itera
                 LearnerItem.by_roster_name.query(roster_of(facility_id, status), attributes_to_get=_WITHOUT_HISTORY)
             )
         yield from (_learner(item) for item in items)
+
+
+# What a sync's diff reads of each active learner (RosterLearner): the index's projection of the Query is only these.
+_ROSTER_DIFF = ["docId", "learnerId", "locationId", "firstName", "lastName", "dateOfBirth", "version"]
+
+
+def active_roster(facility_id: str) -> Iterator[RosterLearner]:
+    """The facility's ACTIVE learners as a sync diffs them, from the roster index in pages of up to 1 MB (a few
+    Queries for a whole facility), read from the raw items without a model per learner: repeated values (housing
+    units, names, dates of birth) share one string. Eventually consistent, as every index."""
+    bind_tables()
+    pages = LearnerItem.by_roster_name.query(
+        roster_of(facility_id, LearnerStatus.ACTIVE), attributes_to_get=_ROSTER_DIFF
+    ).page_iter
+    shared: dict[str, str] = {}
+    share = shared.setdefault
+    while True:
+        with storage_call("read the facility's learners"):
+            page = next(pages, None)
+        if page is None:
+            return
+        for raw in page.get("Items", ()):
+            version = raw.get("version")
+            yield RosterLearner(
+                raw["docId"]["S"],
+                raw["learnerId"]["S"],
+                share(raw["locationId"]["S"], raw["locationId"]["S"]),
+                share(raw["firstName"]["S"], raw["firstName"]["S"]),
+                share(raw["lastName"]["S"], raw["lastName"]["S"]),
+                share(raw["dateOfBirth"]["S"], raw["dateOfBirth"]["S"]),
+                int(version["N"]) if version else 1,
+            )
 
 
 def _search_queries(nq: str) -> Iterator[tuple[Any, str, Condition | None]]:

@@ -51,6 +51,8 @@ class LocationItem(Model):
     maxUploadBytes = NumberAttribute(null=True)
     maxUploadRows = NumberAttribute(null=True)
     learnerAccess = BooleanAttribute(null=True)  # None: ON (the default)
+    dropMode = UnicodeAttribute(null=True)  # None: create (the default)
+    maxSyncDeactivationPercent = NumberAttribute(null=True)  # None: the default
     by_agency = LocationsByAgency()
 
 
@@ -237,6 +239,8 @@ class UploadItem(Model):
     created = NumberAttribute(null=True)
     moved = NumberAttribute(null=True)
     reactivated = NumberAttribute(null=True)
+    updated = NumberAttribute(null=True)
+    deactivated = NumberAttribute(null=True)
     skipped = NumberAttribute(null=True)
     failed = NumberAttribute(null=True)
     partsDone = UnicodeSetAttribute(null=True)
@@ -249,6 +253,12 @@ class UploadItem(Model):
     resultPasswordsKey = UnicodeAttribute(null=True)
     passwordsUntil = UnicodeAttribute(null=True)
     passwordsClaimedBy = UnicodeAttribute(null=True)
+    mode = UnicodeAttribute(null=True)  # None: create
+    hold = UnicodeAttribute(null=True)  # JSON of the upload's hold
+    allowMassDeactivation = BooleanAttribute(null=True)
+    planReportKey = UnicodeAttribute(null=True)
+    deactivationsUndoneAt = UnicodeAttribute(null=True)  # a sync's undo-deactivations, first asked for then
+    deactivationsUndoneBy = UnicodeAttribute(null=True)
     ttl = NumberAttribute(null=True)
     by_facility = UploadsByFacility()
 

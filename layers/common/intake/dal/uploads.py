@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Collection, Iterator, Sequence
 from enum import Enum
 from typing import Any, Final
@@ -15,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 from intake.dal.audit import audit_item, put_entries
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import UploadItem, bind_tables
-from intake.domain import AuditEntry, Upload, UploadStatus
+from intake.domain import AuditEntry, Upload, UploadMode, UploadStatus
 
 PAGE_SIZE = 50
 # DynamoDB's limit of items in one TransactWriteItems: the part's counter update and up to 99 audit entries.
@@ -52,10 +53,17 @@ def _upload(item: UploadItem) -> Upload:
         result_passwords_key=item.resultPasswordsKey,
         passwords_until=item.passwordsUntil,
         passwords_claimed_by=item.passwordsClaimedBy,
+        mode=UploadMode(item.mode or UploadMode.CREATE.value),
+        hold=json.loads(item.hold) if item.hold else None,
+        allow_mass_deactivation=item.allowMassDeactivation,
+        plan_report_key=item.planReportKey,
+        completed_at=item.completedAt,
+        deactivations_undone_at=item.deactivationsUndoneAt,
+        deactivations_undone_by=item.deactivationsUndoneBy,
     )
 
 
-CREATION_COUNTS = ("created", "moved", "reactivated", "skipped", "failed")
+CREATION_COUNTS = ("created", "moved", "reactivated", "updated", "deactivated", "skipped", "failed")
 
 
 def _counts(item: UploadItem) -> dict[str, int]:
@@ -83,6 +91,7 @@ def insert_upload(upload: Upload, ttl: int) -> bool:
         createdBy=upload.created_by,
         expiresAt=upload.expires_at,
         counts={},
+        mode=None if upload.mode is UploadMode.CREATE else upload.mode.value,
         ttl=ttl,
     )
     with storage_call("save the upload"):
@@ -173,6 +182,9 @@ class UploadChange:
     completed_at: str | Keep | None = KEEP
     result_passwords_key: str | Keep | None = KEEP
     passwords_until: str | Keep | None = KEEP
+    hold: dict[str, str | int] | Keep | None = KEEP
+    allow_mass_deactivation: bool | Keep | None = KEEP
+    plan_report_key: str | Keep | None = KEEP
 
 
 NO_CHANGE: Final = UploadChange()
@@ -195,12 +207,17 @@ _ATTRIBUTES: Final = {
     "completed_at": "completedAt",
     "result_passwords_key": "resultPasswordsKey",
     "passwords_until": "passwordsUntil",
+    "hold": "hold",
+    "allow_mass_deactivation": "allowMassDeactivation",
+    "plan_report_key": "planReportKey",
 }
 
 
 def _attribute_values(change: UploadChange) -> dict[str, Any]:
     """The attributes a change writes (None: removed), by attribute name; KEEP fields are not written."""
     values = {_ATTRIBUTES[field.name]: getattr(change, field.name) for field in dataclasses.fields(change)}
+    if isinstance(values["hold"], dict):
+        values["hold"] = json.dumps(values["hold"], separators=(",", ":"), sort_keys=True)
     return {name: value for name, value in values.items() if value is not KEEP}
 
 
@@ -305,6 +322,27 @@ def record_part(
                 return None
             raise
         return _upload(UploadItem.get(upload_id, consistent_read=True))
+
+
+def mark_deactivations_undone(upload_id: str, at: str, by: str, finished: Collection[UploadStatus]) -> Upload | None:
+    """Record once when (and by whom) a finished sync's deactivations were first undone: a repeat keeps the first
+    instant, so every entry an undo files is keyed the same on every attempt. The upload as stored after; None if it
+    is not (or no longer) a finished upload."""
+    bind_tables()
+    condition = UploadItem.status.is_in(*(status.value for status in finished))
+    condition &= UploadItem.deactivationsUndoneAt.does_not_exist()
+    item = UploadItem(uploadId=upload_id)
+    actions: list[Action] = [UploadItem.deactivationsUndoneAt.set(at), UploadItem.deactivationsUndoneBy.set(by)]
+    with storage_call("update the upload"):
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+    stored = get_upload(upload_id)
+    if stored is None or stored.status not in finished or stored.deactivations_undone_at is None:
+        return None
+    return stored
 
 
 def due_for_expiry(now_iso: str, unfinished: set[UploadStatus]) -> Iterator[Upload]:
