@@ -17,8 +17,8 @@ processor = BatchProcessor(event_type=EventType.SQS, model=ObjectEventRecord)
 
 
 def record_handler(record: ObjectEventRecord) -> None:
-    for key, etag in record.body.created_objects():
-        validate_object(key, etag)
+    for key, etag, put in record.body.created_objects():
+        validate_object(key, etag, put)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -74,6 +74,27 @@ def test_object_event_delivered_twice_validates_once(call_api, aws, faults):
     fault_flows.assert_exactly_once(call_api, aws, flow)
 
 
+def test_the_same_file_put_again_under_the_same_name_the_next_night_is_a_new_upload(call_api, aws, faults):
+    # Given a facility's nightly job that put roster.csv, validated (its object then deleted), its event redelivered
+    key = f"incoming/{FAC_A1}/roster.csv"
+    data = csv_file([f"1,500001,Same,Row,01/02/1990,Learner,,{UNIT_A1}"])
+    put_object(aws, key, data)
+    (first_night,) = _take_all(aws, "ValidationQueue")
+    for message_id in ("night-1", "night-1-again"):
+        assert _deliver(aws, "ValidationQueue", [dict(first_night, MessageId=message_id)]) == {"batchItemFailures": []}
+    (first,) = _uploads_of(FAC_A1)
+    # When the next night the same bytes are put under the same name (the same ETag: another PUT, another event)
+    put_object(aws, key, data)
+    (second_night,) = _take_all(aws, "ValidationQueue")
+    assert _deliver(aws, "ValidationQueue", [second_night]) == {"batchItemFailures": []}
+    # Then it is an upload of its own, validated, and the first night's upload is as it was
+    uploads = {u.upload_id: u for u in _uploads_of(FAC_A1)}
+    assert len(uploads) == 2 and first.upload_id in uploads
+    (second,) = [u for u in uploads.values() if u.upload_id != first.upload_id]
+    assert (second.status.value, second.counts["rows"], second.object_etag) == ("VALIDATED", 1, first.object_etag)
+    assert uploads[first.upload_id].status == first.status
+
+
 @pytest.mark.parametrize("order", ["newer-event-first", "older-event-last"])
 def test_event_of_a_replaced_drop_never_validates_the_newer_file(call_api, aws, faults, order):
     # Given a facility drop replaced by a corrected file before the validator ran (two events, delivered out of order)

@@ -22,13 +22,20 @@ def _exists(aws: Any, key: str) -> bool:
     return bool(_s3().list_objects_v2(Bucket=aws.bucket, Prefix=key).get("Contents"))
 
 
-def test_a_drops_id_depends_on_its_key_and_content_only() -> None:
+def test_a_drops_id_depends_on_its_key_content_and_put_only() -> None:
     from intake.bulk.arrivals import drop_upload_id
 
-    first = drop_upload_id("incoming/fac/a.csv", "e1")
-    assert first == drop_upload_id("incoming/fac/a.csv", "e1")
+    # Given one PUT's key, ETag and identity, its id is the same each time (every delivery of its event)
+    first = drop_upload_id("incoming/fac/a.csv", "e1", "seq@t1")
+    assert first == drop_upload_id("incoming/fac/a.csv", "e1", "seq@t1")
     assert first.startswith("drop-") and len(first) == len("drop-") + 32
-    assert len({first, drop_upload_id("incoming/fac/b.csv", "e1"), drop_upload_id("incoming/fac/a.csv", "e2")}) == 3
+    # And another key, another content, or the same bytes put again under the same name, is another upload
+    others = {
+        drop_upload_id("incoming/fac/b.csv", "e1", "seq@t1"),
+        drop_upload_id("incoming/fac/a.csv", "e2", "seq@t1"),
+        drop_upload_id("incoming/fac/a.csv", "e1", "seq@t2"),
+    }
+    assert len({first, *others}) == 4
 
 
 def test_a_drop_is_validated_as_its_facility(directory: Any) -> None:

@@ -17,6 +17,9 @@ from tests.conftest import FakeLambdaContext, load_event
 
 KEY = "incoming/fac-oak/3f2a9c1e7b5d4e6f8a0b1c2d3e4f5a6b"
 ETAG = "b21b84d653bb07b05b1e6b33684dc11b"
+# The PUT's identity, the same in every delivery of its event: S3's sequencer and the event's time (moto: no sequencer)
+PUT = "0C0F6F405D6ED209E1@2026-11-30T09:15:02.123000+00:00"
+MOTO_PUT = "@2026-11-30T09:15:02.123000+00:00"
 
 
 def _with_body(name: str, body: Any, message_id: str | None = None) -> dict[str, Any]:
@@ -45,9 +48,9 @@ def _as_moto_sends_it(notification: dict[str, Any]) -> dict[str, Any]:
 def test_an_s3_notification_as_aws_sends_it_names_its_created_object() -> None:
     # Given the SQS record of an object-created notification, as S3 sends it to the validation queue
     record = ObjectEventRecord.model_validate(load_event("sqs_s3_object_created.json"))
-    # Then its body is the notification, and the created object is its key and ETag
+    # Then its body is the notification, and the created object is its key, ETag and PUT
     assert isinstance(record.body, S3Notification)
-    assert record.body.created_objects() == [(KEY, ETAG)]
+    assert record.body.created_objects() == [(KEY, ETAG, PUT)]
     assert record.messageId == "5d2b8f0e-0c1a-4b7e-9f3d-6a1e2c3b4d5e"
 
 
@@ -58,7 +61,7 @@ def test_an_s3_notification_as_moto_sends_it_parses_too() -> None:
     # When it is parsed
     record = ObjectEventRecord.model_validate(_with_body("sqs_s3_object_created.json", moto))
     # Then it names its object, the key as sent (validate_object decodes it)
-    assert record.body.created_objects() == [("incoming%2Ffac-oak%2Fa+b.csv", ETAG)]
+    assert record.body.created_objects() == [("incoming%2Ffac-oak%2Fa+b.csv", ETAG, MOTO_PUT)]
 
 
 def test_the_test_event_and_other_event_kinds_name_no_object() -> None:
@@ -79,7 +82,7 @@ def test_an_object_without_etag_is_read_unconditionally() -> None:
     del notification["Records"][0]["s3"]["object"]["eTag"]
     # Then it still names its object, with an empty ETag (no If-Match on the read)
     record = ObjectEventRecord.model_validate(_with_body("sqs_s3_object_created.json", notification))
-    assert record.body.created_objects() == [(KEY, "")]
+    assert record.body.created_objects() == [(KEY, "", MOTO_PUT)]
 
 
 MALFORMED_NOTIFICATIONS = [
@@ -142,7 +145,7 @@ def test_a_dead_letter_is_a_creation_message_an_s3_notification_or_neither() -> 
     garbage = DeadLetterRecord.model_validate(_with_body("sqs_record.json", "Records: not json at all"))
     assert creation.message() == CreationMessage(uploadId="3f2a9c1e7b5d4e6f8a0b1c2d3e4f5a6b", chunk=2)
     assert isinstance(notification.message(), S3Notification)
-    assert notification.message().created_objects() == [(KEY, ETAG)]  # type: ignore[union-attr]
+    assert notification.message().created_objects() == [(KEY, ETAG, PUT)]  # type: ignore[union-attr]
     assert garbage.message() is None
     assert garbage.body == "Records: not json at all"
 
@@ -164,7 +167,7 @@ def test_the_batch_processor_fails_a_malformed_record_alone() -> None:
             _with_body("sqs_s3_object_created.json", "Records: not json at all", message_id="poison"),
         ]
     }
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str, str]] = []
 
     def record_handler(record: ObjectEventRecord) -> None:
         seen.extend(record.body.created_objects())
@@ -175,4 +178,4 @@ def test_the_batch_processor_fails_a_malformed_record_alone() -> None:
     )
     # Then only the malformed record failed, and the handler saw the good ones parsed
     assert result == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
-    assert seen == [(KEY, ETAG)]
+    assert seen == [(KEY, ETAG, PUT)]

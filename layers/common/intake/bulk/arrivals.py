@@ -27,9 +27,14 @@ DEAD_LETTER_REASON = (
 )
 
 
-def drop_upload_id(key: str, etag: str) -> str:
-    """The id of a dropped file: the same object (key and content) always gives the same upload."""
-    return "drop-" + hashlib.sha256(f"{key}\n{etag}".encode()).hexdigest()[:32]
+def drop_upload_id(key: str, etag: str, put: str = "") -> str:
+    """The id of a dropped file: one PUT of one object (key, content and the PUT's identity) gives one upload.
+
+    `put` is the event's identity of the PUT (ObjectEvent.put_id: its sequencer and time), the same in every
+    delivery of the event, so a redelivered or duplicated event finds the upload it started; a facility that puts the
+    same roster under the same name the next night (its nightly job) is a new PUT, so a new upload, planned again.
+    """
+    return "drop-" + hashlib.sha256(f"{key}\n{etag}\n{put}".encode()).hexdigest()[:32]
 
 
 def facility_scope(facility: Location) -> StaffMember:
@@ -42,7 +47,7 @@ def facility_scope(facility: Location) -> StaffMember:
     )
 
 
-def upload_for_object(raw_key: str, etag: str) -> tuple[Upload, Location] | None:
+def upload_for_object(raw_key: str, etag: str, put: str = "") -> tuple[Upload, Location] | None:
     """The upload an incoming object belongs to (a presigned link's, or a new drop); None if not ours to validate.
 
     An object that is not ours (a key outside the layout, an unknown facility's prefix) is deleted at once, only
@@ -70,7 +75,7 @@ def upload_for_object(raw_key: str, etag: str) -> tuple[Upload, Location] | None
         return None
     now = clock.utc_now()
     upload = Upload(
-        upload_id=drop_upload_id(key, etag),
+        upload_id=drop_upload_id(key, etag, put),
         facility_id=facility_id,
         agency_id=facility.agency_id,
         source="drop",
@@ -97,13 +102,13 @@ def _ignore_object(key: str, etag: str, why: str, extra: dict[str, str]) -> None
     metrics.add_metric(name="IgnoredObjectsDeleted" if deleted else "IgnoredObjects", unit="Count", value=1)
 
 
-def validate_object(raw_key: str, etag: str) -> Upload | None:
+def validate_object(raw_key: str, etag: str, put: str = "") -> Upload | None:
     """Validate the file of one S3 object-created event; a duplicate event of a validated file changes nothing.
 
     An upload takes exactly one object: the first event claims the upload for its object's ETag (a conditional
     write), and validation reads that version only. Any other object for the same upload is refused and deleted.
     """
-    found = upload_for_object(raw_key, etag)
+    found = upload_for_object(raw_key, etag, put)
     if found is None:
         return None
     upload, facility = found
@@ -153,12 +158,12 @@ def _refuse_object(upload: Upload, etag: str) -> None:
         lifecycle.fail_replaced(current, SECOND_FILE_REASON)
 
 
-def fail_unvalidated(raw_key: str, etag: str) -> Upload | None:
+def fail_unvalidated(raw_key: str, etag: str, put: str = "") -> Upload | None:
     """A dead-lettered object event: its upload (if any is ours) becomes FAILED with a reason staff can act on.
 
     Only the upload the object belongs to: an object another one had already claimed the upload for is refused.
     """
-    found = upload_for_object(raw_key, etag)
+    found = upload_for_object(raw_key, etag, put)
     if found is None:
         return None
     upload = found[0]

@@ -16,8 +16,8 @@ def handle_dead_letter(record: DeadLetterRecord) -> int:
         fail_creation(message.uploadId)
         return 1
     records = message.created_objects() if message is not None else []
-    for key, etag in records:
-        fail_unvalidated(key, etag)
+    for key, etag, put in records:
+        fail_unvalidated(key, etag, put)
     if not records:
         # Nothing to mark: the message stays readable in the logs by size only (it may hold anything).
         logger.error("dead letter names no upload", extra={"bytes": len(record.body)})

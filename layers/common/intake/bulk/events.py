@@ -74,6 +74,11 @@ class ObjectEvent(S3RecordModel):
         """
         return values
 
+    def put_id(self) -> str:
+        """The identity of the PUT this record reports, the same in every delivery of the record: S3's `sequencer`
+        (distinct for each PUT of a key) and the event's time (moto sends no sequencer; its time is the PUT's)."""
+        return f"{self.s3.object.sequencer or ''}@{self.eventTime.isoformat()}"
+
 
 class S3Notification(S3Model):
     """An S3 event notification; `s3:TestEvent` has no records."""
@@ -83,10 +88,10 @@ class S3Notification(S3Model):
     Records: list[ObjectEvent] = Field(default_factory=list)  # type: ignore[assignment]
     Event: str | None = None
 
-    def created_objects(self) -> list[tuple[str, str]]:
-        """(key, etag) of each object-created record; [] for s3:TestEvent."""
+    def created_objects(self) -> list[tuple[str, str, str]]:
+        """(key, etag, put id) of each object-created record; [] for s3:TestEvent."""
         return [
-            (record.s3.object.key, record.s3.object.eTag or "")
+            (record.s3.object.key, record.s3.object.eTag or "", record.put_id())
             for record in self.Records
             if record.eventName.startswith("ObjectCreated")
         ]
