@@ -372,11 +372,6 @@ def test_a_sync_file_whose_header_is_wrong_is_rejected_and_deactivates_nobody(
     assert on(during, WRITES, (*LEARNER_TABLES, "AuditTable")) == 0, dict(during)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a drop's upload id is sha256(key, ETag) (bulk/arrivals.py drop_upload_id): the same bytes under the same "
-    "name the next night are taken for a redelivery of the first night's event, and the object is deleted unplanned",
-)
 def test_the_same_file_under_the_same_name_the_next_night_is_planned_again(
     local_stack: Stack, sync_facility: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
