@@ -127,8 +127,11 @@ def test_responses_are_camel_case() -> None:
         "systemMaxUploadBytes",
         "systemMaxUploadRows",
         "learnerAccess",
+        "dropMode",
+        "maxSyncDeactivationPercent",
     }
     assert settings.learner_access == "ON"
+    assert (settings.drop_mode, settings.max_sync_deactivation_percent) == ("create", 10)
     invited = InvitedStaffResponse(staff=StaffMember(username="mia", role=Role.EDUCATOR), temporaryPassword="Tmp-1")
     assert invited.model_dump(mode="json", by_alias=True)["staff"]["facilityIds"] == []
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from api_routes.models import UploadsResponse
 from api_routes.uploads import upload_view
-from intake.domain import Upload, UploadStatus
+from intake.domain import Upload, UploadMode, UploadStatus
 from intake.upload_service import ReportLinks, UploadWithLinks
 
 ROW_ERROR = {
@@ -110,6 +110,19 @@ def test_a_view_with_the_passwords_copy_carries_its_flag_and_deadline() -> None:
         passwordsUntil="2026-01-02T00:00:00+00:00",
     )
     assert list(body)[-4:] == ["errorReportUrl", "resultReportUrl", "resultReportHasPasswords", "passwordsUntil"]
+
+
+def test_a_sync_view_shows_its_mode_hold_plan_link_and_the_confirms_flag() -> None:
+    # Given a held sync upload confirmed with allowMassDeactivation, with its plan.csv
+    hold = {"code": "MASS_DEACTIVATION", "message": "m", "toDeactivate": 3, "activeLearners": 5}
+    upload = an_upload(mode=UploadMode.SYNC, hold=hold, allow_mass_deactivation=True)
+    links = ReportLinks(error_report_url="https://s3/errors", plan_report_url="https://s3/plan")
+    # When the route builds its view
+    body = served(upload_view(UploadWithLinks(upload, links)))
+    # Then mode, hold and planReportUrl are there, and the confirm's flag is among its options
+    assert body["mode"] == "sync" and body["hold"] == hold and body["planReportUrl"] == "https://s3/plan"
+    assert body["options"] == {"skipInvalidRows": None, "moveExisting": None, "allowMassDeactivation": True}
+    assert body["errorReportUrl"] == "https://s3/errors"
 
 
 def test_a_view_with_results_without_passwords_says_so() -> None:

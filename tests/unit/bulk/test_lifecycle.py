@@ -322,6 +322,27 @@ def test_creation_steps_record_the_confirm_then_the_results_and_clean_up(aws: An
     assert _keys(aws, "incoming/") == [] and _keys(aws, plan_prefix(FACILITY, "u-create")) == []
 
 
+def test_a_held_sync_starts_creating_only_with_allow_mass_deactivation_which_is_recorded(aws: Any) -> None:
+    from intake.bulk import lifecycle
+    from intake.dal import uploads as upload_store
+    from intake.dal.uploads import UploadChange
+
+    # Given a validated sync upload held for MASS_DEACTIVATION
+    upload, _ = _stored(aws, "u-held", status=S.VALIDATING)
+    hold = {"code": "MASS_DEACTIVATION", "message": "m", "toDeactivate": 3, "activeLearners": 5}
+    held = upload_store.transition(upload.upload_id, {S.VALIDATING}, S.VALIDATED, UploadChange(hold=hold))
+    assert held is not None and held.hold == hold
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    options = {"skip_invalid_rows": False, "move_existing": False, "confirmed_by": "ridge", "confirmed_at": at}
+    # When it is started without the flag, Then nothing moves and nothing is written
+    assert lifecycle.start_creating(held, **options) is None
+    assert lifecycle.start_creating(held, allow_mass_deactivation=False, **options) is None
+    assert upload_store.get_upload("u-held") == held
+    # When with it, Then CREATING with the flag recorded
+    started = lifecycle.start_creating(held, allow_mass_deactivation=True, **options)
+    assert started is not None and started.status is S.CREATING and started.allow_mass_deactivation is True
+
+
 def test_a_failed_creation_keeps_its_plan_until_its_results_are_recorded(aws: Any) -> None:
     from intake.bulk import lifecycle
     from intake.bulk.keys import plan_prefix

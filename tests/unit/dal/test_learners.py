@@ -663,3 +663,38 @@ def test_a_whole_roster_is_every_learner_of_the_facility_of_those_statuses_in_fe
     assert len(every) == 150 and len({one.learner_id for one in every}) == 150
     assert {one.facility_id for one in every} == {"fac-ridge"} and "LZ" not in {one.learner_id for one in every}
     assert len(active) == 120 and {one.status for one in active} == {LearnerStatus.ACTIVE}
+
+
+# ------------------------------------------------------------------ a sync's roster (issue 17)
+
+
+def test_active_roster_yields_the_facilitys_active_learners_compactly_with_their_versions(aws):
+    from intake.domain import RosterLearner
+
+    # Given two active learners of ridge (one moved once: version 2), an inactive one, and one at lake
+    learners.insert_learner(_learner("D1", "L-1"), "hash")
+    moved = learners.insert_learner(_learner("D2", "L-2", location_id="unit-lake", facility_id="fac-lake"), "hash")
+    learners.move_learner(moved, RIDGE_A, move_of(moved, RIDGE_A, AT, "ridge"))
+    gone = learners.insert_learner(_learner("D3", "L-3"), "hash")
+    learners.set_status(gone, LearnerStatus.INACTIVE, history_entry(HistoryKind.DEACTIVATED, AT, "ridge"))
+    learners.insert_learner(_learner("D4", "L-4", location_id="unit-b", facility_id="fac-lake"), "hash")
+    # When ridge's active roster is read, its requests counted
+    counter = CountingClient()
+    with counter.installed():
+        roster = list(learners.active_roster("fac-ridge"))
+    # Then exactly the two active ones, as RosterLearner tuples with the stored versions, in one Query
+    assert sorted(roster) == [
+        RosterLearner("D1", "L-1", "unit-a", "Ada", "Lovelace", "12/10/1990", 1),
+        RosterLearner("D2", "L-2", "unit-a", "Ada", "Lovelace", "12/10/1990", 2),
+    ]
+    assert counter.total(READS) == 1
+    # And repeated values are one string each (a 200,000-learner roster stays small)
+    assert roster[0].first_name is roster[1].first_name and roster[0].location_id is roster[1].location_id
+
+
+def test_an_active_roster_refused_by_storage_is_storage_unavailable(aws, refuse):
+    # Given DynamoDB refusing Queries of the learners table
+    refuse("dynamodb", "Query", "AccessDeniedException", table="LearnersTable")
+    # When a roster is read, Then the failure is the domain's
+    with pytest.raises(StorageUnavailable, match="Could not read the facility's learners"):
+        list(learners.active_roster("fac-ridge"))
