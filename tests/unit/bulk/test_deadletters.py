@@ -25,7 +25,7 @@ def failed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     """The uploads the dead letters failed: ("creation", upload) or ("object", key, etag)."""
     calls: list[tuple[str, ...]] = []
     monkeypatch.setattr(deadletters, "fail_creation", lambda upload_id: calls.append(("creation", upload_id)))
-    monkeypatch.setattr(deadletters, "fail_unvalidated", lambda key, etag: calls.append(("object", key, etag)))
+    monkeypatch.setattr(deadletters, "fail_unvalidated", lambda key, etag, put: calls.append(("object", key, etag)))
     yield calls
     metrics.clear_metrics()
 

@@ -76,7 +76,7 @@ def test_an_inserted_upload_reads_back_field_for_field_with_empty_counts_and_its
     # When it is read back
     stored = uploads.get_upload("u-new")
     # Then every field it was inserted with is there, its counts are all zero and DynamoDB will expire it at its ttl
-    zero = {"created": 0, "moved": 0, "reactivated": 0, "skipped": 0, "failed": 0}
+    zero = {"created": 0, "moved": 0, "reactivated": 0, "updated": 0, "deactivated": 0, "skipped": 0, "failed": 0}
     assert stored == upload.model_copy(update={"counts": zero})
     assert (stored.chunks_total, stored.chunks_done, stored.errors, stored.warnings) == (0, 0, [], [])
     raw = _raw("u-new")
@@ -134,6 +134,8 @@ def test_every_field_a_transition_writes_is_read_back(aws: Any) -> None:
         "created": 0,
         "moved": 0,
         "reactivated": 0,
+        "updated": 0,
+        "deactivated": 0,
         "skipped": 0,
         "failed": 0,
     }
@@ -269,10 +271,28 @@ def test_a_part_adds_its_counts_once_and_the_chunk_when_it_finishes_one(aws: Any
     last = uploads.record_part("u-parts", "0:50", {"created": 3}, True)
     # Then each part is counted once, and only the last one counts its chunk done
     assert first is not None and first.chunks_done == 0
-    assert first.counts == {"rows": 9, "created": 2, "moved": 1, "reactivated": 0, "skipped": 1, "failed": 1}
+    assert first.counts == {
+        "rows": 9,
+        "created": 2,
+        "moved": 1,
+        "reactivated": 0,
+        "updated": 0,
+        "deactivated": 0,
+        "skipped": 1,
+        "failed": 1,
+    }
     assert again is None
     assert last is not None and last.chunks_done == 1 and last.chunks_total == 2
-    assert last.counts == {"rows": 9, "created": 5, "moved": 1, "reactivated": 0, "skipped": 1, "failed": 1}
+    assert last.counts == {
+        "rows": 9,
+        "created": 5,
+        "moved": 1,
+        "reactivated": 0,
+        "updated": 0,
+        "deactivated": 0,
+        "skipped": 1,
+        "failed": 1,
+    }
     assert uploads.get_upload("u-parts") == last
     assert _raw("u-parts")["partsDone"] == {"0:0", "0:50"}
 
