@@ -279,3 +279,39 @@ def test_planning_a_5000_row_sync_reads_dynamodb_at_most_11_times_per_1000_rows(
     # (the roster in a couple of 1 MB pages, the 10 new DOC IDs in one batched read: 9 reads measured here)
     assert counter.calls[("Query", "intake-LearnersTable")] <= 3
     assert counter.calls[("BatchGetItem", "intake-LearnersTable")] == 1, counter.calls
+
+
+def test_learners_staff_edit_between_validation_and_confirm_are_changed_since_plan_and_keep_the_edits(
+    call_api, aws, directory
+):
+    # Given a roster of 12, and a validated sync that renames one learner and leaves another out (1 of 12: no hold)
+    roster = [(f"95{n:04d}", "Ann", "Lee", UNIT_A1) for n in range(12)]
+    ids = _seed(roster)
+    renamed, missing = roster[0][0], roster[11][0]
+    rows = [_row(1, renamed, first="Anna")] + [_row(n + 1, doc) for n, (doc, *_) in enumerate(roster[1:11], start=1)]
+    upload_id = _sync_via_link(call_api, aws, csv_file(rows))
+    _, view, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert view["status"] == "VALIDATED" and (view["counts"]["toUpdate"], view["counts"]["toDeactivate"]) == (1, 1)
+    # When a staff member edits both learners before the upload is confirmed
+    for doc, change in ((renamed, {"lastName": "Staffedit"}), (missing, {"firstName": "Kept"})):
+        status, body, _ = call_api("PATCH", f"/learners/{ids[doc]}", "ridge", change)
+        assert status == 200, body
+    assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
+    drain(aws)
+    # Then neither planned change is applied over the staff's: both rows are CHANGED_SINCE_PLAN, counted failed
+    _, done, _ = call_api("GET", f"/uploads/{upload_id}", "ridge")
+    assert done["status"] == "COMPLETED_WITH_ERRORS", done
+    assert (done["counts"]["updated"], done["counts"]["deactivated"], done["counts"]["failed"]) == (0, 0, 2)
+    results = list(csv.DictReader(io.StringIO(get_text(aws, _stored(upload_id).result_report_key))))
+    assert sorted((r["docID"], r["outcome"]) for r in results) == [
+        (renamed, "CHANGED_SINCE_PLAN"),
+        (missing, "CHANGED_SINCE_PLAN"),
+    ]
+    # And storage holds the staff's edits: the renamed learner's last name (first name as it was), the missing one
+    # still active with its new first name
+    from intake.dal import learners as learner_store
+
+    first = learner_store.get_by_id(ids[renamed])
+    second = learner_store.get_by_id(ids[missing])
+    assert (first.first_name, first.last_name, first.status.value) == ("Ann", "Staffedit", "ACTIVE")
+    assert (second.first_name, second.status.value) == ("Kept", "ACTIVE")
