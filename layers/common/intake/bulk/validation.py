@@ -133,12 +133,17 @@ class _Planner:
         self._take(self.planner.end())
 
     def _take(self, planned: list[Planned]) -> None:
+        report = self.plan_report
         for item in planned:
             if isinstance(item, RowIssue):
                 self.note(item)
                 continue
-            if self.plan_report is not None:
-                self.plan_report.write(item)
+            if not isinstance(item, PlanEntry):  # a sync's UnchangedRow: no write, no hash, in plan.csv only
+                if report is not None:
+                    report.unchanged(item[0], item[2])
+                continue
+            if report is not None:
+                report.write(item)
             if item.action == UNCHANGED:
                 continue  # no write, no hash: in plan.csv only
             if self.data_key is None and item.action in _KEYED_ACTIONS:
