@@ -95,7 +95,7 @@ class Planner:
         """After the file's last row: the last window (and, in sync mode, the deactivations)."""
         return self.flush()
 
-    def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
+    def add(self, checked: CheckedRow | CleanRow) -> Sequence[Planned]:
         row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
         self.counts["rows"] += 1
         self.window.append(row)
@@ -209,7 +209,7 @@ def _zero_padded_doc_ids(window: list[CheckedRow], passed: Sequence[CleanRow] = 
         return {}
     width = max(len(row.doc_id) for row in digits)
     if passed:
-        width = max(width, max((len(row[2]) for row in passed if row[2].isdigit()), default=0))
+        width = max(width, max(map(len, filter(str.isdigit, map(_DOC_ID, passed))), default=0))  # at C speed
     return {row.line: row.doc_id.zfill(width) for row in digits if len(row.doc_id) < width}
 
 
@@ -241,6 +241,7 @@ def _doc_id_issue(row: CheckedRow, code: str, message: str, severity: str = "err
 IGNORED_CELL_MESSAGE = "A sync never changes an existing learner's password: the password cell was ignored"
 _COMPARED = (("firstName", 3), ("lastName", 4), ("dateOfBirth", 5), ("locationId", 2))  # RosterLearner positions
 _LINE, _DOC_ID = itemgetter(0), itemgetter(2)  # a CleanRow's
+_NOTHING: tuple[Planned, ...] = ()  # what `add` plans while its window fills
 
 
 class SyncPlanner(Planner):
@@ -248,7 +249,7 @@ class SyncPlanner(Planner):
 
     The roster is read at the first row (or at `end` for a file with none): one paged Query. `add` marks each row's
     DOC ID seen, valid or not (as the checker cleans it: trimmed, upper-cased), so a row with an error never
-    deactivates its learner; `end` plans every unseen roster learner DEACTIVATE. `active_learners` is the roster's
+    deactivates its learner; `end` plans every roster learner not seen DEACTIVATE. `active_learners` is the roster's
     size (the guard's denominator).
     """
 
@@ -259,7 +260,7 @@ class SyncPlanner(Planner):
         self.facility_id = facility_id
         self.agency_id = agency_id
         self.roster: dict[str, RosterLearner] | None = None
-        self.unseen: set[str] = set()
+        self.seen: set[str] = set()  # the roster's DOC IDs on a row of the file, valid or not
         self.last_line = 1  # the header's
         self.active_learners = 0
         # The window's UNCHANGED rows (clean, on the roster, the four fields as stored) wait as they are, in line
@@ -270,7 +271,6 @@ class SyncPlanner(Planner):
     def _roster(self) -> dict[str, RosterLearner]:
         if self.roster is None:
             self.roster = {learner.doc_id: learner for learner in self.roster_lookup.active_roster(self.facility_id)}
-            self.unseen = set(self.roster)
             self.active_learners = len(self.roster)
         return self.roster
 
@@ -292,8 +292,10 @@ class SyncPlanner(Planner):
         return PlanEntry(line, request_id, UNCHANGED, doc_id, first_name, last_name, date_of_birth, location_id,
                          facility_id, agency_id, None, existing, None, ())  # fmt: skip
 
-    def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
-        roster = self.roster if self.roster is not None else self._roster()
+    def add(self, checked: CheckedRow | CleanRow) -> Sequence[Planned]:
+        roster = self.roster
+        if roster is None:
+            roster = self._roster()
         if isinstance(checked, tuple):
             known = roster.get(checked[2])
             if (
@@ -304,26 +306,26 @@ class SyncPlanner(Planner):
                 and known[5] == checked[5]
                 and known[2] == checked[7]
             ):  # UNCHANGED: the row waits as it is (its line kept in order), counted and marked seen at `flush`
-                passed = self.passed
-                passed.append(checked)
-                if len(passed) + self.window_valid >= LOOKUP_BATCH:
+                self.passed.append(checked)
+                self.window_valid += 1
+                if self.window_valid >= LOOKUP_BATCH:
                     return self.flush()
-                return []
+                return _NOTHING
             line, doc_id = checked[0], checked[2]
         else:
             line, doc_id = checked.line, checked.doc_id.strip().upper()
         self.last_line = max(self.last_line, line)
         if doc_id in roster:
-            self.unseen.discard(doc_id)
+            self.seen.add(doc_id)
         row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
         self.counts["rows"] += 1
         self.checked_at.append(len(self.passed))
         self.window.append(row)
         if row.is_valid:
-            self.window_valid += 1
-            if len(self.passed) + self.window_valid >= LOOKUP_BATCH:
+            self.window_valid += 1  # UNCHANGED rows included: the window is LOOKUP_BATCH valid rows, as in create mode
+            if self.window_valid >= LOOKUP_BATCH:
                 return self.flush()
-        return []
+        return _NOTHING
 
     def flush(self) -> list[Planned]:
         """The window's UNCHANGED rows handed on as they are; its other rows looked up and planned as in create mode,
@@ -335,7 +337,7 @@ class SyncPlanner(Planner):
             counts = self.counts
             for name in ("rows", "valid", "unchanged"):
                 counts[name] += len(passed)
-            self.unseen.difference_update(map(_DOC_ID, passed))
+            self.seen.update(map(_DOC_ID, passed))
             self.last_line = max(self.last_line, max(map(_LINE, passed)))
             if not window:
                 planned += passed
@@ -359,7 +361,7 @@ class SyncPlanner(Planner):
         roster = self._roster()
         line = self.last_line
         for doc_id, learner in roster.items():  # in the roster's (name) order
-            if doc_id not in self.unseen:
+            if doc_id in self.seen:
                 continue
             line += 1
             self.counts["toDeactivate"] += 1
@@ -385,7 +387,7 @@ class SyncPlanner(Planner):
                     ),
                 )
             )
-        self.unseen = set()
+        self.seen = set(roster)  # planned: an `end` again deactivates nobody
         return planned
 
     def _lost_zeros(self, row: CheckedRow, learner: Learner | None) -> None:
@@ -394,7 +396,7 @@ class SyncPlanner(Planner):
         if learner is None or learner.doc_id not in self._roster():
             _warn_lost_zeros(row, learner)
             return
-        self.unseen.discard(learner.doc_id)
+        self.seen.add(learner.doc_id)
         _doc_id_issue(
             row,
             "DOC_ID_LEADING_ZEROS",

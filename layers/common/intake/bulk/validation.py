@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, BinaryIO, cast
 
 from intake import clock, passwords
@@ -132,7 +132,7 @@ class _Planner:
         """After the last row: the last window and, in a sync, the deactivations."""
         self._take(self.planner.end())
 
-    def _take(self, planned: list[Planned]) -> None:
+    def _take(self, planned: Sequence[Planned]) -> None:
         report = self.plan_report
         for item in planned:
             if isinstance(item, RowIssue):
