@@ -123,10 +123,10 @@ def plan_pass(stream: Any, lookup: MemoryRoster) -> Counter[str]:
         max_rows=1 << 40,
     )
     planner = SyncPlanner(lookup, lambda password, line: "sealed", facility_id=data.FACILITY, agency_id=data.AGENCY)
-    # driven as validate_upload drives it (add each row, end after the last), what it plans consumed as it comes:
+    # driven as validate_upload drives it (add_all the rows, end after the last), what it plans consumed as it comes:
     # what the validator does with each is not planning (SyncPlanner.plan would make the UNCHANGED rows' entries)
-    for row in checked:
-        for _ in planner.add(row):
+    for planned in planner.add_all(checked):
+        for _ in planned:
             pass
     for _ in planner.end():
         pass

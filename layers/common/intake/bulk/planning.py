@@ -19,6 +19,7 @@ learner whose DOC ID is on no row of the file, valid or not, is a DEACTIVATE num
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, filterfalse
 from operator import itemgetter
 from typing import Protocol
 
@@ -95,7 +96,14 @@ class Planner:
         """After the file's last row: the last window (and, in sync mode, the deactivations)."""
         return self.flush()
 
-    def add(self, checked: CheckedRow | CleanRow) -> Sequence[Planned]:
+    def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
+        """`add` each row, giving what is planned as it comes (a window at a time, none while it fills)."""
+        for row in rows:
+            planned = self.add(row)
+            if planned:
+                yield planned
+
+    def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
         row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
         self.counts["rows"] += 1
         self.window.append(row)
@@ -241,7 +249,6 @@ def _doc_id_issue(row: CheckedRow, code: str, message: str, severity: str = "err
 IGNORED_CELL_MESSAGE = "A sync never changes an existing learner's password: the password cell was ignored"
 _COMPARED = (("firstName", 3), ("lastName", 4), ("dateOfBirth", 5), ("locationId", 2))  # RosterLearner positions
 _LINE, _DOC_ID = itemgetter(0), itemgetter(2)  # a CleanRow's
-_NOTHING: tuple[Planned, ...] = ()  # what `add` plans while its window fills
 
 
 class SyncPlanner(Planner):
@@ -276,12 +283,13 @@ class SyncPlanner(Planner):
 
     def plan(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[Planned]:
         """As Planner.plan, every UNCHANGED row as its PlanEntry (the whole plan as entries, for whoever wants them;
-        the validator drives `add` and `end` and writes an UnchangedRow to plan.csv as it is)."""
-        for item in super().plan(rows):
-            if isinstance(item, (PlanEntry, RowIssue)):
-                yield item
-            else:
-                yield self.unchanged_entry(item)
+        the validator drives `add_all` and `end` and writes an UnchangedRow to plan.csv as it is)."""
+        for planned in self.add_all(rows):
+            yield from map(self._entry, planned)
+        yield from map(self._entry, self.end())
+
+    def _entry(self, item: Planned) -> PlanEntry | RowIssue:
+        return item if isinstance(item, (PlanEntry, RowIssue)) else self.unchanged_entry(item)
 
     def unchanged_entry(self, row: UnchangedRow) -> PlanEntry:
         """The PlanEntry an UnchangedRow stands for: the one a CheckedRow of it would have been planned as."""
@@ -292,25 +300,55 @@ class SyncPlanner(Planner):
         return PlanEntry(line, request_id, UNCHANGED, doc_id, first_name, last_name, date_of_birth, location_id,
                          facility_id, agency_id, None, existing, None, ())  # fmt: skip
 
-    def add(self, checked: CheckedRow | CleanRow) -> Sequence[Planned]:
-        roster = self.roster
-        if roster is None:
-            roster = self._roster()
+    def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
+        planned: list[Planned] = []
+        for some in self.add_all((checked,)):
+            planned += some
+        return planned
+
+    def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
+        """`add` each row, giving what is planned as it comes (a window at a time): the validator's loop.
+
+        A clean row on the roster, with no password cell, whose four fields are the roster's (as `_plan` compares
+        them) is UNCHANGED: it waits in `passed` as it is, with no CheckedRow and no call, and is counted and marked
+        seen at `flush`. Every other row is planned as a CheckedRow.
+        """
+        them = iter(rows)
+        first = next(them, None)
+        if first is None:
+            return
+        roster = self._roster()  # read at the first row: a file rejected before any reads no roster
+        known_as = roster.get
+        passed, valid = self.passed, self.window_valid  # locals on the hot path, given back before any call
+        try:
+            for row in chain((first,), them):
+                if isinstance(row, tuple):
+                    known = known_as(row[2])
+                    if (
+                        known is not None
+                        and row[6] is None  # a password cell is ignored with a warning: planned as a CheckedRow
+                        and known[3] == row[3]  # the four fields _COMPARED, as _plan compares them
+                        and known[4] == row[4]
+                        and known[5] == row[5]
+                        and known[2] == row[7]
+                    ):
+                        passed.append(row)
+                        valid += 1
+                        if valid >= LOOKUP_BATCH:
+                            self.window_valid = valid
+                            yield self.flush()
+                            passed, valid = self.passed, self.window_valid
+                        continue
+                self.window_valid = valid
+                planned = self._add_checked(row, roster)
+                if planned:
+                    yield planned
+                passed, valid = self.passed, self.window_valid
+        finally:
+            self.window_valid = valid
+
+    def _add_checked(self, checked: CheckedRow | CleanRow, roster: dict[str, RosterLearner]) -> list[Planned]:
         if isinstance(checked, tuple):
-            known = roster.get(checked[2])
-            if (
-                known is not None
-                and checked[6] is None  # a password cell is ignored with a warning: planned as a CheckedRow
-                and known[3] == checked[3]  # the four fields _COMPARED, as _plan compares them
-                and known[4] == checked[4]
-                and known[5] == checked[5]
-                and known[2] == checked[7]
-            ):  # UNCHANGED: the row waits as it is (its line kept in order), counted and marked seen at `flush`
-                self.passed.append(checked)
-                self.window_valid += 1
-                if self.window_valid >= LOOKUP_BATCH:
-                    return self.flush()
-                return _NOTHING
             line, doc_id = checked[0], checked[2]
         else:
             line, doc_id = checked.line, checked.doc_id.strip().upper()
@@ -325,7 +363,7 @@ class SyncPlanner(Planner):
             self.window_valid += 1  # UNCHANGED rows included: the window is LOOKUP_BATCH valid rows, as in create mode
             if self.window_valid >= LOOKUP_BATCH:
                 return self.flush()
-        return _NOTHING
+        return []
 
     def flush(self) -> list[Planned]:
         """The window's UNCHANGED rows handed on as they are; its other rows looked up and planned as in create mode,
@@ -360,9 +398,8 @@ class SyncPlanner(Planner):
         planned = self.flush()
         roster = self._roster()
         line = self.last_line
-        for doc_id, learner in roster.items():  # in the roster's (name) order
-            if doc_id in self.seen:
-                continue
+        for doc_id in filterfalse(self.seen.__contains__, roster):  # in the roster's (name) order
+            learner = roster[doc_id]
             line += 1
             self.counts["toDeactivate"] += 1
             planned.append(
