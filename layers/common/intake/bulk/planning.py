@@ -19,7 +19,7 @@ learner whose DOC ID is on no row of the file, valid or not, is a DEACTIVATE num
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain, filterfalse
+from itertools import chain
 from operator import itemgetter
 from typing import Protocol
 
@@ -256,7 +256,7 @@ class SyncPlanner(Planner):
 
     The roster is read at the first row (or at `end` for a file with none): one paged Query. `add` marks each row's
     DOC ID seen, valid or not (as the checker cleans it: trimmed, upper-cased), so a row with an error never
-    deactivates its learner; `end` plans every roster learner not seen DEACTIVATE. `active_learners` is the roster's
+    deactivates its learner; `end` plans every unseen roster learner DEACTIVATE. `active_learners` is the roster's
     size (the guard's denominator).
     """
 
@@ -267,7 +267,8 @@ class SyncPlanner(Planner):
         self.facility_id = facility_id
         self.agency_id = agency_id
         self.roster: dict[str, RosterLearner] | None = None
-        self.seen: set[str] = set()  # the roster's DOC IDs on a row of the file, valid or not
+        # The roster's DOC IDs on no row yet (the roster's own strings: a set of the rows' would keep the file's)
+        self.unseen: set[str] = set()
         self.last_line = 1  # the header's
         self.active_learners = 0
         # The window's UNCHANGED rows (clean, on the roster, the four fields as stored) wait as they are, in line
@@ -278,6 +279,7 @@ class SyncPlanner(Planner):
     def _roster(self) -> dict[str, RosterLearner]:
         if self.roster is None:
             self.roster = {learner.doc_id: learner for learner in self.roster_lookup.active_roster(self.facility_id)}
+            self.unseen = set(self.roster)
             self.active_learners = len(self.roster)
         return self.roster
 
@@ -354,7 +356,7 @@ class SyncPlanner(Planner):
             line, doc_id = checked.line, checked.doc_id.strip().upper()
         self.last_line = max(self.last_line, line)
         if doc_id in roster:
-            self.seen.add(doc_id)
+            self.unseen.discard(doc_id)
         row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
         self.counts["rows"] += 1
         self.checked_at.append(len(self.passed))
@@ -375,7 +377,7 @@ class SyncPlanner(Planner):
             counts = self.counts
             for name in ("rows", "valid", "unchanged"):
                 counts[name] += len(passed)
-            self.seen.update(map(_DOC_ID, passed))
+            self.unseen.difference_update(map(_DOC_ID, passed))
             self.last_line = max(self.last_line, max(map(_LINE, passed)))
             if not window:
                 planned += passed
@@ -398,7 +400,8 @@ class SyncPlanner(Planner):
         planned = self.flush()
         roster = self._roster()
         line = self.last_line
-        for doc_id in filterfalse(self.seen.__contains__, roster):  # in the roster's (name) order
+        unseen, self.unseen = self.unseen, set()  # planned: an `end` again deactivates nobody
+        for doc_id in filter(unseen.__contains__, roster) if unseen else ():  # in the roster's (name) order
             learner = roster[doc_id]
             line += 1
             self.counts["toDeactivate"] += 1
@@ -424,7 +427,6 @@ class SyncPlanner(Planner):
                     ),
                 )
             )
-        self.seen = set(roster)  # planned: an `end` again deactivates nobody
         return planned
 
     def _lost_zeros(self, row: CheckedRow, learner: Learner | None) -> None:
@@ -433,7 +435,7 @@ class SyncPlanner(Planner):
         if learner is None or learner.doc_id not in self._roster():
             _warn_lost_zeros(row, learner)
             return
-        self.seen.add(learner.doc_id)
+        self.unseen.discard(learner.doc_id)
         _doc_id_issue(
             row,
             "DOC_ID_LEADING_ZEROS",
