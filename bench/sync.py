@@ -123,7 +123,12 @@ def plan_pass(stream: Any, lookup: MemoryRoster) -> Counter[str]:
         max_rows=1 << 40,
     )
     planner = SyncPlanner(lookup, lambda password, line: "sealed", facility_id=data.FACILITY, agency_id=data.AGENCY)
-    for _ in planner.plan(checked):  # consumed as they come; what the validator does with each is not planning
+    # driven as validate_upload drives it (add_all the rows, end after the last), what it plans consumed as it comes:
+    # what the validator does with each is not planning (SyncPlanner.plan would make the UNCHANGED rows' entries)
+    for planned in planner.add_all(checked):
+        for _ in planned:
+            pass
+    for _ in planner.end():
         pass
     return Counter({name: n for name, n in planner.counts.items() if n})
 

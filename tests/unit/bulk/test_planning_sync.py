@@ -446,3 +446,82 @@ def test_every_roster_learner_and_every_row_ends_in_exactly_one_outcome_and_coun
     assert all(e.sealed_password is None for e in entries(planned) if e.action in (UPDATE, UNCHANGED, DEACTIVATE))
     _assert_counts_add_up(planner, rows, planned)
     assert planner.counts["invalid"] == len(error_lines) and planner.active_learners == len(roster)
+
+
+# ------------------------------------------------------------------ UNCHANGED rows as they are (the validator's path)
+
+
+def _add_all(planner: SyncPlanner, rows: Iterable[CheckedRow | CleanRow]) -> list[Planned]:
+    """The planner driven as validate_upload drives it: add_all the rows, then end."""
+    planned: list[Planned] = []
+    for some in planner.add_all(rows):
+        planned += some
+    return planned + planner.end()
+
+
+def test_add_all_hands_an_unchanged_row_on_as_itself_in_line_order_with_the_rows_around_it() -> None:
+    # Given a roster of three and a new DOC ID the look-up does not know
+    lookup = Lookup([on_roster("A1"), on_roster("A2"), on_roster("A3")])
+    planner = SyncPlanner(lookup, seal, facility_id=FACILITY, agency_id=AGENCY)
+    rows: list[CheckedRow | CleanRow] = [clean(2, "N1"), clean(3, "A1"), clean(4, "A2", first="Dana"), clean(5, "A3")]
+    # When the validator's loop plans a new row (waiting for its look-up), A1 unchanged, A2 renamed, A3 unchanged
+    planned = _add_all(planner, rows)
+    # Then the unchanged rows are the clean rows themselves, no PlanEntry, in line order between the others
+    assert [p[0] if not isinstance(p, (PlanEntry, RowIssue)) else (p.line, p.action) for p in planned] == [
+        (2, CREATE),
+        3,
+        (4, UPDATE),
+        5,
+    ]
+    assert planned[1] is rows[1] and planned[3] is rows[3]
+    # And they are counted, marked seen (nobody deactivated) and never looked up
+    assert (planner.counts["unchanged"], planner.counts["valid"], planner.counts["rows"]) == (2, 4, 4)
+    assert planner.counts["toDeactivate"] == 0 and lookup.calls == [["N1"]]
+    # And the entry each stands for is the one plan() gives for it
+    (entry,) = [e for e in entries(run(rows, lookup)[1]) if e.line == 3]
+    assert planner.unchanged_entry(clean(3, "A1")) == entry
+    assert entry.existing == ExistingLearner("id-A1", UNIT, FACILITY, LearnerStatus.ACTIVE, 3)
+
+
+def test_a_roster_row_with_a_password_or_any_difference_is_never_handed_on_as_unchanged() -> None:
+    # Given a roster of two
+    lookup = Lookup([on_roster("A1"), on_roster("A2")])
+    planner = SyncPlanner(lookup, seal, facility_id=FACILITY, agency_id=AGENCY)
+    # When A1 comes with a password cell and A2 in the other housing unit
+    planned = _add_all(planner, [clean(2, "A1", password="Pw-123456"), clean(3, "A2", location_id=UNIT_B)])
+    # Then A1 is an UNCHANGED PlanEntry with its PASSWORD_IGNORED warning, A2 an UPDATE: no bare row among them
+    assert all(isinstance(p, (PlanEntry, RowIssue)) for p in planned)
+    assert [(e.line, e.action) for e in entries(planned)] == [(2, UNCHANGED), (3, UPDATE)]
+    assert [i.code for i in issues(planned)] == ["PASSWORD_IGNORED"]
+
+
+def test_unchanged_rows_fill_the_window_so_look_ups_stay_one_per_lookup_batch_valid_rows() -> None:
+    # Given a roster of LOOKUP_BATCH learners
+    lookup = Lookup([on_roster(f"D{n}") for n in range(LOOKUP_BATCH)])
+    planner = SyncPlanner(lookup, seal, facility_id=FACILITY, agency_id=AGENCY)
+    # When a new DOC ID comes first, then every roster learner unchanged, then another new DOC ID
+    rows: list[CheckedRow | CleanRow] = [clean(2, "N0")]
+    rows += [clean(n + 3, f"D{n}") for n in range(LOOKUP_BATCH)]
+    rows.append(clean(LOOKUP_BATCH + 3, "N1"))
+    windows = list(planner.add_all(rows))
+    # Then the first window closed at LOOKUP_BATCH valid rows (N0 and 99 unchanged ones), looked up once for N0
+    assert len(windows) == 1 and len(windows[0]) == LOOKUP_BATCH and lookup.calls == [["N0"]]
+    # And the rest waits for end, in line order, nobody deactivated
+    rest = planner.end()
+    assert [p[0] if not isinstance(p, (PlanEntry, RowIssue)) else p.line for p in rest] == [
+        LOOKUP_BATCH + 2,
+        LOOKUP_BATCH + 3,
+    ]
+    assert lookup.calls == [["N0"], ["N1"]] and planner.counts["toDeactivate"] == 0
+
+
+def test_an_unchanged_all_digit_doc_id_still_sets_the_windows_width_for_lost_zeros() -> None:
+    # Given a roster learner 987654, and 001234 an active learner of another facility
+    lookup = Lookup([on_roster("987654")], [learner("001234")])
+    planner = SyncPlanner(lookup, seal, facility_id=FACILITY, agency_id=AGENCY)
+    # When the roster learner comes unchanged beside a new 1234 (Excel dropped its zeros)
+    planned = _add_all(planner, [clean(2, "987654"), clean(3, "1234")])
+    # Then 001234 is looked up beside 1234 and the row is warned about it, as when every row was a CheckedRow
+    assert lookup.calls == [["1234", "001234"]]
+    assert [(i.line, i.code, i.severity) for i in issues(planned)] == [(3, "DOC_ID_LEADING_ZEROS", "warning")]
+    assert [(e.line, e.action) for e in entries(planned)] == [(3, CREATE)]

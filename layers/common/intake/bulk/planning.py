@@ -18,7 +18,9 @@ learner whose DOC ID is on no row of the file, valid or not, is a DEACTIVATE num
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Protocol
 
 from intake.bulk.types import (
@@ -48,8 +50,13 @@ LOOKUP_BATCH = 100
 SYNC_COUNT_NAMES = ("toUpdate", "unchanged", "toDeactivate")
 CREATE_COUNT_NAMES = tuple(name for name in PLAN_COUNT_NAMES if name not in SYNC_COUNT_NAMES)
 
-# What the planner gives out, row by row: each row's issues (errors first), then its entry if the row is valid.
-Planned = PlanEntry | RowIssue
+# A sync's UNCHANGED row with no issue, as SyncPlanner hands it on: the clean row itself (no CheckedRow, no PlanEntry
+# made for it). It costs no write and no hash, so it is in plan.csv only (line, docID, UNCHANGED); SyncPlanner.plan
+# gives its PlanEntry instead (unchanged_entry).
+UnchangedRow = CleanRow
+# What the planner gives out, row by row, in line order: each row's issues (errors first), then its entry if the row
+# is valid (in a sync, an UnchangedRow for an unchanged row with no issue).
+Planned = PlanEntry | RowIssue | UnchangedRow
 # seal(password, line): a given password as the plan keeps it.
 Seal = Callable[[str, int], str]
 
@@ -89,6 +96,13 @@ class Planner:
         """After the file's last row: the last window (and, in sync mode, the deactivations)."""
         return self.flush()
 
+    def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
+        """`add` each row, giving what is planned as it comes (a window at a time, none while it fills)."""
+        for row in rows:
+            planned = self.add(row)
+            if planned:
+                yield planned
+
     def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
         row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
         self.counts["rows"] += 1
@@ -101,10 +115,21 @@ class Planner:
 
     def flush(self) -> list[Planned]:
         """Look up the window's DOC IDs (one batched read per agency) and plan each of its rows."""
+        window = self.window
+        self.window = []
+        self.window_valid = 0
+        restored = _zero_padded_doc_ids(window)
+        existing = self._look_up(window, restored)
+        planned: list[Planned] = []
+        for row in window:
+            self._plan_looked_up(row, existing, restored, planned)
+        return planned
+
+    def _look_up(self, rows: list[CheckedRow], restored: dict[int, str]) -> dict[tuple[str, str], Learner]:
+        """The learners of the rows' DOC IDs (and of their restored zeros): one batched read per agency."""
         existing: dict[tuple[str, str], Learner] = {}
         by_agency: dict[str, list[str]] = {}
-        restored = _zero_padded_doc_ids(self.window)
-        for row in self.window:
+        for row in rows:
             if row.is_valid and self._needs_lookup(row):
                 by_agency.setdefault(row.agency_id, []).append(row.doc_id)
                 if row.line in restored:
@@ -112,15 +137,19 @@ class Planner:
         for agency_id, doc_ids in by_agency.items():
             for doc_id, found in self.lookup.find_by_doc_ids(agency_id, doc_ids).items():
                 existing[(agency_id, doc_id)] = found
-        planned: list[Planned] = []
-        for row in self.window:
-            learner = existing.get((row.agency_id, row.doc_id)) if row.is_valid else None
-            if learner is None and row.line in restored:  # create mode: a warning, the row stays as valid as it was
-                self._lost_zeros(row, existing.get((row.agency_id, restored[row.line])))
-            self._plan(row, row.is_valid, learner, planned)
-        self.window = []
-        self.window_valid = 0
-        return planned
+        return existing
+
+    def _plan_looked_up(
+        self,
+        row: CheckedRow,
+        existing: dict[tuple[str, str], Learner],
+        restored: dict[int, str],
+        planned: list[Planned],
+    ) -> None:
+        learner = existing.get((row.agency_id, row.doc_id)) if row.is_valid else None
+        if learner is None and row.line in restored:  # create mode: a warning, the row stays as valid as it was
+            self._lost_zeros(row, existing.get((row.agency_id, restored[row.line])))
+        self._plan(row, row.is_valid, learner, planned)
 
     def _needs_lookup(self, row: CheckedRow) -> bool:
         return True
@@ -175,14 +204,20 @@ class Planner:
         )
 
 
-def _zero_padded_doc_ids(window: list[CheckedRow]) -> dict[int, str]:
+def _zero_padded_doc_ids(window: list[CheckedRow], passed: Sequence[CleanRow] = ()) -> dict[int, str]:
     """For all-digit DOC IDs shorter than the window's longest all-digit one, that ID with its zeros restored, by line.
 
     Excel drops leading zeros from a numeric column; IDs of a fixed width mostly start with a non-zero digit, so the
     longest all-digit ID of the window is the agency's width. Only damaged rows cost an extra key in the look-up.
+    `passed`: the window's rows a sync planned UNCHANGED as they came (valid, so they count in the width, but never
+    restored themselves: only the checked rows' restored IDs are asked for).
     """
     digits = [row for row in window if row.is_valid and row.doc_id.isdigit()]
-    width = max((len(row.doc_id) for row in digits), default=0)
+    if not digits:
+        return {}
+    width = max(len(row.doc_id) for row in digits)
+    if passed:
+        width = max(width, max(map(len, filter(str.isdigit, map(_DOC_ID, passed))), default=0))  # at C speed
     return {row.line: row.doc_id.zfill(width) for row in digits if len(row.doc_id) < width}
 
 
@@ -213,6 +248,7 @@ def _doc_id_issue(row: CheckedRow, code: str, message: str, severity: str = "err
 
 IGNORED_CELL_MESSAGE = "A sync never changes an existing learner's password: the password cell was ignored"
 _COMPARED = (("firstName", 3), ("lastName", 4), ("dateOfBirth", 5), ("locationId", 2))  # RosterLearner positions
+_LINE, _DOC_ID = itemgetter(0), itemgetter(2)  # a CleanRow's
 
 
 class SyncPlanner(Planner):
@@ -231,9 +267,14 @@ class SyncPlanner(Planner):
         self.facility_id = facility_id
         self.agency_id = agency_id
         self.roster: dict[str, RosterLearner] | None = None
+        # The roster's DOC IDs on no row yet (the roster's own strings: a set of the rows' would keep the file's)
         self.unseen: set[str] = set()
         self.last_line = 1  # the header's
         self.active_learners = 0
+        # The window's UNCHANGED rows (clean, on the roster, the four fields as stored) wait as they are, in line
+        # order; checked_at[i] is how many of them came before window[i], so `flush` hands both on in line order.
+        self.passed: list[CleanRow] = []
+        self.checked_at: list[int] = []
 
     def _roster(self) -> dict[str, RosterLearner]:
         if self.roster is None:
@@ -242,8 +283,73 @@ class SyncPlanner(Planner):
             self.active_learners = len(self.roster)
         return self.roster
 
+    def plan(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[Planned]:
+        """As Planner.plan, every UNCHANGED row as its PlanEntry (the whole plan as entries, for whoever wants them;
+        the validator drives `add_all` and `end` and writes an UnchangedRow to plan.csv as it is)."""
+        for planned in self.add_all(rows):
+            yield from map(self._entry, planned)
+        yield from map(self._entry, self.end())
+
+    def _entry(self, item: Planned) -> PlanEntry | RowIssue:
+        return item if isinstance(item, (PlanEntry, RowIssue)) else self.unchanged_entry(item)
+
+    def unchanged_entry(self, row: UnchangedRow) -> PlanEntry:
+        """The PlanEntry an UnchangedRow stands for: the one a CheckedRow of it would have been planned as."""
+        known = self._roster()[row[2]]
+        existing = ExistingLearner(known.learner_id, known.location_id, self.facility_id, LearnerStatus.ACTIVE,
+                                   known.version)  # fmt: skip
+        line, request_id, doc_id, first_name, last_name, date_of_birth, _, location_id, facility_id, agency_id = row
+        return PlanEntry(line, request_id, UNCHANGED, doc_id, first_name, last_name, date_of_birth, location_id,
+                         facility_id, agency_id, None, existing, None, ())  # fmt: skip
+
     def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
-        roster = self._roster()
+        planned: list[Planned] = []
+        for some in self.add_all((checked,)):
+            planned += some
+        return planned
+
+    def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
+        """`add` each row, giving what is planned as it comes (a window at a time): the validator's loop.
+
+        A clean row on the roster, with no password cell, whose four fields are the roster's (as `_plan` compares
+        them) is UNCHANGED: it waits in `passed` as it is, with no CheckedRow and no call, and is counted and marked
+        seen at `flush`. Every other row is planned as a CheckedRow.
+        """
+        them = iter(rows)
+        first = next(them, None)
+        if first is None:
+            return
+        roster = self._roster()  # read at the first row: a file rejected before any reads no roster
+        known_as = roster.get
+        passed, valid = self.passed, self.window_valid  # locals on the hot path, given back before any call
+        try:
+            for row in chain((first,), them):
+                if isinstance(row, tuple):
+                    known = known_as(row[2])
+                    if (
+                        known is not None
+                        and row[6] is None  # a password cell is ignored with a warning: planned as a CheckedRow
+                        and known[3] == row[3]  # the four fields _COMPARED, as _plan compares them
+                        and known[4] == row[4]
+                        and known[5] == row[5]
+                        and known[2] == row[7]
+                    ):
+                        passed.append(row)
+                        valid += 1
+                        if valid >= LOOKUP_BATCH:
+                            self.window_valid = valid
+                            yield self.flush()
+                            passed, valid = self.passed, self.window_valid
+                        continue
+                self.window_valid = valid
+                planned = self._add_checked(row, roster)
+                if planned:
+                    yield planned
+                passed, valid = self.passed, self.window_valid
+        finally:
+            self.window_valid = valid
+
+    def _add_checked(self, checked: CheckedRow | CleanRow, roster: dict[str, RosterLearner]) -> list[Planned]:
         if isinstance(checked, tuple):
             line, doc_id = checked[0], checked[2]
         else:
@@ -251,7 +357,41 @@ class SyncPlanner(Planner):
         self.last_line = max(self.last_line, line)
         if doc_id in roster:
             self.unseen.discard(doc_id)
-        return super().add(checked)
+        row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
+        self.counts["rows"] += 1
+        self.checked_at.append(len(self.passed))
+        self.window.append(row)
+        if row.is_valid:
+            self.window_valid += 1  # UNCHANGED rows included: the window is LOOKUP_BATCH valid rows, as in create mode
+            if self.window_valid >= LOOKUP_BATCH:
+                return self.flush()
+        return []
+
+    def flush(self) -> list[Planned]:
+        """The window's UNCHANGED rows handed on as they are; its other rows looked up and planned as in create mode,
+        all in line order."""
+        passed, window, checked_at = self.passed, self.window, self.checked_at
+        self.passed, self.window, self.checked_at, self.window_valid = [], [], [], 0
+        planned: list[Planned] = []
+        if passed:
+            counts = self.counts
+            for name in ("rows", "valid", "unchanged"):
+                counts[name] += len(passed)
+            self.unseen.difference_update(map(_DOC_ID, passed))
+            self.last_line = max(self.last_line, max(map(_LINE, passed)))
+            if not window:
+                planned += passed
+                return planned
+        restored = _zero_padded_doc_ids(window, passed)
+        existing = self._look_up(window, restored)
+        done = 0
+        for row, before in zip(window, checked_at, strict=True):
+            if before > done:
+                planned += passed[done:before]
+                done = before
+            self._plan_looked_up(row, existing, restored, planned)
+        planned += passed[done:]
+        return planned
 
     def _needs_lookup(self, row: CheckedRow) -> bool:
         return row.doc_id not in self._roster()
@@ -260,9 +400,9 @@ class SyncPlanner(Planner):
         planned = self.flush()
         roster = self._roster()
         line = self.last_line
-        for doc_id, learner in roster.items():  # in the roster's (name) order
-            if doc_id not in self.unseen:
-                continue
+        unseen, self.unseen = self.unseen, set()  # planned: an `end` again deactivates nobody
+        for doc_id in filter(unseen.__contains__, roster) if unseen else ():  # in the roster's (name) order
+            learner = roster[doc_id]
             line += 1
             self.counts["toDeactivate"] += 1
             planned.append(
@@ -287,7 +427,6 @@ class SyncPlanner(Planner):
                     ),
                 )
             )
-        self.unseen = set()
         return planned
 
     def _lost_zeros(self, row: CheckedRow, learner: Learner | None) -> None:

@@ -7,7 +7,7 @@ import csv
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
-from intake.bulk.types import PlanEntry, RowIssue
+from intake.bulk.types import UNCHANGED, PlanEntry, RowIssue
 
 PLAN_REPORT_COLUMNS = ("line", "docID", "action", "changedFields")
 ERROR_REPORT_COLUMNS = ("line", "requestId", "docID", "field", "code", "message", "severity")
@@ -71,3 +71,7 @@ class PlanReport:
 
     def write(self, entry: PlanEntry) -> None:
         self._writer.write((entry.line, entry.doc_id, entry.action, ";".join(entry.changed)))
+
+    def unchanged(self, line: int, doc_id: str) -> None:
+        """An UNCHANGED row's line, written from the row itself (the sync planner makes no entry for it)."""
+        self._writer.write((line, doc_id, UNCHANGED, ""))

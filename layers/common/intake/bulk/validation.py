@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, BinaryIO, cast
 
 from intake import clock, passwords
@@ -66,8 +66,7 @@ def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = N
             )
             for issue in info.warnings:
                 planner.note(issue)
-            for row in rows:
-                planner.add(row)
+            planner.add_all(rows)
             planner.end()
     except FileRejected as rejected:
         planner.discard()
@@ -78,7 +77,8 @@ def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = N
 class _Planner:
     """Writes what the planner (intake.bulk.planning) plans: entries into plan chunks, issues into the report.
 
-    The interface validate_upload drives (note, add, flush, discard, finish) stays; planning itself has no I/O.
+    The interface validate_upload drives (note, add or add_all, flush, discard, finish) stays; planning itself has
+    no I/O.
     """
 
     def __init__(self, upload: Upload, facility: Location | None = None) -> None:
@@ -125,6 +125,11 @@ class _Planner:
     def add(self, checked: CheckedRow | CleanRow) -> None:
         self._take(self.planner.add(checked))
 
+    def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> None:
+        """Every row, what is planned taken as it comes (in a sync, UNCHANGED rows with no call each)."""
+        for planned in self.planner.add_all(rows):
+            self._take(planned)
+
     def flush(self) -> None:
         self._take(self.planner.flush())
 
@@ -132,13 +137,18 @@ class _Planner:
         """After the last row: the last window and, in a sync, the deactivations."""
         self._take(self.planner.end())
 
-    def _take(self, planned: list[Planned]) -> None:
+    def _take(self, planned: Sequence[Planned]) -> None:
+        report = self.plan_report
         for item in planned:
             if isinstance(item, RowIssue):
                 self.note(item)
                 continue
-            if self.plan_report is not None:
-                self.plan_report.write(item)
+            if not isinstance(item, PlanEntry):  # a sync's UnchangedRow: no write, no hash, in plan.csv only
+                if report is not None:
+                    report.unchanged(item[0], item[2])
+                continue
+            if report is not None:
+                report.write(item)
             if item.action == UNCHANGED:
                 continue  # no write, no hash: in plan.csv only
             if self.data_key is None and item.action in _KEYED_ACTIONS:
