@@ -340,22 +340,9 @@ def set_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry) -> 
     """Give the learner this status in one UpdateItem; None when it already had it (nothing written).
 
     Conflict if the learner is not the one the caller saw any more (another id, or moved to another facility)."""
-    bind_tables()
-    item = _key_item(learner)
-    actions = [
-        LearnerItem.status.set(status.value),
-        LearnerItem.roster.set(roster_of(learner.facility_id, status)),
-        *_fill_missing_keys(learner),
-        *_changed([entry], entry.at),
-    ]
-    other = LearnerStatus.INACTIVE if status is LearnerStatus.ACTIVE else LearnerStatus.ACTIVE
-    condition = (
-        (LearnerItem.learnerId == learner.learner_id)
-        & (LearnerItem.facilityId == learner.facility_id)
-        & _status_is(other)
-    )
-    if _update(item, actions, condition, "change the learner's status"):
-        return _learner(item)
+    written = _write_status(learner, status, entry, at_version=False)
+    if written is not None:
+        return written
     now = get_by_doc_id(learner.agency_id, learner.doc_id)  # read after a refused write, to say why
     if now is not None and now.learner_id == learner.learner_id and now.status is status:
         return None
@@ -395,6 +382,12 @@ def set_status_at_version(learner: Learner, status: LearnerStatus, entry: Histor
     """Give the learner this status in one UpdateItem only if it is still exactly as the caller read it: the same
     learner, in the same facility, with the other status, at the same version (a sync's deactivation, an undo's
     reactivation). False when the condition refused it (nothing written): the caller reads to learn why."""
+    return _write_status(learner, status, entry, at_version=True) is not None
+
+
+def _write_status(learner: Learner, status: LearnerStatus, entry: HistoryEntry, *, at_version: bool) -> Learner | None:
+    """The one UpdateItem of a status change: only if the item is still this learner, in its facility, with the other
+    status (and, at_version, at the caller's version); the learner as written, or None when the condition refused."""
     bind_tables()
     item = _key_item(learner)
     actions = [
@@ -408,9 +401,12 @@ def set_status_at_version(learner: Learner, status: LearnerStatus, entry: Histor
         (LearnerItem.learnerId == learner.learner_id)
         & (LearnerItem.facilityId == learner.facility_id)
         & _status_is(other)
-        & _version_is(learner.version)
     )
-    return _update(item, actions, condition, "change the learner's status")
+    if at_version:
+        condition &= _version_is(learner.version)
+    if _update(item, actions, condition, "change the learner's status"):
+        return _learner(item)
+    return None
 
 
 def set_password_hash(learner: Learner, password_hash: str, entry: HistoryEntry) -> Learner:
