@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 from intake import rules
 from intake.domain import HistoryEntry, Learner, LearnerEdit, LearnerStatus, Location, LocationKind, Move
@@ -13,6 +14,23 @@ FACILITY = "fac-oak"
 UNIT = "unit-oak-a"
 OTHER_FACILITY = "fac-pine"
 OTHER_UNIT = "unit-pine-a"
+
+
+def stored_learner(doc_id: str, *, location_id: str = UNIT, facility_id: str = FACILITY, **changes: object) -> Learner:
+    """A learner of the agency as stored (Dee Lee, born 01/02/1990, id `id-{doc_id}`), with `changes` over those."""
+    fields: dict[str, object] = {
+        "learner_id": f"id-{doc_id}",
+        "agency_id": AGENCY,
+        "doc_id": doc_id,
+        "first_name": "Dee",
+        "last_name": "Lee",
+        "date_of_birth": "01/02/1990",
+        "location_id": location_id,
+        "facility_id": facility_id,
+        "created_at": datetime(2025, 1, 1, tzinfo=UTC),
+        "created_by": "someone",
+    }
+    return Learner.model_validate({**fields, **changes})
 
 
 def location(location_id: str, facility_id: str, active: bool = True) -> Location:

@@ -20,7 +20,7 @@ from intake.domain import (
     history_entry,
 )
 from intake.errors import Conflict, NotFound, PermissionDenied
-from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, UNIT, Repository, location
+from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, Repository, location, stored_learner
 
 UPLOAD = "sync-1"
 COMPLETED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -56,17 +56,8 @@ def sync_upload(**changes: object) -> Upload:
 
 def deactivated_by_sync(repo: Repository, doc_id: str) -> Learner:
     entry = history_entry(HistoryKind.DEACTIVATED, COMPLETED_AT, "ridge", upload_id=UPLOAD)
-    learner = Learner(
-        learner_id=f"id-{doc_id}",
-        agency_id=AGENCY,
-        doc_id=doc_id,
-        first_name="Dee",
-        last_name="Lee",
-        date_of_birth="01/02/1990",
-        location_id=UNIT,
-        facility_id=FACILITY,
-        created_at=datetime(2025, 1, 1, tzinfo=UTC),
-        created_by="someone",
+    learner = stored_learner(
+        doc_id,
         status=LearnerStatus.INACTIVE,
         version=2,
         history=(history_entry(HistoryKind.CREATED, datetime(2025, 1, 1, tzinfo=UTC), "someone"), entry),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +11,16 @@ from intake.bulk import creation
 from intake.bulk.types import DEACTIVATE, UPDATE, ExistingLearner, PlanEntry
 from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerEdit, LearnerStatus, Location, UploadMode
 from tests.unit.bulk.test_creation import DATA_KEY, UPLOAD, upload
-from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, OTHER_UNIT, UNIT, Repository, location
+from tests.unit.learner_fakes import (
+    AGENCY,
+    FACILITY,
+    OTHER_FACILITY,
+    OTHER_UNIT,
+    UNIT,
+    Repository,
+    location,
+    stored_learner,
+)
 
 UNIT_B = "unit-oak-b"
 
@@ -22,20 +30,7 @@ def repo_with(*doc_ids: str) -> Repository:
     repo = Repository()
     repo.locations[UNIT_B] = location(UNIT_B, FACILITY)
     for doc_id in doc_ids:
-        repo.learners[(AGENCY, doc_id)] = Learner(
-            learner_id=f"id-{doc_id}",
-            agency_id=AGENCY,
-            doc_id=doc_id,
-            first_name="Dee",
-            last_name="Lee",
-            date_of_birth="01/02/1990",
-            location_id=UNIT,
-            facility_id=FACILITY,
-            created_at=datetime(2025, 1, 1, tzinfo=UTC),
-            created_by="someone",
-            username=f"dlee{doc_id.lower()}",
-            version=3,
-        )
+        repo.learners[(AGENCY, doc_id)] = stored_learner(doc_id, username=f"dlee{doc_id.lower()}", version=3)
     return repo
 
 

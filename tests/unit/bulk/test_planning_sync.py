@@ -35,6 +35,7 @@ from intake.bulk.types import (
 )
 from intake.domain import PLAN_COUNT_NAMES, Learner, LearnerStatus, RosterLearner
 from tests.unit.bulk.support import load_world
+from tests.unit.learner_fakes import stored_learner
 
 AGENCY = "agency-north"
 FACILITY = "fac-oak"
@@ -77,17 +78,11 @@ def learner(
     location_id: str = OTHER_UNIT,
     status: LearnerStatus = LearnerStatus.ACTIVE,
 ) -> Learner:
-    return Learner(
-        learner_id=f"id-{doc_id}",
-        agency_id=AGENCY,
-        doc_id=doc_id,
-        first_name="Dee",
-        last_name="Lee",
-        date_of_birth="01/02/1990",
+    return stored_learner(
+        doc_id,
         location_id=location_id,
         facility_id=facility_id,
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        created_by="someone",
         status=status,
         version=5,
     )
