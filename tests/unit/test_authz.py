@@ -104,11 +104,13 @@ def test_a_learner_write_outside_scope_is_not_found_and_an_educators_is_denied()
         (TEACHER, _learner("fac-l")),
         (NORTH, _learner("fac-r", "ag-s")),
     ):
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound) as missing:
             authz.require_learner_write(staff, learner)
-    # And an Educator of the learner's facility is refused
-    with pytest.raises(PermissionDenied):
+        assert missing.value.message == "No such learner"
+    # And an Educator of the learner's facility is refused, in words that say why
+    with pytest.raises(PermissionDenied) as refused:
         authz.require_learner_write(TEACHER, _learner())
+    assert refused.value.message == "Requestor does not have permission to change this learner"
 
 
 def test_create_and_move_refusals_carry_the_portals_words() -> None:
