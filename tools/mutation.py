@@ -38,12 +38,20 @@ TARGETS = (
     # hold the tests their surviving mutants asked for; the survivors left are listed in docs/reliability.md.
     Target(
         "intake/bulk/planning.py",
-        ("tests/unit/bulk/test_planning.py", "tests/unit/bulk/test_planning_mutants.py"),
+        (
+            "tests/unit/bulk/test_planning.py",
+            "tests/unit/bulk/test_planning_mutants.py",
+            "tests/unit/bulk/test_planning_sync.py",
+        ),
         0.75,
     ),
     Target(
         "intake/bulk/creation.py",
-        ("tests/unit/bulk/test_creation.py", "tests/unit/bulk/test_creation_mutants.py"),
+        (
+            "tests/unit/bulk/test_creation.py",
+            "tests/unit/bulk/test_creation_mutants.py",
+            "tests/unit/bulk/test_creation_sync.py",
+        ),
         0.75,
     ),
     Target("intake/dal/uploads.py", ("tests/unit/dal/test_uploads.py", "tests/unit/dal/test_uploads_mutants.py"), 0.75),
