@@ -82,7 +82,9 @@ def _scratch(into: Path, target: Target) -> None:
     # mutmut runs the tests in `mutants/`, holding only src, tests and pyproject.toml unless told: the rest of the
     # tree (local's moto resources, template.yaml, the functions) is copied there too, as pytest's `.` path needs.
     rest = ", ".join(
-        f'"{entry.name}"' for entry in sorted(into.iterdir()) if entry.name not in {"src", "tests", "pyproject.toml"}
+        f'"{entry.name}"'
+        for entry in sorted(into.iterdir())
+        if entry.name not in {"src", "tests", "pyproject.toml", "mutants"}
     )
     pyproject += (
         "\n[tool.mutmut]\n"
@@ -95,25 +97,46 @@ def _scratch(into: Path, target: Target) -> None:
     (into / "pyproject.toml").write_text(pyproject)
 
 
-def run(target: Target, keep: bool, max_children: int | None = None) -> tuple[int, list[str]]:
-    """(killed, survivors) of one module."""
-    scratch = Path(tempfile.mkdtemp(prefix="intake-mutation-"))
+def run(
+    target: Target, keep: bool, max_children: int | None = None, reuse: Path | None = None
+) -> tuple[int, list[str]]:
+    """(killed, survivors) of one module.
+
+    With `reuse` (a scratch copy an earlier run kept), the tree is copied over it and mutmut re-tests only the
+    mutants of functions whose code changed (its function hashes) or that are new, then every survivor again, so
+    that tests added since can kill it; a mutant killed before stays killed (its function and the tests that killed
+    it are unchanged, or it is re-tested)."""
+    scratch = reuse or Path(tempfile.mkdtemp(prefix="intake-mutation-"))
     try:
         _scratch(scratch, target)
+        if reuse:
+            (scratch / "src" / target.module).touch()  # compared by function hash, whatever the copied mtime
         mutmut = [sys.executable, "-m", "mutmut"]
         children = ["--max-children", str(max_children)] if max_children else []
-        ran = subprocess.run([*mutmut, "run", *children], cwd=scratch, capture_output=True, text=True)
-        if ran.returncode != 0:
-            raise SystemExit(f"mutmut run failed for {target.module}:\n{ran.stdout[-2000:]}\n{ran.stderr[-2000:]}")
-        listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=scratch, check=True, capture_output=True)
-        outcomes = dict(re.findall(r"^\s*(\S+): (\w+)", listing.stdout.decode(), re.MULTILINE))
-        survivors = sorted(name for name, status in outcomes.items() if status != "killed")
-        return sum(status == "killed" for status in outcomes.values()), survivors
+        _mutmut(scratch, target, [*mutmut, "run", *children])
+        killed, survivors = _outcomes(scratch, mutmut)
+        if reuse and survivors:
+            _mutmut(scratch, target, [*mutmut, "run", *children, *survivors])
+            killed, survivors = _outcomes(scratch, mutmut)
+        return killed, survivors
     finally:
-        if keep:
+        if keep or reuse:
             print(f"  scratch copy kept: {scratch}")
         else:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _mutmut(scratch: Path, target: Target, command: list[str]) -> None:
+    ran = subprocess.run(command, cwd=scratch, capture_output=True, text=True)
+    if ran.returncode != 0:
+        raise SystemExit(f"mutmut run failed for {target.module}:\n{ran.stdout[-2000:]}\n{ran.stderr[-2000:]}")
+
+
+def _outcomes(scratch: Path, mutmut: list[str]) -> tuple[int, list[str]]:
+    listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=scratch, check=True, capture_output=True)
+    outcomes = dict(re.findall(r"^\s*(\S+): (\w+)", listing.stdout.decode(), re.MULTILINE))
+    survivors = sorted(name for name, status in outcomes.items() if status != "killed")
+    return sum(status == "killed" for status in outcomes.values()), survivors
 
 
 def main() -> int:
@@ -123,12 +146,20 @@ def main() -> int:
     parser.add_argument(
         "--max-children", type=int, metavar="N", help="mutmut's worker processes (default: one per core)"
     )
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="DIR",
+        help="re-run in a scratch copy kept by --keep (one module): only what changed since, and the survivors",
+    )
     options = parser.parse_args()
+    if options.reuse and len(options.modules) != 1:
+        parser.error("--reuse takes exactly one module")
     failed = False
     for target in TARGETS:
         if options.modules and target.module not in options.modules:
             continue
-        killed, survivors = run(target, options.keep, options.max_children)
+        killed, survivors = run(target, options.keep, options.max_children, options.reuse)
         total = killed + len(survivors)
         score = killed / total if total else 0.0
         verdict = "PASS" if score >= target.floor else "FAIL"
