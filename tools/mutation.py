@@ -51,6 +51,7 @@ TARGETS = (
             "tests/unit/bulk/test_creation.py",
             "tests/unit/bulk/test_creation_mutants.py",
             "tests/unit/bulk/test_creation_sync.py",
+            "tests/unit/bulk/test_creation_sync_mutants.py",
         ),
         0.75,
     ),
