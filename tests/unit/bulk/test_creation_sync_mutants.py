@@ -5,6 +5,7 @@ names are written; a blank password follows the facility's format and differs fr
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,8 @@ def test_an_update_writes_only_the_field_the_plan_names(field: str) -> None:
     # Given a roster row that differs from the learner in every detail, planned as a change of one field
     repo = repo_with("F1")
     before = repo.learners[(AGENCY, "F1")]
-    row = sync_entry(2, "F1", UPDATE, **dict(NEW.values()), location_id=UNIT_B, changed=(field,))
+    details: dict[str, Any] = dict(NEW.values())
+    row = sync_entry(2, "F1", UPDATE, **details, location_id=UNIT_B, changed=(field,))
     # When it is applied
     outcome = apply(repo, row)
     # Then that field alone is written, and the edit names it
@@ -88,7 +90,7 @@ def test_an_entry_that_is_not_a_change_of_this_facilitys_learner_changes_nothing
     # update, naming no field to change)
     repo = repo_with("O1")
     before = repo.learners[(AGENCY, "O1")]
-    changes: dict[str, object] = {"changed": () if whose == "no-field" else ("lastName",), "last_name": "Lane"}
+    changes: dict[str, Any] = {"changed": () if whose == "no-field" else ("lastName",), "last_name": "Lane"}
     if whose == "row-of-another-facility":
         changes["facility_id"] = OTHER_FACILITY
     if whose == "learner-of-another-facility":
