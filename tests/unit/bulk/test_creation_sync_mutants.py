@@ -5,17 +5,27 @@ names are written; a blank password follows the facility's format and differs fr
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from intake.bulk import creation
-from intake.bulk.types import DEACTIVATE, UPDATE, ExistingLearner
+from intake.bulk.types import DEACTIVATE, MOVE, UPDATE, ExistingLearner, PlanEntry
 from intake.domain import HistoryKind, LearnerStatus, PasswordRule
-from tests.unit.bulk.test_creation import UPLOAD, entry
+from tests.unit.bulk.test_creation import UPLOAD, entry, existing_learner, inactive, move_entry, reactivate_entry
 from tests.unit.bulk.test_creation import apply as apply_create
 from tests.unit.bulk.test_creation_sync import UNIT_B, apply, repo_with, sync_entry
-from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, UNIT, Repository, location, stored_learner
+from tests.unit.learner_fakes import (
+    AGENCY,
+    FACILITY,
+    OTHER_FACILITY,
+    OTHER_UNIT,
+    UNIT,
+    Repository,
+    location,
+    stored_learner,
+)
 
 NOT_OURS = "The plan of this row is not a change of a learner of this upload's facility ({action}): nothing was changed"
 NEW = {
@@ -177,3 +187,95 @@ def test_blank_passwords_follow_the_facilitys_format_and_differ_from_line_to_lin
     assert first.password.startswith("LeeD-") and second.password.startswith("LeeD-")
     assert first.password != second.password
     assert again.password == second.password
+
+
+CLOSED_UNIT = "unit-oak-closed"
+
+
+def _moves_and_reactivations() -> dict[str, tuple[Callable[[Repository], None], PlanEntry, str, str]]:
+    """Each refused move or reactivation: (how the store changed since checking, the entry, the learner id the row
+    reports, the message)."""
+
+    def moved_away(repo: Repository) -> None:
+        repo.learners[(AGENCY, "M1")] = existing_learner("M1", location_id=OTHER_FACILITY)
+
+    def deactivated(repo: Repository) -> None:
+        repo.learners[(AGENCY, "M1")] = existing_learner("M1", status=LearnerStatus.INACTIVE)
+
+    def still_there(repo: Repository) -> None:
+        repo.learners[(AGENCY, "M1")] = existing_learner("M1")
+
+    def gone(repo: Repository) -> None:
+        pass
+
+    def reactivated(repo: Repository) -> None:
+        repo.learners[(AGENCY, "M1")] = existing_learner("M1")
+
+    def inactive_there(repo: Repository) -> None:
+        inactive(repo, "M1")
+
+    closed_move = entry(2, "M1", location_id=CLOSED_UNIT, action=MOVE, existing=move_entry(2, "M1").existing)
+    damaged = reactivate_entry(2, "M1", password="Given-pass-1")
+    assert damaged.sealed_password is not None
+    return {
+        "move: moved since": (moved_away, move_entry(2, "M1"), "id-M1", "The learner moved since the file was checked"),
+        "move: deactivated since": (deactivated, move_entry(2, "M1"), "id-M1", creation.DEACTIVATED_MEANWHILE_MESSAGE),
+        "move: unit closed": (
+            still_there,
+            closed_move,
+            "id-M1",
+            "The destination location no longer accepts learners",
+        ),
+        "reactivate: gone": (
+            gone,
+            reactivate_entry(2, "M1"),
+            "id-M1",
+            "The learner no longer exists: nothing was changed",
+        ),
+        "reactivate: reactivated since": (
+            reactivated,
+            reactivate_entry(2, "M1"),
+            "id-M1",
+            creation.REACTIVATED_MEANWHILE_MESSAGE,
+        ),
+        "reactivate: unit closed": (
+            inactive_there,
+            reactivate_entry(2, "M1")._replace(location_id=CLOSED_UNIT),
+            "id-M1",
+            "The location was deactivated since the file was checked",
+        ),
+        "reactivate: damaged seal": (
+            inactive_there,
+            damaged._replace(sealed_password=damaged.sealed_password[:-4] + "AAAA"),
+            "id-M1",
+            creation.UNREADABLE_SEAL_MESSAGE,
+        ),
+        "reactivate: unit of another facility": (
+            inactive_there,
+            reactivate_entry(2, "M1")._replace(location_id=OTHER_UNIT),
+            "id-M1",
+            f"Location {OTHER_UNIT} is in facility {OTHER_FACILITY}, not in this upload's facility {FACILITY}: "
+            f"nothing was done; put the row in an upload of facility {OTHER_FACILITY}",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_moves_and_reactivations()))
+def test_a_refused_move_or_reactivation_names_its_line_learner_and_reason(case: str) -> None:
+    # Given a learner changed since the file was checked (or a destination that no longer takes learners)
+    change, plan_entry, learner_id, message = _moves_and_reactivations()[case]
+    repo = Repository()
+    repo.locations[CLOSED_UNIT] = location(CLOSED_UNIT, FACILITY, active=False)
+    change(repo)
+    before = dict(repo.learners)
+    # When its entry is applied
+    outcome = apply_create(repo, plan_entry, move_existing=True)
+    # Then the row fails on its own line, with the learner's id and the reason, and nothing changed
+    assert (outcome.row, outcome.outcome, outcome.learner_id, outcome.message, outcome.password) == (
+        plan_entry,
+        "FAILED",
+        learner_id,
+        message,
+        "",
+    )
+    assert repo.learners == before
