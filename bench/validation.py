@@ -92,11 +92,10 @@ def full_pass(path: Path, lookup: MemoryLearners) -> tuple[int, int]:
     from intake.bulk import keys
     from intake.bulk.planning import Planner
 
-    data_key = bytes(32)
-    seal, context = passwords.seal, keys.given_password_context
+    seal, context = passwords.sealer(bytes(32)), keys.given_password_context
 
-    def sealed(password: str, line: int) -> str:  # the validator's _seal, its data key made once
-        return seal(data_key, password, context("upload-bench", line))
+    def sealed(password: str, line: int) -> str:  # the validator's _seal, its cipher made once
+        return seal(password, context("upload-bench", line))
 
     planner = Planner(lookup, sealed)
     with path.open("rb") as stream:

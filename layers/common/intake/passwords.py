@@ -91,11 +91,21 @@ _NONCE_BYTES = 12
 
 def seal(key: bytes, text: str, context: str) -> str:
     """`text` encrypted with AES-256-GCM under `key`, bound to `context` (e.g. upload and line): base64 of nonce+ct."""
+    return sealer(key)(text, context)
+
+
+def sealer(key: bytes) -> Callable[[str, str], str]:
+    """`seal` under one key, its cipher made once: sealed(text, context). The validator seals every given password
+    of an upload under the upload's one data key; making the cipher per password cost more than the encryption."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, text.encode("utf-8"), context.encode())
-    return base64.b64encode(nonce + sealed).decode("ascii")
+    encrypt, urandom, encode = AESGCM(key).encrypt, os.urandom, base64.b64encode
+
+    def sealed(text: str, context: str) -> str:
+        nonce = urandom(_NONCE_BYTES)
+        return encode(nonce + encrypt(nonce, text.encode("utf-8"), context.encode())).decode("ascii")
+
+    return sealed
 
 
 class SealBroken(Exception):
