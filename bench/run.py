@@ -45,6 +45,7 @@ def validation() -> list[Result]:
             path = Path(scratch) / f"roster-{rows}.csv"
             _child("-m", "bench.validation", "write", str(path), str(rows))
             got = json.loads(_child("-m", "bench.validation", "measure", str(path), str(repeats)))
+            got.update(json.loads(_child("-m", "bench.validation", "memory", str(path))))
             ratio = got["bare_seconds"] / got["full_seconds"]
             detail = (
                 f"{rows / got['full_seconds']:,.0f} rows/s vs {rows / got['bare_seconds']:,.0f} csv rows/s (CPU), "
@@ -66,7 +67,7 @@ def validation() -> list[Result]:
                     200 if rows >= 1_000_000 else None,
                     at_least=False,
                     unit="MB",
-                    detail="whole process, interpreter included",
+                    detail="a fresh process validating the file once (planning included), interpreter included",
                 )
             )
             path.unlink()

@@ -1,14 +1,15 @@
 """The validator's throughput against a bare csv.reader pass over the same bytes, and its peak memory.
 
 `python -m bench.validation write PATH ROWS` writes a generated roster; `python -m bench.validation measure PATH
-REPEATS` (a fresh process, so its peak RSS is the validator's) prints one JSON document.
+REPEATS` prints the CPU seconds of each pass as one JSON document; `python -m bench.validation memory PATH` (a fresh
+process that validates the file once, so its peak RSS is the validator's) prints the peak RSS.
 
 The validator's CPU is reading, checking and planning (issue 20): full_pass drives check_file and the create-mode
-Planner as validate_upload does (add_all, then end), each given password sealed as the validator seals it
-(passwords.seal under a data key, bound to upload and line), the DynamoDB look-ups answered from memory
-(MemoryLearners: a known learner elsewhere for one DOC ID in KNOWN_EVERY, the others unknown). What the validator
-then does with each planned item (plan chunks' JSON, S3 puts, the error report) is not in it. check_pass (checking
-alone, the figure before issue 20) is printed beside it.
+Planner as validate_upload does (add_all, then end, LOOKUPS_IN_FLIGHT look-ups in flight), each given password
+sealed as the validator seals it (passwords.sealer under a data key, bound to upload and line), the DynamoDB
+look-ups answered from memory (MemoryLearners: a learner elsewhere for one DOC ID in KNOWN_EVERY, the others
+unknown). What the validator then does with each planned item (plan chunks' JSON, S3 puts, the error report) is not
+in it. check_pass (checking alone, the figure before issue 20) is printed beside it.
 """
 
 from __future__ import annotations
@@ -37,25 +38,24 @@ def bare_pass(path: Path) -> int:
 
 class MemoryLearners:
     """The planner's look-up port in memory: for one generated DOC ID in KNOWN_EVERY an active learner at another
-    facility (a MOVE), for the others none, as find_by_doc_ids answers (only the learners it has)."""
+    facility (a MOVE), for the others none, as find_by_doc_ids answers (only the learners it has, made per answer as
+    the DAL makes them from a response). Safe from the look-up threads: it changes nothing."""
 
     def __init__(self, rows: int) -> None:
         from datetime import UTC, datetime
 
-        from bench import data
-        from intake.domain import Learner
-
-        at = datetime(2026, 1, 1, tzinfo=UTC)
-        self.known: dict[str, Learner] = {}
-        for n in range(0, rows, KNOWN_EVERY):
-            doc = str(FIRST_DOC + n * 7)  # data.roster_csv's DOC ID of row n
-            self.known[doc] = Learner(learner_id=f"learner-{n}", agency_id=data.AGENCY, doc_id=doc, first_name="Kay",
-                                      last_name="Lee", date_of_birth="01/02/1990", location_id="fac-away",
-                                      facility_id="fac-away", created_at=at, created_by="bench")  # fmt: skip
+        self.known = {str(FIRST_DOC + n * 7) for n in range(0, rows, KNOWN_EVERY)}  # data.roster_csv's DOC IDs
+        self.at = datetime(2026, 1, 1, tzinfo=UTC)
 
     def find_by_doc_ids(self, agency_id: str, doc_ids: list[str]) -> dict[str, Any]:
-        known = self.known
-        return {doc: known[doc] for doc in doc_ids if doc in known}
+        from intake.domain import Learner
+
+        found = {}
+        for doc in self.known.intersection(doc_ids):
+            found[doc] = Learner(learner_id=f"learner-{doc}", agency_id=agency_id, doc_id=doc, first_name="Kay",
+                                 last_name="Lee", date_of_birth="01/02/1990", location_id="fac-away",
+                                 facility_id="fac-away", created_at=self.at, created_by="bench")  # fmt: skip
+        return found
 
 
 def _checked(stream: Any) -> Any:
@@ -90,14 +90,14 @@ def full_pass(path: Path, lookup: MemoryLearners) -> tuple[int, int]:
     """Rows and invalid rows after reading, checking and planning, driven as validate_upload drives the planner."""
     from intake import passwords
     from intake.bulk import keys
-    from intake.bulk.planning import Planner
+    from intake.bulk.planning import LOOKUPS_IN_FLIGHT, Planner
 
     seal, context = passwords.sealer(bytes(32)), keys.given_password_context
 
     def sealed(password: str, line: int) -> str:  # the validator's _seal, its cipher made once
         return seal(password, context("upload-bench", line))
 
-    planner = Planner(lookup, sealed)
+    planner = Planner(lookup, sealed, in_flight=LOOKUPS_IN_FLIGHT)  # as validate_upload's planner
     with path.open("rb") as stream:
         for planned in planner.add_all(_checked(stream)):
             for _ in planned:
@@ -108,7 +108,7 @@ def full_pass(path: Path, lookup: MemoryLearners) -> tuple[int, int]:
 
 
 def measure(path: Path, repeats: int) -> dict[str, float]:
-    """Best CPU seconds of each pass, alternated so all see the same machine; peak RSS of this process."""
+    """Best CPU seconds of each pass, alternated so all see the same machine."""
     bare = full = checking = float("inf")
     rows = invalid = checked_rows = 0
     lookup = MemoryLearners(bare_pass(path))
@@ -123,9 +123,14 @@ def measure(path: Path, repeats: int) -> dict[str, float]:
         checked_rows, _ = check_pass(path)
         checking = min(checking, time.process_time() - started)
     assert checked_rows == rows, (checked_rows, rows)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"rows": rows, "invalid": invalid, "bare_seconds": bare, "full_seconds": full,
-            "check_seconds": checking, "peak_mb": peak_kib / 1024}  # fmt: skip
+    return {"rows": rows, "invalid": invalid, "bare_seconds": bare, "full_seconds": full, "check_seconds": checking}
+
+
+def memory(path: Path) -> dict[str, float]:
+    """Peak RSS of this process validating the file once, as the validator does an upload (a fresh process: passes
+    run before in the same one leave freed but unreturned memory behind, which is no validator's)."""
+    full_pass(path, MemoryLearners(bare_pass(path)))
+    return {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # KiB on Linux
 
 
 def main() -> None:
@@ -134,6 +139,9 @@ def main() -> None:
         from bench import data
 
         path.write_bytes(data.roster_csv(int(sys.argv[3])))
+        return
+    if command == "memory":
+        print(json.dumps(memory(path)))
         return
     print(json.dumps(measure(path, int(sys.argv[3]))))
 
