@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Protocol
+from typing import Any, Protocol
 
 from intake.bulk.types import (
     CREATE,
@@ -68,7 +68,10 @@ Planned = PlanEntry | RowIssue | UnchangedRow
 Seal = Callable[[str, int], str]
 # What a look-up found: the agency's learners by (agency_id, doc_id).
 _Existing = dict[tuple[str, str], Learner]
-_Pending = tuple[list[CheckedRow | CleanRow], dict[int, str], Future[_Existing]]
+# A window of CleanRows only as its ten columns (zip(*rows)), or None.
+_Columns = list[tuple[Any, ...]] | None
+_Pending = tuple[list[CheckedRow | CleanRow], dict[int, str], _Columns, Future[_Existing]]
+_TUPLE = {tuple}
 
 
 @cache
@@ -112,7 +115,7 @@ class Planner:
         self.window: list[CheckedRow | CleanRow] = []
         self.window_valid = 0
         self.in_flight = in_flight
-        # closed windows whose look-up was sent, oldest first: rows, restored DOC IDs, the answer to come
+        # closed windows whose look-up was sent, oldest first: rows, restored DOC IDs, columns, the answer to come
         self.pending: deque[_Pending] = deque()
 
     def plan(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[Planned]:
@@ -126,27 +129,23 @@ class Planner:
 
     def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
         """`add` each row, giving what is planned as it comes (a window at a time, none while it fills): the
-        validator's loop, with no call per row."""
-        window, valid, count = self.window, self.window_valid, 0
+        validator's loop, with no call per row (rows are counted when their window closes)."""
+        window, valid = self.window, self.window_valid
         try:
             for row in rows:
                 window.append(row)
-                count += 1
                 if row.__class__ is tuple or row.is_valid:  # type: ignore[union-attr]  # a CleanRow is valid
                     valid += 1
                     if valid >= LOOKUP_BATCH:
-                        self.counts["rows"] += count
-                        self.window_valid, count = valid, 0
+                        self.window_valid = valid
                         planned = self._close()
                         window, valid = self.window, self.window_valid
                         if planned:
                             yield planned
         finally:
-            self.counts["rows"] += count
             self.window_valid = valid
 
     def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
-        self.counts["rows"] += 1
         self.window.append(checked)
         if checked.__class__ is tuple or checked.is_valid:  # type: ignore[union-attr]  # a CleanRow is valid
             self.window_valid += 1
@@ -163,71 +162,72 @@ class Planner:
         return planned
 
     def _close(self) -> list[Planned]:
-        """The window closed: looked up and planned (in_flight=0), or its look-up sent and the windows whose answers
-        came (or the oldest, when more than in_flight wait) planned."""
+        """The window closed (its rows counted): looked up and planned (in_flight=0), or its look-up sent and the
+        windows whose answers came (or the oldest, when more than in_flight wait) planned."""
         window = self.window
         self.window = []
         self.window_valid = 0
-        restored, wanted = self._wanted(window)
+        self.counts["rows"] += len(window)
+        restored, wanted, columns = self._wanted(window)
         if not self.in_flight:
-            return self._plan_window(window, restored, self._find(wanted))
-        self.pending.append((window, restored, lookup_pool().submit(self._find, wanted)))
+            return self._plan_window(window, restored, self._find(wanted), columns)
+        self.pending.append((window, restored, columns, lookup_pool().submit(self._find, wanted)))
         planned: list[Planned] = []
         pending = self.pending
-        while pending and (len(pending) > self.in_flight or pending[0][2].done()):
+        while pending and (len(pending) > self.in_flight or pending[0][3].done()):
             planned += self._plan_pending()
         return planned
 
     def _plan_pending(self) -> list[Planned]:
-        window, restored, answer = self.pending.popleft()
-        return self._plan_window(window, restored, answer.result())  # a look-up's error is raised here
+        window, restored, columns, answer = self.pending.popleft()
+        return self._plan_window(window, restored, answer.result(), columns)  # a look-up's error is raised here
 
-    def _wanted(self, window: list[CheckedRow | CleanRow]) -> tuple[dict[int, str], dict[str, list[str]]]:
-        """The window's restored DOC IDs (by line) and the DOC IDs to look up per agency. The usual window, CleanRows
-        of one agency and a few invalid rows, no all-digit DOC ID shorter than another, is read at C speed."""
-        checked = [row for row in window if row.__class__ is not tuple]
+    def _wanted(self, window: list[CheckedRow | CleanRow]) -> tuple[dict[int, str], dict[str, list[str]], _Columns]:
+        """The window's restored DOC IDs (by line), the DOC IDs to look up per agency, and its columns if it is
+        CleanRows only. The usual window, CleanRows of one agency and maybe a few invalid rows, no all-digit DOC ID
+        shorter than another, is read at C speed."""
+        clean_only = set(map(type, window)) == _TUPLE
+        checked = [] if clean_only else [row for row in window if row.__class__ is not tuple]
         if not any(row.is_valid for row in checked):  # type: ignore[union-attr]
-            clean = [row for row in window if row.__class__ is tuple] if checked else window
+            clean = window if clean_only else [row for row in window if row.__class__ is tuple]
             if clean:
                 columns = list(zip(*clean, strict=True))
                 doc_ids, agencies = columns[2], set(columns[9])
                 digits = list(filter(str.isdigit, doc_ids))
                 if len(agencies) == 1 and (not digits or min(map(len, digits)) == max(map(len, digits))):
-                    return {}, {agencies.pop(): list(doc_ids)}
+                    return {}, {agencies.pop(): list(doc_ids)}, columns if clean_only else None
         restored = _zero_padded_doc_ids(window)
-        return restored, self._doc_ids(window, restored)
+        return restored, self._doc_ids(window, restored), None
 
     def _plan_window(
-        self, window: list[CheckedRow | CleanRow], restored: dict[int, str], existing: _Existing
+        self, window: list[CheckedRow | CleanRow], restored: dict[int, str], existing: _Existing, columns: _Columns
     ) -> list[Planned]:
         """Each row of a looked-up window planned, in order: each run of clean rows of new DOC IDs as their CREATE
         entries, made at once from the tuples themselves; any other row (checked by the full rules, of a DOC ID the
-        agency has or that may have lost its zeros) as a CheckedRow."""
+        agency has or that may have lost its zeros) as a CheckedRow. `columns`: the window's if it is CleanRows only
+        with no DOC ID restored."""
+        if columns is not None and not existing:
+            return self._created(columns)
         found = {doc_id for _, doc_id in existing}
         odd = [
             at
             for at, row in enumerate(window)
             if row.__class__ is not tuple or (found and row[2] in found) or (restored and row[0] in restored)
         ]
-        if not odd:
-            return self._created(window)  # type: ignore[arg-type]
         planned: list[Planned] = []
         start = 0
         for at in odd:
             if at > start:
-                planned += self._created(window[start:at])  # type: ignore[arg-type]
+                planned += self._created(list(zip(*window[start:at], strict=True)))
             self._plan_looked_up(as_checked(window[at]), existing, restored, planned)
             start = at + 1
         if start < len(window):
-            planned += self._created(window[start:])  # type: ignore[arg-type]
+            planned += self._created(list(zip(*window[start:], strict=True)))
         return planned
 
-    def _created(self, rows: list[CleanRow]) -> list[Planned]:
-        """The CREATE entries of clean rows of new DOC IDs, in order, given passwords sealed: made by C-level calls,
-        no Python call per row (tuple.__new__ over PlanEntry's fields, every one given)."""
-        if not rows:
-            return []
-        columns = zip(*rows, strict=True)
+    def _created(self, columns: list[tuple[Any, ...]]) -> list[Planned]:
+        """The CREATE entries of clean rows of new DOC IDs (given as their columns), in order, given passwords sealed:
+        made by C-level calls, no Python call per row (tuple.__new__ over PlanEntry's fields, every one given)."""
         lines, request_ids, doc_ids, firsts, lasts, borns, passwords, location_ids, facility_ids, agencies = columns
         seal = self.seal
         sealed = (
