@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import math
@@ -87,23 +88,30 @@ def derived_chooser(key: bytes, label: str) -> Chooser:
 # ------------------------------------------------------------------ envelope encryption of given passwords
 
 _NONCE_BYTES = 12
+_NONCES_AT_ONCE = 256
 
 
 def seal(key: bytes, text: str, context: str) -> str:
     """`text` encrypted with AES-256-GCM under `key`, bound to `context` (e.g. upload and line): base64 of nonce+ct."""
-    return sealer(key)(text, context)
+    return sealer(key, nonces_at_once=1)(text, context)
 
 
-def sealer(key: bytes) -> Callable[[str, str], str]:
+def sealer(key: bytes, nonces_at_once: int = _NONCES_AT_ONCE) -> Callable[[str, str], str]:
     """`seal` under one key, its cipher made once: sealed(text, context). The validator seals every given password
     of an upload under the upload's one data key; making the cipher per password cost more than the encryption."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    encrypt, urandom, encode = AESGCM(key).encrypt, os.urandom, base64.b64encode
+    encrypt, urandom, encode = AESGCM(key).encrypt, os.urandom, binascii.b2a_base64
+    # Random nonces as seal's, read from the OS nonces_at_once at a time (one system call, not one per password):
+    # each nonce is its own fresh slice of the CSPRNG's output, used once.
+    nonces: list[bytes] = []
 
     def sealed(text: str, context: str) -> str:
-        nonce = urandom(_NONCE_BYTES)
-        return encode(nonce + encrypt(nonce, text.encode("utf-8"), context.encode())).decode("ascii")
+        if not nonces:
+            pool = urandom(_NONCE_BYTES * nonces_at_once)
+            nonces.extend(pool[at : at + _NONCE_BYTES] for at in range(0, len(pool), _NONCE_BYTES))
+        nonce = nonces.pop()
+        return encode(nonce + encrypt(nonce, text.encode("utf-8"), context.encode()), newline=False).decode("ascii")
 
     return sealed
 

@@ -186,10 +186,9 @@ def test_find_by_doc_ids_from_the_planners_look_up_threads_answers_as_in_the_cal
     # Given 300 learners of agency ag
     from intake.bulk.planning import LOOKUPS_IN_FLIGHT, lookup_pool
 
-    with faults.disarmed():
-        with LearnerItem.batch_write() as batch:
-            for n in range(300):
-                batch.save(learners._item(_learner(doc_id=f"D{n:03}", learner_id=f"L-{n}"), "h"))
+    with faults.disarmed(), LearnerItem.batch_write() as batch:
+        for n in range(300):
+            batch.save(learners._item(_learner(doc_id=f"D{n:03}", learner_id=f"L-{n}"), "h"))
     windows = [[f"D{n:03}" for n in range(start, start + 100)] + [f"X{start}"] for start in (0, 100, 200)]
     # When three windows of DOC IDs (one unknown each) are looked up at once in the planner's look-up threads
     answers = [lookup_pool().submit(learners.find_by_doc_ids, "ag", doc_ids) for doc_ids in windows]
