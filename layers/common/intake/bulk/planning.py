@@ -156,7 +156,7 @@ class Planner:
     def flush(self) -> list[Planned]:
         """Look up the window's DOC IDs (one batched read per agency) and plan each of its rows; with look-ups in
         flight, every window that waits is planned first, in order."""
-        planned = self._close() if self.window or not self.pending else []
+        planned = self._close() if self.window else []  # an empty window looks nothing up
         while self.pending:
             planned += self._plan_pending()
         return planned
