@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ class CountingClient:
         from botocore.client import BaseClient
 
         original = BaseClient._make_api_call
-        calls = self.calls
+        calls, lock = self.calls, threading.Lock()  # the validator's look-ups in flight count from their threads
 
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
             if client.meta.service_model.service_name == "dynamodb":
@@ -45,7 +46,8 @@ class CountingClient:
                     action["TableName"] for item in params.get("TransactItems", []) for action in item.values()
                 }
                 tables = params.get("TableName") or ",".join(sorted(params.get("RequestItems") or transacted)) or "-"
-                calls[(operation, tables)] += 1
+                with lock:
+                    calls[(operation, tables)] += 1
             return original(client, operation, params)
 
         BaseClient._make_api_call = counted  # type: ignore[method-assign]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, BinaryIO, cast
 
 from intake import clock, passwords
 from intake.bulk import keys, lifecycle
 from intake.bulk.checking import check_file
-from intake.bulk.planning import Planned, Planner, SyncPlanner, mass_deactivation_hold
+from intake.bulk.planning import LOOKUPS_IN_FLIGHT, Planned, Planner, SyncPlanner, mass_deactivation_hold
 from intake.bulk.reports import PlanReport, write_error_report
 from intake.bulk.types import (
     CREATE,
@@ -88,7 +88,7 @@ class _Planner:
         self.planner: Planner = (
             SyncPlanner(learner_store, self._seal, facility_id=upload.facility_id, agency_id=upload.agency_id)
             if upload.mode is UploadMode.SYNC
-            else Planner(learner_store, self._seal)
+            else Planner(learner_store, self._seal, in_flight=LOOKUPS_IN_FLIGHT)
         )
         self.counts = self.planner.counts
         self.chunk: list[PlanEntry] = []
@@ -98,6 +98,7 @@ class _Planner:
         self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by finish or discard
         self.issue_count = 0
         self.data_key: tuple[bytes, str] | None = None  # (plaintext, KMS ciphertext), made for the first valid row
+        self.sealed: Callable[[str, str], str] | None = None  # passwords.sealer of the data key, made at the first seal
         # A sync's plan.csv, written as entries are planned (in line order; UNCHANGED ones too, which no chunk holds).
         # Create mode keeps its v1 hot path and reports (errors.csv, results.csv).
         self.plan_spool: IO[bytes] | None = None
@@ -108,7 +109,9 @@ class _Planner:
 
     def _seal(self, password: str, line: int) -> str:
         """A given password as the plan keeps it: AES-GCM under the upload's data key, bound to upload and line."""
-        return passwords.seal(self._key(), password, keys.given_password_context(self.upload.upload_id, line))
+        if self.sealed is None:
+            self.sealed = passwords.sealer(self._key())  # the cipher made once per upload
+        return self.sealed(password, keys.given_password_context(self.upload.upload_id, line))
 
     def _key(self) -> bytes:
         if self.data_key is None:
