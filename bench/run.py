@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import baseline
 from bench.env import ROOT, child_environment, use_fake_aws
 from bench.report import Result
 
@@ -497,6 +498,9 @@ def main(only: list[str]) -> int:
     """Run every benchmark (or the groups named, e.g. `python -m bench.run validation`); exit 1 if any fails."""
     use_fake_aws()
     started = time.perf_counter()
+    # This machine's own speed first, one line each: runs on different machines are compared knowing it
+    for figure in baseline.figures():
+        print(figure.line(), flush=True)
     print(f"{'benchmark':<44} {'value':>9} {'unit':<6} {'target':<10} {'':<5} detail", flush=True)
     results: list[Result] = []
     groups = (validation, dynamodb, roster, sync, cold_start, cards, sign_in, local_api)
