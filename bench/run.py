@@ -22,7 +22,7 @@ VALIDATION_SIZES = ((10_000, 3), (100_000, 3), (1_000_000, 1))  # rows, repeats 
 LOOKUP_ROWS = 20_000
 CREATED_LEARNERS = 200  # per chunk: the template's CREATION_CHUNK_SIZE
 IMPORT_REPEATS = 5
-LIBRARY_REPEATS = 9  # handler / its libraries: two ~0.2 s imports a pair, so more pairs for the same noise
+LIBRARY_REPEATS = 9  # handler / its libraries: two ~0.2 s imports a pair, cheap enough for more pairs
 HEALTH_REQUESTS, LEARNER_REQUESTS = 200, 20
 CARD_LEARNERS = 500  # the most one request prints (contract: learnerIds 1..500)
 ROSTER_LEARNERS = 5_000  # one facility's learners (issue #15)
@@ -237,7 +237,7 @@ def cold_start() -> list[Result]:
                 detail=f"Intake's own share {(libraries[handler] - alone) * 1000:.0f} ms: "
                 f"{libraries[handler] * 1000:.0f} ms vs {alone * 1000:.0f} ms CPU for the "
                 f"{libraries[f'{handler} modules']:.0f} modules it loads that are not Intake's, imported alone "
-                f"(median of {LIBRARY_REPEATS}, interleaved, bytecode cached)",
+                f"(best of {LIBRARY_REPEATS}, interleaved, bytecode cached)",
             )
         )
     minimal = first["minimal_api cpu"]
