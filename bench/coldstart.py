@@ -120,33 +120,42 @@ def libraries_code(modules: list[str]) -> str:
     return f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
 
 
-def _import_cpu_seconds(code: str) -> float:
-    """CPU seconds `code` takes in a fresh interpreter: on this shared machine wall time mostly measures the others."""
-    timed = f"import time\nstarted = time.process_time()\n{code}\nprint(time.process_time() - started)\n"
+def _cpu_seconds(code: str) -> list[float]:
+    """CPU seconds of each part of `code` (parts split at "#part\n") in one fresh interpreter: on this shared
+    machine wall time mostly measures the others."""
+    parts = code.split("#part\n")
+    timed = "import time\nmarks = [time.process_time()]\n"
+    timed += "".join(f"{part}\nmarks.append(time.process_time())\n" for part in parts)
+    timed += "print(*[b - a for a, b in zip(marks, marks[1:])])\n"
     done = subprocess.run(
         [sys.executable, "-c", timed], env=cold_environment(), capture_output=True, text=True, check=True
     )
-    return float(done.stdout.strip().splitlines()[-1])
+    return [float(value) for value in done.stdout.split()]
 
 
 def library_medians(repeats: int) -> dict[str, float]:
-    """Least CPU seconds of `import boto3`, of each handler and of its libraries alone over `repeats` fresh processes
-    each, interleaved, after a warm-up pass; also how many library modules each handler loads ("<handler> modules")."""
+    """Per handler, in each of `repeats` fresh processes (after a warm-up one): the CPU of importing its libraries
+    alone, then of importing the handler, which then runs only Intake's own code. Medians of each, of their ratio
+    ("<handler> ratio": (libraries + Intake's own) / libraries, each process against itself), and how many library
+    modules the handler loads ("<handler> modules"); also `import boto3` alone."""
     codes = {"boto3": "import boto3"}
     counts: dict[str, float] = {}
     for handler in HANDLERS:
         modules = library_modules(handler)
-        codes[handler] = f"import {handler}"
-        codes[f"{handler} libraries"] = libraries_code(modules)
+        codes[handler] = f"{libraries_code(modules)}#part\nimport {handler}"
         counts[f"{handler} modules"] = len(modules)
     for code in codes.values():
-        _import_cpu_seconds(code)  # the warm-up pass: bytecode cached, files in the page cache
-    samples: dict[str, list[float]] = {name: [] for name in codes}
+        _cpu_seconds(code)  # the warm-up pass: bytecode cached, files in the page cache
+    samples: dict[str, list[float]] = {}
     for _ in range(repeats):
         for name, code in codes.items():
-            samples[name].append(_import_cpu_seconds(code))
-    # the least CPU each took: the machine's other load only ever adds to it (medians of 9 still moved +-0.15)
-    return {**{name: min(values) for name, values in samples.items()}, **counts}
+            parts = _cpu_seconds(code)
+            samples.setdefault(name, []).append(sum(parts))
+            if len(parts) == 2:
+                samples.setdefault(f"{name} libraries", []).append(parts[0])
+                samples.setdefault(f"{name} own", []).append(parts[1])
+                samples.setdefault(f"{name} ratio", []).append(sum(parts) / parts[0])
+    return {**{name: statistics.median(values) for name, values in samples.items()}, **counts}
 
 
 # What each first invocation imports and calls. The minimal Powertools handler (bench/minimal_api.py) and the API
