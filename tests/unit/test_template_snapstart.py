@@ -80,9 +80,15 @@ def test_each_snapstart_function_publishes_a_version_behind_an_alias(deployed: t
     # Given the transformed template
     _, resources = deployed
     for name in SNAPSTART_FUNCTIONS:
-        # Then the function has a published version and the alias `live` on it (SnapStart never serves $LATEST)
-        versions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Version"]
-        assert any(v["Properties"]["FunctionName"] == {"Ref": name} for v in versions), name
+        # Then the function has one published version and the alias `live` on it (SnapStart never serves $LATEST)
+        versions = [
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::Version" and r["Properties"]["FunctionName"] == {"Ref": name}
+        ]
+        assert len(versions) == 1, name
+        # And a replaced version is deleted, not retained with its snapshot still cached (and charged)
+        assert versions[0]["DeletionPolicy"] == "Delete", name
         alias = resources[f"{name}Aliaslive"]
         assert alias["Type"] == "AWS::Lambda::Alias"
         assert alias["Properties"]["FunctionName"] == {"Ref": name}
