@@ -1,10 +1,11 @@
 """Cold start: each handler against what it cannot do without, median of fresh processes, interleaved.
 
 The targets (issue 20):
-- each handler's import against its libraries alone: every non-Intake module the handler's import loads, imported
-  in the same order in a fresh process (`library_modules`), so the ratio is Intake's own import-time work;
+- each handler's import against its libraries alone: in a fresh process, every non-Intake module the handler's
+  import loads (`library_modules`) is imported first, then the handler, which then runs only Intake's own code; the
+  ratio (libraries + Intake's own) / libraries, CPU time, each process against itself;
 - the API's import plus its first call against a minimal Powertools REST handler (bench/minimal_api.py) plus its
-  first call, both answering GET /health.
+  first call, both answering GET /health with tracing on, as on Lambda; CPU time.
 Reported alongside, against `import boto3` (the old target, which measured the libraries more than Intake):
 - import (`python -X importtime`), as the bench, the tests and the local stack run: tracing off;
 - import with tracing on, as on Lambda (`LAMBDA_TASK_ROOT` set): the X-Ray SDK is imported and botocore patched;
