@@ -285,10 +285,6 @@ class DeletedResponse(BodyModel):
     deleted: str = Field(description="The id of what was deleted")
 
 
-class HealthResponse(BodyModel):
-    status: str = "ok"
-
-
 class FieldErrorOut(BodyModel):
     field: str
     code: str
