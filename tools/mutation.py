@@ -42,6 +42,7 @@ TARGETS = (
             "tests/unit/bulk/test_planning.py",
             "tests/unit/bulk/test_planning_mutants.py",
             "tests/unit/bulk/test_planning_sync.py",
+            "tests/unit/bulk/test_planning_in_flight.py",
         ),
         0.75,
     ),
