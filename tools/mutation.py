@@ -58,7 +58,15 @@ TARGETS = (
     ),
     Target("intake/dal/uploads.py", ("tests/unit/dal/test_uploads.py", "tests/unit/dal/test_uploads_mutants.py"), 0.75),
     Target("intake/dal/objects.py", ("tests/unit/dal/test_objects.py", "tests/unit/dal/test_objects_mutants.py"), 0.75),
-    Target("intake/dal/learners.py", ("tests/unit/dal/test_learners.py",), 0.75),
+    Target(
+        "intake/dal/learners.py",
+        (
+            "tests/unit/dal/test_learners.py",
+            "tests/unit/dal/test_learners_at_version.py",
+            "tests/unit/test_learner_migration.py",
+        ),
+        0.75,
+    ),
     Target("intake/dal/staff.py", ("tests/unit/dal/test_staff.py",), 0.75),
     Target("intake/dal/directory.py", ("tests/unit/dal/test_directory.py",), 0.75),
 )
