@@ -58,7 +58,8 @@ class MemoryLearners:
         return found
 
 
-def _checked(stream: Any) -> Any:
+def checked_rows(stream: Any) -> Any:
+    """The checker's rows of a generated file (every rule, the bench's requestor and locations)."""
     from bench import data
     from intake.bulk.checking import check_file
 
@@ -79,7 +80,7 @@ def check_pass(path: Path) -> tuple[int, int]:
     """Rows and rows with issues after every rule: reading, field rules, scope, duplicates (no planning)."""
     rows = invalid = 0
     with path.open("rb") as stream:
-        for row in _checked(stream):
+        for row in checked_rows(stream):
             rows += 1
             if row.__class__ is not tuple and row.issues:  # a tuple is a CleanRow
                 invalid += 1
@@ -99,7 +100,7 @@ def full_pass(path: Path, lookup: MemoryLearners) -> tuple[int, int]:
 
     planner = Planner(lookup, sealed, in_flight=LOOKUPS_IN_FLIGHT)  # as validate_upload's planner
     with path.open("rb") as stream:
-        for planned in planner.add_all(_checked(stream)):
+        for planned in planner.add_all(checked_rows(stream)):
             for _ in planned:
                 pass
         for _ in planner.end():
@@ -110,7 +111,7 @@ def full_pass(path: Path, lookup: MemoryLearners) -> tuple[int, int]:
 def measure(path: Path, repeats: int) -> dict[str, float]:
     """Best CPU seconds of each pass, alternated so all see the same machine."""
     bare = full = checking = float("inf")
-    rows = invalid = checked_rows = 0
+    rows = invalid = checked_count = 0
     lookup = MemoryLearners(bare_pass(path))
     for _ in range(repeats):
         started = time.process_time()
@@ -120,9 +121,9 @@ def measure(path: Path, repeats: int) -> dict[str, float]:
         rows, invalid = full_pass(path, lookup)
         full = min(full, time.process_time() - started)
         started = time.process_time()
-        checked_rows, _ = check_pass(path)
+        checked_count, _ = check_pass(path)
         checking = min(checking, time.process_time() - started)
-    assert checked_rows == rows, (checked_rows, rows)
+    assert checked_count == rows, (checked_count, rows)
     return {"rows": rows, "invalid": invalid, "bare_seconds": bare, "full_seconds": full, "check_seconds": checking}
 
 
