@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -44,14 +45,18 @@ ROUTER_MODULES += ("staff_admin", "audit", "web")
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
 _included: set[str] = set()
+_including = threading.Lock()  # the local stack answers requests in threads: a router is still included once
 
 
 def include_routers(modules: tuple[str, ...]) -> None:
     """Import and include the named api_routes modules' routers, each once per sandbox."""
-    for name in modules:
-        if name not in _included:
-            app.include_router(importlib.import_module(f"api_routes.{name}").router)
-            _included.add(name)
+    if all(name in _included for name in modules):
+        return
+    with _including:
+        for name in modules:
+            if name not in _included:
+                app.include_router(importlib.import_module(f"api_routes.{name}").router)
+                _included.add(name)
 
 
 def routers_for(path: str) -> tuple[str, ...]:
