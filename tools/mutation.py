@@ -10,6 +10,7 @@ kept with `--keep`, shows one), and exits non-zero when a group is under its flo
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -88,7 +89,6 @@ def _scratch(into: Path, target: Target) -> None:
     pyproject = (into / "pyproject.toml").read_text()
     pyproject = pyproject.replace(f'pythonpath = ["{LAYER}",', 'pythonpath = ["src",')
     pyproject = pyproject.replace(f'"intake" = "{LAYER}/intake"', '"intake" = "src/intake"')
-    args = ", ".join(f'"{t}"' for t in target.tests)
     # mutmut runs the tests in `mutants/`, holding only src, tests and pyproject.toml unless told: the rest of the
     # tree (local's moto resources, template.yaml, the functions) is copied there too, as pytest's `.` path needs.
     rest = ", ".join(
@@ -100,7 +100,7 @@ def _scratch(into: Path, target: Target) -> None:
         "\n[tool.mutmut]\n"
         'source_paths = ["src"]\n'
         f'only_mutate = ["src/{target.module}"]\n'
-        f"pytest_add_cli_args_test_selection = [{args}]\n"
+        f"{_selection_line(target)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "--no-cov"]\n'
         f"also_copy = [{rest}]\n"
     )
@@ -112,28 +112,55 @@ def run(
 ) -> tuple[int, list[str]]:
     """(killed, survivors) of one module.
 
-    With `reuse` (a scratch copy an earlier run kept), the tree is copied over it and mutmut re-tests only the
-    mutants of functions whose code changed (its function hashes) or that are new, then every survivor again, so
-    that tests added since can kill it; a mutant killed before stays killed (its function and the tests that killed
-    it are unchanged, or it is re-tested)."""
+    With `reuse` (a scratch copy an earlier run kept), the tree is copied over it and one mutmut run re-tests the
+    mutants of functions whose code changed (its function hashes) or that are new, and every mutant not killed
+    before, against today's tests; a mutant killed before stays killed (its function and the tests that killed it
+    are unchanged, or it is re-tested). A changed test list makes mutmut re-test everything (its config
+    fingerprint), which is said first."""
     scratch = reuse or Path(tempfile.mkdtemp(prefix="intake-mutation-"))
     try:
+        if reuse and _test_selection(scratch) not in (None, _selection_line(target)):
+            print(f"  {target.module}: its test list changed since {scratch}, so mutmut re-tests every mutant")
         _scratch(scratch, target)
         if reuse:
             (scratch / "src" / target.module).touch()  # compared by function hash, whatever the copied mtime
+            _forget_verdicts_but_kills(scratch, target)
         mutmut = [sys.executable, "-m", "mutmut"]
         children = ["--max-children", str(max_children)] if max_children else []
         _mutmut(scratch, target, [*mutmut, "run", *children])
-        killed, survivors = _outcomes(scratch, mutmut)
-        if reuse and survivors:
-            _mutmut(scratch, target, [*mutmut, "run", *children, *survivors])
-            killed, survivors = _outcomes(scratch, mutmut)
-        return killed, survivors
+        return _outcomes(scratch, mutmut)
     finally:
         if keep or reuse:
             print(f"  scratch copy kept: {scratch}")
         else:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _selection_line(target: Target) -> str:
+    args = ", ".join(f'"{t}"' for t in target.tests)
+    return f"pytest_add_cli_args_test_selection = [{args}]"
+
+
+def _test_selection(scratch: Path) -> str | None:
+    """The test-selection line of a kept scratch copy's pyproject.toml (None if it has none)."""
+    pyproject = scratch / "pyproject.toml"
+    if not pyproject.exists():  # an empty directory: a first run, kept there
+        return None
+    found = re.search(r"^pytest_add_cli_args_test_selection = .*$", pyproject.read_text(), re.MULTILINE)
+    return found.group(0) if found else None
+
+
+def _forget_verdicts_but_kills(scratch: Path, target: Target) -> None:
+    """In a kept copy, mark every mutant not killed (survived, no tests, timeout...) as not yet checked, so that one
+    mutmut run re-tests them against today's tests along with the changed functions' mutants. mutmut keeps its
+    verdicts in `mutants/<file>.meta` (JSON, `exit_code_by_key`; exit codes 1 and 3 are kills)."""
+    meta = scratch / "mutants" / "src" / (target.module + ".meta")
+    if not meta.exists():
+        return
+    data = json.loads(meta.read_text())
+    verdicts = data["exit_code_by_key"]
+    data["exit_code_by_key"] = {name: code if code in (1, 3) else None for name, code in verdicts.items()}
+    meta.write_text(json.dumps(data, indent=4))
 
 
 def _mutmut(scratch: Path, target: Target, command: list[str]) -> None:

@@ -3,6 +3,7 @@ and the scratch copy it makes holds what those tests import (local's moto resour
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -36,3 +37,26 @@ def test_the_scratch_copy_mutates_only_its_module_and_carries_the_rest_of_the_tr
     assert {"local", "template.yaml", "functions"} <= set(mutmut["also_copy"])
     assert not {"src", "tests", "pyproject.toml"} & set(mutmut["also_copy"])
     assert (tmp_path / "src/intake/dal/uploads.py").is_file() and (tmp_path / "local").is_dir()
+
+
+def test_a_reused_copy_keeps_only_its_kills_and_says_when_its_test_list_changed(tmp_path: Path) -> None:
+    # Given a kept copy of an uploads run: one mutant killed twice over (exit codes 1 and 3), one survived, one with
+    # no tests, one timed out
+    target = mutation.Target("intake/dal/uploads.py", ("tests/unit/dal/test_uploads.py",), 0.75)
+    mutation._scratch(tmp_path, target)
+    meta = tmp_path / "mutants/src/intake/dal/uploads.py.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {"m_1": 1, "m_2": 3, "m_3": 0, "m_4": 33, "m_5": 36}
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": {"f": "h"}}))
+    # When its verdicts are reused
+    mutation._forget_verdicts_but_kills(tmp_path, target)
+    # Then only the kills are kept, the rest is to be tested again, and the rest of mutmut's state is left as it was
+    data = json.loads(meta.read_text())
+    assert data == {
+        "exit_code_by_key": {"m_1": 1, "m_2": 3, "m_3": None, "m_4": None, "m_5": None},
+        "hash_by_function_name": {"f": "h"},
+    }
+    # And the copy's test list is read back, equal to the target's and unlike one with another test
+    assert mutation._test_selection(tmp_path) == mutation._selection_line(target)
+    other = mutation.Target(target.module, (*target.tests, "tests/unit/dal/test_uploads_mutants.py"), 0.75)
+    assert mutation._test_selection(tmp_path) != mutation._selection_line(other)

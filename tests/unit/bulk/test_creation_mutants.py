@@ -20,7 +20,9 @@ from intake.dal import keys as key_store
 from intake.dal import learners, objects
 from intake.dal import uploads as upload_store
 from intake.domain import Learner, Upload, UploadStatus
+from intake.observability import metrics
 from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A2
+from tests.log_capture import cloudwatch_lines
 from tests.unit.upload_support import creation_messages
 
 S = UploadStatus
@@ -520,3 +522,31 @@ def test_each_move_outcome_names_its_row_and_learner() -> None:
     again = creation.apply_entry(row, upload, {}, None, repo)
     assert (moved.row, moved.outcome, moved.learner_id) == (row, "MOVED", "id-now")
     assert (again.row, again.outcome, again.learner_id) == (row, "MOVED", "id-now")
+
+
+def test_a_dead_lettered_sync_counts_its_reactivated_updated_and_deactivated_rows_as_done(
+    aws: Any, directory: Any
+) -> None:
+    # Given a creating upload whose recorded parts count rows of every kind, each kind a different power of two
+    _creating("u-sync-dead", [[_move(2, "Y1")], [_move(3, "Y2")]])
+    done = {"created": 1, "moved": 2, "reactivated": 4, "updated": 8, "deactivated": 16}
+    assert upload_store.record_part("u-sync-dead", "0:0", done, True) is not None
+    # When its other chunk is dead-lettered
+    metrics.clear_metrics()
+    with cloudwatch_lines() as logged:
+        failed = creation.fail_creation("u-sync-dead")
+    # Then every kind counts as done, each once (a sum no other mix of the five gives)
+    assert failed is not None and failed.reason is not None
+    assert failed.reason.startswith("Creating the learners stopped after several attempts, with 31 of 2 rows done")
+    # And the failure is logged by upload id and counted once, for the alarm on UploadsFailed
+    assert [
+        (r["level"], r["message"], r.get("upload_id")) for r in logged.records if r["message"] == "upload failed"
+    ] == [("WARNING", "upload failed", "u-sync-dead")]
+    assert metrics.metric_set["UploadsFailed"]["Value"] == [1.0]
+    assert metrics.metric_set["UploadsFailed"]["Unit"] == "Count"
+    # And a second dead letter of it neither logs nor counts it again
+    metrics.clear_metrics()
+    with cloudwatch_lines() as again:
+        assert creation.fail_creation("u-sync-dead") == _stored("u-sync-dead")
+    assert [r for r in again.records if r["message"] == "upload failed"] == []
+    assert "UploadsFailed" not in metrics.metric_set
