@@ -10,12 +10,14 @@ kept with `--keep`, shows one), and exits non-zero when a group is under its flo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,12 +121,17 @@ def run(
     fingerprint), which is said first."""
     scratch = reuse or Path(tempfile.mkdtemp(prefix="intake-mutation-"))
     try:
-        if reuse and _test_selection(scratch) not in (None, _selection_line(target)):
-            print(f"  {target.module}: its test list changed since {scratch}, so mutmut re-tests every mutant")
+        before = _test_selection(scratch) if reuse else None
         _scratch(scratch, target)
         if reuse:
             (scratch / "src" / target.module).touch()  # compared by function hash, whatever the copied mtime
             _forget_verdicts_but_kills(scratch, target)
+            if before is not None and before != list(target.tests):
+                if set(before) <= set(target.tests):
+                    _keep_kills_under_more_tests(scratch, target)
+                    print(f"  {target.module}: tests added since {scratch}; its kills are kept")
+                else:
+                    print(f"  {target.module}: its test list changed since {scratch}: mutmut re-tests every mutant")
         mutmut = [sys.executable, "-m", "mutmut"]
         children = ["--max-children", str(max_children)] if max_children else []
         _mutmut(scratch, target, [*mutmut, "run", *children])
@@ -141,13 +148,28 @@ def _selection_line(target: Target) -> str:
     return f"pytest_add_cli_args_test_selection = [{args}]"
 
 
-def _test_selection(scratch: Path) -> str | None:
-    """The test-selection line of a kept scratch copy's pyproject.toml (None if it has none)."""
+def _test_selection(scratch: Path) -> list[str] | None:
+    """The tests a kept scratch copy was run with (None if it has no mutmut configuration yet)."""
     pyproject = scratch / "pyproject.toml"
     if not pyproject.exists():  # an empty directory: a first run, kept there
         return None
-    found = re.search(r"^pytest_add_cli_args_test_selection = .*$", pyproject.read_text(), re.MULTILINE)
-    return found.group(0) if found else None
+    mutmut = tomllib.loads(pyproject.read_text()).get("tool", {}).get("mutmut", {})
+    selection = mutmut.get("pytest_add_cli_args_test_selection")
+    return None if selection is None else list(selection)
+
+
+def _keep_kills_under_more_tests(scratch: Path, target: Target) -> None:
+    """Tests were only added: a mutant the old tests killed is still killed (they are all still run), so mutmut is
+    told its test selection is unchanged instead of resetting every verdict. It collects the new tests' coverage
+    itself ("new tests"), and every mutant not killed is re-tested (`_forget_verdicts_but_kills`). mutmut keeps the
+    hash of the selection in `mutants/mutmut-stats.json` (`config_fingerprint`, as `Config.config_fingerprint`
+    makes it)."""
+    stats = scratch / "mutants" / "mutmut-stats.json"
+    if not stats.exists():
+        return
+    data = json.loads(stats.read_text())
+    data["config_fingerprint"]["test_selection"] = hashlib.sha256(repr(target.tests).encode()).hexdigest()[:12]
+    stats.write_text(json.dumps(data))
 
 
 def _forget_verdicts_but_kills(scratch: Path, target: Target) -> None:

@@ -56,7 +56,30 @@ def test_a_reused_copy_keeps_only_its_kills_and_says_when_its_test_list_changed(
         "exit_code_by_key": {"m_1": 1, "m_2": 3, "m_3": None, "m_4": None, "m_5": None},
         "hash_by_function_name": {"f": "h"},
     }
-    # And the copy's test list is read back, equal to the target's and unlike one with another test
-    assert mutation._test_selection(tmp_path) == mutation._selection_line(target)
-    other = mutation.Target(target.module, (*target.tests, "tests/unit/dal/test_uploads_mutants.py"), 0.75)
-    assert mutation._test_selection(tmp_path) != mutation._selection_line(other)
+    # And the copy's test list is read back
+    assert mutation._test_selection(tmp_path) == list(target.tests)
+
+
+def test_tests_added_to_a_reused_copy_keep_its_kills_by_mutmuts_own_fingerprint(tmp_path: Path) -> None:
+    # Given a kept copy whose mutmut state holds the fingerprint of its test list, as mutmut computes it
+    target = mutation.Target("intake/dal/uploads.py", ("tests/unit/dal/test_uploads.py",), 0.75)
+    mutation._scratch(tmp_path, target)
+    from mutmut.configuration import Config
+
+    def fingerprint(tests: tuple[str, ...]) -> str:
+        config = Config.__new__(Config)
+        config.pytest_add_cli_args, config.pytest_add_cli_args_test_selection = [], list(tests)
+        config.timeout_multiplier, config.timeout_constant, config.type_check_command = 1.0, 1.0, []
+        return config.config_fingerprint()["test_selection"]
+
+    stats = tmp_path / "mutants/mutmut-stats.json"
+    stats.parent.mkdir(parents=True)
+    stats.write_text(json.dumps({"config_fingerprint": {"test_selection": fingerprint(target.tests), "timeout": "t"}}))
+    # When a test file is added to the target and the kills are kept
+    grown = mutation.Target(target.module, (*target.tests, "tests/unit/dal/test_uploads_mutants.py"), 0.75)
+    mutation._keep_kills_under_more_tests(tmp_path, grown)
+    # Then the state holds the new list's fingerprint, so mutmut resets nothing, and the rest is as it was
+    assert json.loads(stats.read_text())["config_fingerprint"] == {
+        "test_selection": fingerprint(grown.tests),
+        "timeout": "t",
+    }
