@@ -43,7 +43,7 @@ def _share_botocore_loader() -> None:
     def create_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
         return shared if search_path_string is None else botocore.loaders.create_loader(search_path_string)
 
-    botocore.session.create_loader = create_loader  # type: ignore[attr-defined]
+    botocore.session.create_loader = create_loader
 
 
 _share_botocore_loader()
