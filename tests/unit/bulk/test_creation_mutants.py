@@ -550,3 +550,37 @@ def test_a_dead_lettered_sync_counts_its_reactivated_updated_and_deactivated_row
         assert creation.fail_creation("u-sync-dead") == _stored("u-sync-dead")
     assert [r for r in again.records if r["message"] == "upload failed"] == []
     assert "UploadsFailed" not in metrics.metric_set
+
+
+def _logged(logged: Any, message: str) -> list[dict[str, Any]]:
+    return [record for record in logged.records if record["message"] == message]
+
+
+def test_a_chunk_handed_back_skipped_or_finishing_its_upload_says_so_by_ids_and_counts_completions(
+    aws: Any, directory: Any
+) -> None:
+    # Given a plan of one chunk of 60 moves (skipped, quickly), and an upload still validated
+    _creating("u-said", [[_move(n, f"Z{n}") for n in range(2, 62)]])
+    _validated("u-said-waiting", [[_move(2, "Z1")]])
+    metrics.clear_metrics()
+    with cloudwatch_lines() as logged:
+        # When the chunk is handed back after its first part, a chunk of the validated one arrives, and the rest of
+        # the chunk finishes the upload
+        creation.process_chunk("u-said", 0, 0, lambda: creation.HAND_BACK_MARGIN_MS - 1)
+        creation.process_chunk("u-said-waiting", 0, 0, lambda: PLENTY)
+        creation.process_chunk("u-said", 0, 50, lambda: PLENTY)
+    # Then each is logged by its ids, never a row
+    assert [{k: r.get(k) for k in ("upload_id", "chunk", "start")} for r in _logged(logged, "chunk handed back")] == [
+        {"upload_id": "u-said", "chunk": 0, "start": 50}
+    ]
+    skipped = _logged(logged, "chunk skipped: upload not creating")
+    assert [(r["upload_id"], r["chunk"]) for r in skipped] == [("u-said-waiting", 0)]
+    (finished,) = _logged(logged, "upload finished")
+    assert (finished["upload_id"], finished["status"], finished["counts"]["skipped"]) == ("u-said", "COMPLETED", 60)
+    assert "Z2" not in logged.text
+    # And the completion is counted once
+    assert metrics.metric_set["UploadsCompleted"]["Value"] == [1.0]
+    assert metrics.metric_set["UploadsCompleted"]["Unit"] == "Count"
+    metrics.clear_metrics()
+    # And an upload that does not exist is not finished
+    assert creation.finish_upload("u-said-missing") is None

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from intake import passwords
 from intake.bulk import creation
 from intake.bulk.types import DEACTIVATE, MOVE, UPDATE, ExistingLearner, PlanEntry
 from intake.domain import HistoryKind, LearnerStatus, PasswordRule
@@ -279,3 +280,44 @@ def test_a_refused_move_or_reactivation_names_its_line_learner_and_reason(case: 
         "",
     )
     assert repo.learners == before
+
+
+def test_a_reactivation_with_a_blank_password_follows_the_facilitys_format() -> None:
+    # Given a facility whose blank passwords are made from a format, and an inactive learner of the agency
+    repo = Repository()
+    rule = PasswordRule(blank_format="{lastName}{firstInitial}-{words:4}{random:4}")
+    repo.locations[FACILITY] = repo.locations[FACILITY].model_copy(update={"password_rule": rule})
+    inactive(repo, "RF1")
+    # When its row is reactivated with a blank password
+    outcome = apply_create(repo, reactivate_entry(2, "RF1"))
+    # Then the new password follows the facility's format, and opens the account
+    assert outcome.outcome == "REACTIVATED" and outcome.password.startswith("LeeD-")
+    assert passwords.verify_password(repo.hashes[(AGENCY, "RF1")], outcome.password)
+
+
+def test_a_reactivation_whose_facility_is_gone_fails_naming_the_learner_and_changes_nothing() -> None:
+    # Given an inactive learner, and an upload whose own facility no longer exists
+    repo = Repository()
+    left = inactive(repo, "RF2")
+    del repo.locations[FACILITY]
+    # When its row is reactivated
+    outcome = apply_create(repo, reactivate_entry(3, "RF2"))
+    # Then it fails naming the learner, which stays inactive where it was
+    assert (outcome.outcome, outcome.learner_id) == ("FAILED", "id-RF2")
+    assert outcome.message == f"Facility {FACILITY} no longer takes learners"
+    assert repo.learners[(AGENCY, "RF2")] == left
+
+
+def test_a_reactivation_of_a_learner_moved_since_the_check_names_the_learner() -> None:
+    # Given an inactive learner moved to another unit since the file was checked
+    repo = Repository()
+    inactive(repo, "RF3")
+    moved = repo.learners[(AGENCY, "RF3")].model_copy(update={"location_id": "unit-pine-b"})
+    repo.learners[(AGENCY, "RF3")] = moved
+    # When its row is reactivated, Then it fails naming the learner, and nothing changed
+    outcome = apply_create(repo, reactivate_entry(4, "RF3"))
+    assert (outcome.outcome, outcome.learner_id) == ("FAILED", "id-RF3")
+    assert (
+        outcome.message == "The learner was moved since the file was checked: nothing was changed; upload the row again"
+    )
+    assert repo.learners[(AGENCY, "RF3")] == moved
