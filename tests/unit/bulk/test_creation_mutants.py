@@ -10,8 +10,6 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from intake import passwords
 from intake.bulk import creation, keys, lifecycle
 from intake.bulk.types import CREATE, MOVE, ExistingLearner, PlanEntry, plan_chunk_json
@@ -145,7 +143,9 @@ def test_a_confirmed_plan_is_created_reported_with_its_generated_passwords_and_c
     filed = datetime.fromisoformat(upload.confirmed_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert confirmed[0].entry_id == f"{filed}#u-flow:0000000"  # filed at the confirm, before its rows' entries
     # When its chunk is processed
-    creation.process_chunk("u-flow", 0, 0, lambda: PLENTY)
+    metrics.clear_metrics()
+    with cloudwatch_lines() as logged:
+        creation.process_chunk("u-flow", 0, 0, lambda: PLENTY)
     # Then the upload is completed with each row counted once
     done = _stored("u-flow")
     assert done.status is S.COMPLETED
@@ -169,6 +169,14 @@ def test_a_confirmed_plan_is_created_reported_with_its_generated_passwords_and_c
     assert [row[:8] for row in secret[1:]] == [row[:8] for row in plain[1:]]
     generated = secret[2][8]
     assert secret[1][8] == "" and secret[3][8] == "" and generated
+    assert [[*row[:8], "", *row[9:]] for row in secret[1:]] == plain[1:]  # the same cells, the password aside
+    # And the rows without a password are no unreadable password; the learners created are counted, the copy logged
+    assert _logged(logged, "result password unreadable") == []
+    assert metrics.metric_set["LearnersCreated"]["Value"] == [2.0]
+    assert metrics.metric_set["LearnersCreated"]["Unit"] == "Count"
+    metrics.clear_metrics()
+    (written,) = _logged(logged, "results with passwords written")
+    assert (written["upload_id"], written["passwords"]) == ("u-flow", 1)
     assert passwords.verify_password(learners.stored_password_hash(AGENCY_A, "N1") or "", generated)
     assert passwords.verify_password(learners.stored_password_hash(AGENCY_A, "G1") or "", "Given-pass-123")
     # And the trail holds each learner once, the move under both facilities
@@ -372,9 +380,7 @@ def test_a_failed_creation_reports_the_generated_passwords_of_the_rows_created(a
     assert _rows(failed.result_report_key or "")[1][8] == ""
 
 
-def test_a_result_password_that_does_not_open_is_left_blank_and_the_others_are_kept(
-    aws: Any, directory: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_result_password_that_does_not_open_is_left_blank_and_the_others_are_kept(aws: Any, directory: Any) -> None:
     # Given a completed part of two created rows, one of whose sealed password was damaged
     upload, data_key = _validated("u-seal", [[_entry(2, "R1"), _entry(3, "R2")]])
     started = creation.begin_creation(upload, False, False, "ridge")
@@ -386,12 +392,16 @@ def test_a_result_password_that_does_not_open_is_left_blank_and_the_others_are_k
     objects.put_bytes(part, _csv_of(cells))
     upload_store.record_part("u-seal", "0:0", {"created": 2}, True)
     # When the upload is finished
-    done = creation.finish_upload("u-seal")
+    with cloudwatch_lines() as logged:
+        done = creation.finish_upload("u-seal")
     # Then the damaged one is blank, the other is the learner's
     assert done is not None and done.result_passwords_key is not None
     secret = _rows(done.result_passwords_key)[1:]
     assert secret[0][8] == "" and secret[1][8] == outcomes[1].password
-    assert "result password unreadable" in caplog.text
+    # And the damaged one is logged once, by upload id and line (never the cell)
+    unreadable = _logged(logged, "result password unreadable")
+    assert [(r["level"], r["upload_id"], r["line"]) for r in unreadable] == [("WARNING", "u-seal", "2")]
+    assert cells[0][8] not in logged.text
 
 
 def _rows_of(data: bytes) -> list[list[str]]:
@@ -584,3 +594,31 @@ def test_a_chunk_handed_back_skipped_or_finishing_its_upload_says_so_by_ids_and_
     metrics.clear_metrics()
     # And an upload that does not exist is not finished
     assert creation.finish_upload("u-said-missing") is None
+
+
+def test_a_part_counts_a_change_refused_since_planning_as_failed_and_says_when_it_was_recorded_before(
+    aws: Any, directory: Any
+) -> None:
+    # Given a creating upload of two chunks, and a part of its first holding a row refused as changed since planning
+    upload = _creating("u-changed", [[_move(2, "C1")], [_move(3, "C2")]])
+    refused = creation._Outcome(_move(2, "C1"), creation.CHANGED_SINCE_PLAN, "id-C1", message="changed")
+    # When the part is recorded, and recorded again (a redelivery)
+    with cloudwatch_lines() as logged:
+        creation._record(upload, 0, 0, [refused], None, True)
+        first = _stored("u-changed")
+        creation._record(upload, 0, 0, [refused], None, True)
+    # Then the row counts once, as failed, and the second recording is logged by ids and counts nothing
+    assert (first.counts["failed"], first.chunks_done) == (1, 1)
+    assert _stored("u-changed").counts == first.counts
+    again = _logged(logged, "part already recorded")
+    assert [(r["upload_id"], r["chunk"]) for r in again] == [("u-changed", 0)]
+
+
+def test_a_confirm_stores_what_the_confirmer_chose(aws: Any, directory: Any) -> None:
+    # Given a validated upload
+    validated, _ = _validated("u-chose", [[_move(2, "O1")]])
+    # When it is confirmed skipping invalid rows and allowing a mass deactivation
+    started = creation.begin_creation(validated, True, False, "ridge", allow_mass_deactivation=True)
+    # Then both choices are stored with the upload
+    assert started is not None and started == _stored("u-chose")
+    assert (started.skip_invalid_rows, started.move_existing, started.allow_mass_deactivation) == (True, False, True)

@@ -16,7 +16,7 @@ from intake.bulk.types import DEACTIVATE, MOVE, UPDATE, ExistingLearner, PlanEnt
 from intake.domain import HistoryKind, LearnerStatus, PasswordRule
 from tests.unit.bulk.test_creation import UPLOAD, entry, existing_learner, inactive, move_entry, reactivate_entry
 from tests.unit.bulk.test_creation import apply as apply_create
-from tests.unit.bulk.test_creation_sync import UNIT_B, apply, repo_with, sync_entry
+from tests.unit.bulk.test_creation_sync import UNIT_B, apply, repo_with, sync_entry, sync_upload
 from tests.unit.learner_fakes import (
     AGENCY,
     FACILITY,
@@ -321,3 +321,40 @@ def test_a_reactivation_of_a_learner_moved_since_the_check_names_the_learner() -
         outcome.message == "The learner was moved since the file was checked: nothing was changed; upload the row again"
     )
     assert repo.learners[(AGENCY, "RF3")] == moved
+
+
+def test_each_kind_of_change_is_audited_as_a_learner_change_of_its_agency_and_facility_whole() -> None:
+    # Given a sync of the upload's facility that updates two fields of one learner and deactivates another, and a
+    # create-mode upload that moves one in and reactivates one
+    repo = repo_with("AU1", "AU2")
+    repo.learners[(AGENCY, "AM1")] = existing_learner("AM1")
+    inactive(repo, "AR1")
+    updated = apply(repo, sync_entry(2, "AU1", UPDATE, first_name="Bea", location_id=UNIT_B,
+                                     changed=("locationId", "firstName")))  # fmt: skip
+    deactivated = apply(repo, sync_entry(3, "AU2", DEACTIVATE))
+    moved = apply_create(repo, move_entry(4, "AM1"), move_existing=True)
+    reactivated = apply_create(repo, reactivate_entry(5, "AR1"))
+    assert [o.outcome for o in (updated, deactivated, moved, reactivated)] == [
+        "UPDATED",
+        "DEACTIVATED",
+        "MOVED",
+        "REACTIVATED",
+    ]
+    # When the part's audit entries are made
+    entries = creation._audit_entries(sync_upload(), [updated, deactivated]) + creation._audit_entries(
+        sync_upload(), [moved, reactivated]
+    )
+    # Then each names the learner, its agency and the facility it is in now; a move and a reactivation are filed
+    # under both facilities; an update names its fields (in the order staff read them), never their values
+    seen = [(e.scope, e.action, e.target_type, e.target_id, e.agency_id, e.facility_id, e.details) for e in entries]
+    from_there = {"uploadId": UPLOAD, "locationId": UNIT, "fromLocationId": OTHER_UNIT}
+    assert seen == [
+        (FACILITY, "LEARNER_UPDATED", "learner", "id-AU1", AGENCY, FACILITY,
+         {"uploadId": UPLOAD, "fields": "firstName,locationId"}),
+        (FACILITY, "LEARNER_DEACTIVATED", "learner", "id-AU2", AGENCY, FACILITY, {"uploadId": UPLOAD}),
+        (OTHER_FACILITY, "LEARNER_MOVED", "learner", "id-AM1", AGENCY, FACILITY, from_there),
+        (FACILITY, "LEARNER_MOVED", "learner", "id-AM1", AGENCY, FACILITY, from_there),
+        (OTHER_FACILITY, "LEARNER_REACTIVATED", "learner", "id-AR1", AGENCY, FACILITY, from_there),
+        (FACILITY, "LEARNER_REACTIVATED", "learner", "id-AR1", AGENCY, FACILITY, from_there),
+    ]  # fmt: skip
+    assert {e.actor for e in entries} == {"confirmer"}
