@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_MULTIPLIER = 4.0
+CAUGHT = frozenset({"killed", "timeout"})  # mutmut's statuses of a mutant the tests catch
+KEPT_EXIT_CODES = frozenset({1, 3, 24, -24, 36, 152, 255})  # mutmut's exit codes of those (stats.py)
 LAYER = "layers/common"
 
 
@@ -104,6 +107,10 @@ def _scratch(into: Path, target: Target) -> None:
         f'only_mutate = ["src/{target.module}"]\n'
         f"{_selection_line(target)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "--no-cov"]\n'
+        # A mutant that makes the tests hang (the planner's look-ups in flight wait on a future forever) is stopped
+        # at this many times their usual time plus 2 s: mutmut's 15x would spend minutes on each.
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
+        "timeout_constant = 2.0\n"
         f"also_copy = [{rest}]\n"
     )
     (into / "pyproject.toml").write_text(pyproject)
@@ -173,15 +180,15 @@ def _keep_kills_under_more_tests(scratch: Path, target: Target) -> None:
 
 
 def _forget_verdicts_but_kills(scratch: Path, target: Target) -> None:
-    """In a kept copy, mark every mutant not killed (survived, no tests, timeout...) as not yet checked, so that one
+    """In a kept copy, mark every mutant not caught (survived, no tests, suspicious...) as not yet checked, so that one
     mutmut run re-tests them against today's tests along with the changed functions' mutants. mutmut keeps its
-    verdicts in `mutants/<file>.meta` (JSON, `exit_code_by_key`; exit codes 1 and 3 are kills)."""
+    verdicts in `mutants/<file>.meta` (JSON, `exit_code_by_key`; KEPT_EXIT_CODES are kills and timeouts)."""
     meta = scratch / "mutants" / "src" / (target.module + ".meta")
     if not meta.exists():
         return
     data = json.loads(meta.read_text())
     verdicts = data["exit_code_by_key"]
-    data["exit_code_by_key"] = {name: code if code in (1, 3) else None for name, code in verdicts.items()}
+    data["exit_code_by_key"] = {name: code if code in KEPT_EXIT_CODES else None for name, code in verdicts.items()}
     meta.write_text(json.dumps(data, indent=4))
 
 
@@ -192,10 +199,14 @@ def _mutmut(scratch: Path, target: Target, command: list[str]) -> None:
 
 
 def _outcomes(scratch: Path, mutmut: list[str]) -> tuple[int, list[str]]:
+    """(caught, the others' names): caught is killed, or timed out (the tests never end: CI fails too)."""
     listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=scratch, check=True, capture_output=True)
     outcomes = dict(re.findall(r"^\s*(\S+): (\w+)", listing.stdout.decode(), re.MULTILINE))
-    survivors = sorted(name for name, status in outcomes.items() if status != "killed")
-    return sum(status == "killed" for status in outcomes.values()), survivors
+    survivors = sorted(name for name, status in outcomes.items() if status not in CAUGHT)
+    timeouts = sum(status == "timeout" for status in outcomes.values())
+    if timeouts:
+        print(f"  {timeouts} of the caught timed out (the tests hung: stopped at {TIMEOUT_MULTIPLIER:g}x their time)")
+    return len(outcomes) - len(survivors), survivors
 
 
 def main() -> int:
@@ -223,7 +234,7 @@ def main() -> int:
         score = killed / total if total else 0.0
         verdict = "PASS" if score >= target.floor else "FAIL"
         failed |= verdict == "FAIL"
-        print(f"{target.module}: {killed}/{total} killed = {score:.1%} (floor {target.floor:.0%}) {verdict}")
+        print(f"{target.module}: {killed}/{total} caught = {score:.1%} (floor {target.floor:.0%}) {verdict}")
         for name in survivors:
             print(f"  survived: {name}")
     return 1 if failed else 0
