@@ -5,7 +5,7 @@ one at a time, in line order, a failing look-up surfacing as the same domain err
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 import pytest
@@ -104,7 +104,8 @@ def test_look_ups_in_flight_give_the_plan_of_look_ups_one_at_a_time(kinds: list[
 
 
 class GatedLookup(Lookup):
-    """A look-up whose n-th call answers only once gates[n] is set (each call waits at most 10 s, then fails)."""
+    """A look-up whose n-th call answers only once gates[n] is set (each call waits at most 3 s, then fails: a
+    planner that waits for a look-up the test has not released yet fails fast)."""
 
     def __init__(self, calls: int) -> None:
         super().__init__()
@@ -116,8 +117,24 @@ class GatedLookup(Lookup):
         with self.lock:
             gate = self.gates[self.started]
             self.started += 1
-        assert gate.wait(10), "never released"
+        assert gate.wait(3), "never released"
         return super().find_by_doc_ids(agency_id, doc_ids)
+
+
+@pytest.fixture
+def gated() -> Iterator[Callable[[int], GatedLookup]]:
+    """GatedLookups whose gates are all opened when the test ends, pass or fail: a failing assertion must not leave
+    look-up threads waiting (the process would wait for them at exit, 3 s a call)."""
+    made: list[GatedLookup] = []
+
+    def make(calls: int) -> GatedLookup:
+        made.append(GatedLookup(calls))
+        return made[-1]
+
+    yield make
+    for lookup in made:
+        for gate in lookup.gates:
+            gate.set()
 
 
 def window(number: int) -> list[CleanRow]:
@@ -126,9 +143,11 @@ def window(number: int) -> list[CleanRow]:
     return [clean(line, str(100_000 + line)) for line in range(first, first + LOOKUP_BATCH)]
 
 
-def test_the_planner_reads_on_while_three_look_ups_wait_and_waits_for_the_oldest_at_a_fourth() -> None:
+def test_the_planner_reads_on_while_three_look_ups_wait_and_waits_for_the_oldest_at_a_fourth(
+    gated: Callable[[int], GatedLookup],
+) -> None:
     # Given a look-up that answers nothing until told to
-    lookup = GatedLookup(4)
+    lookup = gated(4)
     planner = Planner(lookup, seal, in_flight=3)
     # When three windows close
     for number in range(3):
