@@ -523,7 +523,12 @@ def test_change_staff_within_the_grant_keeps_active_and_audits_before_and_after(
         staff_store.get_staff("teacher")
         == changed
         == StaffMember(
-            username="teacher", role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_ids=(FAC_A2,), active=False
+            username="teacher",
+            role=Role.FACILITY_ADMIN,
+            agency_id=AGENCY_A,
+            facility_ids=(FAC_A2,),
+            active=False,
+            version=1,
         )
     )
     for facility in (FAC_A1, FAC_A2):

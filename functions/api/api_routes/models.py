@@ -517,7 +517,14 @@ class SystemAdminGrant(_SystemGrant):
 
 class _Invite(BodyModel):
     username: str = Field(pattern=USERNAME_PATTERN)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str | None = Field(default=None, max_length=254, pattern=admin_models.EMAIL_PATTERN)
+    title: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
+    firstName: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
+    lastName: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
+    displayFirstName: str | None = Field(
+        default=None, min_length=1, max_length=admin_models.NAME_MAX, description="The name learners see"
+    )
+    displayLastName: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
 
 
 class EducatorInvite(_Invite, EducatorGrant):
@@ -568,6 +575,10 @@ class ChangeStaffRequest(admin_models.ChangeStaffRequest):
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return handler(_one_body_per_role(StaffGrant))
+
+
+class GrantChangeRequest(admin_models.GrantChangeRequest):
+    """POST /staff/{username}/grants and /grants/remove: one grant, in the staff member's agency."""
 
 
 class UndoDeactivationsResponse(BodyModel):
