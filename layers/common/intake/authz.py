@@ -14,7 +14,7 @@ def _covers(grant: Grant, agency_id: str | None, facility_id: str | None) -> boo
         return True
     if grant.agency_id != agency_id:
         return False
-    return grant.role is Role.AGENCY_ADMIN or (facility_id is not None and grant.facility_id == facility_id)
+    return grant.role is Role.AGENCY_ADMIN or grant.facility_id == facility_id  # a facility's grant has its id
 
 
 def covering_rank(staff: StaffMember, agency_id: str | None, facility_id: str | None) -> int:

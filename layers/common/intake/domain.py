@@ -146,7 +146,7 @@ def _ordered(grants: tuple[Grant, ...]) -> tuple[Grant, ...]:
     """The grants highest first (then by facility), each (role, facility) once; all in one agency, or one
     SystemAdmin grant alone."""
     ordered = tuple(sorted(grants, key=lambda g: (-g.rank, g.facility_id or "")))
-    if len({(g.role, g.facility_id) for g in ordered}) != len(ordered):
+    if len({(g.role, g.agency_id, g.facility_id) for g in ordered}) != len(ordered):
         raise ValueError("A staff member holds each role at each facility once")
     if ordered[0].role is Role.SYSTEM_ADMIN and len(ordered) > 1:
         raise ValueError("A SystemAdmin grant stands alone")
