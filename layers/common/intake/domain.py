@@ -129,16 +129,15 @@ class Grant(DomainModel):
 
 
 def _legacy_grants(role: Role, agency_id: str | None, facility_ids: tuple[str, ...]) -> tuple[Grant, ...]:
-    """The grants a v1 record (one role, an agency, facilities) stands for: one per facility. A record that covers
-    nothing today (no agency, or a FacilityAdmin or Educator without facilities) has none."""
+    """The grants a v1 record (one role, an agency, facilities) stands for: one for a SystemAdmin (whatever agency or
+    facilities it names) or an AgencyAdmin (its agency's, whatever facilities), else one per facility. A record that
+    covers nothing today (no agency, or a FacilityAdmin or Educator without facilities) has none."""
     if role is Role.SYSTEM_ADMIN:
-        return (Grant(role=role, agency_id=agency_id, facility_id=facility_ids[0] if facility_ids else None),)
-    if role is Role.AGENCY_ADMIN:
-        if facility_ids:
-            raise ValueError("An AgencyAdmin covers its whole agency: it has no facilities")
-        return (Grant(role=role, agency_id=agency_id),) if agency_id else ()
+        return (Grant(role=role),)
     if not agency_id:
         return ()
+    if role is Role.AGENCY_ADMIN:
+        return (Grant(role=role, agency_id=agency_id),)
     return tuple(Grant(role=role, agency_id=agency_id, facility_id=f) for f in sorted(set(facility_ids)))
 
 
@@ -205,6 +204,10 @@ class StaffMember(DomainModel):
         for name, value in derived.items():
             object.__setattr__(self, name, value)
         return self
+
+    def facilities_as(self, role: Role) -> tuple[str, ...]:
+        """The facilities where the staff member holds this very role (by id)."""
+        return tuple(g.facility_id for g in self.grants if g.role is role and g.facility_id)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with changes; changing the role, agency or facilities makes the grants again, and changing the
