@@ -316,8 +316,11 @@ def test_another_staff_member_is_within_ones_grants_when_each_of_their_grants_is
     # Then an AgencyAdmin or a FacilityAdmin of both could have granted all of it; a FacilityAdmin of ridge could not
     assert authz.within_grants(NORTH, MIXED) and authz.within_grants(BOTH_ADMIN, MIXED)
     assert not authz.within_grants(RIDGE, MIXED) and not authz.within_grants(LAKE_ADMIN, MIXED)
-    # And a record without grants is judged by its v1 role and agency
+    # And a record without grants (incomplete, from before grants) is its agency's admins' (a SystemAdmin's if none)
+    incomplete = NO_GRANTS.model_copy(update={"agency_id": "ag-n"})
     assert authz.within_grants(SYS, NO_GRANTS) and not authz.within_grants(NORTH, NO_GRANTS)
+    assert authz.within_grants(NORTH, incomplete) and not authz.within_grants(RIDGE, incomplete)
+    assert not authz.within_grants(_off(NORTH), incomplete)
 
 
 def test_another_staff_member_is_in_scope_when_each_of_their_grants_places_is_covered() -> None:

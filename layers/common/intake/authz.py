@@ -45,12 +45,9 @@ def can_view_learner(staff: StaffMember, learner: Learner) -> bool:
     anywhere in it is enough. Otherwise (Educator grants) only the learners of the facilities covered."""
     if not staff.active:
         return False
-    if any(
-        g.role is Role.SYSTEM_ADMIN or (g.rank >= _WRITER_RANK and g.agency_id == learner.agency_id)
-        for g in staff.grants
-    ):
+    if any(g.rank >= _WRITER_RANK and g.agency_id == learner.agency_id for g in staff.grants):
         return True
-    return in_scope(staff, learner.agency_id, learner.facility_id)
+    return in_scope(staff, learner.agency_id, learner.facility_id)  # (a SystemAdmin's grant covers every facility)
 
 
 def can_write_learner(staff: StaffMember, learner: Learner) -> bool:
@@ -134,8 +131,8 @@ def within_grant(staff: StaffMember, role: Role, agency_id: str | None, facility
 
 def within_grants(staff: StaffMember, other: StaffMember) -> bool:
     """Whether every grant another staff member holds is one the staff member could give."""
-    if not other.grants:  # a record that covers nothing: its v1 role and agency
-        return within_grant(staff, other.role, other.agency_id, other.facility_ids)
+    if not other.grants:  # a record that covers nothing (incomplete, from before grants): its agency's admins'
+        return covering_rank(staff, other.agency_id, None) >= ROLE_RANK[Role.AGENCY_ADMIN]
     return all(can_grant(staff, grant) for grant in other.grants)
 
 

@@ -183,7 +183,7 @@ class StaffMember(DomainModel):
     def _grants_and_their_v1_view(self) -> Self:
         given = self.model_fields_set
         if not self.grants:
-            if "role" not in given or self.role is None:
+            if "role" not in given:
                 raise ValueError("A staff member needs a role or grants")
             object.__setattr__(self, "grants", _legacy_grants(self.role, self.agency_id, self.facility_ids))
             if not self.grants:  # covers nothing: the v1 fields stand as given
