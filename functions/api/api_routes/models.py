@@ -577,8 +577,36 @@ class ChangeStaffRequest(admin_models.ChangeStaffRequest):
         return handler(_one_body_per_role(StaffGrant))
 
 
+class _OneGrant(_Grant):
+    facilityId: FacilityId = Field(description="A facility of the staff member's agency")
+
+
+class EducatorOneGrant(_OneGrant):
+    role: Literal["Educator"]
+
+
+class FacilityAdminOneGrant(_OneGrant):
+    role: Literal["FacilityAdmin"]
+
+
+class AgencyAdminOneGrant(_Grant):
+    role: Literal["AgencyAdmin"]
+    facilityId: None = Field(default=None, description="None: an AgencyAdmin grant covers the staff member's agency")
+
+
+# One grant added or removed: a SystemAdmin grant stands alone (set it with /scope), so it is not one of them.
+OneGrant = Annotated[EducatorOneGrant | FacilityAdminOneGrant | AgencyAdminOneGrant, Field(discriminator="role")]
+
+
 class GrantChangeRequest(admin_models.GrantChangeRequest):
-    """POST /staff/{username}/grants and /grants/remove: one grant, in the staff member's agency."""
+    """POST /staff/{username}/grants and /grants/remove: admin_models' body, documented as one body per role
+    (OneGrant), in the staff member's agency."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_one_body_per_role(OneGrant))
 
 
 class UndoDeactivationsResponse(BodyModel):
