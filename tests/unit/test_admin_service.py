@@ -694,7 +694,9 @@ def test_an_agency_admin_grant_is_filed_under_the_agency(directory: dict) -> Non
     added = admin_service.add_grant(directory["sys"], "ridge", _grant_request("AgencyAdmin"))
     # Then ridge is an AgencyAdmin (the highest grant) and the change is in the agency's trail
     assert added.role is Role.AGENCY_ADMIN and staff_store.get_staff("ridge") == added
-    assert _actions(f"agency:{AGENCY_A}") == ["STAFF_GRANT_ADDED"]
+    [entry] = audit_store.list_entries(f"agency:{AGENCY_A}", 10)
+    assert (entry.action, entry.target_id) == ("STAFF_GRANT_ADDED", "ridge")
+    assert entry.details == {"role": "AgencyAdmin", "facilityId": "", "version": 1}
 
 
 def test_a_facility_admin_grants_an_educator_a_second_role_within_their_own_facilities(directory: dict) -> None:

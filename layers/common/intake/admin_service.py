@@ -459,7 +459,7 @@ def _requested_grant(requestor: StaffMember, target: StaffMember, request: Grant
 
 
 def _audit_grant(requestor: StaffMember, action: str, member: StaffMember, grant: Grant) -> None:
-    scope = grant.facility_id or audit.agency_scope(member.agency_id or "")
+    scope = grant.facility_id or audit.agency_scope(str(grant.agency_id))  # an AgencyAdmin grant: its agency
     details: dict = {"role": grant.role.value, "facilityId": grant.facility_id or "", "version": member.version}
     audit.record(
         requestor.username,
