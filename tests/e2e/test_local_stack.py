@@ -56,7 +56,9 @@ def test_state_file_has_the_contract_shape(local_stack: Stack) -> None:
     assert all(len(f["housingUnits"]) >= 2 for f in first["facilities"])
     assert {s["role"] for s in local_stack["staff"]} == {"SystemAdmin", "AgencyAdmin", "FacilityAdmin", "Educator"}
     for member in local_stack["staff"]:
-        assert set(member) == {"username", "password", "role", "agencyId", "facilityIds"}
+        # the contract's keys, and (issue 19, additive) every grant the member holds
+        assert set(member) == {"username", "password", "role", "agencyId", "facilityIds", "grants"}
+        assert all(set(grant) == {"role", "agencyId", "facilityId"} for grant in member["grants"])
 
 
 def test_health_needs_no_token(local_stack: Stack) -> None:

@@ -63,6 +63,8 @@ ROUTES |= {
     ("GET", "/staff"),
     ("POST", "/staff"),
     ("POST", "/staff/{username}/scope"),
+    ("POST", "/staff/{username}/grants"),
+    ("POST", "/staff/{username}/grants/remove"),
     ("POST", "/staff/{username}/disable"),
     ("POST", "/staff/{username}/enable"),
 }
