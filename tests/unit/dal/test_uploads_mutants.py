@@ -492,3 +492,28 @@ def test_each_refused_call_says_what_could_not_be_done(aws: Any, refuse: Any) ->
         "Could not update the upload",
         "Could not list uploads",
     ]
+
+
+def test_an_upload_keeps_the_first_data_key_stored_and_answers_it_to_every_later_one(aws: Any) -> None:
+    # Given an upload without a data key
+    _insert("u-key")
+    # When two validations keep their own keys, one after the other
+    first = uploads.keep_data_key("u-key", "sealed-first")
+    second = uploads.keep_data_key("u-key", "sealed-second")
+    # Then both are answered the first, which alone is stored
+    assert (first, second) == ("sealed-first", "sealed-first")
+    assert uploads.get_upload("u-key").data_key == "sealed-first"  # type: ignore[union-attr]
+    # And an upload that does not exist keeps nothing and is not made
+    assert uploads.keep_data_key("u-none", "sealed") is None
+    assert uploads.get_upload("u-none") is None
+
+
+def test_a_data_key_not_kept_for_a_storage_failure_says_so_and_stores_nothing(aws: Any, refuse: Any) -> None:
+    # Given an upload, and DynamoDB refusing updates of the uploads table
+    _insert("u-key-down")
+    refuse("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException", table="UploadsTable")
+    # When a key is kept, Then the failure is the domain's, and the upload has no key
+    with pytest.raises(StorageUnavailable) as raised:
+        uploads.keep_data_key("u-key-down", "sealed")
+    assert raised.value.message == "Could not update the upload right now; try again in a moment"
+    assert uploads.get_upload("u-key-down").data_key is None  # type: ignore[union-attr]

@@ -27,6 +27,7 @@ from intake.bulk.types import (
 from intake.dal import directory, objects
 from intake.dal import keys as key_store
 from intake.dal import learners as learner_store
+from intake.dal import uploads as upload_store
 from intake.domain import Location, StaffMember, Upload, UploadMode, UploadStatus
 from intake.errors import NotFound
 from intake.facility_service import upload_limits
@@ -114,8 +115,21 @@ class _Planner:
         return self.sealed(password, keys.given_password_context(self.upload.upload_id, line))
 
     def _key(self) -> bytes:
+        """The upload's one data key: the one it keeps (an earlier or a concurrent validation of it made it), or one
+        made now and kept, unless a concurrent validation kept its own first (then that one: both write the same
+        chunks, and only the kept key opens them)."""
         if self.data_key is None:
-            self.data_key = key_store.new_data_key(self.upload.upload_id)
+            upload_id = self.upload.upload_id
+            kept = self.upload.data_key
+            if kept is None:
+                plaintext, made = key_store.new_data_key(upload_id)
+                kept = upload_store.keep_data_key(upload_id, made)
+                if kept is None:
+                    raise NotFound("The upload was deleted while its file was checked")
+                if kept == made:
+                    self.data_key = (plaintext, made)
+                    return plaintext
+            self.data_key = (key_store.open_data_key(upload_id, kept), kept)
         return self.data_key[0]
 
     def note(self, issue: RowIssue) -> None:
