@@ -69,6 +69,7 @@ TARGETS = (
         (
             "tests/unit/dal/test_learners.py",
             "tests/unit/dal/test_learners_at_version.py",
+            "tests/unit/dal/test_learners_writes.py",
             "tests/unit/test_learner_migration.py",
         ),
         0.75,
