@@ -5,24 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-import pytest
 
 from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, FAC_A2, FAC_B1, UNIT_A1, UNIT_A1B, UNIT_A2
 from tests.integration.bulk_helpers import csv_file, drain, put_object
 
 LEARNER = {"docId": "300100", "firstName": "Ada", "lastName": "Hill", "dateOfBirth": "03/14/1988"}
-
-
-@pytest.fixture
-def user_pool(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The template's staff user pool in moto, named in the handlers' settings."""
-    from local.resources import provision_user_pool
-    from tests.conftest import reset_intake_caches
-
-    pool = provision_user_pool("us-east-1")
-    monkeypatch.setenv("USER_POOL_ID", pool.pool_id)
-    reset_intake_caches()
-    return pool.pool_id
 
 
 def _audit(call_api, facility_id: str, user: str = "sys") -> list[dict[str, Any]]:

@@ -13,18 +13,6 @@ CREATE_DENIED = {"code": "PERMISSION_DENIED", "message": "Requestor does not hav
 LEARNER = {"firstName": "Marcus", "lastName": "Hill", "dateOfBirth": "3/14/1988"}
 
 
-@pytest.fixture
-def user_pool(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The template's staff user pool in moto, named in the handlers' settings."""
-    from local.resources import provision_user_pool
-    from tests.conftest import reset_intake_caches
-
-    pool = provision_user_pool("us-east-1")
-    monkeypatch.setenv("USER_POOL_ID", pool.pool_id)
-    reset_intake_caches()
-    return pool.pool_id
-
-
 def _stored(username: str) -> Any:
     from intake.dal.staff import get_staff
 
