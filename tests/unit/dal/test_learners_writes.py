@@ -13,6 +13,7 @@ from intake.dal.tables import LearnerItem
 from intake.domain import HistoryKind, Learner, LearnerEdit, LearnerStatus, history_entry, move_of
 from intake.errors import Conflict, StorageUnavailable
 from tests.unit.dal.test_learners import AT, LAKE_B, _learner, _stored
+from tests.unit.test_learner_migration import _put_v1_item
 
 LATER = AT + timedelta(hours=2)
 CHANGED = "The learner was changed by someone else meanwhile; reload and try again"
@@ -180,3 +181,20 @@ def test_each_write_refused_by_storage_names_what_could_not_be_done(aws, faults,
     assert raised.value.message == f"Could not {what} right now; try again in a moment"
     with faults.disarmed():
         assert _stored("ag", "D100") == before
+
+
+def test_a_migration_refused_by_storage_says_what_could_not_be_done(aws, refuse):
+    # Given an old item with its username, and one without; DynamoDB refusing updates and transactions
+    _put_v1_item("D1", "L-1")
+    _put_v1_item("E1", "L-2")
+    LearnerItem._get_connection().update_item("ag", "D1", actions=[LearnerItem.username.set("nunezj1")])
+    with_name, without = learners.get_by_doc_id("ag", "D1"), learners.get_by_doc_id("ag", "E1")
+    assert with_name is not None and without is not None
+    refuse("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException")
+    refuse("dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException")
+    # When each is migrated, Then each failure names the migration, and nothing changed
+    for learner, candidate in ((with_name, "x1"), (without, "nunezj12")):
+        with pytest.raises(StorageUnavailable) as failed:
+            learners.migrate_item(learner, candidate)
+        assert failed.value.message == "Could not migrate the learner right now; try again in a moment"
+    assert "status" not in _stored("ag", "D1") and "username" not in _stored("ag", "E1")
