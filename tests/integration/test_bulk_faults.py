@@ -31,7 +31,8 @@ CRASHES = {
     "worker-after-a-result-part-saved": Rule("s3", "PutObject", kind="crash_after", key_part="/results/"),
     "worker-after-a-part-counted": Rule("dynamodb", "TransactWriteItems", kind="crash_after", table="Uploads"),
     "worker-after-results-csv-saved": Rule("s3", "PutObject", kind="crash_after", key_part="results.csv"),
-    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=3),
+    # (the 5th UpdateItem of the uploads table: claim, data key kept, validated, creating, then COMPLETED)
+    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=4),
     "worker-during-clean-up": Rule("s3", "DeleteObjects", kind="crash_before"),
 }
 
