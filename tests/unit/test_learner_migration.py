@@ -129,6 +129,7 @@ def _raw(doc_id: str) -> dict:
 def test_an_item_with_its_username_already_gets_only_the_missing_keys_and_keeps_that_username(aws):
     # Given an old item that already has its username (claimed), but no status, roster or name keys
     _put_v1_item("D1", "L-1")
+    bind_tables()
     LearnerItem._get_connection().update_item("ag", "D1", actions=[LearnerItem.username.set("nunezj1")])
     learner = learners.get_by_doc_id("ag", "D1")
     assert learner is not None and learner.username == "nunezj1"
@@ -155,6 +156,7 @@ def test_an_item_with_its_username_already_gets_only_the_missing_keys_and_keeps_
 def test_an_item_changed_since_it_was_read_is_not_migrated_and_its_candidate_is_not_claimed(aws):
     # Given an old item, read, then moved to another facility by someone else
     _put_v1_item("D1", "L-1")
+    bind_tables()
     learner = learners.get_by_doc_id("ag", "D1")
     assert learner is not None
     LearnerItem._get_connection().update_item("ag", "D1", actions=[LearnerItem.facilityId.set("fac-lake")])

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from intake.dal import learners
-from intake.dal.tables import LearnerItem
+from intake.dal.tables import LearnerItem, bind_tables
 from intake.domain import HistoryKind, Learner, LearnerEdit, LearnerStatus, history_entry, move_of
 from intake.errors import Conflict, StorageUnavailable
 from tests.unit.dal.test_learners import AT, LAKE_B, _learner, _stored
@@ -187,6 +187,7 @@ def test_a_migration_refused_by_storage_says_what_could_not_be_done(aws, refuse)
     # Given an old item with its username, and one without; DynamoDB refusing updates and transactions
     _put_v1_item("D1", "L-1")
     _put_v1_item("E1", "L-2")
+    bind_tables()
     LearnerItem._get_connection().update_item("ag", "D1", actions=[LearnerItem.username.set("nunezj1")])
     with_name, without = learners.get_by_doc_id("ag", "D1"), learners.get_by_doc_id("ag", "E1")
     assert with_name is not None and without is not None
