@@ -622,3 +622,13 @@ def test_a_confirm_stores_what_the_confirmer_chose(aws: Any, directory: Any) -> 
     # Then both choices are stored with the upload
     assert started is not None and started == _stored("u-chose")
     assert (started.skip_invalid_rows, started.move_existing, started.allow_mass_deactivation) == (True, False, True)
+
+
+def test_a_chunk_of_exactly_one_part_finishes_its_upload(aws: Any, directory: Any) -> None:
+    # Given a plan of one chunk of exactly PART_SIZE rows (skipped, quickly)
+    _creating("u-fifty", [[_move(n, f"F{n}") for n in range(2, 2 + creation.PART_SIZE)]])
+    # When it is processed
+    creation.process_chunk("u-fifty", 0, 0, lambda: PLENTY)
+    # Then its one part finished the chunk, and the upload is completed
+    done = _stored("u-fifty")
+    assert (done.status, done.chunks_done, done.counts["skipped"]) == (S.COMPLETED, 1, creation.PART_SIZE)
