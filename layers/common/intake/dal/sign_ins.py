@@ -141,7 +141,10 @@ def record_failure(agency_id: str, login_key: str, now: float) -> tuple[int, flo
             agency_id, login_key, actions=actions, return_values="UPDATED_NEW"
         )
     values = answer.get("Attributes", {})
-    return int(values["failures"]["N"]), float(values["lastFailureAt"]["N"])
+    # UPDATED_NEW may leave out an attribute whose value did not change (moto does, for two failures in the same
+    # millisecond): it is then the `at` just written.
+    last = values.get("lastFailureAt")
+    return int(values["failures"]["N"]), float(last["N"]) if last is not None else at
 
 
 def reset_failures(agency_id: str, login_key: str, seen_failures: int) -> None:
