@@ -70,6 +70,7 @@ TARGETS = (
             "tests/unit/dal/test_learners.py",
             "tests/unit/dal/test_learners_at_version.py",
             "tests/unit/dal/test_learners_writes.py",
+            "tests/unit/dal/test_learners_mutants.py",
             "tests/unit/test_learner_migration.py",
         ),
         0.75,
