@@ -113,14 +113,15 @@ def location_scopes(location: Location) -> list[str]:
 
 
 def facility_audit(
-    requestor: StaffMember, facility_id: str, limit: int = 50, before: str | None = None
+    requestor: StaffMember, facility_id: str, limit: int = 50, before: str | None = None, action: str | None = None
 ) -> tuple[list[AuditEntry], str | None]:
-    """A facility's entries, newest first, for its administrators; and where the next page starts."""
+    """A facility's entries, newest first, for its administrators (only those of `action`, if given); and where the
+    next page starts (the same `action` applies to it)."""
     facility = get_facility(requestor, facility_id)
     if not authz.can_write_location(requestor, facility):
         raise PermissionDenied("Requestor does not have permission to read this facility's audit trail")
     size = max(1, min(limit, PAGE_MAX))
-    entries = audit_store.list_entries(facility.location_id, size + 1, before)
+    entries = audit_store.list_entries(facility.location_id, size + 1, before, action)
     following = entries[size - 1].entry_id if len(entries) > size else None
     return entries[:size], following
 

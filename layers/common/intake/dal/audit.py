@@ -68,10 +68,22 @@ def entries_with_prefix(scope: str, entry_id_prefix: str, action: str) -> list[A
         return [_entry(item) for item in items]
 
 
-def list_entries(scope: str, limit: int, before: str | None = None) -> list[AuditEntry]:
-    """Entries of one scope, newest first; `before` is the entryId to continue after."""
+# A filtered read is paged by this many entries looked at per request (the filter runs after DynamoDB's Limit).
+FILTERED_PAGE = 200
+
+
+def list_entries(scope: str, limit: int, before: str | None = None, action: str | None = None) -> list[AuditEntry]:
+    """Entries of one scope, newest first; `before` is the entryId to continue after; `action`: only entries of this
+    action (a filter: the query reads on, page by page, until `limit` entries matched or the scope ends)."""
     bind_tables()
     with storage_call("read the audit trail"):
         condition = AuditItem.entryId < before if before else None
-        items = AuditItem.query(scope, range_key_condition=condition, scan_index_forward=False, limit=limit)
+        items = AuditItem.query(
+            scope,
+            range_key_condition=condition,
+            filter_condition=AuditItem.action == action if action else None,
+            scan_index_forward=False,
+            limit=limit,
+            page_size=max(limit, FILTERED_PAGE) if action else None,
+        )
         return [_entry(item) for item in items]
