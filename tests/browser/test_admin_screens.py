@@ -511,3 +511,29 @@ def test_a_facility_admin_demoted_meanwhile_sees_the_apis_refusal_on_settings_an
     expect(page.locator("#audit-error")).to_contain_text("does not have permission")
     expect(page.locator("#audit-table")).to_be_hidden()
     assert_accessible(page, "audit: refused")
+
+
+def test_every_admin_screen_is_labelled_has_contrast_and_fits(new_page: Any, local_stack: Stack, shot: Shots) -> None:
+    from tests.browser.test_staff_page import CONTRAST_SCRIPT, UNLABELLED_SCRIPT
+
+    # Given a SystemAdmin (every screen, and the agency choice on Locations)
+    page = new_page()
+    sign_in_as(page, "sysadmin", password_of(local_stack, "sysadmin"))
+    for task in ADMIN_TASKS:
+        # When each admin screen is shown (and has loaded)
+        open_task(page, task)
+        expect(page.locator(".card:visible [role=status]").first).not_to_have_text("Loading", timeout=15_000)
+        # Then every visible control has a label, text reaches WCAG AA contrast, and 1366×768 needs no sideways scroll
+        assert page.evaluate(UNLABELLED_SCRIPT) == [], task
+        selectors = ["body", "label", "button", ".hint", ".task", "th", "td", "a", "h1", "h2", "legend", "dt", "dd"]
+        ratios = page.evaluate(CONTRAST_SCRIPT, selectors)
+        assert ratios and all(ratio >= 4.5 for _, ratio in ratios), [r for r in ratios if r[1] < 4.5]
+        assert fits_the_screen(page), task
+        assert_accessible(page, task)
+    # And on Locations the SystemAdmin chooses the agency: the other agency's facilities are listed
+    open_task(page, "Locations")
+    page.get_by_label("Agency", exact=True).select_option("southern-doc")
+    expect(page.get_by_role("heading", name="Pine Woods Correctional Institution")).to_be_visible()
+    expect(page.get_by_role("heading", name=CEDAR_NAME)).to_have_count(0)
+    shot(page, "locations-other-agency")
+    assert_accessible(page, "locations: another agency")

@@ -244,8 +244,8 @@
     show("app-view", false);
     show("sign-out", false);
     for (const button of document.querySelectorAll(".admin-task")) button.hidden = true;
-    state.facilities = [];
-    state.locations.agencies = null;
+    state.locations.agencies = null; // the next person's agencies are theirs
+    state.locations.agencyId = null;
     $("who").textContent = "";
     showStep("sign-in-form");
     show("sign-in-view", true);
