@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from playwright.sync_api import Page, expect
 
 from tests.browser.axe import assert_accessible
@@ -246,27 +247,23 @@ def test_staff_add_one_with_a_temporary_password_then_change_roles_and_access(
     assert temporary not in page.content()
     assert fits_the_screen(page)
 
-    # And the temporary password is one the user pool asks to change at the first sign-in; once changed (here by
-    # boto3: moto's NEW_PASSWORD_REQUIRED challenge lacks the userAttributes the browser SDK parses, so the page's
-    # new-password form cannot be driven locally), the newcomer signs in on the page and has Cedar Creek
-    pool = cognito(local_stack)
-    started = pool.initiate_auth(
-        ClientId=local_stack["userPoolClientId"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": temporary},
-    )
-    assert started["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
-    own = f"Own-{secrets.token_hex(6)}-Pw1"
-    pool.respond_to_auth_challenge(
-        ClientId=local_stack["userPoolClientId"],
-        ChallengeName="NEW_PASSWORD_REQUIRED",
-        Session=started["Session"],
-        ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": own},
-    )
+    # And the newcomer signs in on the page with the temporary password, is asked for their own, and has Cedar Creek
     newcomer = new_page()
-    sign_in_as(newcomer, username, own)
+    newcomer.get_by_label("Username", exact=True).fill(username)
+    newcomer.get_by_label("Password", exact=True).fill(temporary)
+    newcomer.get_by_role("button", name="Sign in").click()
+    expect(newcomer.locator("#new-password")).to_be_focused()
+    assert_accessible(newcomer, "first sign-in: choose a password")
+    own = f"Own-{secrets.token_hex(6)}-Pw1"
+    newcomer.locator("#new-password").fill(own)
+    newcomer.get_by_role("button", name="Save and sign in").click()
     expect(newcomer.get_by_label("Facility", exact=True)).to_have_value(CEDAR)
     assert visible_admin_tasks(newcomer) == list(ADMIN_TASKS)
+    # And from then on the temporary password is refused and their own one signs in
+    with pytest.raises(ClientError) as refused:
+        login_token(local_stack, username, temporary)
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+    assert login_token(local_stack, username, own)
 
 
 def test_staff_an_invite_the_api_refuses_shows_its_errors(new_page: Any, local_stack: Stack) -> None:
