@@ -134,9 +134,9 @@ def test_facility_audit_page_size_is_kept_between_1_and_200(directory: dict, mon
     asked: list[int] = []
     real = audit_store.list_entries
 
-    def spy(scope: str, limit: int, before: str | None = None, action: str | None = None) -> list:
+    def spy(scope: str, limit: int, before: str | None = None) -> list:
         asked.append(limit)
-        return real(scope, limit, before, action)
+        return real(scope, limit, before)
 
     monkeypatch.setattr(audit_store, "list_entries", spy)
     _fill(2)
@@ -176,22 +176,55 @@ def test_facility_audit_filtered_by_action_pages_through_only_that_action(direct
     assert following == first[-1].entry_id and end is None
 
 
-def test_facility_audit_filter_reads_past_more_than_a_page_of_other_actions(
+def _fill_others(count: int) -> None:
+    """`count` X entries of the ridge facility, newer than those of _fill_mixed."""
+    for n in range(count):
+        audit.record_all(
+            audit.entries_for(
+                "ridge", "X", "learner", f"x{n}", scopes=[FAC_A1], at=datetime(2026, 3, 2, 0, n, tzinfo=UTC)
+            )
+        )
+
+
+def test_facility_audit_filter_reads_on_past_pages_of_other_actions(
     directory: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a trail whose one RENAMED entry is older than more entries of other actions than a filtered read looks
-    # at per request
+    # Given a trail whose one RENAMED entry is older than more entries of other actions than one request looks at
     monkeypatch.setattr(audit_store, "FILTERED_PAGE", 3)
     _fill_mixed(1)
-    for n in range(1, 8):
-        audit.record_all(
-            audit.entries_for("ridge", "X", "learner", f"x{n}", scopes=[FAC_A1], at=datetime(2026, 3, 2, n, tzinfo=UTC))
-        )
+    _fill_others(7)
     # When the RENAMED entries are read
     entries, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, action="RENAMED")
     # Then the old one is found, and there is no next page
     assert [(e.action, e.target_id) for e in entries] == [("RENAMED", "l0")]
     assert following is None
+
+
+def test_facility_audit_filter_stops_at_its_read_bound_and_says_where_to_go_on(
+    directory: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a RENAMED entry behind nine entries of other actions, and a filtered read bounded at six looked at
+    monkeypatch.setattr(audit_store, "FILTERED_PAGE", 3)
+    monkeypatch.setattr(audit_store, "FILTERED_READ_MAX", 6)
+    _fill_mixed(1)
+    _fill_others(9)
+    # When the RENAMED entries are read
+    first, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, action="RENAMED")
+    # Then the first page is empty but says where to go on (after the sixth entry looked at, x3)
+    assert first == [] and following is not None
+    assert following == audit_store.list_entries(FAC_A1, 10)[5].entry_id
+    # And going on from there finds the RENAMED entry, and then the end
+    second, end = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, before=following, action="RENAMED")
+    assert [(e.action, e.target_id) for e in second] == [("RENAMED", "l0")]
+    assert end is None
+
+
+def test_a_full_page_of_one_action_has_a_next_page_only_if_more_follow(directory: dict) -> None:
+    # Given exactly two RENAMED entries (l0, l3) among others
+    _fill_mixed(4)
+    # When a page of two RENAMED is read, Then both are there and no next page is offered
+    entries, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, action="RENAMED")
+    assert [e.target_id for e in entries] == ["l3", "l0"] and following is None
 
 
 def test_facility_audit_without_an_action_still_reads_every_entry(directory: dict) -> None:

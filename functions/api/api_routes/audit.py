@@ -29,7 +29,9 @@ def facility_audit(
         Query(
             max_length=64,
             pattern=r"^[A-Z][A-Z0-9_]*$",
-            description="Only the entries of this action (e.g. STAFF_GRANT_ADDED); pass it again with `before`",
+            description="Only the entries of this action (e.g. STAFF_GRANT_ADDED); pass it again with `before`. "
+            "A page of one action may be short (even empty) and still have a `next`: one request looks at a bounded "
+            "number of entries",
         ),
     ] = None,
 ) -> AuditResponse:

@@ -1999,7 +1999,8 @@
     $("audit-caption").textContent = "Audit trail of " + facility.name + what + ", newest first";
     $("audit-status").textContent = entries.length
       ? plural(entries.length, "entry", "entries") + what + " shown" + (next ? "; older ones follow." : ", the whole trail.")
-      : "No entries" + what + " for " + facility.name + ".";
+      : next ? "No entries" + what + " among the newest of " + facility.name + "; older ones may have some."
+        : "No entries" + what + " for " + facility.name + ".";
     $("audit-table").querySelector("tbody").replaceChildren(...entries.map((entry) => el("tr", {}, [
       el("td", { text: when(entry.at) }),
       el("td", { text: entry.actor }),
