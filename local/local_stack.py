@@ -51,9 +51,10 @@ def main() -> int:
     from local.moto_atomic import make_dynamodb_atomic
 
     make_dynamodb_atomic()
-    from local.moto_cognito import find_users_by_srp_id
+    from local.moto_cognito import describe_new_password_challenge, find_users_by_srp_id
 
     find_users_by_srp_id()
+    describe_new_password_challenge()  # an invited staff member's first sign-in on the page
     # DynamoDB requests counted by operation and table, read at {awsEndpoint}/__intake/dynamodb-requests
     moto_server = counting_moto_server("127.0.0.1", aws_port, DynamoDbRequests())
     moto_server.start()

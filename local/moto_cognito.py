@@ -47,3 +47,38 @@ def find_users_by_srp_id() -> None:
     setattr(get_user, _MARK, True)
     CognitoIdpUserPool._get_user = get_user  # type: ignore[method-assign]
     CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge  # type: ignore[method-assign]
+
+
+_CHALLENGE_MARK = "_intake_new_password_attributes"
+
+
+def describe_new_password_challenge() -> None:
+    """moto's NEW_PASSWORD_REQUIRED challenge made to carry `userAttributes` and `requiredAttributes`, as Cognito's.
+
+    A staff member invited with a temporary password meets this challenge at the first sign-in; the browser SDK
+    JSON-parses both parameters before it calls the page's newPasswordRequired, and moto leaves them out (the page
+    would show `"undefined" is not valid JSON`). Given here as no attributes and none required: the page sends none
+    back (completeNewPasswordChallenge(password, {})). Idempotent; patched once per process."""
+    from moto.cognitoidp.models import CognitoIdpBackend
+
+    if getattr(CognitoIdpBackend.initiate_auth, _CHALLENGE_MARK, False):
+        return
+
+    def described(result: Any) -> Any:
+        if isinstance(result, dict) and result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+            parameters = result.setdefault("ChallengeParameters", {})
+            parameters.setdefault("userAttributes", "{}")
+            parameters.setdefault("requiredAttributes", "[]")
+        return result
+
+    initiate, respond = CognitoIdpBackend.initiate_auth, CognitoIdpBackend.respond_to_auth_challenge
+
+    def initiate_auth(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return described(initiate(self, *args, **kwargs))
+
+    def respond_to_auth_challenge(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return described(respond(self, *args, **kwargs))
+
+    setattr(initiate_auth, _CHALLENGE_MARK, True)
+    CognitoIdpBackend.initiate_auth = initiate_auth  # type: ignore[method-assign]
+    CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge  # type: ignore[method-assign]

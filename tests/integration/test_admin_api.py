@@ -516,3 +516,58 @@ def test_invite_of_a_taken_login_leaves_no_staff_record(call_api, directory, use
     assert status == 409 and "ghost" in body["message"]
     assert get_staff("ghost") is None
     assert _audit(call_api, FAC_A1, "north") == []
+
+
+# ------------------------------------------------------------------ what the staff page's admin screens ask (issue 19)
+
+
+def test_staff_are_searched_over_http_within_the_requestors_list(call_api, directory, user_pool):
+    # Given an Educator of the lake facility invited with names and an email
+    invite = {"username": "pjones", "role": "Educator", "agencyId": AGENCY_A, "facilityIds": [FAC_A2]}
+    invite |= {"firstName": "Paula", "lastName": "Núñez", "displayLastName": "Jones", "email": "paula@lake.example"}
+    assert call_api("POST", "/staff", "north", invite)[0] == 201
+    # When GET /staff?q= names her by surname (no accent), by display name and email domain, or names no one
+    found = {
+        q: [s["username"] for s in call_api("GET", "/staff", "north", query={"q": q})[1]["staff"]]
+        for q in ("nunez", "jones lake.example", "no-such")
+    }
+    # Then each search answers exactly whom it names; another facility's admin does not find her at all
+    assert found == {"nunez": ["pjones"], "jones lake.example": ["pjones"], "no-such": []}
+    assert call_api("GET", "/staff", "ridge", query={"q": "pjones"})[1]["staff"] == []
+    # And an overlong search is a validation error, as the OpenAPI document states
+    status, body, _ = call_api("GET", "/staff", "north", query={"q": "x" * 101})
+    assert status == 400 and body["code"] == "VALIDATION_FAILED"
+
+
+def test_the_audit_trail_is_filtered_by_action_over_http_and_pages_within_it(call_api, directory):
+    # Given three renames of a ridge unit between other changes of the facility
+    for n in range(3):
+        assert call_api("POST", f"/locations/{UNIT_A1B}/rename", "ridge", {"name": f"Dorm {n}"})[0] == 200
+        assert call_api("POST", f"/locations/{UNIT_A1B}/deactivate", "ridge")[0] == 200
+        assert call_api("POST", f"/locations/{UNIT_A1B}/reactivate", "ridge")[0] == 200
+    # When the renames are read two at a time, passing `next` back as `before` with the same action
+    path = f"/facilities/{FAC_A1}/audit"
+    status, first, _ = call_api("GET", path, "ridge", query={"action": "LOCATION_RENAMED", "limit": "2"})
+    query = {"action": "LOCATION_RENAMED", "limit": "2", "before": first["next"]}
+    second = call_api("GET", path, "ridge", query=query)[1]
+    # Then the pages hold the three renames only, and the last page says there is no more
+    assert status == 200 and [e["action"] for e in first["entries"]] == ["LOCATION_RENAMED"] * 2
+    assert [e["action"] for e in second["entries"]] == ["LOCATION_RENAMED"] and second["next"] is None
+    # And without the filter every change is still there (v1 clients see no difference)
+    assert len(call_api("GET", path, "ridge", query={"limit": "50"})[1]["entries"]) == 9
+    # And an action that is no action's form is a validation error
+    assert call_api("GET", path, "ridge", query={"action": "renamed; drop"})[0] == 400
+
+
+def test_each_listed_facility_carries_the_requestors_role_there(call_api, directory):
+    # Given staff of each role, and one with a second grant (Educator at lake beside FacilityAdmin at ridge)
+    assert call_api("POST", "/staff/ridge/grants", "north", {"role": "Educator", "facilityId": FAC_A2})[0] == 200
+
+    def roles(user: str) -> dict[str, str]:
+        return {f["facilityId"]: f["role"] for f in call_api("GET", "/facilities", user)[1]["facilities"]}
+
+    # When each lists their facilities, Then each facility says the role of the highest grant covering it
+    assert roles("ridge") == {FAC_A1: "FacilityAdmin", FAC_A2: "Educator"}
+    assert roles("teacher") == {FAC_A1: "Educator"}
+    assert roles("north") == {FAC_A1: "AgencyAdmin", FAC_A2: "AgencyAdmin"}
+    assert set(roles("sys").values()) == {"SystemAdmin"}

@@ -615,6 +615,39 @@ def test_list_staff_shows_whom_one_could_grant_and_oneself(directory: dict) -> N
         admin_service.list_staff(directory["teacher"])
 
 
+def test_list_staff_searches_usernames_names_and_emails_within_what_one_may_list(
+    directory: dict, user_pool: str
+) -> None:
+    # Given an Educator at the ridge facility with a title, names, display names and an email
+    _invite(
+        directory["north"],
+        role="Educator",
+        agencyId=AGENCY_A,
+        facilityIds=[FAC_A1],
+        username="pjones",
+        firstName="Paula",
+        lastName="Núñez",
+        displayFirstName="Professor",
+        displayLastName="Jones",
+        email="paula@ridge.example",
+    )
+    # When the staff are searched by a name without its accents, a display name, the email's domain, the username
+    by_name = admin_service.list_staff(directory["north"], "nunez")
+    by_display = admin_service.list_staff(directory["north"], "professor jones")
+    by_email = admin_service.list_staff(directory["north"], "RIDGE.EXAMPLE")
+    by_username = admin_service.list_staff(directory["north"], "lak")
+    # Then each finds who it names, and only them
+    assert [m.username for m in by_name] == ["pjones"]
+    assert [m.username for m in by_display] == ["pjones"]
+    assert [m.username for m in by_email] == ["pjones"]
+    assert [m.username for m in by_username] == ["lake"]
+    # And a search never reaches beyond what the requestor may list (another agency's admin finds no one here)
+    assert admin_service.list_staff(directory["bay"], "pjones") == []
+    assert admin_service.list_staff(directory["north"], "no-such-person") == []
+    # And no search (or a blank one) lists everyone as before
+    assert admin_service.list_staff(directory["north"], "  ") == admin_service.list_staff(directory["north"])
+
+
 # ------------------------------------------------------------------ staff records and grants per facility (issue 19)
 
 

@@ -148,6 +148,95 @@ def test_facility_audit_page_size_is_kept_between_1_and_200(directory: dict, mon
     assert len(entries) == 1 and following == entries[0].entry_id
 
 
+def _fill_mixed(count: int) -> None:
+    """`count` entries of the ridge facility, every third one a RENAMED (l0, l3, ...), the others X."""
+    for n in range(count):
+        audit.record_all(
+            audit.entries_for(
+                "ridge",
+                "RENAMED" if n % 3 == 0 else "X",
+                "learner",
+                f"l{n}",
+                scopes=[FAC_A1],
+                at=datetime(2026, 3, 1, 12, n, tzinfo=UTC),
+            )
+        )
+
+
+def test_facility_audit_filtered_by_action_pages_through_only_that_action(directory: dict) -> None:
+    # Given ten entries of the ridge facility, four of them RENAMED (l0, l3, l6, l9) among X
+    _fill_mixed(10)
+    # When its admin reads the RENAMED ones in pages of two, passing `next` back as `before`
+    first, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, action="RENAMED")
+    second, end = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, before=following, action="RENAMED")
+    # Then each page is full of that action only, newest first, and the second says there is no more
+    assert [e.target_id for e in first] == ["l9", "l6"]
+    assert [e.target_id for e in second] == ["l3", "l0"]
+    assert {e.action for e in first + second} == {"RENAMED"}
+    assert following == first[-1].entry_id and end is None
+
+
+def _fill_others(count: int) -> None:
+    """`count` X entries of the ridge facility, newer than those of _fill_mixed."""
+    for n in range(count):
+        audit.record_all(
+            audit.entries_for(
+                "ridge", "X", "learner", f"x{n}", scopes=[FAC_A1], at=datetime(2026, 3, 2, 0, n, tzinfo=UTC)
+            )
+        )
+
+
+def test_facility_audit_filter_reads_on_past_pages_of_other_actions(
+    directory: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a trail whose one RENAMED entry is older than more entries of other actions than one request looks at
+    monkeypatch.setattr(audit_store, "FILTERED_PAGE", 3)
+    _fill_mixed(1)
+    _fill_others(7)
+    # When the RENAMED entries are read
+    entries, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, action="RENAMED")
+    # Then the old one is found, and there is no next page
+    assert [(e.action, e.target_id) for e in entries] == [("RENAMED", "l0")]
+    assert following is None
+
+
+def test_facility_audit_filter_stops_at_its_read_bound_and_says_where_to_go_on(
+    directory: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a RENAMED entry behind nine entries of other actions, and a filtered read bounded at six looked at
+    monkeypatch.setattr(audit_store, "FILTERED_PAGE", 3)
+    monkeypatch.setattr(audit_store, "FILTERED_READ_MAX", 6)
+    _fill_mixed(1)
+    _fill_others(9)
+    # When the RENAMED entries are read
+    first, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, action="RENAMED")
+    # Then the first page is empty but says where to go on (after the sixth entry looked at, x3)
+    assert first == [] and following is not None
+    assert following == audit_store.list_entries(FAC_A1, 10)[5].entry_id
+    # And going on from there finds the RENAMED entry, and then the end
+    second, end = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, before=following, action="RENAMED")
+    assert [(e.action, e.target_id) for e in second] == [("RENAMED", "l0")]
+    assert end is None
+
+
+def test_a_full_page_of_one_action_has_a_next_page_only_if_more_follow(directory: dict) -> None:
+    # Given exactly two RENAMED entries (l0, l3) among others
+    _fill_mixed(4)
+    # When a page of two RENAMED is read, Then both are there and no next page is offered
+    entries, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=2, action="RENAMED")
+    assert [e.target_id for e in entries] == ["l3", "l0"] and following is None
+
+
+def test_facility_audit_without_an_action_still_reads_every_entry(directory: dict) -> None:
+    # Given entries of two actions, When the trail is read without a filter (as v1 clients do)
+    _fill_mixed(4)
+    entries, following = audit.facility_audit(directory["ridge"], FAC_A1, limit=10)
+    # Then both actions are there, newest first
+    expected = [("RENAMED", "l3"), ("X", "l2"), ("X", "l1"), ("RENAMED", "l0")]
+    assert [(e.action, e.target_id) for e in entries] == expected
+    assert following is None
+
+
 def test_educators_may_not_read_the_audit_trail(directory: dict) -> None:
     # Given an Educator of the ridge facility, When they read its trail, Then it is refused
     with pytest.raises(PermissionDenied):

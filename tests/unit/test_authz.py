@@ -359,3 +359,17 @@ def test_who_manages_a_staff_member_with_mixed_grants() -> None:
     # And MIXED is managed by the AgencyAdmin only, not by a FacilityAdmin of both facilities nor lake's
     assert authz.can_manage_staff(NORTH, MIXED)
     assert not authz.can_manage_staff(BOTH_ADMIN, MIXED) and not authz.can_manage_staff(LAKE_ADMIN, MIXED)
+
+
+def test_the_covering_role_is_that_of_the_highest_grant_covering_the_facility() -> None:
+    # Given a FacilityAdmin at one facility who is an Educator at another of the agency
+    mixed = _member("mixed", _grant(Role.FACILITY_ADMIN, "fac-r"), _grant(Role.EDUCATOR, "fac-s"))
+    # Then their role is FacilityAdmin at the first, Educator at the second, none elsewhere or once disabled
+    assert authz.covering_role(mixed, "ag-n", "fac-r") is Role.FACILITY_ADMIN
+    assert authz.covering_role(mixed, "ag-n", "fac-s") is Role.EDUCATOR
+    assert authz.covering_role(mixed, "ag-n", "fac-t") is None
+    assert authz.covering_role(mixed, "ag-other", "fac-r") is None
+    assert authz.covering_role(_off(mixed), "ag-n", "fac-r") is None
+    # And an agency-wide grant above a facility's is the one that counts
+    both = _member("both", _grant(Role.EDUCATOR, "fac-r"), _grant(Role.AGENCY_ADMIN))
+    assert authz.covering_role(both, "ag-n", "fac-r") is Role.AGENCY_ADMIN

@@ -273,6 +273,27 @@ def test_a_search_key_ignores_accents_case_and_punctuation(text: str, key: str) 
     assert rules.search_key(text) == key
 
 
+STAFF_TEXTS = ("pjones", "Paula", "Jones-Núñez", "Professor", "Jones", "p.jones@agency.gov", None)
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("pjones", True),  # the username
+        ("PAULA", True),  # a name, any case
+        ("nunez", True),  # accents ignored
+        ("jones prof", True),  # each word, in any field
+        ("agency.gov", True),  # inside the email, punctuation ignored
+        ("jones smith", False),  # one word not found: not a match
+        ("zz", False),
+        ("  ", True),  # no word: everything
+        ("@ .", True),  # only punctuation: no word either
+    ],
+)
+def test_a_staff_search_needs_each_word_inside_one_of_the_texts(query: str, found: bool) -> None:
+    assert rules.matches_every_term(STAFF_TEXTS, query) is found
+
+
 def test_the_first_username_is_last_name_first_initial_and_the_doc_ids_last_four() -> None:
     candidates = rules.username_candidates("John", "Smith", "A1234821")
     assert [next(candidates) for _ in range(3)] == ["smithj4821", "smithj48212", "smithj48213"]

@@ -23,7 +23,17 @@ router = Router()
 def facility_audit(
     facilityId: str,
     limit: Annotated[int, Query(ge=1, le=audit.PAGE_MAX)] = 50,
-    before: Annotated[str | None, Query(max_length=200)] = None,
+    before: Annotated[str | None, Query(max_length=200, description="`next` of the previous page")] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[A-Z][A-Z0-9_]*$",
+            description="Only the entries of this action (e.g. STAFF_GRANT_ADDED); pass it again with `before`. "
+            "A page of one action may be short (even empty) and still have a `next`: one request looks at a bounded "
+            "number of entries",
+        ),
+    ] = None,
 ) -> AuditResponse:
-    entries, following = audit.facility_audit(current_requestor(router), facilityId, limit, before)
+    entries, following = audit.facility_audit(current_requestor(router), facilityId, limit, before, action)
     return AuditResponse(entries=entries, next=following)

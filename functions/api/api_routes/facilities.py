@@ -14,7 +14,8 @@ router = Router()
 
 @router.get("/facilities", summary="Facilities (and housing units) in the requestor's scope")
 def list_facilities() -> FacilitiesResponse:
-    facilities = facility_service.list_facilities(current_requestor(router))
+    requestor = current_requestor(router)
+    facilities = facility_service.list_facilities(requestor)
     return FacilitiesResponse(
         facilities=[
             FacilityOut(
@@ -22,6 +23,7 @@ def list_facilities() -> FacilitiesResponse:
                 name=facility.name,
                 agency_id=facility.agency_id,
                 housing_units=[HousingUnitOut(location_id=unit.location_id, name=unit.name) for unit in units],
+                role=facility_service.role_at(requestor, facility),
             )
             for facility, units in facilities
         ]

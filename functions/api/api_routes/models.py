@@ -34,6 +34,7 @@ from intake.domain import (
     DomainModel,
     Learner,
     LearnerStatus,
+    Role,
     StaffMember,
     UploadMode,
     UploadStatus,
@@ -275,6 +276,11 @@ class FacilityOut(DomainModel):
     name: str
     agency_id: str
     housing_units: list[HousingUnitOut]
+    role: Role | None = Field(
+        default=None,
+        description="The requestor's role here: that of their highest grant covering the facility, which every "
+        "decision about it takes (the staff page shows each screen by it)",
+    )
 
 
 class FacilitiesResponse(BodyModel):

@@ -3,8 +3,11 @@ own grants."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from api_routes.models import (
     ChangeStaffRequest,
@@ -26,8 +29,17 @@ router = Router()
     summary="Staff within the requestor's grant",
     responses={200: {"description": "Staff"}, **error_responses(403)},
 )
-def list_staff() -> StaffListResponse:
-    return StaffListResponse(staff=admin_service.list_staff(current_requestor(router)))
+def list_staff(
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Only staff whose username, names, display names or email hold each word of it "
+            "(case, accents and punctuation ignored)",
+        ),
+    ] = None,
+) -> StaffListResponse:
+    return StaffListResponse(staff=admin_service.list_staff(current_requestor(router), q))
 
 
 @router.post(

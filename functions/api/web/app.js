@@ -33,6 +33,10 @@
     roster: { learners: [], nextCursor: null, selected: new Set(), query: null, generation: 0 },
     learner: null, // the learner open in the Learners tab
     uploads: { list: [], nextCursor: null, generation: 0 },
+    staff: { list: [], open: null, invited: null, generation: 0 }, // the Staff tab
+    locations: { agencies: null, agencyId: null, facilities: [], renaming: null, generation: 0 },
+    settings: null, // the facility settings as loaded
+    audit: { entries: [], next: null, generation: 0 },
   };
 
   const $ = (id) => document.getElementById(id);
@@ -239,6 +243,9 @@
     sessionStorage.removeItem(TOKEN_KEY);
     show("app-view", false);
     show("sign-out", false);
+    for (const button of document.querySelectorAll(".admin-task")) button.hidden = true;
+    state.locations.agencies = null; // the next person's agencies are theirs
+    state.locations.agencyId = null;
     $("who").textContent = "";
     showStep("sign-in-form");
     show("sign-in-view", true);
@@ -316,10 +323,8 @@
     return state.facilities.find((f) => f.facilityId === state.facilityId);
   }
 
-  function selectFacility(facilityId) {
-    state.facilityId = facilityId;
-    $("facility").value = facilityId;
-    const facility = currentFacility();
+  function fillUnitSelects(facility) {
+    const kept = { add: $("add-locationId").value, roster: $("roster-unit").value };
     $("add-locationId").replaceChildren(
       ...facility.housingUnits.map((u) => el("option", { value: u.locationId, text: u.name }))
     );
@@ -327,12 +332,23 @@
       el("option", { value: "", text: "All housing units" }),
       ...facility.housingUnits.map((u) => el("option", { value: u.locationId, text: u.name }))
     );
+    if (facility.housingUnits.some((u) => u.locationId === kept.add)) $("add-locationId").value = kept.add;
+    if (facility.housingUnits.some((u) => u.locationId === kept.roster)) $("roster-unit").value = kept.roster;
+  }
+
+  function selectFacility(facilityId) {
+    state.facilityId = facilityId;
+    $("facility").value = facilityId;
+    fillUnitSelects(currentFacility());
     resetBulk();
     state.roster.query = null;
     state.uploads.list = [];
     closeLearner();
+    updateAdminTasks();
     if (!$("task-learners").hidden) loadRoster(false);
     if (!$("task-uploads").hidden) loadUploads(false);
+    if (!$("task-settings").hidden) loadSettings();
+    if (!$("task-audit").hidden) loadAudit(false);
   }
 
   function locationName(locationId) {
@@ -357,9 +373,13 @@
     if (state.upload && state.upload.opened) resetBulk(); // an upload opened from the list is left with its tab
     if (task === "learners" && state.roster.query === null) loadRoster(false);
     if (task === "uploads") loadUploads(false);
+    if (task === "staff") openStaffList(true);
+    if (task === "locations") loadLocations();
+    if (task === "settings") loadSettings();
+    if (task === "audit") loadAudit(false);
   }
 
-  const TASKS = ["add", "find", "learners", "bulk", "uploads"];
+  const TASKS = ["add", "find", "learners", "bulk", "uploads", "staff", "locations", "settings", "audit"];
 
   function downloadBlob(blob, fileName) {
     const link = el("a", { href: URL.createObjectURL(blob), download: fileName });
@@ -1341,6 +1361,657 @@
     $("bulk-title").focus();
   }
 
+  // ------------------------------------------------------------------ administration: who sees which screen
+  // GET /facilities gives the requestor's role at each facility (their highest grant covering it, as the API decides
+  // by): Staff and Locations need an admin role somewhere, Facility settings and Audit one at the chosen facility.
+  // The API still decides every call; a refusal shows its message.
+
+  const ROLE_RANK = { Educator: 1, FacilityAdmin: 2, AgencyAdmin: 3, SystemAdmin: 4 };
+  const ROLE_TEXT = { Educator: "Educator", FacilityAdmin: "Facility admin", AgencyAdmin: "Agency admin", SystemAdmin: "System admin" };
+  const ADMIN_RANK = ROLE_RANK.FacilityAdmin;
+
+  function rankAt(facility) {
+    return facility ? ROLE_RANK[facility.role] || 0 : 0;
+  }
+
+  function adminFacilities() {
+    return state.facilities.filter((f) => rankAt(f) >= ADMIN_RANK);
+  }
+
+  function isSystemAdmin() {
+    return state.facilities.some((f) => f.role === "SystemAdmin");
+  }
+
+  function agencyAdminOf(agencyId) {
+    return isSystemAdmin() || state.facilities.some((f) => f.agencyId === agencyId && rankAt(f) >= ROLE_RANK.AgencyAdmin);
+  }
+
+  function facilityAdminOf(facilityId, agencyId) {
+    const facility = state.facilities.find((f) => f.facilityId === facilityId);
+    return rankAt(facility) >= ADMIN_RANK || agencyAdminOf(agencyId);
+  }
+
+  function allowedTasks() {
+    const admin = adminFacilities().length > 0;
+    const here = rankAt(currentFacility()) >= ADMIN_RANK;
+    return { staff: admin, locations: admin, settings: here, audit: here };
+  }
+
+  function updateAdminTasks() {
+    const allowed = allowedTasks();
+    for (const button of document.querySelectorAll(".admin-task")) button.hidden = !allowed[button.dataset.task];
+    const open = TASKS.find((name) => !$("task-" + name).hidden);
+    if (open && allowed[open] === false) showTask("add");
+  }
+
+  // After a change of locations: the facility list (and its housing units) again, keeping the chosen facility.
+  async function refreshFacilities() {
+    const { data } = await api("GET", "facilities");
+    state.facilities = data.facilities || [];
+    $("facility").replaceChildren(...state.facilities.map((f) => el("option", { value: f.facilityId, text: f.name })));
+    if (!state.facilities.length) return;
+    if (currentFacility()) {
+      $("facility").value = state.facilityId;
+      fillUnitSelects(currentFacility());
+      updateAdminTasks();
+    } else {
+      selectFacility(state.facilities[0].facilityId);
+    }
+  }
+
+  function clearErrors(prefix, fields) {
+    for (const name of fields) {
+      const input = $(prefix + name);
+      if (input) input.removeAttribute("aria-invalid");
+      const error = $(prefix + name + "-error");
+      if (error) error.textContent = "";
+    }
+  }
+
+  // The API's field errors beside their fields (`fieldId` maps an API field to the form's); the rest in `errorId`.
+  function showApiError(error, prefix, fieldId, errorId) {
+    const other = [];
+    let first = null;
+    for (const e of (error.body && error.body.errors) || []) {
+      const name = fieldId(e.field);
+      const input = name && $(prefix + name);
+      const slot = name && $(prefix + name + "-error");
+      if (!slot) {
+        other.push(e.message);
+        continue;
+      }
+      if (input) input.setAttribute("aria-invalid", "true");
+      slot.textContent = e.message;
+      first = first || input;
+    }
+    if (other.length) $(errorId).textContent = other.join(" ");
+    else if (!first) $(errorId).textContent = error.message;
+    if (first) first.focus();
+  }
+
+  // ------------------------------------------------------------------ staff
+
+  const STAFF_FIELDS = ["username", "email", "title", "firstName", "lastName", "displayFirstName", "displayLastName",
+    "role", "facilityId"];
+
+  function staffName(member) {
+    const name = [member.firstName, member.lastName].filter(Boolean).join(" ");
+    return name || member.username;
+  }
+
+  function displayName(member) {
+    return [member.displayFirstName, member.displayLastName].filter(Boolean).join(" ");
+  }
+
+  function grantText(grant) {
+    const role = ROLE_TEXT[grant.role] || grant.role;
+    if (grant.role === "SystemAdmin") return role + ", everywhere";
+    if (!grant.facilityId) return role + " of the whole agency " + (grant.agencyId || "");
+    return role + " at " + facilityName(grant.facilityId);
+  }
+
+  function roleOptions(select, withAgencyAdmin) {
+    const roles = ["Educator", "FacilityAdmin"].concat(withAgencyAdmin ? ["AgencyAdmin"] : []);
+    const kept = select.value;
+    select.replaceChildren(...roles.map((role) => el("option", { value: role, text: ROLE_TEXT[role] })));
+    if (roles.includes(kept)) select.value = kept;
+  }
+
+  function facilityOptions(select, facilities) {
+    select.replaceChildren(...facilities.map((f) => el("option", { value: f.facilityId, text: f.name })));
+    if (facilities.some((f) => f.facilityId === state.facilityId)) select.value = state.facilityId;
+  }
+
+  function staffPath(member, suffix) {
+    return "staff/" + encodeURIComponent(member.username) + (suffix || "");
+  }
+
+  // The list (searched again), with the add form, the one-time password and the record closed.
+  function openStaffList(reload) {
+    state.staff.open = null;
+    state.staff.invited = null;
+    $("staff-invited-password").textContent = ""; // shown once: gone when the screen is left
+    for (const id of ["staff-add-form", "staff-invited", "staff-record-view"]) show(id, false);
+    show("staff-list-view", true);
+    if (reload) loadStaff();
+  }
+
+  async function loadStaff() {
+    const staff = state.staff;
+    const generation = ++staff.generation;
+    const query = $("staff-q").value.trim();
+    $("staff-error").textContent = "";
+    $("staff-status").textContent = "Loading staff…";
+    try {
+      const { data } = await api("GET", "staff" + (query ? "?q=" + encodeURIComponent(query) : ""));
+      if (generation !== staff.generation) return;
+      staff.list = data.staff || [];
+      renderStaff(query);
+    } catch (error) {
+      if (generation !== staff.generation) return;
+      $("staff-status").textContent = "";
+      $("staff-error").textContent = error.message;
+      show("staff-table", false);
+    }
+  }
+
+  function renderStaff(query) {
+    const list = state.staff.list;
+    $("staff-status").textContent = list.length
+      ? plural(list.length, "staff member", "staff members") + (query ? " match “" + query + "”." : ".")
+      : query ? "No staff member matches “" + query + "”." : "No staff members.";
+    $("staff-table").querySelector("tbody").replaceChildren(...list.map((member) => {
+      const open = el("button", { type: "button", className: "link", text: staffName(member) });
+      open.addEventListener("click", () => openStaff(member));
+      return el("tr", { "data-username": member.username }, [
+        el("td", {}, [open]),
+        el("td", { text: member.username }),
+        el("td", { text: member.title || "" }),
+        el("td", { text: member.email || "" }),
+        el("td", { text: (member.grants || []).map(grantText).join("; ") }),
+        el("td", { text: member.active ? "Active" : "Disabled" }),
+      ]);
+    }));
+    show("staff-table", list.length > 0);
+  }
+
+  function openInvite() {
+    const facilities = adminFacilities();
+    roleOptions($("staff-add-role"), facilities.some((f) => rankAt(f) >= ROLE_RANK.AgencyAdmin));
+    facilityOptions($("staff-add-facilityId"), facilities);
+    clearErrors("staff-add-", STAFF_FIELDS);
+    $("staff-add-error").textContent = "";
+    for (const name of STAFF_FIELDS.slice(0, 7)) $("staff-add-" + name).value = "";
+    show("staff-list-view", false);
+    show("staff-add-form", true);
+    $("staff-add-username").focus();
+  }
+
+  function staffFieldId(field) {
+    if (field === "facilityIds" || field === "agencyId" || field.startsWith("facilityIds.")) return "facilityId";
+    return STAFF_FIELDS.includes(field) ? field : null;
+  }
+
+  async function onInvite(event) {
+    event.preventDefault();
+    clearErrors("staff-add-", STAFF_FIELDS);
+    $("staff-add-error").textContent = "";
+    const username = $("staff-add-username").value.trim();
+    if (!username) {
+      showApiError({ body: { errors: [{ field: "username", message: "Enter the username they will sign in with." }] } },
+        "staff-add-", staffFieldId, "staff-add-error");
+      return;
+    }
+    const facility = state.facilities.find((f) => f.facilityId === $("staff-add-facilityId").value);
+    const role = $("staff-add-role").value;
+    const body = { username: username, role: role };
+    if (facility) {
+      body.agencyId = facility.agencyId;
+      body.facilityIds = role === "AgencyAdmin" ? [] : [facility.facilityId];
+    }
+    for (const name of STAFF_FIELDS.slice(1, 7)) {
+      const value = $("staff-add-" + name).value.trim();
+      if (value) body[name] = value;
+    }
+    $("staff-add-button").disabled = true;
+    try {
+      const { data } = await api("POST", "staff", body);
+      state.staff.invited = data.staff;
+      $("staff-invited-text").textContent = "Give " + data.staff.username + " this temporary password now: it is " +
+        "shown only once. They choose their own password at their first sign-in.";
+      $("staff-invited-password").textContent = data.temporaryPassword;
+      show("staff-add-form", false);
+      show("staff-invited", true);
+      $("staff-invited").focus();
+    } catch (error) {
+      showApiError(error, "staff-add-", staffFieldId, "staff-add-error");
+    } finally {
+      $("staff-add-button").disabled = false;
+    }
+  }
+
+  function openStaff(member) {
+    state.staff.invited = null;
+    $("staff-invited-password").textContent = "";
+    for (const id of ["staff-list-view", "staff-add-form", "staff-invited"]) show(id, false);
+    $("staff-record-status").textContent = "";
+    $("staff-record-error").textContent = "";
+    showStaffRecord(member);
+    show("staff-record-view", true);
+    $("staff-record-name").focus();
+  }
+
+  function showStaffRecord(member) {
+    state.staff.open = member;
+    state.staff.list = state.staff.list.map((m) => (m.username === member.username ? member : m));
+    const self = state.session && member.username === state.session.username;
+    $("staff-record-name").textContent = staffName(member) + (member.active ? "" : " (disabled)");
+    const rows = [
+      ["Username", member.username],
+      ["Title", member.title || ""],
+      ["First name", member.firstName || ""],
+      ["Last name", member.lastName || ""],
+      ["Learners see", displayName(member)],
+      ["Email", member.email || ""],
+      ["Access", member.active ? "Active: can sign in" : "Disabled: cannot sign in"],
+    ];
+    $("staff-details").replaceChildren(...rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value })]));
+    show("staff-self-note", self);
+    show("staff-actions", !self);
+    $("staff-toggle").textContent = member.active ? "Disable access" : "Enable access";
+    $("grants-table").querySelector("tbody").replaceChildren(...(member.grants || []).map((grant) => {
+      const cells = [el("td", { text: ROLE_TEXT[grant.role] || grant.role }),
+        el("td", { text: grant.facilityId ? facilityName(grant.facilityId) : grant.agencyId ? "The whole agency" : "Everywhere" })];
+      const change = el("td");
+      if (!self && grant.role !== "SystemAdmin") {
+        const remove = el("button", { type: "button", className: "secondary", text: "Remove",
+          "aria-label": "Remove the role " + grantText(grant) });
+        remove.addEventListener("click", () => changeGrant(grant, "/grants/remove"));
+        change.append(remove);
+      }
+      return el("tr", {}, cells.concat([change]));
+    }));
+    const places = state.facilities.filter((f) => f.agencyId === member.agencyId && rankAt(f) >= ADMIN_RANK);
+    show("grant-form", !self && Boolean(member.agencyId) && places.length > 0);
+    roleOptions($("grant-role"), agencyAdminOf(member.agencyId));
+    facilityOptions($("grant-facilityId"), places);
+    updateGrantFacility();
+  }
+
+  function updateGrantFacility() {
+    $("grant-facilityId").disabled = $("grant-role").value === "AgencyAdmin";
+  }
+
+  async function changeGrant(grant, suffix) {
+    const member = state.staff.open;
+    $("staff-record-status").textContent = "";
+    $("staff-record-error").textContent = "";
+    const body = { role: grant.role };
+    if (grant.facilityId) body.facilityId = grant.facilityId;
+    try {
+      const { data } = await api("POST", staffPath(member, suffix), body);
+      showStaffRecord(data.staff);
+      $("staff-record-status").textContent = (suffix === "/grants" ? "Added: " : "Removed: ") + grantText(grant) + ".";
+      $("staff-record-name").focus();
+    } catch (error) {
+      $("staff-record-error").textContent = error.message;
+    }
+  }
+
+  function onGrantAdd(event) {
+    event.preventDefault();
+    const role = $("grant-role").value;
+    const facilityId = role === "AgencyAdmin" ? null : $("grant-facilityId").value;
+    changeGrant({ role: role, agencyId: state.staff.open.agencyId, facilityId: facilityId }, "/grants");
+  }
+
+  async function onStaffToggle() {
+    const member = state.staff.open;
+    $("staff-record-status").textContent = "";
+    $("staff-record-error").textContent = "";
+    try {
+      const { data } = await api("POST", staffPath(member, member.active ? "/disable" : "/enable"));
+      showStaffRecord(data.staff);
+      $("staff-record-status").textContent = data.staff.username + (data.staff.active
+        ? " is enabled: they can sign in again." : " is disabled: they can no longer sign in.");
+    } catch (error) {
+      $("staff-record-error").textContent = error.message;
+    }
+  }
+
+  // ------------------------------------------------------------------ locations
+
+  async function loadLocations() {
+    const locations = state.locations;
+    const generation = ++locations.generation;
+    $("locations-error").textContent = "";
+    $("locations-status").textContent = "Loading locations…";
+    try {
+      if (!locations.agencies) {
+        const { data } = await api("GET", "agencies");
+        locations.agencies = data.agencies || [];
+        $("locations-agency").replaceChildren(...locations.agencies.map((a) => el("option", { value: a.agencyId, text: a.name })));
+        show("locations-agency-bar", locations.agencies.length > 1);
+      }
+      const wanted = locations.agencyId || (currentFacility() && currentFacility().agencyId);
+      locations.agencyId = locations.agencies.some((a) => a.agencyId === wanted) ? wanted
+        : (locations.agencies[0] || {}).agencyId || null;
+      if (!locations.agencyId) throw new Error("No agency is in your scope.");
+      $("locations-agency").value = locations.agencyId;
+      const { data } = await api("GET", "agencies/" + encodeURIComponent(locations.agencyId) + "/locations");
+      if (generation !== locations.generation) return;
+      locations.facilities = data.facilities || [];
+      renderLocations();
+    } catch (error) {
+      if (generation !== locations.generation) return;
+      $("locations-status").textContent = "";
+      $("locations-error").textContent = error.message;
+    }
+  }
+
+  function activeText(location) {
+    return location.active ? "Active" : "Deactivated";
+  }
+
+  function locationButtons(location, kindText) {
+    const rename = el("button", { type: "button", className: "secondary", text: "Rename", "aria-label": "Rename " + kindText + " " + location.name });
+    rename.addEventListener("click", () => openRename(location, kindText));
+    const action = location.active ? "Deactivate" : "Reactivate";
+    const toggle = el("button", { type: "button", className: "secondary", text: action, "aria-label": action + " " + kindText + " " + location.name });
+    toggle.addEventListener("click", () => setLocationActive(location, kindText, !location.active));
+    return [rename, " ", toggle];
+  }
+
+  function renderLocations() {
+    const locations = state.locations;
+    const agencyAdmin = agencyAdminOf(locations.agencyId);
+    show("facility-add-form", agencyAdmin);
+    const list = locations.facilities;
+    $("locations-status").textContent = list.length
+      ? plural(list.length, "facility", "facilities") + (list.some((f) => !f.active) ? ", deactivated ones included." : ".")
+      : "No facility in this agency yet.";
+    $("locations-list").replaceChildren(...list.map((facility, index) => {
+      const facilityAsLocation = { locationId: facility.facilityId, name: facility.name, active: facility.active };
+      const headingId = "location-" + index + "-title";
+      const unitAdmin = facilityAdminOf(facility.facilityId, facility.agencyId);
+      const block = el("section", { className: "location-block", "aria-labelledby": headingId, "data-facility-id": facility.facilityId }, [
+        el("h2", { id: headingId, tabindex: "-1", text: facility.name + (facility.active ? "" : " (deactivated)") }),
+        el("p", { className: "hint", text: "Facility id " + facility.facilityId + ". " + activeText(facility) + "." }),
+      ]);
+      if (agencyAdmin) block.append(el("div", { className: "actions" }, locationButtons(facilityAsLocation, "facility")));
+      const units = facility.housingUnits || [];
+      const table = el("table", {}, [
+        el("caption", { text: "Housing units of " + facility.name }),
+        el("thead", {}, [el("tr", {}, [el("th", { scope: "col", text: "Name" }), el("th", { scope: "col", text: "Id" }),
+          el("th", { scope: "col", text: "Status" }), el("th", { scope: "col", text: "Change" })])]),
+        el("tbody", {}, units.map((unit) => el("tr", { "data-location-id": unit.locationId }, [
+          el("td", { text: unit.name }),
+          el("td", { text: unit.locationId }),
+          el("td", { text: activeText(unit) }),
+          el("td", {}, unitAdmin ? locationButtons(unit, "housing unit") : []),
+        ]))),
+      ]);
+      block.append(units.length ? table : el("p", { text: "No housing units yet." }));
+      if (unitAdmin) block.append(unitForm(facility, index));
+      return block;
+    }));
+  }
+
+  function unitForm(facility, index) {
+    const nameId = "unit-add-name-" + index;
+    const idId = "unit-add-id-" + index;
+    const name = el("input", { id: nameId, autocomplete: "off", required: "" });
+    const id = el("input", { id: idId, autocomplete: "off", autocapitalize: "none", spellcheck: "false", "aria-describedby": "location-id-hint" });
+    const form = el("form", { className: "inline-form", novalidate: "", "aria-label": "Add a housing unit to " + facility.name }, [
+      el("div", { className: "field" }, [el("label", { for: nameId, text: "New housing unit" }), name]),
+      el("div", { className: "field" }, [el("label", { for: idId, text: "Housing unit id (optional)" }), id]),
+      el("button", { type: "submit", text: "Add housing unit" }),
+    ]);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = { name: name.value.trim() };
+      if (id.value.trim()) body.locationId = id.value.trim();
+      locationChange("POST", "facilities/" + encodeURIComponent(facility.facilityId) + "/housing-units", body,
+        "Housing unit " + body.name + " added to " + facility.name + ".", facility.facilityId, name);
+    });
+    return form;
+  }
+
+  // One change of a location, then the lists again; focus goes back to the facility's heading (or `keep` on error).
+  async function locationChange(method, path, body, done, facilityId, keep) {
+    $("locations-status").textContent = "";
+    $("locations-error").textContent = "";
+    try {
+      await api(method, path, body);
+    } catch (error) {
+      $("locations-error").textContent = error.message;
+      if (keep) keep.focus();
+      return false;
+    }
+    show("rename-form", false);
+    state.locations.renaming = null;
+    await loadLocations();
+    $("locations-status").textContent = done;
+    try {
+      await refreshFacilities();
+    } catch (error) {
+      $("locations-error").textContent = error.message;
+    }
+    const block = document.querySelector('.location-block[data-facility-id="' + CSS.escape(facilityId || "") + '"] h2');
+    (block || $("locations-title")).focus();
+    return true;
+  }
+
+  function openRename(location, kindText) {
+    state.locations.renaming = { location: location, kindText: kindText };
+    $("rename-title").textContent = "Rename " + kindText + " " + location.name;
+    $("rename-name").value = location.name;
+    show("rename-form", true);
+    $("rename-name").focus();
+  }
+
+  function onRename(event) {
+    event.preventDefault();
+    const { location, kindText } = state.locations.renaming;
+    const name = $("rename-name").value.trim();
+    locationChange("POST", "locations/" + encodeURIComponent(location.locationId) + "/rename", { name: name },
+      "The " + kindText + " " + location.name + " is now " + name + ".", location.facilityId || location.locationId,
+      $("rename-name"));
+  }
+
+  function setLocationActive(location, kindText, active) {
+    const action = active ? "reactivate" : "deactivate";
+    locationChange("POST", "locations/" + encodeURIComponent(location.locationId) + "/" + action, undefined,
+      "The " + kindText + " " + location.name + " is " + (active ? "active again." : "deactivated: it takes no new learners."),
+      location.facilityId || location.locationId);
+  }
+
+  function onAddFacility(event) {
+    event.preventDefault();
+    const body = { agencyId: state.locations.agencyId, name: $("facility-add-name").value.trim() };
+    const id = $("facility-add-id").value.trim();
+    if (id) body.facilityId = id;
+    locationChange("POST", "facilities", body, "Facility " + body.name + " added.", id, $("facility-add-name")).then((ok) => {
+      if (!ok) return;
+      $("facility-add-name").value = "";
+      $("facility-add-id").value = "";
+    });
+  }
+
+  // ------------------------------------------------------------------ facility settings
+
+  const SETTING_NUMBERS = ["maxSyncDeactivationPercent", "maxUploadRows", "maxUploadBytes"];
+  const SETTING_TEXT = {
+    learnerAccess: "learner sign-in", passwordRule: "password rule", autoConfirmDrops: "confirming drops",
+    dropMode: "what a drop is", maxSyncDeactivationPercent: "the sync hold", maxUploadRows: "most rows",
+    maxUploadBytes: "largest file",
+  };
+  const CLASSES = ["lower", "upper", "digit", "symbol"];
+
+  async function loadSettings() {
+    const facility = currentFacility();
+    if (!facility) return;
+    $("settings-facility").textContent = "For " + facility.name + ". Each setting applies to this facility only.";
+    $("settings-status").textContent = "Loading the settings…";
+    $("settings-error").textContent = "";
+    clearErrors("settings-", ["minLength", "requiredClasses", "blankFormat", ...SETTING_NUMBERS]);
+    try {
+      const { data } = await api("GET", "facilities/" + encodeURIComponent(facility.facilityId) + "/settings");
+      if (state.facilityId !== facility.facilityId) return;
+      fillSettings(data.settings);
+      $("settings-status").textContent = "";
+    } catch (error) {
+      $("settings-status").textContent = "";
+      $("settings-error").textContent = error.message;
+    }
+  }
+
+  function fillSettings(settings) {
+    state.settings = settings;
+    $(settings.learnerAccess === "OFF" ? "settings-access-off" : "settings-access-on").checked = true;
+    $(settings.dropMode === "sync" ? "settings-drop-sync" : "settings-drop-create").checked = true;
+    $("settings-autoConfirmDrops").checked = Boolean(settings.autoConfirmDrops);
+    const rule = settings.passwordRule;
+    $("settings-rule-on").checked = Boolean(rule);
+    $("settings-minLength").value = rule ? rule.minLength : 8;
+    for (const name of CLASSES) $("settings-class-" + name).checked = Boolean(rule && rule.requiredClasses.includes(name));
+    $("settings-blankFormat").value = (rule && rule.blankFormat) || "";
+    show("settings-rule", Boolean(rule));
+    for (const name of SETTING_NUMBERS) $("settings-" + name).value = String(settings[name]);
+    $("settings-maxUploadRows").max = String(settings.systemMaxUploadRows);
+    $("settings-maxUploadBytes").max = String(settings.systemMaxUploadBytes);
+    $("settings-maxUploadRows-hint").textContent = "At most " + settings.systemMaxUploadRows + ", the system's limit (and its default: leave blank for it).";
+    $("settings-maxUploadBytes-hint").textContent = "At most " + settings.systemMaxUploadBytes + ", the system's limit (and its default: leave blank for it).";
+  }
+
+  function ruleOfForm() {
+    if (!$("settings-rule-on").checked) return null;
+    const minLength = $("settings-minLength").value.trim();
+    return {
+      minLength: minLength === "" ? 8 : Number(minLength),
+      requiredClasses: CLASSES.filter((name) => $("settings-class-" + name).checked),
+      blankFormat: $("settings-blankFormat").value.trim() || null,
+    };
+  }
+
+  function sameRule(a, b) {
+    if (!a || !b) return a === b;
+    return a.minLength === b.minLength && (a.blankFormat || null) === (b.blankFormat || null) &&
+      a.requiredClasses.slice().sort().join() === b.requiredClasses.slice().sort().join();
+  }
+
+  async function onSaveSettings(event) {
+    event.preventDefault();
+    const loaded = state.settings;
+    clearErrors("settings-", ["minLength", "requiredClasses", "blankFormat", ...SETTING_NUMBERS]);
+    $("settings-status").textContent = "";
+    $("settings-error").textContent = "";
+    const changes = {};
+    const access = $("settings-access-off").checked ? "OFF" : "ON";
+    if (access !== loaded.learnerAccess) changes.learnerAccess = access;
+    const mode = $("settings-drop-sync").checked ? "sync" : "create";
+    if (mode !== loaded.dropMode) changes.dropMode = mode;
+    if ($("settings-autoConfirmDrops").checked !== Boolean(loaded.autoConfirmDrops)) changes.autoConfirmDrops = $("settings-autoConfirmDrops").checked;
+    const rule = ruleOfForm();
+    if (!sameRule(rule, loaded.passwordRule)) changes.passwordRule = rule;
+    for (const name of SETTING_NUMBERS) {
+      const text = $("settings-" + name).value.trim();
+      const value = text === "" ? null : Number(text);
+      if (value !== loaded[name]) changes[name] = value; // blank: null, back to the system's default
+    }
+    if (!Object.keys(changes).length) {
+      $("settings-status").textContent = "Nothing was changed.";
+      return;
+    }
+    $("settings-save").disabled = true;
+    const facility = currentFacility();
+    try {
+      const { data } = await api("POST", "facilities/" + encodeURIComponent(facility.facilityId) + "/settings", changes);
+      fillSettings(data.settings);
+      $("settings-status").textContent = "Saved for " + facility.name + ": " +
+        Object.keys(changes).map((name) => SETTING_TEXT[name]).join(", ") + ".";
+    } catch (error) {
+      showApiError(error, "settings-", (field) => field.split(".").pop(), "settings-error");
+    } finally {
+      $("settings-save").disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ audit
+
+  const AUDIT_PAGE = 25;
+  const ACTION_TEXT = {
+    LEARNER_CREATED: "Learner created", LEARNER_EDITED: "Learner edited", LEARNER_MOVED: "Learner moved",
+    LEARNER_UPDATED: "Learner updated by a sync", LEARNER_DEACTIVATED: "Learner deactivated",
+    LEARNER_REACTIVATED: "Learner reactivated", LEARNER_PASSWORD_RESET: "Learner password reset",
+    LEARNER_CARDS_PRINTED: "Learner cards printed", UPLOAD_CONFIRMED: "Upload confirmed",
+    UPLOAD_DEACTIVATIONS_UNDONE: "Sync deactivations undone", RESULT_PASSWORDS_ISSUED: "Upload passwords downloaded",
+    FACILITY_CREATED: "Facility created", HOUSING_UNIT_CREATED: "Housing unit created",
+    LOCATION_RENAMED: "Location renamed", LOCATION_DEACTIVATED: "Location deactivated",
+    LOCATION_ACTIVATED: "Location reactivated", LOCATION_DELETED: "Location deleted",
+    FACILITY_SETTINGS_CHANGED: "Settings changed", STAFF_INVITED: "Staff member added",
+    STAFF_CHANGED: "Staff role and scope replaced", STAFF_GRANT_ADDED: "Staff role added",
+    STAFF_GRANT_REMOVED: "Staff role removed", STAFF_DISABLED: "Staff member disabled",
+    STAFF_ENABLED: "Staff member enabled",
+  };
+
+  function fillAuditActions() {
+    $("audit-action").replaceChildren(el("option", { value: "", text: "Every action" }),
+      ...Object.entries(ACTION_TEXT).map(([value, text]) => el("option", { value: value, text: text })));
+  }
+
+  async function loadAudit(more) {
+    const audit = state.audit;
+    const facility = currentFacility();
+    if (!facility) return;
+    const generation = ++audit.generation;
+    if (!more) {
+      audit.entries = [];
+      audit.next = null;
+    }
+    const action = $("audit-action").value;
+    const params = new URLSearchParams({ limit: String(AUDIT_PAGE) });
+    if (action) params.set("action", action);
+    if (more && audit.next) params.set("before", audit.next);
+    $("audit-error").textContent = "";
+    $("audit-status").textContent = "Loading the audit trail…";
+    try {
+      const { data } = await api("GET", "facilities/" + encodeURIComponent(facility.facilityId) + "/audit?" + params.toString());
+      if (generation !== audit.generation) return;
+      audit.entries = audit.entries.concat(data.entries || []);
+      audit.next = data.next || null;
+      renderAudit(facility, action);
+    } catch (error) {
+      if (generation !== audit.generation) return;
+      $("audit-status").textContent = "";
+      $("audit-error").textContent = error.message;
+    }
+  }
+
+  function detailsText(details) {
+    return Object.entries(details || {}).filter(([, value]) => value !== null && value !== "")
+      .map(([name, value]) => name + ": " + value).join(", ");
+  }
+
+  function renderAudit(facility, action) {
+    const { entries, next } = state.audit;
+    const what = action ? " (" + ACTION_TEXT[action] + ")" : "";
+    $("audit-caption").textContent = "Audit trail of " + facility.name + what + ", newest first";
+    $("audit-status").textContent = entries.length
+      ? plural(entries.length, "entry", "entries") + what + " shown" + (next ? "; older ones follow." : ", the whole trail.")
+      : next ? "No entries" + what + " among the newest of " + facility.name + "; older ones may have some."
+        : "No entries" + what + " for " + facility.name + ".";
+    $("audit-table").querySelector("tbody").replaceChildren(...entries.map((entry) => el("tr", {}, [
+      el("td", { text: when(entry.at) }),
+      el("td", { text: entry.actor }),
+      el("td", { text: ACTION_TEXT[entry.action] || entry.action }),
+      el("td", { text: String(entry.targetType || "").replace(/_/g, " ") + " " + entry.targetId }),
+      el("td", { text: detailsText(entry.details) }),
+    ])));
+    show("audit-table", entries.length > 0);
+    show("audit-more", Boolean(next));
+  }
+
   // ------------------------------------------------------------------ start
 
   function restoreSession() {
@@ -1421,6 +2092,48 @@
     $("uploads-more").addEventListener("click", () => loadUploads(true));
     $("opened-back").addEventListener("click", () => showTask("uploads"));
     $("download-results").addEventListener("click", onDownloadResults);
+    $("staff-search-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      loadStaff();
+    });
+    $("staff-add-open").addEventListener("click", openInvite);
+    $("staff-add-form").addEventListener("submit", onInvite);
+    $("staff-add-cancel").addEventListener("click", () => {
+      openStaffList(false);
+      $("staff-add-open").focus();
+    });
+    $("staff-invited-open").addEventListener("click", () => openStaff(state.staff.invited));
+    $("staff-invited-back").addEventListener("click", () => {
+      openStaffList(true);
+      $("staff-q").focus();
+    });
+    $("staff-back").addEventListener("click", () => {
+      openStaffList(true);
+      $("staff-q").focus();
+    });
+    $("staff-toggle").addEventListener("click", onStaffToggle);
+    $("grant-form").addEventListener("submit", onGrantAdd);
+    $("grant-role").addEventListener("change", updateGrantFacility);
+    $("locations-agency").addEventListener("change", (event) => {
+      state.locations.agencyId = event.target.value;
+      show("rename-form", false);
+      loadLocations();
+    });
+    $("rename-form").addEventListener("submit", onRename);
+    $("rename-cancel").addEventListener("click", () => {
+      show("rename-form", false);
+      $("locations-title").focus();
+    });
+    $("facility-add-form").addEventListener("submit", onAddFacility);
+    $("settings-rule-on").addEventListener("change", () => show("settings-rule", $("settings-rule-on").checked));
+    $("settings-form").addEventListener("submit", onSaveSettings);
+    fillAuditActions();
+    $("audit-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      loadAudit(false);
+    });
+    $("audit-action").addEventListener("change", () => loadAudit(false));
+    $("audit-more").addEventListener("click", () => loadAudit(true));
     try {
       const response = await fetch("client-config");
       state.config = await response.json();

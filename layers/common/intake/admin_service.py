@@ -7,7 +7,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from intake import audit, authz, facility_access, password_rules, passwords
+from intake import audit, authz, facility_access, password_rules, passwords, rules
 from intake.admin_models import (
     AdminFacilityOut,
     ChangeStaffRequest,
@@ -519,12 +519,25 @@ def set_staff_active(requestor: StaffMember, username: str, active: bool) -> Sta
     return changed
 
 
-def list_staff(requestor: StaffMember) -> list[StaffMember]:
-    """The staff members the requestor could have granted (and themself)."""
+def _searched_texts(member: StaffMember) -> tuple[str | None, ...]:
+    return (
+        member.username,
+        member.first_name,
+        member.last_name,
+        member.display_first_name,
+        member.display_last_name,
+        member.email,
+    )
+
+
+def list_staff(requestor: StaffMember, query: str | None = None) -> list[StaffMember]:
+    """The staff members the requestor could have granted (and themself); with `query`, only those whose username,
+    names, display names or email hold each of its words (rules.matches_every_term)."""
     if requestor.role is Role.EDUCATOR:
         raise PermissionDenied("Requestor does not have permission to list staff")
     return [
         member
         for member in staff_store.list_staff()
-        if member.username == requestor.username or authz.within_grants(requestor, member)
+        if (member.username == requestor.username or authz.within_grants(requestor, member))
+        and (not query or rules.matches_every_term(_searched_texts(member), query))
     ]

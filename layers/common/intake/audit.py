@@ -113,15 +113,21 @@ def location_scopes(location: Location) -> list[str]:
 
 
 def facility_audit(
-    requestor: StaffMember, facility_id: str, limit: int = 50, before: str | None = None
+    requestor: StaffMember, facility_id: str, limit: int = 50, before: str | None = None, action: str | None = None
 ) -> tuple[list[AuditEntry], str | None]:
-    """A facility's entries, newest first, for its administrators; and where the next page starts."""
+    """A facility's entries, newest first, for its administrators (only those of `action`, if given); and where the
+    next page starts (pass the same `action` with it). A page of one action may hold fewer than `limit` entries and
+    still have a next page: the read stops after looking at a bounded number of entries (dal.audit.find_entries)."""
     facility = get_facility(requestor, facility_id)
     if not authz.can_write_location(requestor, facility):
         raise PermissionDenied("Requestor does not have permission to read this facility's audit trail")
     size = max(1, min(limit, PAGE_MAX))
-    entries = audit_store.list_entries(facility.location_id, size + 1, before)
-    following = entries[size - 1].entry_id if len(entries) > size else None
+    if action is None:
+        entries = audit_store.list_entries(facility.location_id, size + 1, before)
+        resume = None
+    else:  # a filter: a long stretch of other actions may end a page early, with where to go on
+        entries, resume = audit_store.find_entries(facility.location_id, action, size + 1, before)
+    following = entries[size - 1].entry_id if len(entries) > size else resume
     return entries[:size], following
 
 

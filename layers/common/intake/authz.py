@@ -25,6 +25,12 @@ def covering_rank(staff: StaffMember, agency_id: str | None, facility_id: str | 
     return max((g.rank for g in staff.grants if _covers(g, agency_id, facility_id)), default=0)
 
 
+def covering_role(staff: StaffMember, agency_id: str | None, facility_id: str | None) -> Role | None:
+    """The role of the highest grant that covers a facility (see covering_rank), or None if none does."""
+    rank = covering_rank(staff, agency_id, facility_id)
+    return next((role for role, role_rank in ROLE_RANK.items() if role_rank == rank), None)
+
+
 def in_scope(staff: StaffMember, agency_id: str, facility_id: str) -> bool:
     """Whether a facility (and so its housing units) lies in the staff member's scope."""
     return covering_rank(staff, agency_id, facility_id) > 0

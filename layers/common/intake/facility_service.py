@@ -7,7 +7,7 @@ import io
 
 from intake import authz
 from intake.dal import directory
-from intake.domain import Location, LocationKind, StaffMember
+from intake.domain import Location, LocationKind, Role, StaffMember
 from intake.errors import NotFound
 from intake.settings import get_settings
 
@@ -19,6 +19,11 @@ def list_facilities(requestor: StaffMember) -> list[tuple[Location, list[Locatio
     locations = directory.list_locations(None if requestor.agency_id is None else requestor.agency_id)
     visible = [loc for loc in locations if loc.active and authz.can_view_location(requestor, loc)]
     return facilities_with_units(visible)
+
+
+def role_at(requestor: StaffMember, facility: Location) -> Role | None:
+    """The requestor's role at a facility: that of their highest grant covering it (what the API decides by)."""
+    return authz.covering_role(requestor, facility.agency_id, facility.facility_id)
 
 
 def facilities_with_units(locations: list[Location]) -> list[tuple[Location, list[Location]]]:

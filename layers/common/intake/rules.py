@@ -226,6 +226,15 @@ def search_key(text: str) -> str:
     return _NOT_KEY.sub("", unicodedata.normalize("NFKD", bare.casefold()))
 
 
+def matches_every_term(texts: Iterable[str | None], query: str) -> bool:
+    """Whether each word of a search is found inside one of the texts, as search_key compares them (case, accents
+    and punctuation ignored): "jones prof" finds Professor Jones, "gov" finds p.jones@agency.gov. A search with no
+    letters or digits finds everything."""
+    keys = [search_key(text) for text in texts if text]
+    terms = [key for key in (search_key(word) for word in query.split()) if key]
+    return all(any(term in key for key in keys) for term in terms)
+
+
 def username_candidates(first_name: str, last_name: str, doc_id: str) -> Iterator[str]:
     """Usernames for a new learner, best first: last name + first initial + the DOC ID's last 4 digits, then base2...
 

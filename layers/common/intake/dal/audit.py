@@ -75,3 +75,34 @@ def list_entries(scope: str, limit: int, before: str | None = None) -> list[Audi
         condition = AuditItem.entryId < before if before else None
         items = AuditItem.query(scope, range_key_condition=condition, scan_index_forward=False, limit=limit)
         return [_entry(item) for item in items]
+
+
+# A read of one action's entries looks at this many entries per request, and at most FILTERED_READ_MAX in all: the
+# action is a filter (DynamoDB applies it after reading), so a rare action in a long trail is found page by page,
+# never by one request reading the whole trail.
+FILTERED_PAGE = 200
+FILTERED_READ_MAX = 2000
+
+
+def find_entries(scope: str, action: str, limit: int, before: str | None = None) -> tuple[list[AuditEntry], str | None]:
+    """Up to `limit` entries of one scope and action, newest first, from before `before`; and, when the read stopped
+    at FILTERED_READ_MAX entries looked at before finding `limit`, the entryId to continue before (else None)."""
+    bind_tables()
+    found: list[AuditEntry] = []
+    with storage_call("read the audit trail"):
+        pages = AuditItem.query(
+            scope,
+            range_key_condition=AuditItem.entryId < before if before else None,
+            filter_condition=AuditItem.action == action,
+            scan_index_forward=False,
+            page_size=FILTERED_PAGE,
+        ).page_iter
+        for page in pages:  # one Query request each
+            for raw in page.get("Items", []):
+                found.append(_entry(AuditItem.from_raw_data(raw)))
+                if len(found) == limit:
+                    return found, None
+            resume = pages.last_evaluated_key
+            if resume and pages.total_scanned_count >= FILTERED_READ_MAX:
+                return found, str(resume["entryId"]["S"])
+    return found, None
