@@ -33,6 +33,7 @@ ROUTERS_BY_SEGMENT: dict[str, tuple[str, ...]] = {
     "agencies": ("agencies",),
     "locations": ("locations",),
     "staff": ("staff_admin",),
+    "scim": ("scim",),
     "": ("web",),
     "docs": ("web",),
     "static": ("web",),
@@ -40,7 +41,7 @@ ROUTERS_BY_SEGMENT: dict[str, tuple[str, ...]] = {
 }
 # Every router, in the order they were included when all were imported at once.
 ROUTER_MODULES: tuple[str, ...] = ("health", "facilities", "learners", "sign_ins", "uploads", "agencies", "locations")
-ROUTER_MODULES += ("staff_admin", "audit", "web")
+ROUTER_MODULES += ("staff_admin", "audit", "web", "scim")
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)

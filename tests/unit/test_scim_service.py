@@ -6,16 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scim2_models import SCIMException
 
 from intake import scim_service
-from intake.dal import audit as audit_store
 from intake.dal import scim as scim_store
 from intake.dal import staff as staff_store
-from intake.domain import Grant, Role, StaffMember
-from intake.errors import PermissionDenied
 from intake.settings import get_settings
-from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, FAC_A2, FAC_B1, reset_intake_caches
+from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, reset_intake_caches
 
 BASE = "https://api.example/scim/v2"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -76,10 +72,16 @@ def test_smoke(north: scim_service.ScimClient) -> None:
     user = _new_user(north)
     print(scim_service.dump_user(user))
     print(scim_service.list_users(north, {"filter": 'userName eq "JONES"'}, BASE))
-    g = scim_service.patch_group(north, f"{FAC_A1}.Educator", _patch({"op": "Add", "path": "members", "value": [{"value": "jones"}]}), BASE)
+    g = scim_service.patch_group(
+        north, f"{FAC_A1}.Educator", _patch({"op": "Add", "path": "members", "value": [{"value": "jones"}]}), BASE
+    )
     print(scim_service.dump_group(g))
     u = scim_service.patch_user(north, "jones", _patch({"op": "Replace", "path": "active", "value": "False"}), BASE)
     print(scim_service.dump_user(u))
     print(staff_store.get_staff("jones"))
-    print(scim_service.list_groups(north, {"filter": 'displayName eq "fac-ridge - Educator"', "excludedAttributes": "members"}, BASE))
+    print(
+        scim_service.list_groups(
+            north, {"filter": 'displayName eq "fac-ridge - Educator"', "excludedAttributes": "members"}, BASE
+        )
+    )
     assert 0

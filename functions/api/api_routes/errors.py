@@ -31,6 +31,9 @@ from intake.errors import (
 )
 from intake.observability import logger
 
+SCIM_PREFIX = "/scim/"
+SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
 STATUS_OF: dict[type[IntakeError], HTTPStatus] = {
     ValidationFailed: HTTPStatus.BAD_REQUEST,
     Unauthenticated: HTTPStatus.UNAUTHORIZED,
@@ -198,4 +201,10 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.not_found
     def _no_route(exc: NotFoundError) -> Response:
+        if app.current_event.path.startswith(SCIM_PREFIX):  # SCIM's clients read SCIM's error body (RFC 7644 §3.12)
+            return Response(
+                status_code=HTTPStatus.NOT_FOUND.value,
+                content_type="application/scim+json",
+                body=json.dumps({"schemas": [SCIM_ERROR_SCHEMA], "status": "404", "detail": "No such SCIM endpoint"}),
+            )
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such route")

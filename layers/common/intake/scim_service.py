@@ -24,7 +24,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 from scim2_models import (
@@ -45,6 +45,7 @@ from scim2_models import (
     InvalidValueException,
     ListResponse,
     Meta,
+    Mutability,
     MutabilityException,
     Name,
     NotFoundException,
@@ -612,7 +613,7 @@ def replace_group(client: ScimClient, group: str, payload: Any, base_url: str) -
     return get_group(client, group, base_url)
 
 
-def create_group(client: ScimClient, payload: Any, base_url: str) -> None:
+def create_group(client: ScimClient, payload: Any, base_url: str) -> NoReturn:
     """POST /Groups: never creates (groups are the agency's facilities and roles); 409 for one that exists."""
     with POLICY:
         wanted = Group.model_validate(payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
@@ -626,7 +627,7 @@ def create_group(client: ScimClient, payload: Any, base_url: str) -> None:
     )
 
 
-def delete_group(client: ScimClient, group: str) -> None:
+def delete_group(client: ScimClient, group: str) -> NoReturn:
     _facility_role(client, group)
     raise ForbiddenException(detail="A facility's role is not deleted over SCIM: remove its members instead")
 
@@ -729,7 +730,7 @@ def _user_schema() -> Schema:
     """The core User schema as scim2-models describes it, but userName: it is the Intake username, immutable."""
     schema = User.to_schema()
     schema.attributes = [
-        attribute.model_copy(update={"mutability": "immutable"}) if attribute.name == "userName" else attribute
+        attribute.model_copy(update={"mutability": Mutability.immutable}) if attribute.name == "userName" else attribute
         for attribute in schema.attributes or []
     ]
     return schema
