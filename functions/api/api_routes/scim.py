@@ -190,6 +190,20 @@ def create_user() -> Response[str]:
     return _created(scim_service.dump_user(user))
 
 
+@router.post(f"{PREFIX}/.search", include_in_schema=False)
+@_scim_errors
+def search_all() -> Response[str]:
+    _client()
+    scim_service.search_all()
+
+
+@router.post(f"{PREFIX}/Users/.search", include_in_schema=False)
+@_scim_errors
+def search_users() -> Response[str]:
+    client = _client()
+    return scim_response(200, scim_service.list_users(client, scim_service.search_params(_payload()), _base_url()))
+
+
 @router.get(f"{PREFIX}/Users/<user_id>", include_in_schema=False)
 @_scim_errors
 def get_user(user_id: str) -> Response[str]:
@@ -231,6 +245,13 @@ def list_groups() -> Response[str]:
 @_scim_errors
 def create_group() -> Response[str]:
     scim_service.create_group(_client(), _payload(), _base_url())
+
+
+@router.post(f"{PREFIX}/Groups/.search", include_in_schema=False)
+@_scim_errors
+def search_groups() -> Response[str]:
+    client = _client()
+    return scim_response(200, scim_service.list_groups(client, scim_service.search_params(_payload()), _base_url()))
 
 
 @router.get(f"{PREFIX}/Groups/<group_id>", include_in_schema=False)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -49,6 +49,7 @@ from scim2_models import (
     MutabilityException,
     Name,
     NotFoundException,
+    NotImplementedException,
     Pagination,
     Patch,
     PatchOp,
@@ -72,7 +73,7 @@ from intake.dal import directory
 from intake.dal import scim as scim_store
 from intake.dal import staff as staff_store
 from intake.domain import Location, LocationKind, Role, StaffMember
-from intake.errors import Conflict, PermissionDenied, Unauthenticated
+from intake.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
 from intake.observability import logger
 
 StaffUser = User[EnterpriseUser]
@@ -256,7 +257,9 @@ def to_user(member: StaffMember, base_url: str, facilities: dict[str, Location] 
         user.title = member.title
     if sent["email"] != member.email:
         user.emails = [Email(value=member.email, primary=True)] if member.email else None
-    user.active = member.active
+    # `active` is the record's; a client that removed it sees none (the staff member stays as they were)
+    if not record.resource or user.active is not None:
+        user.active = member.active
     places = facilities if facilities is not None else {}
     user.groups = [
         GroupMembership(
@@ -369,6 +372,27 @@ def list_users(client: ScimClient, params: dict[str, str], base_url: str) -> dic
     facilities = _facilities(client.agency_id)
     users = [to_user(member, base_url, facilities) for member in staff_store.list_staff() if _visible(client, member)]
     return _list(StaffUser, users, params)
+
+
+def search_params(payload: Any) -> dict[str, str]:
+    """A POST .search body (RFC 7644 §3.4.3) as the query parameters of the GET it stands for."""
+    with POLICY:
+        request = SearchRequest.model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
+    params = {
+        "filter": str(request.filter) if request.filter else None,
+        "startIndex": str(request.start_index) if request.start_index else None,
+        "count": str(request.count) if request.count is not None else None,
+        "attributes": ",".join(str(a) for a in request.attributes) if request.attributes else None,
+        "excludedAttributes": ",".join(str(a) for a in request.excluded_attributes)
+        if request.excluded_attributes
+        else None,
+    }
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def search_all() -> NoReturn:
+    """POST /.search at the root (several resource types at once): not offered (RFC 7644 §3.4.3 answers 501)."""
+    raise NotImplementedException(detail="Search /Users/.search or /Groups/.search: one resource type at a time")
 
 
 def get_user(client: ScimClient, user_id: str, base_url: str) -> StaffUser:
@@ -645,7 +669,7 @@ class HeldDeactivation:
 
 def _require_agency_admin(requestor: StaffMember, agency_id: str) -> None:
     if not authz.can_view_agency(requestor, agency_id) or directory.get_agency(agency_id) is None:
-        raise admin_service.NotFound("No such agency")
+        raise NotFound("No such agency")
     if not authz.can_admin_agency(requestor, agency_id):
         raise PermissionDenied("Only the agency's AgencyAdmins (or a SystemAdmin) release SCIM deactivations")
 
@@ -789,3 +813,51 @@ def error_body(error: SCIMException) -> dict[str, Any]:
     """The SCIM error body (urn:ietf:params:scim:api:messages:2.0:Error, status as a string) of an exception."""
     body: ScimErrorBody = error.to_error()
     return dict(body.model_dump())
+
+
+# ------------------------------------------------------------------ SCIM clients (intake-admin, the local stack)
+
+
+@dataclass(frozen=True)
+class NewScimClient:
+    agency_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+def create_client(agency_id: str, actor: str) -> NewScimClient:
+    """A new SCIM app client of the user pool (client credentials, scope intake/scim) bound to an agency; audited as
+    `actor`'s. Not an API operation: whoever runs it holds AWS credentials for the stack."""
+    if directory.get_agency(agency_id) is None:
+        raise NotFound(f"No such agency: {agency_id}")
+    client_id, secret = scim_store.create_app_client(f"intake-scim-{agency_id}")
+    try:
+        scim_store.bind_client(agency_id, client_id)
+    except Exception:
+        scim_store.delete_app_client(client_id)  # no client without an agency
+        raise
+    audit.record(
+        actor,
+        "SCIM_CLIENT_CREATED",
+        "scimClient",
+        client_id,
+        scopes=[audit.agency_scope(agency_id)],
+        agency_id=agency_id,
+    )
+    return NewScimClient(agency_id=agency_id, client_id=client_id, client_secret=secret)
+
+
+def delete_client(agency_id: str, client_id: str, actor: str) -> None:
+    """Unbind and delete an agency's SCIM app client (its tokens then reach nothing)."""
+    if client_id not in scim_store.client_ids(agency_id):
+        raise NotFound(f"{client_id} is not a SCIM client of {agency_id}")
+    scim_store.unbind_client(agency_id, client_id)
+    scim_store.delete_app_client(client_id)
+    audit.record(
+        actor,
+        "SCIM_CLIENT_DELETED",
+        "scimClient",
+        client_id,
+        scopes=[audit.agency_scope(agency_id)],
+        agency_id=agency_id,
+    )
