@@ -34,6 +34,9 @@ ROUTES = {
     ("GET", "/uploads/{uploadId}"),
     ("POST", "/uploads/{uploadId}/confirm"),
     ("POST", "/uploads/{uploadId}/undo-deactivations"),
+    ("GET", "/agencies/{agencyId}/scim-holds"),
+    ("POST", "/agencies/{agencyId}/scim-holds/release"),
+    ("POST", "/agencies/{agencyId}/scim-holds/discard"),
     *{("GET", "/"), ("GET", "/docs"), ("GET", "/static/{file}"), ("GET", "/client-config")},
 }
 # Learner sign-in (issue 16): the tablet client's access token with this scope only
