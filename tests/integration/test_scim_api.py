@@ -196,3 +196,28 @@ def test_entra_adds_a_group_member_and_deletes_to_disable(scim) -> None:
     assert scim("GET", "/Users/entra-user")[0] == 404
     kept = staff_store.get_staff("entra-user")
     assert kept is not None and kept.active is False
+
+
+def test_search_by_post_and_attributes(scim) -> None:
+    # Given a user
+    assert scim("POST", "/Users", _user("searched", title="Teacher"))[0] == 201
+    # When searching by POST with a filter and the attributes wanted
+    status, body, _ = scim(
+        "POST",
+        "/Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'userName eq "searched"',
+            "attributes": ["title"],
+        },
+    )
+    # Then the match, with the attributes asked for (and those always returned)
+    assert status == 200, body
+    assert body["totalResults"] == 1
+    assert set(body["Resources"][0]) == {"schemas", "id", "title"}
+    # And the root search, several types at once, is not offered
+    status, body, _ = scim("POST", "/.search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
+    assert status == 501 and body["status"] == "501"
+    # And a read-only discovery endpoint answers other methods 405
+    status, body, _ = scim("DELETE", "/Schemas")
+    assert status == 405 and body["schemas"] == [ERROR_SCHEMA]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from intake import audit, authz, facility_access, password_rules, passwords
@@ -520,7 +521,7 @@ def remove_grant(
 PROFILE_FIELDS = ("title", "first_name", "last_name", "display_first_name", "display_last_name", "email")
 
 
-def _profile_problems(fields: dict[str, object]) -> list[FieldError]:
+def _profile_problems(fields: Mapping[str, object]) -> list[FieldError]:
     problems = []
     for name, value in fields.items():
         if name not in PROFILE_FIELDS:

@@ -59,6 +59,7 @@ from scim2_models import (
     SCIMException,
     ScimFilter,
     ScimPolicy,
+    SearchRequest,
     ServiceProviderConfig,
     Sort,
     UniquenessException,
@@ -147,7 +148,7 @@ class ScimRecord:
         )
 
     def changed(self, **fields: Any) -> ScimRecord:
-        values = {
+        values: dict[str, Any] = {
             "resource": self.resource,
             "created": self.created,
             "modified": _now(),
@@ -300,9 +301,7 @@ def _response_parameters(model: Any, params: dict[str, str] | None) -> ResponseP
     if not attributes and not excluded:
         return None
     try:
-        return ResponseParameters[model].model_validate(  # type: ignore[no-any-return]
-            {"attributes": attributes, "excluded_attributes": excluded}
-        )
+        return ResponseParameters[model].model_validate({"attributes": attributes, "excluded_attributes": excluded})
     except ValidationError as exc:
         raise InvalidValueException(
             detail="attributes and excludedAttributes name attributes, comma-separated"
@@ -361,7 +360,7 @@ def _list(model: Any, resources: list[Any], params: dict[str, str]) -> dict[str,
     matched = _filtered(model, resources, params.get("filter"))
     start, count = _page(params)
     page = matched[start - 1 : start - 1 + count]
-    listed = ListResponse[model](  # type: ignore[valid-type]
+    listed = ListResponse[model](
         total_results=len(matched), start_index=start, items_per_page=len(page), resources=page or None
     )
     return listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=_response_parameters(model, params))
@@ -377,7 +376,7 @@ def list_users(client: ScimClient, params: dict[str, str], base_url: str) -> dic
 def search_params(payload: Any) -> dict[str, str]:
     """A POST .search body (RFC 7644 §3.4.3) as the query parameters of the GET it stands for."""
     with POLICY:
-        request = SearchRequest.model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
+        request: SearchRequest[Any] = SearchRequest.model_validate(payload, scim_ctx=Context.SEARCH_REQUEST)
     params = {
         "filter": str(request.filter) if request.filter else None,
         "startIndex": str(request.start_index) if request.start_index else None,
@@ -445,9 +444,11 @@ def _deactivation_allowed(client: ScimClient, member: StaffMember) -> bool:
     to lose: never held."""
     if not member.grants:
         return True
-    base = _staff_count_with_access(client.agency_id)
+    hour = int(utc_now().timestamp()) // 3600
+    # the agency's staff with access as the hour began: those still active and those this hour disabled
+    base = _staff_count_with_access(client.agency_id) + scim_store.deactivations_in(client.agency_id, hour)
     limit = max(1, base * MAX_DEACTIVATION_PERCENT // 100)
-    return scim_store.count_deactivation(client.agency_id, int(utc_now().timestamp()) // 3600, limit)
+    return scim_store.count_deactivation(client.agency_id, hour, limit)
 
 
 def _hold(client: ScimClient, member: StaffMember, record: ScimRecord, *, delete: bool) -> ScimHeld:
@@ -541,7 +542,7 @@ def _parse_group_id(group: str) -> tuple[str, Role] | None:
     return facility_id, Role(role)
 
 
-def _group(client: ScimClient, facility: Location, role: Role, staff: list[StaffMember], base_url: str) -> Group[Any]:
+def _group(client: ScimClient, facility: Location, role: Role, staff: list[StaffMember], base_url: str) -> Group:
     members = [
         GroupMember(
             value=member.username,
@@ -566,7 +567,7 @@ def _visible_staff(client: ScimClient) -> list[StaffMember]:
     return [member for member in staff_store.list_staff() if _visible(client, member)]
 
 
-def _groups(client: ScimClient, base_url: str) -> list[Group[Any]]:
+def _groups(client: ScimClient, base_url: str) -> list[Group]:
     staff = _visible_staff(client)
     return [
         _group(client, facility, role, staff, base_url)
@@ -588,18 +589,18 @@ def _facility_role(client: ScimClient, group: str) -> tuple[Location, Role]:
     return facility, parsed[1]
 
 
-def get_group(client: ScimClient, group: str, base_url: str) -> Group[Any]:
+def get_group(client: ScimClient, group: str, base_url: str) -> Group:
     facility, role = _facility_role(client, group)
     return _group(client, facility, role, _visible_staff(client), base_url)
 
 
-def dump_group(group: Group[Any], params: dict[str, str] | None = None) -> dict[str, Any]:
+def dump_group(group: Group, params: dict[str, str] | None = None) -> dict[str, Any]:
     return group.model_dump(
         scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=_response_parameters(Group, params)
     )
 
 
-def _set_members(client: ScimClient, before: Group[Any], after: Group[Any], facility: Location, role: Role) -> None:
+def _set_members(client: ScimClient, before: Group, after: Group, facility: Location, role: Role) -> None:
     """Add and remove grants so that the group's members are `after`'s (of the staff the client sees)."""
     if (after.display_name or before.display_name) != before.display_name:
         raise MutabilityException(detail="A group's displayName is its facility and role: it never changes")
@@ -615,19 +616,19 @@ def _set_members(client: ScimClient, before: Group[Any], after: Group[Any], faci
         admin_service.remove_grant(client.actor, username, grant, allow_last=True)
 
 
-def patch_group(client: ScimClient, group: str, payload: Any, base_url: str) -> Group[Any]:
+def patch_group(client: ScimClient, group: str, payload: Any, base_url: str) -> Group:
     """PATCH /Groups/{id}: members added or removed (Entra's and Okta's shapes) add or remove the grant."""
     facility, role = _facility_role(client, group)
     before = _group(client, facility, role, _visible_staff(client), base_url)
     after = before.model_copy(deep=True)
     with POLICY:
-        patch = PatchOp[Group].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)  # type: ignore[misc]
+        patch = PatchOp[Group].model_validate(payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         patch.patch(after)
     _set_members(client, before, after, facility, role)
     return get_group(client, group, base_url)
 
 
-def replace_group(client: ScimClient, group: str, payload: Any, base_url: str) -> Group[Any]:
+def replace_group(client: ScimClient, group: str, payload: Any, base_url: str) -> Group:
     """PUT /Groups/{id}: the members sent become the group's (its displayName stays)."""
     facility, role = _facility_role(client, group)
     before = _group(client, facility, role, _visible_staff(client), base_url)

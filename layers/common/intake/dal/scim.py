@@ -69,6 +69,17 @@ def client_ids(agency_id: str) -> list[str]:
     return sorted(item.scimClientIds or ())
 
 
+def deactivations_in(agency_id: str, hour: int) -> int:
+    """How many SCIM deactivations the agency's `hour` has counted so far."""
+    bind_tables()
+    with storage_call("read the SCIM deactivation count"):
+        try:
+            item = AgencyItem.get(agency_id, consistent_read=True)
+        except AgencyItem.DoesNotExist:
+            return 0
+    return int(item.scimDeactivations or 0) if item.scimWindow == hour else 0
+
+
 def count_deactivation(agency_id: str, hour: int, limit: int) -> bool:
     """Count one more SCIM deactivation in the agency's `hour` if fewer than `limit` were counted in it (True), else
     count nothing (False). Atomic: the count and its hour are only changed under conditions on both."""
