@@ -297,7 +297,6 @@ def _scim_paths(aws: Any) -> None:
     import json
 
     import api_handler
-
     from intake.dal import scim as scim_store
     from tests.conftest import AGENCY_A, load_event
 

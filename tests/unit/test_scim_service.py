@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from scim2_models import SCIMException
 
-from intake import scim_service
+from intake import scim_holds, scim_service
 from intake.dal import audit as audit_store
 from intake.dal import scim as scim_store
 from intake.dal import staff as staff_store
@@ -413,7 +413,7 @@ def test_past_ten_percent_in_an_hour_deactivations_are_held(
     assert error.status == 409 and "AgencyAdmin" in error.detail and f"/agencies/{AGENCY_A}/scim-holds" in error.detail
     held = staff_store.get_staff(many[2])
     assert held is not None and held.active is True
-    assert scim_service.record_of(held).hold is not None
+    assert scim_holds.record_of(held).hold is not None
     assert "SCIM_DEACTIVATION_HELD" in _actions(FAC_A2)
     # And a DELETE is held the same way
     assert _scim_error(scim_service.delete_user, north, many[3]).status == 409
@@ -438,22 +438,22 @@ def test_an_agency_admin_releases_or_discards_held_deactivations(
     facility_admin = staff_store.get_staff("ridge")
     assert admin is not None and facility_admin is not None
     # Then the agency's admin sees both holds; a FacilityAdmin may not; another agency's admin sees no such agency
-    holds = scim_service.list_holds(admin, AGENCY_A)
+    holds = scim_holds.list_holds(admin, AGENCY_A)
     assert [(h.username, h.delete, h.client_id) for h in holds] == [
         (many[2], False, "client-north"),
         (many[3], True, "client-north"),
     ]
     with pytest.raises(PermissionDenied):
-        scim_service.list_holds(facility_admin, AGENCY_A)
+        scim_holds.list_holds(facility_admin, AGENCY_A)
     # When the admin discards one and releases the other
-    assert scim_service.settle_holds(admin, AGENCY_A, [many[2]], release=False) == [many[2]]
-    assert scim_service.settle_holds(admin, AGENCY_A, None, release=True) == [many[3]]
+    assert scim_holds.settle_holds(admin, AGENCY_A, [many[2]], release=False) == [many[2]]
+    assert scim_holds.settle_holds(admin, AGENCY_A, None, release=True) == [many[3]]
     # Then the discarded one is active with no hold; the released one disabled (login too) and gone from SCIM
     kept, released = staff_store.get_staff(many[2]), staff_store.get_staff(many[3])
-    assert kept is not None and kept.active and scim_service.record_of(kept).hold is None
-    assert released is not None and not released.active and scim_service.record_of(released).deleted
+    assert kept is not None and kept.active and scim_holds.record_of(kept).hold is None
+    assert released is not None and not released.active and scim_holds.record_of(released).deleted
     assert _scim_error(scim_service.get_user, north, many[3], BASE).status == 404
-    assert scim_service.list_holds(admin, AGENCY_A) == []
+    assert scim_holds.list_holds(admin, AGENCY_A) == []
     actions = _actions(FAC_A2)
     assert "SCIM_DEACTIVATION_DISCARDED" in actions and "STAFF_DISABLED" in actions
 

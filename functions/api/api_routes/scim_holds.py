@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 
 from api_routes.openapi import error_responses
 from api_routes.requestor import current_requestor
-from intake import scim_service
+from intake import scim_holds
 from intake.domain import BodyModel
 
 router = Router()
@@ -48,7 +48,7 @@ class SettledScimHoldsResponse(BodyModel):
     responses={200: {"description": "Held deactivations, oldest first"}, **error_responses(403)},
 )
 def list_scim_holds(agencyId: str) -> ScimHoldsResponse:
-    holds = scim_service.list_holds(current_requestor(router), agencyId)
+    holds = scim_holds.list_holds(current_requestor(router), agencyId)
     return ScimHoldsResponse(
         holds=[ScimHoldOut(username=h.username, heldAt=h.held_at, clientId=h.client_id, delete=h.delete) for h in holds]
     )
@@ -60,7 +60,7 @@ def list_scim_holds(agencyId: str) -> ScimHoldsResponse:
     responses={200: {"description": "Released"}, **error_responses(403, 409)},
 )
 def release_scim_holds(agencyId: str, request: SettleScimHoldsRequest) -> SettledScimHoldsResponse:
-    settled = scim_service.settle_holds(current_requestor(router), agencyId, request.names(), release=True)
+    settled = scim_holds.settle_holds(current_requestor(router), agencyId, request.names(), release=True)
     return SettledScimHoldsResponse(settled=settled)
 
 
@@ -70,5 +70,5 @@ def release_scim_holds(agencyId: str, request: SettleScimHoldsRequest) -> Settle
     responses={200: {"description": "Discarded"}, **error_responses(403, 409)},
 )
 def discard_scim_holds(agencyId: str, request: SettleScimHoldsRequest) -> SettledScimHoldsResponse:
-    settled = scim_service.settle_holds(current_requestor(router), agencyId, request.names(), release=False)
+    settled = scim_holds.settle_holds(current_requestor(router), agencyId, request.names(), release=False)
     return SettledScimHoldsResponse(settled=settled)
