@@ -221,3 +221,35 @@ def test_search_by_post_and_attributes(scim) -> None:
     # And a read-only discovery endpoint answers other methods 405
     status, body, _ = scim("DELETE", "/Schemas")
     assert status == 405 and body["schemas"] == [ERROR_SCHEMA]
+
+
+def test_odd_requests_get_4xx_never_5xx(scim) -> None:
+    # Given a user to aim at
+    assert scim("POST", "/Users", _user("target"))[0] == 201
+    huge = _user("huge", addresses=[{"streetAddress": "x" * 1000, "type": "work"} for _ in range(100)])
+    cases = [
+        ("POST", "/Users", huge, None),
+        ("POST", "/Users", _user("bad name!"), None),
+        ("POST", "/Users", _user("a" * 300), None),
+        ("POST", "/Users", _user("longtitle", title="t" * 500), None),
+        ("POST", "/Users", [], None),
+        ("PUT", "/Users/target", {"schemas": [USER_SCHEMA]}, None),
+        ("PATCH", "/Users/target", {"schemas": [PATCH_SCHEMA], "Operations": []}, None),
+        ("PATCH", "/Users/target", {"schemas": [PATCH_SCHEMA]}, None),
+        ("PATCH", "/Users/target", {"Operations": [{"op": "add", "path": "emails", "value": "no-list"}]}, None),
+        ("PATCH", "/Groups/nonsense", {"schemas": [PATCH_SCHEMA], "Operations": []}, None),
+        ("GET", "/Users", None, {"count": "x", "startIndex": "y"}),
+        ("GET", "/Users", None, {"attributes": "no such[attr"}),
+        ("GET", "/Users", None, {"filter": "x" * 5000}),
+        ("GET", "/Groups", None, {"filter": 'members[value eq "x"'}),
+        ("POST", "/Users/.search", {"filter": 1}, None),
+        ("DELETE", "/Groups/nonsense", None, None),
+    ]
+    for method, path, body, query in cases:
+        # When each odd request is sent
+        status, answer, _ = scim(method, path, body, query)
+        # Then it is a SCIM error of the 4xx kind, and the target is unchanged
+        assert 400 <= status < 500, (method, path, status, answer)
+        assert answer["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"], answer
+    assert staff_store.get_staff("huge") is None and staff_store.get_staff("bad name!") is None
+    assert staff_store.get_staff("target").active  # type: ignore[union-attr]

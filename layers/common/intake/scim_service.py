@@ -52,6 +52,7 @@ from scim2_models import (
     Pagination,
     Patch,
     PatchOp,
+    PayloadTooLargeException,
     ResourceType,
     ResponseParameters,
     Schema,
@@ -349,6 +350,17 @@ def _parsed_user(payload: Any, context: Context) -> StaffUser:
     return user
 
 
+MAX_RECORD_CHARS = 64 * 1024  # a staff item stays far below DynamoDB's 400 KB
+
+
+def _checked(record: ScimRecord) -> str:
+    """The record as stored, if it is of a size a staff record keeps; else 413."""
+    text = record.to_json()
+    if len(text) > MAX_RECORD_CHARS:
+        raise PayloadTooLargeException(detail=f"A user may have at most {MAX_RECORD_CHARS} characters of attributes")
+    return text
+
+
 def create_user(client: ScimClient, payload: Any, base_url: str) -> StaffUser:
     """POST /Users: a staff record of the client's agency with no grant (groups give them) and its login."""
     user = _parsed_user(payload, Context.RESOURCE_CREATION_REQUEST)
@@ -371,7 +383,7 @@ def create_user(client: ScimClient, payload: Any, base_url: str) -> StaffUser:
             fields,
             active=active,
             password=user.password or None,
-            scim_record=record.to_json(),
+            scim_record=_checked(record),
         )
     except Conflict as exc:
         raise UniquenessException(detail=exc.message) from exc
@@ -434,7 +446,7 @@ def _write(
     if disabling and not _deactivation_allowed(client, member):
         raise _hold(client, member, record, delete=delete)
     changes = dict(fields)
-    changes["scim_record"] = record.changed(deleted=delete or record.deleted, hold=None).to_json()
+    changes["scim_record"] = _checked(record.changed(deleted=delete or record.deleted, hold=None))
     return admin_service.update_staff_record(client.actor, member.username, changes, expected_version=member.version)
 
 
