@@ -456,15 +456,3 @@ def test_an_agency_admin_releases_or_discards_held_deactivations(
     assert scim_holds.list_holds(admin, AGENCY_A) == []
     actions = _actions(FAC_A2)
     assert "SCIM_DEACTIVATION_DISCARDED" in actions and "STAFF_DISABLED" in actions
-
-
-def test_the_hourly_count_is_atomic_per_agency_and_hour(user_pool: str) -> None:
-    # Given a limit of 2 in hour 100
-    results = [scim_store.count_deactivation(AGENCY_A, 100, 2) for _ in range(3)]
-    # Then the first two count and the third does not; another agency and the next hour count apart
-    assert results == [True, True, False]
-    assert scim_store.count_deactivation(AGENCY_B, 100, 2) is True
-    assert [scim_store.count_deactivation(AGENCY_A, 101, 2) for _ in range(3)] == [True, True, False]
-    # And a limit of 0 never counts, an agency that does not exist neither
-    assert scim_store.count_deactivation(AGENCY_A, 102, 0) is False
-    assert scim_store.count_deactivation("no-such-agency", 100, 5) is False
