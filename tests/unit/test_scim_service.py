@@ -456,3 +456,24 @@ def test_an_agency_admin_releases_or_discards_held_deactivations(
     assert scim_holds.list_holds(admin, AGENCY_A) == []
     actions = _actions(FAC_A2)
     assert "SCIM_DEACTIVATION_DISCARDED" in actions and "STAFF_DISABLED" in actions
+
+
+def test_an_exact_username_look_up_reads_one_record_not_the_table(north: scim_service.ScimClient) -> None:
+    from intake.dal.tables import StaffItem
+
+    # Given a user, and every Scan DynamoDB is sent counted
+    _new_user(north)
+    scans: list[str] = []
+    client = StaffItem._get_connection().connection.client
+    client.meta.events.register(
+        "provide-client-params.dynamodb.Scan", lambda **kw: scans.append(str(kw["params"].get("TableName")))
+    )
+    # When Okta looks the user up by exact userName
+    found = scim_service.list_users(north, {"filter": 'userName eq "jones"'}, BASE)
+    # Then it is found from its one record: no table was scanned for it but the agency's facilities
+    assert [u["id"] for u in found["Resources"]] == ["jones"]
+    assert get_settings().staff_table not in scans
+    # And another agency's record found that way is still not there; a look-up in another letter case reads all
+    assert scim_service.list_users(north, {"filter": 'userName eq "bay"'}, BASE)["totalResults"] == 0
+    assert scim_service.list_users(north, {"filter": 'userName eq "JONES"'}, BASE)["totalResults"] == 1
+    assert get_settings().staff_table in scans

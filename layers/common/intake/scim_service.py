@@ -66,6 +66,7 @@ from scim2_models import (
     User,
 )
 from scim2_models import Error as ScimErrorBody
+from scim2_models.path import CompareOperator, Comparison
 
 from intake import admin_service, audit, authz
 from intake.admin_models import USERNAME_PATTERN, GrantChangeRequest
@@ -84,6 +85,7 @@ MAX_DEACTIVATION_PERCENT = 10
 MAX_PAGE = 200
 GROUP_ROLES = (Role.FACILITY_ADMIN, Role.EDUCATOR)
 HELD_REASON = "SCIM_MASS_DEACTIVATION"
+USER_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 # Entra's shapes (RFC 7644 read loosely): a remove carrying the members to remove as its value, a path filter that
 # matches nothing yet adds the entry it describes; attributes no model declares are ignored rather than refused.
 POLICY = ScimPolicy(
@@ -312,10 +314,30 @@ def _list(model: Any, resources: list[Any], params: dict[str, str]) -> dict[str,
     return listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=_response_parameters(model, params))
 
 
+def _looked_up_username(expression: str | None) -> str | None:
+    """The username of a filter that is exactly `userName eq "..."` (the look-up Okta and Entra make before each
+    creation), so it reads one record instead of the table."""
+    if not expression:
+        return None
+    try:
+        node = ScimFilter[StaffUser](expression).ast
+    except (SCIMException, ValueError, TypeError):
+        return None  # _filtered says what is wrong with it
+    if not isinstance(node, Comparison) or node.op is not CompareOperator.eq or node.attr_path.sub_attr:
+        return None
+    if node.attr_path.attr.lower() != "username" or node.attr_path.uri not in (None, USER_SCHEMA_URN):
+        return None
+    return node.value if isinstance(node.value, str) else None
+
+
 def list_users(client: ScimClient, params: dict[str, str], base_url: str) -> dict[str, Any]:
     """GET /Users: the client's staff by username, filtered (any SCIM filter, e.g. `userName eq "x"`) and paged."""
     facilities = _facilities(client.agency_id)
-    users = [to_user(member, base_url, facilities) for member in staff_store.list_staff() if _visible(client, member)]
+    username = _looked_up_username(params.get("filter"))
+    found = staff_store.get_staff(username) if username else None
+    # an exact look-up reads one record; one in another letter case, or any other filter, reads them all
+    candidates = [found] if found is not None else staff_store.list_staff()
+    users = [to_user(member, base_url, facilities) for member in candidates if _visible(client, member)]
     return _list(StaffUser, users, params)
 
 
