@@ -84,7 +84,6 @@ SCIM_CONTENT_TYPE = "application/scim+json"
 MAX_DEACTIVATION_PERCENT = 10
 MAX_PAGE = 200
 GROUP_ROLES = (Role.FACILITY_ADMIN, Role.EDUCATOR)
-HELD_REASON = "SCIM_MASS_DEACTIVATION"
 USER_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 # Entra's shapes (RFC 7644 read loosely): a remove carrying the members to remove as its value, a path filter that
 # matches nothing yet adds the entry it describes; attributes no model declares are ignored rather than refused.
