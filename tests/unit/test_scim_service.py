@@ -418,13 +418,22 @@ def test_past_ten_percent_in_an_hour_deactivations_are_held(
     # And a DELETE is held the same way
     assert _scim_error(scim_service.delete_user, north, many[3]).status == 409
     assert staff_store.get_staff(many[3]).active is True  # type: ignore[union-attr]
+    # And a retry of a held deactivation stays held without being counted; a change of something else keeps the hold
+    assert _scim_error(_disable, north, many[2]).status == 409
+    scim_service.patch_user(north, many[2], _patch({"op": "replace", "path": "title", "value": "Tutor"}), BASE)
+    retried = staff_store.get_staff(many[2])
+    assert retried is not None and retried.active and retried.title == "Tutor"
+    assert scim_holds.record_of(retried).hold is not None
+    assert _actions(FAC_A2).count("SCIM_DEACTIVATION_HELD") == 2  # many[2] once, many[3] once
     # And a user without grants (no access to lose) is never held
     _new_user(north, "nogrant")
     assert _disable(north, "nogrant").active is False
-    # When the next hour starts, the count starts again
+    # When the next hour starts, the count starts again, but what is held stays held for an AgencyAdmin
     later = scim_service.utc_now() + timedelta(hours=1)
     monkeypatch.setattr(scim_service, "utc_now", lambda: later)
     assert _disable(north, many[4]).active is False
+    assert _scim_error(_disable, north, many[2]).status == 409
+    assert staff_store.get_staff(many[2]).active is True  # type: ignore[union-attr]
 
 
 def test_an_agency_admin_releases_or_discards_held_deactivations(

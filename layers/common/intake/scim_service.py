@@ -429,9 +429,19 @@ def _deactivation_allowed(client: ScimClient, member: StaffMember) -> bool:
     return scim_store.count_deactivation(client.agency_id, hour, limit)
 
 
-def _hold(client: ScimClient, member: StaffMember, record: ScimRecord, *, delete: bool) -> ScimHeld:
-    """Hold a deactivation on the record (audited) and the 409 that says so."""
-    held = record.changed(hold={"at": now_text(), "by": client.client_id, "delete": delete})
+def _held_answer(client: ScimClient, member: StaffMember) -> ScimHeld:
+    return ScimHeld(
+        detail=(
+            f"Held: disabling {member.username} would take this client's deactivations past "
+            f"{MAX_DEACTIVATION_PERCENT}% of the agency's staff within the hour. An AgencyAdmin releases it "
+            f"(POST /agencies/{client.agency_id}/scim-holds/release) or discards it; retry afterwards"
+        )
+    )
+
+
+def _hold(client: ScimClient, member: StaffMember, *, delete: bool) -> ScimHeld:
+    """Hold a deactivation on the record as it is (audited), and the 409 that says so."""
+    held = record_of(member).changed(hold={"at": now_text(), "by": client.client_id, "delete": delete})
     admin_service.update_staff_record(
         client.actor, member.username, {"scim_record": held.to_json()}, expected_version=member.version
     )
@@ -445,13 +455,7 @@ def _hold(client: ScimClient, member: StaffMember, record: ScimRecord, *, delete
         details={"delete": delete},
     )
     logger.warning("SCIM deactivation held", extra={"username": member.username, "agencyId": client.agency_id})
-    return ScimHeld(
-        detail=(
-            f"Held: disabling {member.username} would take this client's deactivations past "
-            f"{MAX_DEACTIVATION_PERCENT}% of the agency's staff within the hour. An AgencyAdmin releases it "
-            f"(POST /agencies/{client.agency_id}/scim-holds/release) or discards it; retry afterwards"
-        )
-    )
+    return _held_answer(client, member)
 
 
 def _write(
@@ -462,12 +466,15 @@ def _write(
     *,
     delete: bool = False,
 ) -> StaffMember:
-    """Write a user's changes; a deactivation passes the guard first (held: nothing else is written, 409)."""
+    """Write a user's changes; a deactivation passes the guard first (held: nothing is written, 409). One already
+    held stays held, uncounted, until an AgencyAdmin releases or discards it."""
     disabling = fields.get("active") is False and member.active
+    if disabling and record.hold:
+        raise _held_answer(client, member)
     if disabling and not _deactivation_allowed(client, member):
-        raise _hold(client, member, record, delete=delete)
+        raise _hold(client, member, delete=delete)
     changes = dict(fields)
-    changes["scim_record"] = _checked(record.changed(deleted=delete or record.deleted, hold=None))
+    changes["scim_record"] = _checked(record.changed(deleted=delete or record.deleted))
     return admin_service.update_staff_record(client.actor, member.username, changes, expected_version=member.version)
 
 
