@@ -355,6 +355,13 @@ def test_membership_is_the_grant_in_entras_and_oktas_shapes(north: scim_service.
         north, group, _patch({"op": "Remove", "path": "members", "value": [{"value": "jones"}]}), BASE
     )
     scim_service.patch_group(north, other, _patch({"op": "remove", "path": 'members[value eq "jones"]'}), BASE)
+    # (and a replace of the members, as Okta sends it, takes the grant from whoever it leaves out)
+    scim_service.patch_group(
+        north, group, _patch({"op": "replace", "path": "members", "value": [{"value": "jones"}]}), BASE
+    )
+    assert _grants("jones") == [("FacilityAdmin", FAC_A1)] and _grants("ridge") == []  # ridge was left out
+    scim_service.patch_group(north, group, _patch({"op": "replace", "path": "members", "value": []}), BASE)
+    assert _grants("ridge") == []
     # Then the last grant goes too: the record covers nothing, and stays
     assert _grants("jones") == []
     assert staff_store.get_staff("jones") is not None
