@@ -838,7 +838,10 @@ def test_update_staff_record_from_a_stale_read_changes_nothing(directory: dict, 
         admin_service.update_staff_record(directory["north"], "teacher", {"title": "Late"}, expected_version=0)
     # Then the record is as it was, and the first change is audited with the field's name only
     assert staff_store.get_staff("teacher") == before and before is not None and before.title == "Dean"
-    assert "STAFF_PROFILE_CHANGED" in _actions(FAC_A1)
+    assert _actions(FAC_A1).count("STAFF_PROFILE_CHANGED") == 1
+    # And the same value again, blanks around it, changes and audits nothing
+    assert admin_service.update_staff_record(directory["north"], "teacher", {"title": " Dean "}) == before
+    assert _actions(FAC_A1).count("STAFF_PROFILE_CHANGED") == 1
 
 
 def test_the_last_grant_goes_only_when_the_caller_says_so(directory: dict, user_pool: str) -> None:

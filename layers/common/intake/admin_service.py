@@ -578,11 +578,11 @@ def update_staff_record(
     allowed = {*PROFILE_FIELDS, "active", "scim_record"}
     if unknown := sorted(set(changes) - allowed):
         raise ValueError(f"Not fields a staff record change may write: {unknown}")
-    update = {
+    normalized = {
         name: (_text(value) if name in PROFILE_FIELDS and isinstance(value, str) else value)
         for name, value in changes.items()
-        if getattr(target, name) != value
     }
+    update = {name: value for name, value in normalized.items() if getattr(target, name) != value}
     if problems := _profile_problems(update):
         raise ValidationFailed(problems)
     if not update:
