@@ -1,4 +1,5 @@
-"""`intake-admin`: bootstrap the first SystemAdmin of a new stack, load its locations from a CSV, get a token.
+"""`intake-admin`: bootstrap the first SystemAdmin of a new stack, load its locations from a CSV, make an agency's
+SCIM client, get a token.
 
 It talks to the stack's AWS resources directly (the AWS CLI's credentials, `--profile`, `--region`, `--endpoint`),
 because right after `sam deploy` no one can call the API yet. Locations are loaded through the same `intake` logic
@@ -310,6 +311,36 @@ def token(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def scim_client(args: argparse.Namespace, out: TextIO) -> int:
+    """Make, list or delete an agency's SCIM app client (client credentials, scope intake/scim, bound to the agency).
+
+    Agencies are data, so their clients are not template resources: this makes one in the stack's user pool with
+    Cognito's CreateUserPoolClient (the operator's AWS credentials, never the API's role) and binds it to the agency.
+    The secret is printed once: put it with the client id into the directory's provisioning settings."""
+    from intake import scim_service
+    from intake.dal import scim as scim_store
+
+    stack = discover(args)
+    use_stack(args, stack)
+    actor = f"cli:{args.actor}"
+    if args.scim_action == "create":
+        made = scim_service.create_client(args.agency, actor)
+        print(f"SCIM client for {made.agency_id} created. Keep the secret (shown once):", file=out)
+        print(f"clientId     {made.client_id}", file=out)
+        print(f"clientSecret {made.client_secret}", file=out)
+        print(f"scope        {scim_store.SCIM_SCOPE}", file=out)
+        print("tokenUrl     the stack's ScimTokenUrl output; tenant URL: its ApiUrl + /scim/v2", file=out)
+    elif args.scim_action == "list":
+        for client_id in scim_store.client_ids(args.agency):
+            print(client_id, file=out)
+    else:
+        if not args.client_id:
+            raise CliError("delete needs --client-id")
+        scim_service.delete_client(args.agency, args.client_id, actor)
+        print(f"SCIM client {args.client_id} of {args.agency} deleted", file=out)
+    return 0
+
+
 # ------------------------------------------------------------------ entry point
 
 
@@ -339,6 +370,11 @@ def parser() -> argparse.ArgumentParser:
         "migrate-learners", help="give learners stored before usernames their username, status and roster keys"
     )
     migrate.set_defaults(run=migrate_learners)
+    scim = commands.add_parser("scim-client", help="make, list or delete an agency's SCIM app client")
+    scim.add_argument("scim_action", choices=("create", "list", "delete"))
+    scim.add_argument("--agency", required=True, help="the agencyId the client provisions")
+    scim.add_argument("--client-id", help="(delete) the client to delete")
+    scim.set_defaults(run=scim_client)
     sign_in = commands.add_parser("token", help="print an ID token for API calls")
     sign_in.add_argument("--username", required=True)
     sign_in.add_argument("--password", help="(prompted when absent)")

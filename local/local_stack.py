@@ -86,6 +86,8 @@ def main() -> int:
             user_pool_id=pool.pool_id,
             account_id=resources.account_id,
         )
+        api_url = f"http://127.0.0.1:{api_port}"
+        scim_clients = [scim_client_state(agency["agencyId"], api_url) for agency in entries["agencies"]]
         http_server, _ = serve(api, api_port)
         pollers = start_pollers(resources, stop)
         if entries["agencies"]:
@@ -100,6 +102,7 @@ def main() -> int:
             "userPoolId": pool.pool_id,
             "userPoolClientId": pool.client_id,
             "tabletClient": tablet_client_state(pool, f"http://127.0.0.1:{api_port}"),
+            "scimClients": scim_clients,
             **entries,
             **(sftp.state() if sftp else {}),
         }
@@ -119,6 +122,22 @@ def main() -> int:
         join_pollers(pollers, timeout_seconds=10)
         moto_server.stop()
     return 0
+
+
+def scim_client_state(agency_id: str, api_url: str) -> dict[str, str]:
+    """The contract's `scimClients` entry of a seeded agency: a new SCIM app client bound to it (as `intake-admin
+    scim-client create` makes one), the same token endpoint as the tablet client's, and the scope."""
+    from intake.dal.scim import SCIM_SCOPE
+    from intake.scim_service import create_client
+
+    made = create_client(agency_id, "local-stack")
+    return {
+        "agencyId": agency_id,
+        "clientId": made.client_id,
+        "clientSecret": made.client_secret,
+        "tokenUrl": api_url + TOKEN_PATH,
+        "scope": SCIM_SCOPE,
+    }
 
 
 def tablet_client_state(pool: LocalUserPool, api_url: str) -> dict[str, str]:
@@ -225,6 +244,12 @@ def _print_instructions(state: dict[str, Any], state_file: Path) -> None:
             f'  curl -s -H "Authorization: Bearer $TABLET" -H "Content-Type: application/json" -d '
             f'\'{{"agencyId": "...", "username": "...", "password": "..."}}\' '
             f"{state['apiUrl']}/learner-sign-ins",
+        ]
+    for scim in state.get("scimClients") or []:
+        lines += [
+            f"SCIM 2.0 for {scim['agencyId']}: tenant URL {state['apiUrl']}/scim/v2, token (secret in scimClients):",
+            f"  curl -s -u {scim['clientId']}:{scim['clientSecret']} -d grant_type=client_credentials "
+            f"-d scope={scim['scope']} {scim['tokenUrl']}",
         ]
     print("\n".join(lines), flush=True)
 

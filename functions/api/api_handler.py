@@ -30,9 +30,10 @@ ROUTERS_BY_SEGMENT: dict[str, tuple[str, ...]] = {
     "learners": ("learners",),
     "learner-sign-ins": ("sign_ins",),
     "uploads": ("uploads",),
-    "agencies": ("agencies",),
+    "agencies": ("agencies", "scim_holds"),
     "locations": ("locations",),
     "staff": ("staff_admin",),
+    "scim": ("scim",),
     "": ("web",),
     "docs": ("web",),
     "static": ("web",),
@@ -40,7 +41,7 @@ ROUTERS_BY_SEGMENT: dict[str, tuple[str, ...]] = {
 }
 # Every router, in the order they were included when all were imported at once.
 ROUTER_MODULES: tuple[str, ...] = ("health", "facilities", "learners", "sign_ins", "uploads", "agencies", "locations")
-ROUTER_MODULES += ("staff_admin", "audit", "web")
+ROUTER_MODULES += ("staff_admin", "audit", "web", "scim", "scim_holds")
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)

@@ -150,3 +150,36 @@ def test_token_on_an_srp_only_client_says_to_sign_in_on_the_staff_page(stack, mo
     # Then it stops with exit 2 and points to the staff page, without a traceback or a token
     assert code == 2 and printed == ""
     assert "sign in on the staff page" in capsys.readouterr().err
+
+
+def test_scim_client_create_list_and_delete(stack, directory, capsys):
+    import boto3
+
+    from intake.dal import scim as scim_store
+    from intake.scim_service import scim_client
+    from intake.settings import get_settings
+
+    # Given agency A
+    # When an operator makes its SCIM client
+    code, printed = run("scim-client", "create", "--agency", AGENCY_A)
+    # Then it is an app client of the pool for client credentials with the SCIM scope only, bound to agency A, and its
+    # secret is printed once
+    assert code == 0
+    fields = dict(line.split(None, 1) for line in printed.splitlines()[1:] if line and not line.startswith("token"))
+    client_id = fields["clientId"]
+    described = boto3.client("cognito-idp", region_name="us-east-1").describe_user_pool_client(
+        UserPoolId=get_settings().user_pool_id, ClientId=client_id
+    )["UserPoolClient"]
+    assert described["AllowedOAuthFlows"] == ["client_credentials"]
+    assert described["AllowedOAuthScopes"] == ["intake/scim"]
+    assert described["ClientSecret"] == fields["clientSecret"]
+    assert scim_client(client_id).agency_id == AGENCY_A
+    assert run("scim-client", "list", "--agency", AGENCY_A) == (0, client_id + "\n")
+
+    # When it is deleted
+    code, _ = run("scim-client", "delete", "--agency", AGENCY_A, "--client-id", client_id)
+    # Then the pool has it no more and no agency is bound to it
+    assert code == 0
+    assert scim_store.agency_of_client(client_id) is None and scim_store.client_ids(AGENCY_A) == []
+    # And an agency that does not exist gets no client
+    assert run("scim-client", "create", "--agency", "no-such-agency")[0] == 2

@@ -236,6 +236,22 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "Educator": ("200+", "200-", "404"),
         "none": ALL_401,
     },
+    # SCIM deactivations held for the target facility's agency (issue 19): its AgencyAdmins or a SystemAdmin; none
+    # held here, so a release or discard settles nothing.
+    **{
+        route: {
+            "SystemAdmin": ("200", "200", "200"),
+            "AgencyAdmin": ("200", "200", "404"),
+            "FacilityAdmin": ("403", "403", "404"),
+            "Educator": ("403", "403", "404"),
+            "none": ALL_401,
+        }
+        for route in (
+            "GET /agencies/{agencyId}/scim-holds",
+            "POST /agencies/{agencyId}/scim-holds/release",
+            "POST /agencies/{agencyId}/scim-holds/discard",
+        )
+    },
     # A new facility of the target facility's agency: AgencyAdmin of the agency or SystemAdmin.
     "POST /facilities": {
         "SystemAdmin": ("201", "201", "201"),
@@ -364,6 +380,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
 # Served but not documented in the OpenAPI document: the document itself, and
 # the staff page's public files (tests/integration/test_web_routes.py and tests/browser cover those).
 UNDOCUMENTED = {"GET /openapi.json", "GET /", "GET /docs", "GET /static/{file}", "GET /client-config"}
+UNDOCUMENTED |= {"ANY /scim/v2/{proxy+}"}  # SCIM 2.0: SCIM clients only (tests/integration/test_scim_api.py)
 
 
 @dataclass
@@ -537,6 +554,15 @@ ROUTES: dict[str, Route] = {
     ),
     "GET /agencies/{agencyId}/locations": lambda w, fac, unit: Request(
         "GET", f"/agencies/{AGENCY_OF[fac]}/locations", listed_id=fac
+    ),
+    "GET /agencies/{agencyId}/scim-holds": lambda w, fac, unit: Request(
+        "GET", f"/agencies/{AGENCY_OF[fac]}/scim-holds"
+    ),
+    "POST /agencies/{agencyId}/scim-holds/release": lambda w, fac, unit: Request(
+        "POST", f"/agencies/{AGENCY_OF[fac]}/scim-holds/release", {}
+    ),
+    "POST /agencies/{agencyId}/scim-holds/discard": lambda w, fac, unit: Request(
+        "POST", f"/agencies/{AGENCY_OF[fac]}/scim-holds/discard", {}
     ),
     "POST /facilities": lambda w, fac, unit: Request(
         "POST", "/facilities", {"agencyId": AGENCY_OF[fac], "name": "Matrix Facility"}

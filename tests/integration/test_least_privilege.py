@@ -290,12 +290,54 @@ def _sweeper(aws: Any, doc_ids: Iterator[int]) -> None:
     assert run_once(schedule, aws)["expired"] == 2
 
 
+def _scim_paths(aws: Any) -> None:
+    """A SCIM client of agency A: discovery, create, filter, a group's member added and removed, PATCH, PUT, a
+    deactivation held by the guard and released by the agency's admin through the API, and DELETE."""
+    import copy
+    import json
+
+    import api_handler
+    from intake.dal import scim as scim_store
+    from tests.conftest import AGENCY_A, load_event
+
+    scim_store.bind_client(AGENCY_A, "least-privilege-scim")
+
+    def scim(method: str, path: str, body: Any = None, query: Any = None) -> int:
+        event = copy.deepcopy(load_event("api_request.json"))
+        event.update(httpMethod=method, path=f"/scim/v2{path}", queryStringParameters=query)
+        event["requestContext"]["httpMethod"] = method
+        claims = {"token_use": "access", "scope": "intake/scim", "client_id": "least-privilege-scim"}
+        event["requestContext"]["authorizer"] = {"claims": claims}
+        event["body"] = json.dumps(body) if body is not None else None
+        return int(api_handler.lambda_handler(event, FakeLambdaContext())["statusCode"])
+
+    def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+        return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
+
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "title": "Teacher"}
+    for path in ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas"):
+        assert scim("GET", path) == 200, path
+    for name in ("scim-one", "scim-two"):
+        assert scim("POST", "/Users", {**user, "userName": name}) == 201
+        member = patch({"op": "add", "path": "members", "value": [{"value": name}]})
+        assert scim("PATCH", f"/Groups/{FAC_A1}.Educator", member) == 200
+    assert scim("GET", "/Users", query={"filter": 'userName eq "scim-one"'}) == 200
+    assert scim("GET", "/Groups") == 200
+    assert scim("PUT", "/Users/scim-one", {**user, "userName": "scim-one", "title": "Dean"}) == 200
+    assert scim("PATCH", "/Users/scim-one", patch({"op": "Replace", "path": "active", "value": "False"})) == 200
+    assert scim("PATCH", "/Users/scim-two", patch({"op": "Replace", "path": "active", "value": "False"})) == 409
+    assert _api("POST", f"/agencies/{AGENCY_A}/scim-holds/release", "north", {})[0] == 200
+    assert scim("PATCH", f"/Groups/{FAC_A1}.Educator", patch({"op": "remove", "path": 'members[value eq "scim-two"]'}))
+    assert scim("DELETE", "/Users/scim-one") == 204
+
+
 @pytest.fixture(scope="module")
 def needs(recorder: Recorder, aws: Any, world: Any) -> set[Need]:
     """What every function's flows needed, plus what Lambda itself does with each role."""
     doc_ids = itertools.count(8_100_001)
     _api_routes(world)
     _sign_in_paths(aws, doc_ids)
+    _scim_paths(aws)
     _validator_paths(aws, doc_ids)
     _creation_paths(aws, doc_ids)
     _sync_paths(aws)

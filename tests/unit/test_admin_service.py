@@ -835,3 +835,55 @@ def test_list_staff_shows_a_member_with_mixed_grants_only_to_who_could_grant_all
     # And teacher, now an admin at lake, lists lake's admin (a grant they hold there) but not ridge's
     teacher = staff_store.get_staff("teacher")
     assert {m.username for m in admin_service.list_staff(teacher)} == {"teacher", "lake"}
+
+
+# ------------------------------------------------------------------ provisioning (SCIM, issue 19)
+
+
+def test_provision_staff_is_for_the_agencys_admins_and_makes_a_record_that_covers_nothing(
+    directory: dict, user_pool: str
+) -> None:
+    # Given a FacilityAdmin and the agency's AgencyAdmin
+    # When the FacilityAdmin provisions someone, it is refused and nothing is written
+    with pytest.raises(PermissionDenied):
+        admin_service.provision_staff(directory["ridge"], "newbie", AGENCY_A, {"title": "Teacher"})
+    assert staff_store.get_staff("newbie") is None
+    # When the AgencyAdmin does, the record is of the agency with no grant, and its login is disabled when asked
+    made = admin_service.provision_staff(
+        directory["north"], "newbie", AGENCY_A, {"title": " Teacher ", "email": "n@doc.example"}, active=False
+    )
+    stored = staff_store.get_staff("newbie")
+    assert stored == made and stored.grants == () and stored.agency_id == AGENCY_A and stored.title == "Teacher"
+    login = boto3.client("cognito-idp", region_name="us-east-1").admin_get_user(UserPoolId=user_pool, Username="newbie")
+    assert login["Enabled"] is False
+    # And a field over its limit is refused before anything is written
+    with pytest.raises(ValidationFailed):
+        admin_service.provision_staff(directory["north"], "longer", AGENCY_A, {"title": "t" * 121})
+    assert staff_store.get_staff("longer") is None
+
+
+def test_update_staff_record_from_a_stale_read_changes_nothing(directory: dict, user_pool: str) -> None:
+    # Given the teacher at version 0, changed once since
+    admin_service.update_staff_record(directory["north"], "teacher", {"title": "Dean"})
+    before = staff_store.get_staff("teacher")
+    # When a change is made from the version-0 read
+    with pytest.raises(Conflict):
+        admin_service.update_staff_record(directory["north"], "teacher", {"title": "Late"}, expected_version=0)
+    # Then the record is as it was, and the first change is audited with the field's name only
+    assert staff_store.get_staff("teacher") == before and before is not None and before.title == "Dean"
+    assert _actions(FAC_A1).count("STAFF_PROFILE_CHANGED") == 1
+    # And the same value again, blanks around it, changes and audits nothing
+    assert admin_service.update_staff_record(directory["north"], "teacher", {"title": " Dean "}) == before
+    assert _actions(FAC_A1).count("STAFF_PROFILE_CHANGED") == 1
+
+
+def test_the_last_grant_goes_only_when_the_caller_says_so(directory: dict, user_pool: str) -> None:
+    request = GrantChangeRequest(role=Role.EDUCATOR, facilityId=FAC_A1)
+    # The API's rule: the last grant stays (409)
+    with pytest.raises(Conflict):
+        admin_service.remove_grant(directory["north"], "teacher", request)
+    assert staff_store.get_staff("teacher").grants  # type: ignore[union-attr]
+    # SCIM's: a group membership is the grant, so the last one goes and the record covers nothing
+    left = admin_service.remove_grant(directory["north"], "teacher", request, allow_last=True)
+    assert left.grants == () and staff_store.get_staff("teacher") == left
+    assert left.agency_id == AGENCY_A

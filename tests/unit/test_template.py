@@ -34,10 +34,16 @@ ROUTES = {
     ("GET", "/uploads/{uploadId}"),
     ("POST", "/uploads/{uploadId}/confirm"),
     ("POST", "/uploads/{uploadId}/undo-deactivations"),
+    ("GET", "/agencies/{agencyId}/scim-holds"),
+    ("POST", "/agencies/{agencyId}/scim-holds/release"),
+    ("POST", "/agencies/{agencyId}/scim-holds/discard"),
     *{("GET", "/"), ("GET", "/docs"), ("GET", "/static/{file}"), ("GET", "/client-config")},
 }
 # Learner sign-in (issue 16): the tablet client's access token with this scope only
-SCOPED_ROUTES = {("POST", "/learner-sign-ins"): ["intake/learner-sign-ins"]}
+SCOPED_ROUTES = {
+    ("POST", "/learner-sign-ins"): ["intake/learner-sign-ins"],
+    ("ANY", "/scim/v2/{proxy+}"): ["intake/scim"],  # SCIM 2.0 (issue 19): SCIM clients' access tokens only
+}
 ROUTES |= set(SCOPED_ROUTES)
 PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/openapi.json")} | {
     ("GET", "/"),

@@ -21,7 +21,11 @@ def test_the_tablet_client_is_a_client_credentials_client_with_only_the_sign_in_
     props = tablet["Properties"]
     # Then the scope is intake/learner-sign-ins, of the staff pool
     assert server["UserPoolId"] == {"Ref": "UserPool"}
-    assert (server["Identifier"], [s["ScopeName"] for s in server["Scopes"]]) == ("intake", ["learner-sign-ins"])
+    # (and scim, the SCIM clients' scope: issue 19; no app client of the template has it)
+    assert (server["Identifier"], [s["ScopeName"] for s in server["Scopes"]]) == (
+        "intake",
+        ["learner-sign-ins", "scim"],
+    )
     # And the client has a secret Cognito generates, the client-credentials grant only, that scope only
     assert props["UserPoolId"] == {"Ref": "UserPool"} and props["GenerateSecret"] is True
     assert props["AllowedOAuthFlowsUserPoolClient"] is True

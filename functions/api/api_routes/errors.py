@@ -31,6 +31,9 @@ from intake.errors import (
 )
 from intake.observability import logger
 
+SCIM_PREFIX = "/scim/"
+SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
 STATUS_OF: dict[type[IntakeError], HTTPStatus] = {
     ValidationFailed: HTTPStatus.BAD_REQUEST,
     Unauthenticated: HTTPStatus.UNAUTHORIZED,
@@ -198,4 +201,15 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.not_found
     def _no_route(exc: NotFoundError) -> Response:
+        path = app.current_event.path
+        if path.startswith(SCIM_PREFIX):  # SCIM's clients read SCIM's error body (RFC 7644 §3.12)
+            # the discovery endpoints are read-only: another method is 405 there (RFC 7644 §4)
+            read_only = path.rstrip("/").split("/")[3:4] in (["ServiceProviderConfig"], ["ResourceTypes"], ["Schemas"])
+            status = HTTPStatus.METHOD_NOT_ALLOWED if read_only else HTTPStatus.NOT_FOUND
+            detail = "The discovery endpoints answer GET only" if read_only else "No such SCIM endpoint"
+            return Response(
+                status_code=status.value,
+                content_type="application/scim+json",
+                body=json.dumps({"schemas": [SCIM_ERROR_SCHEMA], "status": str(status.value), "detail": detail}),
+            )
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such route")

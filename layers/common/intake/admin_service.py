@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from intake import audit, authz, facility_access, password_rules, passwords, rules
@@ -24,6 +25,7 @@ from intake.dal import directory, users
 from intake.dal import staff as staff_store
 from intake.domain import (
     DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT,
+    STAFF_TEXT_MAX,
     Agency,
     Grant,
     Location,
@@ -496,17 +498,109 @@ def add_grant(requestor: StaffMember, username: str, request: GrantChangeRequest
     return changed
 
 
-def remove_grant(requestor: StaffMember, username: str, request: GrantChangeRequest) -> StaffMember:
-    """Take one grant from someone the requestor manages; the last one is never removed (disable them instead)."""
+def remove_grant(
+    requestor: StaffMember, username: str, request: GrantChangeRequest, *, allow_last: bool = False
+) -> StaffMember:
+    """Take one grant from someone the requestor manages; the last one is never removed (disable them instead),
+    but for SCIM (`allow_last`), whose group memberships are the grants: the record then covers nothing."""
     target = _managed(requestor, username)
     grant = _requested_grant(requestor, target, request)
     if grant not in target.grants:
         raise NotFound(f"{username} does not hold {grant.role.value} at {grant.facility_id or grant.agency_id}")
-    if len(target.grants) == 1:
+    if len(target.grants) == 1 and not allow_last:
         raise Conflict("This is the staff member's last grant: disable the staff member instead of removing it")
     kept = tuple(g for g in target.grants if g != grant)
-    changed = staff_store.replace_staff(target, target.model_copy(update={"grants": kept}))
+    # no grant left: a record of the agency that covers nothing (v1's role, agency and no facilities)
+    update = {"grants": kept} if kept else {"role": Role.EDUCATOR, "agency_id": target.agency_id, "facility_ids": ()}
+    changed = staff_store.replace_staff(target, target.model_copy(update=update))
     _audit_grant(requestor, "STAFF_GRANT_REMOVED", changed, grant)
+    return changed
+
+
+# The fields of a staff record `provision_staff` and `update_staff_record` write, besides `active`.
+PROFILE_FIELDS = ("title", "first_name", "last_name", "display_first_name", "display_last_name", "email")
+
+
+def _profile_problems(fields: Mapping[str, object]) -> list[FieldError]:
+    problems = []
+    for name, value in fields.items():
+        if name not in PROFILE_FIELDS:
+            continue
+        limit = 254 if name == "email" else STAFF_TEXT_MAX
+        if isinstance(value, str) and len(value) > limit:
+            problems.append(FieldError(name, "INVALID_VALUE", f"{name} may have at most {limit} characters"))
+    return problems
+
+
+def provision_staff(
+    requestor: StaffMember,
+    username: str,
+    agency_id: str,
+    profile: dict[str, str | None],
+    *,
+    active: bool = True,
+    password: str | None = None,
+    scim_record: str | None = None,
+) -> StaffMember:
+    """A staff record of an agency with no grant yet (it covers nothing until grants are added) and its login, for an
+    administrator of the agency (SCIM's client acts as one). The login's temporary password is `password`, or one
+    generated and sent by Cognito to the email (never shown). Audited as an invitation."""
+    if not authz.can_admin_agency(requestor, agency_id):
+        raise PermissionDenied("Requestor does not have permission to add staff to this agency")
+    fields = {name: _text(value) for name, value in profile.items() if name in PROFILE_FIELDS}
+    if problems := _profile_problems(fields):
+        raise ValidationFailed(problems)
+    member = StaffMember(
+        username=username, role=Role.EDUCATOR, agency_id=agency_id, facility_ids=(), active=active, **fields
+    ).model_copy(update={"scim_record": scim_record})
+    staff_store.insert_staff(member)
+    try:
+        users.create_login(username, password or temporary_password(), member.email, send_invitation=password is None)
+    except IntakeError:
+        staff_store.delete_staff(username)  # no half-provisioned staff: the caller may simply retry
+        raise
+    if not active:
+        users.set_login_enabled(username, False)
+    _audit_staff(requestor, "STAFF_INVITED", member)
+    logger.info("staff provisioned", extra={"username": username})
+    return member
+
+
+def update_staff_record(
+    requestor: StaffMember, username: str, changes: dict[str, object], *, expected_version: int | None = None
+) -> StaffMember:
+    """Change a managed staff member's profile fields, `active` (the login with it) and `scim_record` in one
+    conditional write; each kind of change audited (STAFF_PROFILE_CHANGED with the fields' names, STAFF_DISABLED or
+    STAFF_ENABLED). `expected_version`: Conflict unless the record is still at it."""
+    target = _managed(requestor, username)
+    if expected_version is not None and target.version != expected_version:
+        raise Conflict("The staff member was changed by someone else meanwhile; reload and try again")
+    allowed = {*PROFILE_FIELDS, "active", "scim_record"}
+    if unknown := sorted(set(changes) - allowed):
+        raise ValueError(f"Not fields a staff record change may write: {unknown}")
+    normalized = {
+        name: (_text(value) if name in PROFILE_FIELDS and isinstance(value, str) else value)
+        for name, value in changes.items()
+    }
+    update = {name: value for name, value in normalized.items() if getattr(target, name) != value}
+    if problems := _profile_problems(update):
+        raise ValidationFailed(problems)
+    if not update:
+        return target
+    changed = staff_store.replace_staff(target, target.model_copy(update=update))
+    if "active" in update:
+        users.set_login_enabled(username, bool(update["active"]))
+        _audit_staff(requestor, "STAFF_ENABLED" if update["active"] else "STAFF_DISABLED", changed)
+    if profile := sorted(name for name in update if name in PROFILE_FIELDS):
+        audit.record(
+            requestor.username,
+            "STAFF_PROFILE_CHANGED",
+            "staff",
+            username,
+            scopes=list(changed.facility_ids) or [audit.agency_scope(str(changed.agency_id))],
+            agency_id=changed.agency_id,
+            details={"fields": ",".join(profile), "version": changed.version},
+        )
     return changed
 
 

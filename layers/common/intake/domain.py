@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 
 class BodyModel(BaseModel):
@@ -178,6 +179,9 @@ class StaffMember(DomainModel):
     email: str | None = Field(default=None, max_length=254)
     grants: tuple[Grant, ...] = ()
     version: int = Field(default=0, ge=0, description="Bumped by each change (conditional writes)")
+    # What a SCIM client provisioned (intake.scim_service's JSON: the SCIM resource as sent, its removal, a held
+    # deactivation); opaque here, never in API answers or their schema.
+    scim_record: SkipJsonSchema[str | None] = Field(default=None, exclude=True, repr=False)
 
     @model_validator(mode="after")
     def _grants_and_their_v1_view(self) -> Self:

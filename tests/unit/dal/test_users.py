@@ -178,3 +178,33 @@ def test_a_failed_totp_check_is_storage_unavailable(pool, cognito_faults):
     # Then the failure is the domain's, not a "no authenticator"
     with pytest.raises(StorageUnavailable, match="Could not check the sign-in"):
         users.has_totp("ridge")
+
+
+@pytest.mark.parametrize("code", ["InvalidPasswordException", "InvalidParameterException"])
+def test_a_password_or_attribute_the_pool_refuses_is_a_validation_failure(pool, cognito_faults, code):
+    from intake.errors import ValidationFailed
+
+    # Given Cognito refusing the temporary password (its policy) or an attribute (an email it cannot read)
+    _refuse(cognito_faults, "AdminCreateUser", code)
+    # When a login is created (SCIM sends the directory's password)
+    with pytest.raises(ValidationFailed) as refused:
+        users.create_login("ridge", "short", "not-an-email")
+    # Then the caller is told which field to fix, and there is no login
+    assert [e.field for e in refused.value.errors] == ["password"]
+    with cognito_faults.disarmed():
+        assert _user("ridge") is None
+
+
+def test_an_invitation_is_sent_only_with_an_email_and_when_asked(pool):
+    # Given every AdminCreateUser request recorded as sent
+    sent: list[dict] = []
+    _cognito().meta.events.register(
+        f"provide-client-params.{SERVICE}.AdminCreateUser", lambda params, **_: sent.append(dict(params))
+    )
+    # When logins are made with an invitation asked for (with and without an email) and without
+    users.create_login("invited", PASSWORD, "invited@example.org", send_invitation=True)
+    users.create_login("no-email", PASSWORD, None, send_invitation=True)
+    users.create_login("quiet", PASSWORD, "quiet@example.org")
+    # Then only the first lets Cognito mail its temporary password; the others suppress every message
+    assert [p.get("MessageAction") for p in sent] == [None, "SUPPRESS", "SUPPRESS"]
+    assert all(_user(name)["UserStatus"] == "FORCE_CHANGE_PASSWORD" for name in ("invited", "no-email", "quiet"))

@@ -26,6 +26,7 @@ def _item(staff: StaffMember) -> StaffItem:
         displayLastName=staff.display_last_name,
         email=staff.email,
         version=staff.version,
+        scimRecord=staff.scim_record,
     )
 
 
@@ -42,6 +43,7 @@ def _staff(item: StaffItem) -> StaffMember:
         "display_last_name": item.displayLastName,
         "email": item.email,
         "version": int(item.version or 0),
+        "scim_record": item.scimRecord,
     }
     if item.grants:
         grants = tuple(Grant(role=Role(g.role), agency_id=g.agencyId, facility_id=g.facilityId) for g in item.grants)

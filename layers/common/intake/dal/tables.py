@@ -25,6 +25,10 @@ class AgencyItem(Model):
 
     agencyId = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
+    # SCIM (issue 19): the app clients bound to the agency, and the staff deactivations SCIM made in one clock hour
+    scimClientIds = UnicodeSetAttribute(null=True)
+    scimWindow = NumberAttribute(null=True)  # the hour (epoch seconds // 3600) scimDeactivations counts in
+    scimDeactivations = NumberAttribute(null=True)
 
 
 class LocationsByAgency(GlobalSecondaryIndex["LocationItem"]):
@@ -85,6 +89,7 @@ class StaffItem(Model):
     displayLastName = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
     version = NumberAttribute(null=True)
+    scimRecord = UnicodeAttribute(null=True)  # JSON: what a SCIM client provisioned (intake.scim_service)
 
 
 class HistoryAttribute(MapAttribute):

@@ -7,7 +7,7 @@ import time
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intake.dal.aws import client
-from intake.errors import Conflict, StorageUnavailable
+from intake.errors import Conflict, FieldError, StorageUnavailable, ValidationFailed
 from intake.settings import get_settings
 
 
@@ -15,20 +15,28 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def create_login(username: str, temporary_password: str, email: str | None = None) -> None:
-    """A new login that must set its own password at first sign-in; Conflict if the username is taken."""
+def create_login(
+    username: str, temporary_password: str, email: str | None = None, *, send_invitation: bool = False
+) -> None:
+    """A new login that must set its own password at first sign-in; Conflict if the username is taken. With
+    `send_invitation` (and an email) Cognito emails the temporary password; otherwise no message is sent."""
     attributes = [{"Name": "email", "Value": email}] if email else []
+    quiet = {} if send_invitation and email else {"MessageAction": "SUPPRESS"}
     try:
         client("cognito-idp").admin_create_user(
             UserPoolId=get_settings().user_pool_id,
             Username=username,
             TemporaryPassword=temporary_password,
             UserAttributes=attributes,
-            MessageAction="SUPPRESS",
+            **quiet,
         )
     except ClientError as exc:
         if _code(exc) == "UsernameExistsException":
             raise Conflict(f"A login named {username} already exists: choose another username") from exc
+        if _code(exc) in ("InvalidPasswordException", "InvalidParameterException"):
+            raise ValidationFailed(
+                [FieldError("password", "INVALID_VALUE", "The user pool refused this password or an attribute")]
+            ) from exc
         raise StorageUnavailable("Could not create the login right now; try again in a moment") from exc
     except BotoCoreError as exc:
         raise StorageUnavailable("Could not create the login right now; try again in a moment") from exc
