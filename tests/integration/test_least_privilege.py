@@ -139,6 +139,23 @@ def _api_routes(world: Any) -> None:
         "POST", f"/facilities/{facility_id}/learners/status", body={"learnerIds": pair, "status": "INACTIVE"}
     )
     assert status == 200 and [r["outcome"] for r in answer["results"]] == ["CHANGED", "CHANGED"], answer
+    # an invitation whose login cannot be made (the name is already a login) takes its staff record back out
+    from intake.settings import get_settings as settings_now
+
+    taken = f"taken-{next(world.doc_ids)}"
+    boto3.client("cognito-idp", region_name="us-east-1").admin_create_user(
+        UserPoolId=settings_now().user_pool_id, Username=taken
+    )
+    facility_id, _unit = matrix.TARGETS["home"]
+    body = {
+        "username": taken,
+        "role": "Educator",
+        "agencyId": matrix.AGENCY_OF[facility_id],
+        "facilityIds": [facility_id],
+    }
+    status, answer = _api("POST", "/staff", body=body)
+    assert (status, answer["code"]) == (409, "CONFLICT"), answer
+    assert _api("GET", "/staff")[1]["staff"] and taken not in {s["username"] for s in _api("GET", "/staff")[1]["staff"]}
     # with StaffMfa=ADMINS_REQUIRED (as deployed by default) an administrator's login is checked for an authenticator
     from intake.settings import get_settings
 
