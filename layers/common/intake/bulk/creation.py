@@ -1,9 +1,9 @@
 """Creating an upload's plan: chunks fanned out over SQS, rows created, moved or reactivated exactly once, results
 assembled.
 
-Each chunk is processed in parts of PART_SIZE rows. A part's counts and its audit entries are recorded once (one
-transaction, conditional on the upload's set of done parts), and every row is a conditional write, so a retried or
-duplicated message neither creates a learner twice nor counts it twice. The worker that records a chunk's last part
+Each chunk is processed in parts of PART_SIZE rows. A part's audit entries (keyed by upload and line) are filed, then
+its counts recorded once (conditional on the upload's set of done parts; intake.dal.uploads.record_part), and every row
+is a conditional write, so a retried or duplicated message neither creates a learner twice nor counts it twice. The worker that records a chunk's last part
 and finds every chunk done finishes the upload: results.csv, then the raw file and the plan are deleted, then the
 final status.
 
