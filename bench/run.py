@@ -120,9 +120,9 @@ def dynamodb() -> list[Result]:
 
 
 def _write_units_per_learner(got: dict) -> tuple[float, str]:
-    """WCU per created learner from the items the run wrote, by AWS's sizing: 1 WCU per started KB of the item (its
-    size after the write: the run's largest item of that table, the creating upload's for uploads), once for the table and once for each GSI a new item
-    enters; an item written in a transaction costs twice; a refused conditional write is charged as a write.
+    """WCU per created learner from the items the run wrote, by AWS's sizing: 1 WCU per started KB of the item (the
+    run's largest item of its table; the creating upload's for uploads), once for the table and once for each GSI a
+    new item enters; an item written in a transaction costs twice; a refused conditional write is charged too.
 
     A put enters every GSI of its table (a new learner carries all four index keys); an update of an upload (a
     part's counters, a status) changes no attribute its byFacility index holds, so it writes no index entry."""

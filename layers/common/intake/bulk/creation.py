@@ -3,9 +3,9 @@ assembled.
 
 Each chunk is processed in parts of PART_SIZE rows. A part's audit entries (keyed by upload and line) are filed, then
 its counts recorded once (conditional on the upload's set of done parts; intake.dal.uploads.record_part), and every row
-is a conditional write, so a retried or duplicated message neither creates a learner twice nor counts it twice. The worker that records a chunk's last part
-and finds every chunk done finishes the upload: results.csv, then the raw file and the plan are deleted, then the
-final status.
+is a conditional write, so a retried or duplicated message neither creates a learner twice nor counts it twice. The
+worker that records a chunk's last part and finds every chunk done finishes the upload: results.csv, then the raw
+file and the plan are deleted, then the final status.
 
 No plaintext password is kept outside the with-passwords results: the plan holds given passwords sealed with the
 upload's data key (KMS envelope encryption), a generated password is derived from that key and the row's line (the
