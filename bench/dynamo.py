@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ class CountingClient:
 
         original = BaseClient._make_api_call
         calls, written = self.calls, self.written
+        lock = threading.Lock()  # the validator's look-ups in flight count from their threads
 
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
             if client.meta.service_model.service_name == "dynamodb":
@@ -47,8 +49,9 @@ class CountingClient:
                     action["TableName"] for item in params.get("TransactItems", []) for action in item.values()
                 }
                 tables = params.get("TableName") or ",".join(sorted(params.get("RequestItems") or transacted)) or "-"
-                calls[(operation, tables)] += 1
-                _count_written(written, operation, params)
+                with lock:
+                    calls[(operation, tables)] += 1
+                    _count_written(written, operation, params)
             return original(client, operation, params)
 
         BaseClient._make_api_call = counted  # type: ignore[method-assign]

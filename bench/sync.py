@@ -35,7 +35,7 @@ from bench.dynamo import READS, WRITES, CountingClient, moto_server
 from bench.env import use_fake_aws
 from bench.lambda_events import BenchContext, sqs_event
 from bench.roster import CountingHashes
-from bench.validation import bare_pass
+from bench.validation import bare_pass, checked_rows
 
 UPDATES, NEW, MISSING = 50, 10, 10  # 1% of 5,000: half the updates a name, half a housing unit
 PLAN_REPEATS = 5
@@ -109,19 +109,9 @@ class MemoryRoster:
 def plan_pass(stream: Any, lookup: MemoryRoster) -> Counter[str]:
     """The checker and the sync planner over the file, entries consumed one by one: the planner's counts."""
     from bench import data
-    from intake.bulk.checking import check_file
     from intake.bulk.planning import SyncPlanner
 
-    locations = data.locations()
-    _, checked = check_file(
-        stream,
-        requestor=data.requestor(),
-        resolve_location=locations.get,
-        today=data.TODAY,
-        facility_id=data.FACILITY,
-        max_bytes=1 << 40,
-        max_rows=1 << 40,
-    )
+    checked = checked_rows(stream)
     planner = SyncPlanner(lookup, lambda password, line: "sealed", facility_id=data.FACILITY, agency_id=data.AGENCY)
     # driven as validate_upload drives it (add_all the rows, end after the last), what it plans consumed as it comes:
     # what the validator does with each is not planning (SyncPlanner.plan would make the UNCHANGED rows' entries)

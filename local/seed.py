@@ -13,7 +13,7 @@ from typing import Any
 from intake import learner_service
 from intake.dal.directory import put_agency, put_location
 from intake.dal.staff import put_staff
-from intake.domain import Agency, LearnerStatus, Location, LocationKind, NewLearner, Role, StaffMember
+from intake.domain import Agency, Grant, LearnerStatus, Location, LocationKind, NewLearner, Role, StaffMember
 from intake.settings import get_settings
 from local.resources import LocalResources
 
@@ -43,7 +43,16 @@ class DemoStaff:
     username: str
     role: Role
     agency_id: str | None = None
-    facility_ids: tuple[str, ...] = ()
+    facility_ids: tuple[str, ...] = ()  # where they hold `role`
+    educator_at: tuple[str, ...] = ()  # facilities where they are also an Educator (a grant each)
+
+    def record(self) -> StaffMember:
+        """The staff record: one grant per facility of the role, and one Educator grant per `educator_at`."""
+        member = StaffMember(
+            username=self.username, role=self.role, agency_id=self.agency_id, facility_ids=self.facility_ids
+        )
+        extra = tuple(Grant(role=Role.EDUCATOR, agency_id=self.agency_id, facility_id=f) for f in self.educator_at)
+        return member.model_copy(update={"grants": (*member.grants, *extra)}) if extra else member
 
     @property
     def password(self) -> str:
@@ -157,6 +166,14 @@ DEMO = DemoData(
         DemoStaff("riverbend-admin", Role.FACILITY_ADMIN, "northern-doc", ("north-riverbend",)),
         DemoStaff("pine-woods-admin", Role.FACILITY_ADMIN, "southern-doc", ("south-pine-woods",)),
         DemoStaff("cedar-creek-educator", Role.EDUCATOR, "northern-doc", ("north-cedar-creek",)),
+        # FacilityAdmin at Riverbend, Educator at Cedar Creek (issue 19: a role per facility)
+        DemoStaff(
+            "riverbend-admin-cedar-educator",
+            Role.FACILITY_ADMIN,
+            "northern-doc",
+            ("north-riverbend",),
+            educator_at=("north-cedar-creek",),
+        ),
     ),
     learners=_learners(),
 )
@@ -179,14 +196,7 @@ def seed(
                 put_location(_location(agency, unit.location_id, unit.name, facility.facility_id))
 
     for member in demo.staff:
-        put_staff(
-            StaffMember(
-                username=member.username,
-                role=member.role,
-                agency_id=member.agency_id,
-                facility_ids=member.facility_ids,
-            )
-        )
+        put_staff(member.record())
         cognito_client.admin_create_user(UserPoolId=user_pool_id, Username=member.username, MessageAction="SUPPRESS")
         cognito_client.admin_set_user_password(
             UserPoolId=user_pool_id, Username=member.username, Password=member.password, Permanent=True
@@ -213,12 +223,7 @@ def _seed_learners(demo: DemoData) -> None:
     }
     for learner in demo.learners:
         admin = _admin_of(demo, facility_of[learner.location_id])
-        requestor = StaffMember(
-            username=admin.username,
-            role=admin.role,
-            agency_id=admin.agency_id,
-            facility_ids=admin.facility_ids,
-        )
+        requestor = admin.record()
         created = learner_service.create_learner(
             requestor,
             NewLearner(
@@ -267,7 +272,8 @@ def state_entries(demo: DemoData = DEMO) -> dict[str, list[dict[str, Any]]]:
                 "password": member.password,
                 "role": member.role.value,
                 "agencyId": member.agency_id,
-                "facilityIds": list(member.facility_ids),
+                "facilityIds": list(member.facility_ids),  # where they hold `role` (v1)
+                "grants": [grant.to_json_dict() for grant in member.record().grants],  # every grant (issue 19)
             }
             for member in demo.staff
         ],

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from intake.bulk.arrivals import validate_object
 from intake.bulk.events import ObjectEventRecord
 from intake.observability import logger, metrics, tracer
 
 # A body that is not an S3 notification fails its record (model validation): retried, then dead-lettered.
 processor = BatchProcessor(event_type=EventType.SQS, model=ObjectEventRecord)
 
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+    # SnapStart (template parameter SnapStart): this init runs once per published version and is snapshotted, so
+    # what the first file would load is loaded now, into the snapshot (no client or connection is made by it).
+    import intake.bulk.arrivals  # noqa: F401
+
 
 def record_handler(record: ObjectEventRecord) -> None:
+    # the reader, checker, planner, DAL and PynamoDB load with the first file, not at import (cold start)
+    from intake.bulk.arrivals import validate_object
+
     for key, etag, put in record.body.created_objects():
         validate_object(key, etag, put)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -13,6 +14,11 @@ from intake.observability import logger, metrics, tracer
 
 # A body that is not a creation message fails its record (model validation): retried, then dead-lettered.
 processor = BatchProcessor(event_type=EventType.SQS, model=CreationRecord)
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+    # SnapStart (template parameter SnapStart): this init runs once per published version and is snapshotted, so
+    # what the first chunk would load is loaded now, into the snapshot (its SDK clients are still made on first use).
+    import intake.bulk.worker  # noqa: F401
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -21,15 +21,20 @@ def get(stack: Stack, path: str, authorization: str | None = None) -> requests.R
 
 
 def expected_scope(stack: Stack, member: dict[str, Any]) -> dict[str, set[str]]:
-    """facilityId → housing unit ids a staff member should see, from the seeded data and the contract's roles."""
+    """facilityId → housing unit ids a staff member should see, from the seeded data and the contract's roles: every
+    facility one of their grants covers (a FacilityAdmin at one facility who is an Educator at another sees both)."""
+
+    def covers(grant: dict[str, Any], agency_id: str, facility_id: str) -> bool:
+        if grant["role"] == "SystemAdmin":
+            return True
+        if grant["agencyId"] != agency_id:
+            return False
+        return grant["role"] == "AgencyAdmin" or grant["facilityId"] == facility_id
+
     scope = {}
     for agency in stack["agencies"]:
         for facility in agency["facilities"]:
-            visible = (
-                member["role"] == "SystemAdmin"
-                or (member["role"] == "AgencyAdmin" and member["agencyId"] == agency["agencyId"])
-                or (member["agencyId"] == agency["agencyId"] and facility["facilityId"] in member["facilityIds"])
-            )
+            visible = any(covers(grant, agency["agencyId"], facility["facilityId"]) for grant in member["grants"])
             if visible:
                 scope[facility["facilityId"]] = {unit["locationId"] for unit in facility["housingUnits"]}
     return scope
@@ -56,7 +61,9 @@ def test_state_file_has_the_contract_shape(local_stack: Stack) -> None:
     assert all(len(f["housingUnits"]) >= 2 for f in first["facilities"])
     assert {s["role"] for s in local_stack["staff"]} == {"SystemAdmin", "AgencyAdmin", "FacilityAdmin", "Educator"}
     for member in local_stack["staff"]:
-        assert set(member) == {"username", "password", "role", "agencyId", "facilityIds"}
+        # the contract's keys, and (issue 19, additive) every grant the member holds
+        assert set(member) == {"username", "password", "role", "agencyId", "facilityIds", "grants"}
+        assert all(set(grant) == {"role", "agencyId", "facilityId"} for grant in member["grants"])
 
 
 def test_health_needs_no_token(local_stack: Stack) -> None:

@@ -49,6 +49,13 @@ ACCEPTED: dict[tuple[str, str], str] = {
         "facilityIds that are not facilities of that agency (state)"
     ),
     ("ST202", "POST /staff/{username}/scope"): "as POST /staff: the agency and its facilities must exist (state)",
+    ("ST202", "POST /staff/{username}/grants"): (
+        "the document has each role's grant (oneOf on role); still refused: a facilityId that is no facility of the "
+        "staff member's agency, or a staff member with no agency, a SystemAdmin (state)"
+    ),
+    ("ST202", "POST /staff/{username}/grants/remove"): (
+        "as POST /staff/{username}/grants; and the grant must be one the staff member holds, not their last (state)"
+    ),
     ("ST202", "GET /facilities/{facilityId}/learners"): (
         "`cursor` is opaque (only a nextCursor this facility's list gave, for the same status, is accepted: state); "
         "`locationId` must be a housing unit of this facility (state); `q` must keep a letter or digit once accents, "

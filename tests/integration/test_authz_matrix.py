@@ -322,6 +322,22 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "Educator": ("403", "404", "404"),
         "none": ALL_401,
     },
+    # Adding a grant (issue 19): the target Educator also made FacilityAdmin of its facility.
+    "POST /staff/{username}/grants": {
+        "SystemAdmin": ("200", "200", "200"),
+        "AgencyAdmin": ("200", "200", "404"),
+        "FacilityAdmin": ("200", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
+    # Removing the target Educator's one grant: whoever may change them is told to disable them instead (409).
+    "POST /staff/{username}/grants/remove": {
+        "SystemAdmin": ("409", "409", "409"),
+        "AgencyAdmin": ("409", "409", "404"),
+        "FacilityAdmin": ("409", "404", "404"),
+        "Educator": ("403", "404", "404"),
+        "none": ALL_401,
+    },
     "POST /staff/{username}/disable": {
         "SystemAdmin": ("200", "200", "200"),
         "AgencyAdmin": ("200", "200", "404"),
@@ -558,6 +574,12 @@ ROUTES: dict[str, Route] = {
     "POST /staff/{username}/scope": lambda w, fac, unit: Request(
         "POST", f"/staff/{_new_educator(w, fac)}/scope", _promote(fac)
     ),
+    "POST /staff/{username}/grants": lambda w, fac, unit: Request(
+        "POST", f"/staff/{_new_educator(w, fac)}/grants", {"role": "FacilityAdmin", "facilityId": fac}
+    ),
+    "POST /staff/{username}/grants/remove": lambda w, fac, unit: Request(
+        "POST", f"/staff/{_new_educator(w, fac)}/grants/remove", {"role": "Educator", "facilityId": fac}
+    ),
     "POST /staff/{username}/disable": lambda w, fac, unit: Request("POST", f"/staff/{_new_educator(w, fac)}/disable"),
     "POST /staff/{username}/enable": lambda w, fac, unit: Request(
         "POST", f"/staff/{_new_educator(w, fac, active=False)}/enable"
@@ -725,7 +747,7 @@ def _staff_target(request: Request) -> Any:
     from intake.dal import staff
 
     parts = request.path.split("/")
-    if request.method != "POST" or len(parts) != 4 or parts[1] != "staff":
+    if request.method != "POST" or len(parts) not in (4, 5) or parts[1] != "staff":
         return None
     return staff.get_staff(parts[2])
 

@@ -22,7 +22,8 @@ from tests.integration.fault_injection import Faults, Rule, install
 # its conditional put; each part files its audit entries (a batch write) before its record.
 CRASHES = {
     "validator-before-writing-the-plan": Rule("s3", "PutObject", kind="crash_before", key_part="/plans/"),
-    "validator-after-VALIDATED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=1),
+    "validator-after-its-data-key-kept": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=1),
+    "validator-after-VALIDATED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=2),
     "worker-before-its-first-learner": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Usernames"),
     "worker-between-a-claim-and-its-learner": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners"),
     "worker-between-learners": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners", skip=3),
@@ -30,10 +31,11 @@ CRASHES = {
     "worker-after-a-move": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Learners"),
     "worker-after-a-result-part-saved": Rule("s3", "PutObject", kind="crash_after", key_part="/results/"),
     "worker-after-a-part's-entries-filed": Rule("dynamodb", "BatchWriteItem", kind="crash_after", table="Audit"),
-    "worker-before-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Uploads", skip=3),
-    "worker-after-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=3),
+    "worker-before-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Uploads", skip=4),
+    "worker-after-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=4),
     "worker-after-results-csv-saved": Rule("s3", "PutObject", kind="crash_after", key_part="results.csv"),
-    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=6),
+    # (the 8th UpdateItem of the uploads table: claim, data key kept, validated, creating, three parts, COMPLETED)
+    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=7),
     "worker-during-clean-up": Rule("s3", "DeleteObjects", kind="crash_before"),
 }
 

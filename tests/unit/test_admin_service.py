@@ -17,13 +17,14 @@ from intake.admin_models import (
     CreateFacilityRequest,
     CreateHousingUnitRequest,
     FacilitySettingsRequest,
+    GrantChangeRequest,
     InviteStaffRequest,
 )
 from intake.dal import audit as audit_store
 from intake.dal import directory as locations
 from intake.dal import learners as learner_store
 from intake.dal import staff as staff_store
-from intake.domain import CharacterClass, Learner, LocationKind, PasswordRule, Role, StaffMember
+from intake.domain import CharacterClass, Grant, Learner, LocationKind, PasswordRule, Role, StaffMember
 from intake.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from intake.settings import get_settings
 from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, FAC_A2, FAC_B1, UNIT_A1, UNIT_A1B, UNIT_A2, reset_intake_caches
@@ -523,7 +524,12 @@ def test_change_staff_within_the_grant_keeps_active_and_audits_before_and_after(
         staff_store.get_staff("teacher")
         == changed
         == StaffMember(
-            username="teacher", role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_ids=(FAC_A2,), active=False
+            username="teacher",
+            role=Role.FACILITY_ADMIN,
+            agency_id=AGENCY_A,
+            facility_ids=(FAC_A2,),
+            active=False,
+            version=1,
         )
     )
     for facility in (FAC_A1, FAC_A2):
@@ -607,3 +613,192 @@ def test_list_staff_shows_whom_one_could_grant_and_oneself(directory: dict) -> N
     assert {m.username for m in admin_service.list_staff(directory["sys"])} == set(directory)
     with pytest.raises(PermissionDenied):
         admin_service.list_staff(directory["teacher"])
+
+
+# ------------------------------------------------------------------ staff records and grants per facility (issue 19)
+
+
+def _grant_request(role: str, facility: str | None = None) -> GrantChangeRequest:
+    return GrantChangeRequest.model_validate({"role": role, "facilityId": facility})
+
+
+def _grant_actions() -> list[tuple[str, str | None]]:
+    """Every grant change in the trails of agency A's facilities and of the agency."""
+    return [
+        (entry.action, entry.details.get("facilityId"))
+        for scope in (FAC_A1, FAC_A2, f"agency:{AGENCY_A}")
+        for entry in audit_store.list_entries(scope, 100)
+        if entry.action.startswith("STAFF_GRANT")
+    ]
+
+
+def test_invite_stores_the_title_names_and_email(directory: dict, user_pool: str) -> None:
+    # When the agency admin invites an Educator with a title, names, display names and an email
+    invited = _invite(
+        directory["north"],
+        role="Educator",
+        agencyId=AGENCY_A,
+        facilityIds=[FAC_A1],
+        title=" Professor ",
+        firstName="Mia",
+        lastName="Jones",
+        displayFirstName="Professor",
+        displayLastName="Jones",
+        email="mia@example.org",
+    )
+    # Then the stored record holds them (trimmed) with the grant, and so does the answer
+    stored = staff_store.get_staff("mia")
+    assert stored == invited.staff
+    assert (stored.title, stored.first_name, stored.last_name) == ("Professor", "Mia", "Jones")
+    assert (stored.display_first_name, stored.display_last_name, stored.email) == (
+        "Professor",
+        "Jones",
+        "mia@example.org",
+    )
+    assert stored.grants == (Grant(role=Role.EDUCATOR, agency_id=AGENCY_A, facility_id=FAC_A1),)
+
+
+@pytest.mark.parametrize("field", ["title", "firstName", "lastName", "displayFirstName", "displayLastName"])
+def test_invite_fields_are_bounded(field: str) -> None:
+    # Given a field of 121 characters, or empty, Then the request is refused before anything is done
+    for value in ("x" * 121, ""):
+        with pytest.raises(PydanticValidationError):
+            InviteStaffRequest.model_validate({"username": "mia", "role": "Educator", field: value})
+    assert InviteStaffRequest.model_validate({"username": "mia", "role": "Educator", field: "x" * 120})
+
+
+def test_a_grant_is_added_at_another_facility_then_removed_each_change_audited(directory: dict) -> None:
+    # Given ridge, a FacilityAdmin of ridge facility
+    # When the agency admin makes them an Educator at lake too
+    added = admin_service.add_grant(directory["north"], "ridge", _grant_request("Educator", FAC_A2))
+    # Then the record holds both grants, at the next version, and the v1 view names both facilities
+    assert staff_store.get_staff("ridge") == added
+    assert added.grants == (
+        Grant(role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_id=FAC_A1),
+        Grant(role=Role.EDUCATOR, agency_id=AGENCY_A, facility_id=FAC_A2),
+    )
+    assert (added.role, added.facility_ids, added.version) == (Role.FACILITY_ADMIN, (FAC_A2, FAC_A1), 1)
+    # And the change is in lake's trail with its role and facility
+    [entry] = audit_store.list_entries(FAC_A2, 10)
+    assert (entry.action, entry.actor, entry.target_id) == ("STAFF_GRANT_ADDED", "north", "ridge")
+    assert entry.details == {"role": "Educator", "facilityId": FAC_A2, "version": 1}
+    # When the agency admin removes it again
+    removed = admin_service.remove_grant(directory["north"], "ridge", _grant_request("Educator", FAC_A2))
+    # Then ridge is as before but at version 2, and the removal is audited too
+    assert staff_store.get_staff("ridge") == removed == directory["ridge"].model_copy(update={"version": 2})
+    assert _grant_actions() == [("STAFF_GRANT_REMOVED", FAC_A2), ("STAFF_GRANT_ADDED", FAC_A2)]
+
+
+def test_an_agency_admin_grant_is_filed_under_the_agency(directory: dict) -> None:
+    # When the SystemAdmin makes ridge an AgencyAdmin of their agency as well
+    added = admin_service.add_grant(directory["sys"], "ridge", _grant_request("AgencyAdmin"))
+    # Then ridge is an AgencyAdmin (the highest grant) and the change is in the agency's trail
+    assert added.role is Role.AGENCY_ADMIN and staff_store.get_staff("ridge") == added
+    [entry] = audit_store.list_entries(f"agency:{AGENCY_A}", 10)
+    assert (entry.action, entry.target_id) == ("STAFF_GRANT_ADDED", "ridge")
+    assert entry.details == {"role": "AgencyAdmin", "facilityId": "", "version": 1}
+
+
+def test_a_facility_admin_grants_an_educator_a_second_role_within_their_own_facilities(directory: dict) -> None:
+    # Given ridge, a FacilityAdmin of ridge facility, and an Educator of lake and ridge facility
+    staff_store.put_staff(
+        StaffMember(username="both", role=Role.EDUCATOR, agency_id=AGENCY_A, facility_ids=(FAC_A1, FAC_A2))
+    )
+    admin_service.add_grant(directory["north"], "ridge", _grant_request("FacilityAdmin", FAC_A2))
+    ridge = staff_store.get_staff("ridge")
+    # When ridge (now FacilityAdmin of both) makes the Educator FacilityAdmin of lake
+    changed = admin_service.add_grant(ridge, "both", _grant_request("FacilityAdmin", FAC_A2))
+    # Then the Educator is FacilityAdmin at lake, still Educator at ridge facility
+    assert (
+        {(g.role, g.facility_id) for g in staff_store.get_staff("both").grants}
+        == {
+            (Role.FACILITY_ADMIN, FAC_A2),
+            (Role.EDUCATOR, FAC_A1),
+            (Role.EDUCATOR, FAC_A2),
+        }
+        == {(g.role, g.facility_id) for g in changed.grants}
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "target", "change", "body", "error", "message"),
+    [
+        ("north", "ridge", "add", ("FacilityAdmin", FAC_A1), Conflict, "already holds FacilityAdmin at fac-ridge"),
+        ("north", "ridge", "remove", ("Educator", FAC_A2), NotFound, "does not hold Educator at fac-lake"),
+        ("north", "ridge", "remove", ("FacilityAdmin", FAC_A1), Conflict, "disable the staff member instead"),
+        ("north", "north", "add", ("Educator", FAC_A1), PermissionDenied, "No one may change their own"),
+        ("ridge", "ridge", "add", ("Educator", FAC_A2), PermissionDenied, "No one may change their own"),
+        ("ridge", "teacher", "add", ("Educator", FAC_A2), PermissionDenied, "no one can grant more than they have"),
+        ("ridge", "teacher", "add", ("AgencyAdmin", None), PermissionDenied, "no one can grant more than they have"),
+        ("ridge", "peer", "add", ("Educator", FAC_A1), PermissionDenied, "permission to change this staff member"),
+        ("ridge", "lake", "add", ("Educator", FAC_A1), NotFound, "No such staff member"),
+        ("bay", "teacher", "add", ("Educator", FAC_B1), NotFound, "No such staff member"),
+        ("teacher", "ridge", "add", ("Educator", FAC_A1), PermissionDenied, "permission to change this staff"),
+        ("north", "teacher", "add", ("Educator", FAC_B1), ValidationFailed, "Not a facility of agency ag-north"),
+        ("north", "teacher", "add", ("Educator", UNIT_A1), ValidationFailed, "Not a facility of agency ag-north"),
+        ("north", "teacher", "add", ("Educator", "fac-none"), ValidationFailed, "Not a facility of agency"),
+        ("north", "teacher", "add", ("Educator", None), ValidationFailed, "needs a facilityId"),
+        ("north", "teacher", "add", ("AgencyAdmin", FAC_A1), ValidationFailed, "send no facilityId"),
+        ("sys", "teacher", "add", ("SystemAdmin", None), ValidationFailed, "A SystemAdmin grant stands alone"),
+        ("sys", "sys-2", "add", ("Educator", FAC_A1), Conflict, "has no agency to add grants in"),
+    ],
+    ids=[
+        "held",
+        "not-held",
+        "last",
+        "own-agency-admin",
+        "own-facility-admin",
+        "beyond-own-facility",
+        "beyond-own-role",
+        "peer",
+        "other-facility-admin",
+        "other-agency",
+        "educator",
+        "other-agencys-facility",
+        "housing-unit",
+        "no-such-facility",
+        "no-facility",
+        "agency-admin-with-facility",
+        "system-admin",
+        "system-admin-target",
+    ],
+)
+def test_grant_changes_are_refused_and_leave_the_record_and_trail_unchanged(
+    directory: dict, user: str, target: str, change: str, body: tuple, error: type, message: str
+) -> None:
+    # Given a FacilityAdmin peer of ridge and a second SystemAdmin
+    staff_store.put_staff(directory["ridge"].model_copy(update={"username": "peer"}))
+    staff_store.put_staff(StaffMember(username="sys-2", role=Role.SYSTEM_ADMIN))
+    before = staff_store.get_staff(target)
+    # When the grant change is asked for
+    call = admin_service.add_grant if change == "add" else admin_service.remove_grant
+    with pytest.raises(error) as refused:
+        call(directory[user], target, _grant_request(*body))
+    # Then it is refused, saying why, and the target's record and the trails are as they were
+    assert message in str(refused.value.message) + str(getattr(refused.value, "errors", ""))
+    assert staff_store.get_staff(target) == before
+    assert _grant_actions() == []
+
+
+def test_changing_the_scope_replaces_every_grant_and_keeps_the_names(directory: dict, user_pool: str) -> None:
+    # Given an Educator with a title who was also given a grant at lake
+    _invite(directory["north"], role="Educator", agencyId=AGENCY_A, facilityIds=[FAC_A1], title="Teacher")
+    admin_service.add_grant(directory["north"], "mia", _grant_request("Educator", FAC_A2))
+    # When the agency admin sets their role and scope (the v1 route)
+    changed = admin_service.change_staff(
+        directory["north"], "mia", ChangeStaffRequest(role=Role.FACILITY_ADMIN, agencyId=AGENCY_A, facilityIds=[FAC_A2])
+    )
+    # Then that one grant is all they hold, and the title stays
+    assert changed.grants == (Grant(role=Role.FACILITY_ADMIN, agency_id=AGENCY_A, facility_id=FAC_A2),)
+    assert staff_store.get_staff("mia") == changed and changed.title == "Teacher" and changed.version == 2
+
+
+def test_list_staff_shows_a_member_with_mixed_grants_only_to_who_could_grant_all_of_them(directory: dict) -> None:
+    # Given teacher, an Educator at ridge facility, made FacilityAdmin at lake too
+    admin_service.add_grant(directory["north"], "teacher", _grant_request("FacilityAdmin", FAC_A2))
+    # Then ridge's admin no longer lists them (lake is beyond their grant); the agency admin does
+    assert {m.username for m in admin_service.list_staff(directory["ridge"])} == {"ridge"}
+    assert "teacher" in {m.username for m in admin_service.list_staff(directory["north"])}
+    # And teacher, now an admin at lake, lists lake's admin (a grant they hold there) but not ridge's
+    teacher = staff_store.get_staff("teacher")
+    assert {m.username for m in admin_service.list_staff(teacher)} == {"teacher", "lake"}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from intake import authz
-from intake.domain import Learner, Location, LocationKind, Role, StaffMember
+from intake.domain import Grant, Learner, Location, LocationKind, Role, StaffMember
 from intake.errors import CREATE_DENIED_MESSAGE, NotFound, PermissionDenied
 
 SYS = StaffMember(username="sys", role=Role.SYSTEM_ADMIN)
@@ -104,11 +104,13 @@ def test_a_learner_write_outside_scope_is_not_found_and_an_educators_is_denied()
         (TEACHER, _learner("fac-l")),
         (NORTH, _learner("fac-r", "ag-s")),
     ):
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound) as missing:
             authz.require_learner_write(staff, learner)
-    # And an Educator of the learner's facility is refused
-    with pytest.raises(PermissionDenied):
+        assert missing.value.message == "No such learner"
+    # And an Educator of the learner's facility is refused, in words that say why
+    with pytest.raises(PermissionDenied) as refused:
         authz.require_learner_write(TEACHER, _learner())
+    assert refused.value.message == "Requestor does not have permission to change this learner"
 
 
 def test_create_and_move_refusals_carry_the_portals_words() -> None:
@@ -197,3 +199,163 @@ def test_only_a_higher_role_changes_a_staff_member_and_no_one_their_own_record()
     assert not authz.can_manage_staff(RIDGE, TEACHER.model_copy(update={"facility_ids": ("fac-l",)}))
     assert [authz.outranks(s, TEACHER) for s in EVERYONE] == [True, True, True, False]
     assert [authz.outranks(s, RIDGE) for s in EVERYONE] == [True, True, False, False]
+
+
+# ---------------------------------------------------------------- grants per facility (issue 19)
+def _grant(role: Role, facility: str | None = None, agency: str | None = "ag-n") -> Grant:
+    return Grant(role=role, agency_id=None if role is Role.SYSTEM_ADMIN else agency, facility_id=facility)
+
+
+def _member(username: str, *grants: Grant) -> StaffMember:
+    return StaffMember(username=username, grants=grants)
+
+
+# FacilityAdmin at ridge (fac-r), Educator at lake (fac-l)
+MIXED = _member("mixed", _grant(Role.FACILITY_ADMIN, "fac-r"), _grant(Role.EDUCATOR, "fac-l"))
+LAKE_ADMIN = _member("lake-admin", _grant(Role.FACILITY_ADMIN, "fac-l"))
+LAKE_TEACHER = _member("lake-teacher", _grant(Role.EDUCATOR, "fac-l"))
+BOTH_ADMIN = _member("both-admin", _grant(Role.FACILITY_ADMIN, "fac-r"), _grant(Role.FACILITY_ADMIN, "fac-l"))
+NO_GRANTS = StaffMember(username="nobody", role=Role.EDUCATOR)  # a v1 record that covers nothing
+
+
+def test_a_facility_admin_at_one_facility_and_educator_at_another_writes_only_at_the_first() -> None:
+    # Given MIXED: FacilityAdmin at ridge, Educator at lake
+    # Then both facilities are in scope, no other
+    assert authz.in_scope(MIXED, "ag-n", "fac-r") and authz.in_scope(MIXED, "ag-n", "fac-l")
+    assert not authz.in_scope(MIXED, "ag-n", "fac-x") and not authz.in_scope(MIXED, "ag-s", "fac-r")
+    # And learners are created, changed and moved at ridge only; lake's are read-only, in the portal's words
+    assert authz.can_write_location(MIXED, _unit()) and not authz.can_write_location(MIXED, _unit("fac-l"))
+    assert authz.can_write_learner(MIXED, _learner()) and not authz.can_write_learner(MIXED, _learner("fac-l"))
+    assert authz.can_admin_facility(MIXED, _unit()) and not authz.can_admin_facility(MIXED, _unit("fac-l"))
+    assert authz.require_create_permission(MIXED, _unit()) == _unit()
+    with pytest.raises(PermissionDenied) as created:
+        authz.require_create_permission(MIXED, _unit("fac-l"))
+    assert created.value.message == CREATE_DENIED_MESSAGE
+    with pytest.raises(PermissionDenied, match="permission to change this learner"):
+        authz.require_learner_write(MIXED, _learner("fac-l"))  # in scope: denied, not hidden
+    with pytest.raises(NotFound):
+        authz.require_learner_write(MIXED, _learner("fac-x"))
+    # And, as an admin of the agency, MIXED sees every learner of it (not another agency's)
+    assert authz.can_view_learner(MIXED, _learner("fac-x"))
+    assert not authz.can_view_learner(MIXED, _learner("fac-r", "ag-s"))
+
+
+def test_the_highest_grant_covering_a_place_decides() -> None:
+    # Given an Educator and FacilityAdmin at the same facility, and an AgencyAdmin who is also an Educator somewhere
+    double = _member("double", _grant(Role.EDUCATOR, "fac-r"), _grant(Role.FACILITY_ADMIN, "fac-r"))
+    agency = _member("agency", _grant(Role.AGENCY_ADMIN), _grant(Role.EDUCATOR, "fac-r"))
+    # Then the rank at a place is the highest grant covering it, 0 where none does
+    assert authz.covering_rank(double, "ag-n", "fac-r") == 2 and authz.can_write_learner(double, _learner())
+    assert authz.covering_rank(agency, "ag-n", "fac-r") == 3 and authz.covering_rank(agency, "ag-n", "fac-x") == 3
+    assert authz.covering_rank(agency, "ag-n", None) == 3  # an AgencyAdmin grant covers the agency as a whole
+    assert authz.covering_rank(double, "ag-n", None) == 0  # a facility's grant does not
+    assert authz.covering_rank(double, "ag-n", "fac-x") == 0 and authz.covering_rank(double, "ag-s", "fac-r") == 0
+    assert authz.covering_rank(SYS, None, None) == 4 and authz.covering_rank(SYS, "ag-s", "fac-q") == 4
+    assert authz.covering_rank(_off(double), "ag-n", "fac-r") == 0
+    assert authz.covering_rank(NO_GRANTS, "ag-n", "fac-r") == 0 and not authz.in_scope(NO_GRANTS, "ag-n", "fac-r")
+
+
+def test_educator_grants_alone_show_only_their_facilities_learners() -> None:
+    # Given an Educator at ridge and at lake
+    teacher = _member("t2", _grant(Role.EDUCATOR, "fac-r"), _grant(Role.EDUCATOR, "fac-l"))
+    # Then they see learners at both, none elsewhere in the agency, and change none
+    assert authz.can_view_learner(teacher, _learner()) and authz.can_view_learner(teacher, _learner("fac-l"))
+    assert not authz.can_view_learner(teacher, _learner("fac-x"))
+    assert not authz.can_write_learner(teacher, _learner())
+    # And a disabled MIXED sees nothing
+    assert not authz.can_view_learner(_off(MIXED), _learner())
+
+
+@pytest.mark.parametrize(
+    ("staff", "grant", "allowed"),
+    [
+        (MIXED, _grant(Role.FACILITY_ADMIN, "fac-r"), True),
+        (MIXED, _grant(Role.EDUCATOR, "fac-r"), True),
+        (MIXED, _grant(Role.EDUCATOR, "fac-l"), False),  # an Educator there grants nothing
+        (MIXED, _grant(Role.FACILITY_ADMIN, "fac-l"), False),
+        (MIXED, _grant(Role.EDUCATOR, "fac-x"), False),
+        (MIXED, _grant(Role.AGENCY_ADMIN), False),
+        (NORTH, _grant(Role.AGENCY_ADMIN), True),
+        (NORTH, _grant(Role.AGENCY_ADMIN, agency="ag-s"), False),
+        (NORTH, _grant(Role.SYSTEM_ADMIN), False),
+        (SYS, _grant(Role.SYSTEM_ADMIN), True),
+        (_off(NORTH), _grant(Role.EDUCATOR, "fac-r"), False),
+    ],
+)
+def test_a_grant_is_given_only_by_a_facility_admin_or_above_holding_at_least_it_there(
+    staff: StaffMember, grant: Grant, allowed: bool
+) -> None:
+    assert authz.can_grant(staff, grant) is allowed
+
+
+@pytest.mark.parametrize(
+    ("staff", "role", "agency", "facilities", "allowed"),
+    [
+        (MIXED, Role.EDUCATOR, "ag-n", ("fac-r",), True),
+        (MIXED, Role.EDUCATOR, "ag-n", ("fac-r", "fac-l"), False),  # each facility by its own grant
+        (MIXED, Role.EDUCATOR, "ag-n", (), True),
+        (MIXED, Role.FACILITY_ADMIN, "ag-n", (), True),
+        (MIXED, Role.EDUCATOR, "ag-s", (), False),
+        (TEACHER, Role.EDUCATOR, "ag-n", (), False),
+        (LAKE_TEACHER, Role.EDUCATOR, "ag-n", (), False),
+        (SYS, Role.EDUCATOR, "ag-s", (), True),
+        (SYS, Role.AGENCY_ADMIN, None, (), True),
+        (_off(MIXED), Role.EDUCATOR, "ag-n", (), False),
+        (BOTH_ADMIN, Role.FACILITY_ADMIN, "ag-n", ("fac-l", "fac-r"), True),
+        (BOTH_ADMIN, Role.AGENCY_ADMIN, "ag-n", (), False),
+    ],
+)
+def test_within_grant_is_checked_facility_by_facility(
+    staff: StaffMember, role: Role, agency: str | None, facilities: tuple[str, ...], allowed: bool
+) -> None:
+    assert authz.within_grant(staff, role, agency, facilities) is allowed
+
+
+def test_another_staff_member_is_within_ones_grants_when_each_of_their_grants_is() -> None:
+    # Given MIXED (FacilityAdmin at ridge, Educator at lake)
+    # Then an AgencyAdmin or a FacilityAdmin of both could have granted all of it; a FacilityAdmin of ridge could not
+    assert authz.within_grants(NORTH, MIXED) and authz.within_grants(BOTH_ADMIN, MIXED)
+    assert not authz.within_grants(RIDGE, MIXED) and not authz.within_grants(LAKE_ADMIN, MIXED)
+    # And a record without grants (incomplete, from before grants) is its agency's admins' (a SystemAdmin's if none)
+    incomplete = NO_GRANTS.model_copy(update={"agency_id": "ag-n"})
+    assert authz.within_grants(SYS, NO_GRANTS) and not authz.within_grants(NORTH, NO_GRANTS)
+    assert authz.within_grants(NORTH, incomplete) and not authz.within_grants(RIDGE, incomplete)
+    assert not authz.within_grants(_off(NORTH), incomplete)
+
+
+def test_another_staff_member_is_in_scope_when_each_of_their_grants_places_is_covered() -> None:
+    # Given MIXED, whose grants are at ridge and lake
+    # Then staff covering both (with any role) have MIXED in scope; those covering one do not
+    assert authz.staff_in_scope(BOTH_ADMIN, MIXED) and authz.staff_in_scope(NORTH, MIXED)
+    assert not authz.staff_in_scope(RIDGE, MIXED) and not authz.staff_in_scope(LAKE_ADMIN, MIXED)
+    # And MIXED has in scope the staff of either facility (an Educator's grant covers lake too), none elsewhere
+    assert authz.staff_in_scope(MIXED, TEACHER) and authz.staff_in_scope(MIXED, LAKE_TEACHER)
+    assert not authz.staff_in_scope(MIXED, _member("x", _grant(Role.EDUCATOR, "fac-x")))
+    assert not authz.staff_in_scope(MIXED, NORTH) and not authz.staff_in_scope(MIXED, SYS)
+    assert authz.staff_in_scope(SYS, MIXED)
+    # And a record without grants is in scope of its own agency's staff only
+    assert authz.staff_in_scope(RIDGE, NO_GRANTS.model_copy(update={"agency_id": "ag-n"}))
+    assert not authz.staff_in_scope(RIDGE, NO_GRANTS.model_copy(update={"agency_id": "ag-s"}))
+
+
+def test_one_outranks_another_only_above_them_at_every_one_of_their_grants() -> None:
+    # Given MIXED (FacilityAdmin at ridge, Educator at lake)
+    # Then the AgencyAdmin outranks MIXED; a FacilityAdmin of both does not (a peer at ridge), nor lake's admin
+    assert authz.outranks(NORTH, MIXED) and authz.outranks(SYS, MIXED)
+    assert not authz.outranks(BOTH_ADMIN, MIXED) and not authz.outranks(LAKE_ADMIN, MIXED)
+    # And MIXED outranks ridge's Educator, not lake's (a peer there)
+    assert authz.outranks(MIXED, TEACHER) and not authz.outranks(MIXED, LAKE_TEACHER)
+    assert authz.outranks(LAKE_ADMIN, LAKE_TEACHER)
+    # And against a record without grants, the v1 roles decide
+    assert authz.outranks(RIDGE, NO_GRANTS) and not authz.outranks(TEACHER, NO_GRANTS)
+    assert not authz.outranks(RIDGE, NO_GRANTS.model_copy(update={"role": Role.FACILITY_ADMIN}))
+
+
+def test_who_manages_a_staff_member_with_mixed_grants() -> None:
+    # Given MIXED (FacilityAdmin at ridge, Educator at lake)
+    # Then MIXED manages ridge's Educator, not lake's, and not their own record
+    assert authz.can_manage_staff(MIXED, TEACHER) and not authz.can_manage_staff(MIXED, LAKE_TEACHER)
+    assert not authz.can_manage_staff(MIXED, MIXED)
+    # And MIXED is managed by the AgencyAdmin only, not by a FacilityAdmin of both facilities nor lake's
+    assert authz.can_manage_staff(NORTH, MIXED)
+    assert not authz.can_manage_staff(BOTH_ADMIN, MIXED) and not authz.can_manage_staff(LAKE_ADMIN, MIXED)

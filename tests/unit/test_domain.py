@@ -12,6 +12,7 @@ from intake.domain import (
     COUNT_NAMES,
     UNFINISHED,
     AuditEntry,
+    Grant,
     HistoryEntry,
     HistoryKind,
     Learner,
@@ -80,6 +81,166 @@ def test_domain_models_are_frozen() -> None:
 def test_unknown_role_is_refused() -> None:
     with pytest.raises(ValidationError):
         StaffMember(username="x", role="Janitor")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- staff grants (issue 19)
+def _g(role: Role, agency: str | None = "ag", facility: str | None = None) -> Grant:
+    return Grant(role=role, agency_id=agency, facility_id=facility)
+
+
+@pytest.mark.parametrize(
+    ("role", "agency", "facility", "valid"),
+    [
+        (Role.SYSTEM_ADMIN, None, None, True),
+        (Role.SYSTEM_ADMIN, "ag", None, False),
+        (Role.SYSTEM_ADMIN, None, "f", False),
+        (Role.AGENCY_ADMIN, "ag", None, True),
+        (Role.AGENCY_ADMIN, None, None, False),
+        (Role.AGENCY_ADMIN, "ag", "f", False),
+        (Role.FACILITY_ADMIN, "ag", "f", True),
+        (Role.FACILITY_ADMIN, "ag", None, False),
+        (Role.FACILITY_ADMIN, None, "f", False),
+        (Role.EDUCATOR, "ag", "f", True),
+        (Role.EDUCATOR, "ag", None, False),
+        (Role.EDUCATOR, None, "f", False),
+    ],
+)
+def test_a_grant_has_the_scope_its_role_calls_for(
+    role: Role, agency: str | None, facility: str | None, valid: bool
+) -> None:
+    # Given a role with an agency and facility, or without
+    # When a grant is made of them
+    # Then only the shape of its role is accepted
+    if valid:
+        assert (
+            _g(role, agency, facility).rank
+            == {"SystemAdmin": 4, "AgencyAdmin": 3, "FacilityAdmin": 2, "Educator": 1}[role]
+        )
+    else:
+        with pytest.raises(ValidationError, match="A SystemAdmin grant has no agency or facility"):
+            _g(role, agency, facility)
+
+
+def test_a_v1_staff_member_gets_one_grant_per_facility() -> None:
+    # Given a FacilityAdmin of two facilities built the v1 way (one role, agency, facilities)
+    member = StaffMember(username="r", role=Role.FACILITY_ADMIN, agency_id="ag", facility_ids=("f2", "f1", "f2"))
+    # Then it holds one grant per facility, highest first then by facility, and its facilities are sorted, once each
+    assert member.grants == (_g(Role.FACILITY_ADMIN, facility="f1"), _g(Role.FACILITY_ADMIN, facility="f2"))
+    assert member.facility_ids == ("f1", "f2") and member.version == 0
+    # And agency- and system-wide roles get one grant each
+    assert StaffMember(username="a", role=Role.AGENCY_ADMIN, agency_id="ag").grants == (_g(Role.AGENCY_ADMIN),)
+    assert StaffMember(username="s", role=Role.SYSTEM_ADMIN).grants == (_g(Role.SYSTEM_ADMIN, None),)
+    # And a SystemAdmin or AgencyAdmin naming more (a v1 copy of another's record with a higher role) covers its
+    # system or agency: the v1 view follows the one grant
+    system = StaffMember(username="s", role=Role.SYSTEM_ADMIN, agency_id="ag", facility_ids=("f1",))
+    assert system.grants == (_g(Role.SYSTEM_ADMIN, None),) and (system.agency_id, system.facility_ids) == (None, ())
+    agency = StaffMember(username="a", role=Role.AGENCY_ADMIN, agency_id="ag", facility_ids=("f1",))
+    assert agency.grants == (_g(Role.AGENCY_ADMIN),) and (agency.agency_id, agency.facility_ids) == ("ag", ())
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [{}, {"facility_ids": ("f",)}, {"agency_id": "ag"}],
+    ids=["nothing", "facilities-without-agency", "agency-without-facilities"],
+)
+def test_a_v1_staff_member_covering_nothing_has_no_grants_and_keeps_its_fields(scope: dict) -> None:
+    # Given an Educator without a full scope (as the arrivals' stand-in for a removed creator is)
+    member = StaffMember(username="x", role=Role.EDUCATOR, **scope)
+    # Then it has no grants, and its v1 fields stand as given
+    assert member.grants == ()
+    assert (member.role, member.agency_id, member.facility_ids) == (
+        Role.EDUCATOR,
+        scope.get("agency_id"),
+        scope.get("facility_ids", ()),
+    )
+    assert StaffMember(username="a", role=Role.AGENCY_ADMIN).grants == ()
+
+
+def test_a_staff_member_built_from_grants_has_their_v1_view() -> None:
+    # Given an Educator grant at f2 and a FacilityAdmin grant at f1
+    member = StaffMember(
+        username="m", grants=(_g(Role.EDUCATOR, facility="f2"), _g(Role.FACILITY_ADMIN, facility="f1"))
+    )
+    # Then the role is the highest grant's, the agency theirs, the facilities their union; the grants highest first
+    assert (member.role, member.agency_id, member.facility_ids) == (Role.FACILITY_ADMIN, "ag", ("f1", "f2"))
+    assert [g.role for g in member.grants] == [Role.FACILITY_ADMIN, Role.EDUCATOR]
+    # And an AgencyAdmin grant names no facility
+    agency = StaffMember(username="a", grants=(_g(Role.EDUCATOR, facility="f"), _g(Role.AGENCY_ADMIN)))
+    assert (agency.role, agency.facility_ids) == (Role.AGENCY_ADMIN, ("f",))
+    # And it reads back the same from its camelCase JSON (v1 fields and grants agreeing)
+    wire = member.to_json_dict()
+    assert wire["grants"] == [
+        {"role": "FacilityAdmin", "agencyId": "ag", "facilityId": "f1"},
+        {"role": "Educator", "agencyId": "ag", "facilityId": "f2"},
+    ]
+    assert (wire["role"], wire["agencyId"], wire["facilityIds"]) == ("FacilityAdmin", "ag", ["f1", "f2"])
+    assert StaffMember.model_validate(wire) == member
+    assert StaffMember.model_validate(wire | {"facilityIds": ["f2", "f1"]}) == member
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "needs a role or grants"),
+        ({"grants": ()}, "needs a role or grants"),
+        (
+            {"grants": (_g(Role.EDUCATOR, facility="f"), _g(Role.EDUCATOR, facility="f"))},
+            "each role at each facility once",
+        ),
+        ({"grants": (_g(Role.SYSTEM_ADMIN, None), _g(Role.AGENCY_ADMIN))}, "A SystemAdmin grant stands alone"),
+        ({"grants": (_g(Role.AGENCY_ADMIN), _g(Role.AGENCY_ADMIN, "ag-2"))}, "in one agency"),
+        ({"grants": (_g(Role.AGENCY_ADMIN),), "role": Role.SYSTEM_ADMIN}, "role must follow from the grants"),
+        ({"grants": (_g(Role.AGENCY_ADMIN),), "agency_id": "ag-2"}, "agency_id must follow from the grants"),
+        ({"grants": (_g(Role.EDUCATOR, facility="f"),), "facility_ids": ("g",)}, "facility_ids must follow"),
+    ],
+    ids=[
+        "nothing",
+        "no-grants",
+        "twice",
+        "system-not-alone",
+        "two-agencies",
+        "other-role",
+        "other-agency",
+        "other-facilities",
+    ],
+)
+def test_staff_members_of_other_shapes_are_refused(fields: dict, message: str) -> None:
+    # Given fields that break a grant rule, When a staff member is built of them, Then it is refused, saying which
+    with pytest.raises(ValueError, match=message):
+        StaffMember(username="x", **fields)
+
+
+def test_the_facilities_where_a_staff_member_holds_a_role() -> None:
+    # Given a FacilityAdmin of f1 and f3 who is an Educator at f2, and an AgencyAdmin
+    member = StaffMember(
+        username="m",
+        grants=(
+            _g(Role.FACILITY_ADMIN, facility="f3"),
+            _g(Role.EDUCATOR, facility="f2"),
+            _g(Role.FACILITY_ADMIN, facility="f1"),
+        ),
+    )
+    # Then each role's facilities are those of its grants, by id; an agency-wide grant names none
+    assert member.facilities_as(Role.FACILITY_ADMIN) == ("f1", "f3")
+    assert member.facilities_as(Role.EDUCATOR) == ("f2",)
+    assert StaffMember(username="a", role=Role.AGENCY_ADMIN, agency_id="ag").facilities_as(Role.AGENCY_ADMIN) == ()
+
+
+def test_a_copy_with_a_new_role_or_scope_gets_new_grants_and_one_with_new_grants_a_new_v1_view() -> None:
+    # Given a FacilityAdmin of f1 with a title
+    member = StaffMember(username="r", role=Role.FACILITY_ADMIN, agency_id="ag", facility_ids=("f1",), title="Dr")
+    # When copies change the role, the facilities, or the grants
+    demoted = member.model_copy(update={"role": Role.EDUCATOR})
+    moved = member.model_copy(update={"facility_ids": ("f2", "f3")})
+    widened = member.model_copy(update={"grants": (*member.grants, _g(Role.EDUCATOR, facility="f9"))})
+    # Then each copy's grants and v1 view agree, and the other fields are kept
+    assert demoted.grants == (_g(Role.EDUCATOR, facility="f1"),)
+    assert [g.facility_id for g in moved.grants] == ["f2", "f3"]
+    assert (widened.role, widened.facility_ids) == (Role.FACILITY_ADMIN, ("f1", "f9"))
+    assert demoted.title == moved.title == widened.title == "Dr"
+    # And a copy changing neither keeps the grants as they are
+    assert member.model_copy(update={"active": False}).grants == member.grants
+    assert member.model_copy().grants == member.grants
 
 
 @pytest.mark.parametrize("length", [7, 129])

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import boto3
+import pytest
 
 from intake import learner_migration
 from intake.dal import learners
 from intake.dal.tables import LearnerItem, UsernameItem, bind_tables
 from intake.domain import LearnerStatus
+from intake.errors import UsernameTaken
 from intake.settings import get_settings
 
 AT = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -113,3 +115,74 @@ def test_an_item_deactivated_before_its_migration_keeps_its_status(aws):
     assert report.migrated == 1 and after is not None
     assert (after.status, after.username) == (LearnerStatus.INACTIVE, "nunezj1")
     assert learners.list_roster("fac-ridge", (LearnerStatus.INACTIVE,), None, 50, None)[0] == [after]
+
+
+# migrate_item's own conditions (what the mutation run found unasserted, issue 21)
+
+
+def _raw(doc_id: str) -> dict:
+    item = LearnerItem._get_connection().get_item("ag", doc_id, consistent_read=True).get("Item")
+    assert item is not None
+    return item
+
+
+def test_an_item_with_its_username_already_gets_only_the_missing_keys_and_keeps_that_username(aws):
+    # Given an old item that already has its username (claimed), but no status, roster or name keys
+    _put_v1_item("D1", "L-1")
+    bind_tables()
+    LearnerItem._get_connection().update_item("ag", "D1", actions=[LearnerItem.username.set("nunezj1")])
+    learner = learners.get_by_doc_id("ag", "D1")
+    assert learner is not None and learner.username == "nunezj1"
+    # When it is migrated, offered another candidate
+    assert learners.migrate_item(learner, "other1") is True
+    # Then it keeps its username, and gains its status and roster
+    raw = _raw("D1")
+    assert (raw["username"], raw["status"], raw["roster"]) == (
+        {"S": "nunezj1"},
+        {"S": "ACTIVE"},
+        {"S": "fac-ridge#ACTIVE"},
+    )
+    # And a migration of it as read with another username, or of another learner, or elsewhere, changes nothing
+    before = _raw("D1")
+    for changed in (
+        learner.model_copy(update={"username": "nunezj9"}),
+        learner.model_copy(update={"learner_id": "L-other"}),
+        learner.model_copy(update={"facility_id": "fac-lake"}),
+    ):
+        assert learners.migrate_item(changed, "other1") is False
+    assert _raw("D1") == before
+
+
+def test_an_item_changed_since_it_was_read_is_not_migrated_and_its_candidate_is_not_claimed(aws):
+    # Given an old item, read, then moved to another facility by someone else
+    _put_v1_item("D1", "L-1")
+    bind_tables()
+    learner = learners.get_by_doc_id("ag", "D1")
+    assert learner is not None
+    LearnerItem._get_connection().update_item("ag", "D1", actions=[LearnerItem.facilityId.set("fac-lake")])
+    before = _raw("D1")
+    # When it is migrated as read, Then it is refused (False), the item is as it was, the username not claimed
+    assert learners.migrate_item(learner, "nunezj1") is False
+    assert _raw("D1") == before
+    assert list(UsernameItem.query("ag")) == []
+    # And a learner of another id under the DOC ID is refused the same way
+    assert learners.migrate_item(learner.model_copy(update={"learner_id": "L-other"}), "nunezj1") is False
+    assert list(UsernameItem.query("ag")) == []
+
+
+def test_a_candidate_another_learner_holds_is_username_taken_naming_it_and_changes_nothing(aws):
+    # Given two old items, the first migrated to username nunezj1
+    _put_v1_item("D1", "L-1")
+    _put_v1_item("E1", "L-2")
+    first = learners.get_by_doc_id("ag", "D1")
+    second = learners.get_by_doc_id("ag", "E1")
+    assert first is not None and second is not None
+    assert learners.migrate_item(first, "nunezj1") is True
+    before = _raw("E1")
+    # When the second is migrated with the same candidate
+    with pytest.raises(UsernameTaken) as taken:
+        learners.migrate_item(second, "nunezj1")
+    # Then it is UsernameTaken, naming the candidate, and the second is unchanged
+    assert taken.value.username == "nunezj1"
+    assert _raw("E1") == before
+    assert {c.username: c.learnerId for c in UsernameItem.query("ag")} == {"nunezj1": "L-1"}

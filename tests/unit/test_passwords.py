@@ -114,6 +114,21 @@ def test_sealing_twice_gives_different_values() -> None:
     assert seal(KEY, "Sunrise4242", "c") != seal(KEY, "Sunrise4242", "c")
 
 
+def test_a_sealer_seals_as_seal_does_with_a_fresh_nonce_for_every_value() -> None:
+    # Given one upload's sealer, and 600 passwords (more than two reads of nonces from the OS)
+    sealed = passwords.sealer(KEY)
+    texts = [f"Sunrise{n:04d}" for n in range(600)]
+    # When each is sealed for its own line, and the first one once more
+    values = [sealed(text, f"upl-1:{n}:given") for n, text in enumerate(texts)]
+    again = sealed(texts[0], "upl-1:0:given")
+    # Then each opens with seal's own unseal, for its line only, and no two values share a nonce
+    assert [unseal(KEY, value, f"upl-1:{n}:given") for n, value in enumerate(values)] == texts
+    with pytest.raises(SealBroken):
+        unseal(KEY, values[1], "upl-1:0:given")
+    nonces = {base64.b64decode(value)[:12] for value in [*values, again]}
+    assert len(nonces) == 601 and again != values[0]
+
+
 def test_a_sealed_value_does_not_open_for_another_context() -> None:
     # Given a value sealed for line 2
     sealed = seal(KEY, "Sunrise4242", "upl-1:2:given")

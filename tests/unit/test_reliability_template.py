@@ -12,6 +12,8 @@ def _resources() -> dict[str, Any]:
 
 
 def _ref(value: Any) -> str:
+    if "Fn::If" in value:  # a mapping names its function's SnapStart alias when SnapStart is on: the default branch
+        return _ref(value["Fn::If"][2])
     return str(value["Fn::GetAtt"][0] if "Fn::GetAtt" in value else value["Ref"])
 
 

@@ -287,6 +287,7 @@ def test_the_first_username_is_last_name_first_initial_and_the_doc_ids_last_four
         ("A", "B", "1", "ba1"),
         ("", "B", "X", "b00"),  # padded to three with digits, so the letters stay the name's
         ("Ann", "Wolfeschlegelsteinhausen-Bergerdorff", "12345", "wolfeschlegelsteinha2345"),
+        ("3Jo", "Smith2", "A1234821", "smithj4821"),  # digits typed into a name never reach its letters
     ],
 )
 def test_a_username_is_typeable_whatever_the_name(first: str, last: str, doc_id: str, username: str) -> None:

@@ -63,6 +63,8 @@ ROUTES |= {
     ("GET", "/staff"),
     ("POST", "/staff"),
     ("POST", "/staff/{username}/scope"),
+    ("POST", "/staff/{username}/grants"),
+    ("POST", "/staff/{username}/grants/remove"),
     ("POST", "/staff/{username}/disable"),
     ("POST", "/staff/{username}/enable"),
 }
@@ -86,8 +88,11 @@ def _of_type(resource_type: str) -> dict[str, dict[str, Any]]:
 
 
 def _target(value: Any) -> str | None:
-    """The logical id a Ref or GetAtt points at (None for anything else)."""
+    """The logical id a Ref or GetAtt points at (None for anything else); for an Fn::If, the one its default (false)
+    branch points at: an event source mapping names the function, or its alias when SnapStart is on."""
     if isinstance(value, dict):
+        if "Fn::If" in value:
+            return _target(value["Fn::If"][2])
         if "Ref" in value:
             return str(value["Ref"])
         if "Fn::GetAtt" in value:
@@ -710,7 +715,7 @@ def test_local_stack_still_accepts_sam_sqs_events(tmp_path: Path) -> None:
     template = json.loads(json.dumps(load_template()))
     for name, mapping in list(_of_type("AWS::Lambda::EventSourceMapping").items()):
         properties = json.loads(json.dumps(mapping["Properties"]))
-        function = template["Resources"][properties.pop("FunctionName")["Ref"]]
+        function = template["Resources"][str(_target(properties.pop("FunctionName")))]
         properties["Queue"] = properties.pop("EventSourceArn")
         function["Properties"].setdefault("Events", {})[name] = {"Type": "SQS", "Properties": properties}
         del template["Resources"][name]

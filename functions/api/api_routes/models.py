@@ -285,10 +285,6 @@ class DeletedResponse(BodyModel):
     deleted: str = Field(description="The id of what was deleted")
 
 
-class HealthResponse(BodyModel):
-    status: str = "ok"
-
-
 class FieldErrorOut(BodyModel):
     field: str
     code: str
@@ -521,7 +517,14 @@ class SystemAdminGrant(_SystemGrant):
 
 class _Invite(BodyModel):
     username: str = Field(pattern=USERNAME_PATTERN)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str | None = Field(default=None, max_length=254, pattern=admin_models.EMAIL_PATTERN)
+    title: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
+    firstName: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
+    lastName: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
+    displayFirstName: str | None = Field(
+        default=None, min_length=1, max_length=admin_models.NAME_MAX, description="The name learners see"
+    )
+    displayLastName: str | None = Field(default=None, min_length=1, max_length=admin_models.NAME_MAX)
 
 
 class EducatorInvite(_Invite, EducatorGrant):
@@ -572,6 +575,38 @@ class ChangeStaffRequest(admin_models.ChangeStaffRequest):
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return handler(_one_body_per_role(StaffGrant))
+
+
+class _OneGrant(_Grant):
+    facilityId: FacilityId = Field(description="A facility of the staff member's agency")
+
+
+class EducatorOneGrant(_OneGrant):
+    role: Literal["Educator"]
+
+
+class FacilityAdminOneGrant(_OneGrant):
+    role: Literal["FacilityAdmin"]
+
+
+class AgencyAdminOneGrant(_Grant):
+    role: Literal["AgencyAdmin"]
+    facilityId: None = Field(default=None, description="None: an AgencyAdmin grant covers the staff member's agency")
+
+
+# One grant added or removed: a SystemAdmin grant stands alone (set it with /scope), so it is not one of them.
+OneGrant = Annotated[EducatorOneGrant | FacilityAdminOneGrant | AgencyAdminOneGrant, Field(discriminator="role")]
+
+
+class GrantChangeRequest(admin_models.GrantChangeRequest):
+    """POST /staff/{username}/grants and /grants/remove: admin_models' body, documented as one body per role
+    (OneGrant), in the staff member's agency."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_one_body_per_role(OneGrant))
 
 
 class UndoDeactivationsResponse(BodyModel):

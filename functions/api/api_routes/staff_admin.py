@@ -1,4 +1,5 @@
-"""Staff: invite, change role or scope, disable, enable, list; never beyond the requestor's own grant."""
+"""Staff: invite, change role or scope, add or remove a grant, disable, enable, list; never beyond the requestor's
+own grants."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from api_routes.models import (
     ChangeStaffRequest,
+    GrantChangeRequest,
     InvitedStaffResponse,
     InviteStaffRequest,
     StaffListResponse,
@@ -49,6 +51,24 @@ def invite_staff(request: InviteStaffRequest) -> Response[InvitedStaffResponse]:
 )
 def change_staff(username: str, request: ChangeStaffRequest) -> StaffResponse:
     return StaffResponse(staff=admin_service.change_staff(current_requestor(router), username, request))
+
+
+@router.post(
+    "/staff/<username>/grants",
+    summary="Add a grant (a role at a facility, or AgencyAdmin) in the staff member's agency",
+    responses={200: {"description": "Added"}, **error_responses(403, 404, 409)},
+)
+def add_grant(username: str, request: GrantChangeRequest) -> StaffResponse:
+    return StaffResponse(staff=admin_service.add_grant(current_requestor(router), username, request))
+
+
+@router.post(
+    "/staff/<username>/grants/remove",
+    summary="Remove one of a staff member's grants (never the last: disable them instead)",
+    responses={200: {"description": "Removed"}, **error_responses(403, 404, 409)},
+)
+def remove_grant(username: str, request: GrantChangeRequest) -> StaffResponse:
+    return StaffResponse(staff=admin_service.remove_grant(current_requestor(router), username, request))
 
 
 @router.post(

@@ -67,18 +67,39 @@ class FacilitySettingsRequest(_Request):
     )
 
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
 class InviteStaffRequest(_Request):
     username: str = Field(pattern=USERNAME_PATTERN)
     role: Role
     agencyId: str | None = Field(default=None, pattern=ID_PATTERN)
     facilityIds: list[str] = Field(default_factory=list, max_length=100)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    title: str | None = Field(default=None, min_length=1, max_length=NAME_MAX, description="e.g. Teacher, Professor")
+    firstName: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    lastName: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    displayFirstName: str | None = Field(
+        default=None, min_length=1, max_length=NAME_MAX, description="The name learners see, e.g. Professor"
+    )
+    displayLastName: str | None = Field(default=None, min_length=1, max_length=NAME_MAX, description="e.g. Jones")
 
 
 class ChangeStaffRequest(_Request):
     role: Role
     agencyId: str | None = Field(default=None, pattern=ID_PATTERN)
     facilityIds: list[str] = Field(default_factory=list, max_length=100)
+
+
+class GrantChangeRequest(_Request):
+    """One grant to add to or remove from a staff member, in their agency."""
+
+    role: Role
+    facilityId: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="A FacilityAdmin or Educator grant's facility; none for AgencyAdmin",
+    )
 
 
 class LocationOut(DomainModel):

@@ -16,6 +16,7 @@ from intake.admin_models import (
     CreateHousingUnitRequest,
     FacilitySettingsOut,
     FacilitySettingsRequest,
+    GrantChangeRequest,
     InviteStaffRequest,
     LocationOut,
 )
@@ -24,6 +25,7 @@ from intake.dal import staff as staff_store
 from intake.domain import (
     DEFAULT_MAX_SYNC_DEACTIVATION_PERCENT,
     Agency,
+    Grant,
     Location,
     LocationKind,
     PasswordRule,
@@ -379,9 +381,24 @@ def _audit_staff(requestor: StaffMember, action: str, member: StaffMember, previ
     )
 
 
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
 def invite_staff(requestor: StaffMember, request: InviteStaffRequest) -> InvitedStaff:
     """A staff record and a Cognito login with a temporary password, within the requestor's own grant."""
-    member = _checked_grant(requestor, request.username, request.role, request.agencyId, request.facilityIds)
+    member = _checked_grant(
+        requestor, request.username, request.role, request.agencyId, request.facilityIds
+    ).model_copy(
+        update={
+            "title": _text(request.title),
+            "first_name": _text(request.firstName),
+            "last_name": _text(request.lastName),
+            "display_first_name": _text(request.displayFirstName),
+            "display_last_name": _text(request.displayLastName),
+            "email": request.email,
+        }
+    )
     staff_store.insert_staff(member)
     password = temporary_password()
     try:
@@ -409,8 +426,87 @@ def change_staff(requestor: StaffMember, username: str, request: ChangeStaffRequ
     """A new role or scope for someone within the requestor's grant, never beyond it."""
     target = _managed(requestor, username)
     wanted = _checked_grant(requestor, username, request.role, request.agencyId, request.facilityIds)
-    changed = staff_store.replace_staff(target, wanted.model_copy(update={"active": target.active}))
+    scope = {"role": wanted.role, "agency_id": wanted.agency_id, "facility_ids": wanted.facility_ids}
+    changed = staff_store.replace_staff(target, target.model_copy(update=scope))  # all grants replaced
     _audit_staff(requestor, "STAFF_CHANGED", changed, target)
+    return changed
+
+
+def _requested_grant(requestor: StaffMember, target: StaffMember, request: GrantChangeRequest) -> Grant:
+    """The grant a request names, in the target's agency, if well-formed and within the requestor's own grants."""
+    if request.role is Role.SYSTEM_ADMIN:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "role", "INVALID_VALUE", "A SystemAdmin grant stands alone: set it with /staff/{username}/scope"
+                )
+            ]
+        )
+    if target.agency_id is None:
+        raise Conflict(f"{target.username} has no agency to add grants in: set their role and scope with /scope")
+    if request.role is Role.AGENCY_ADMIN and request.facilityId:
+        raise ValidationFailed(
+            [FieldError("facilityId", "INVALID_VALUE", "An AgencyAdmin covers its whole agency: send no facilityId")]
+        )
+    if request.role is not Role.AGENCY_ADMIN and not request.facilityId:
+        raise ValidationFailed(
+            [FieldError("facilityId", "REQUIRED", f"A {request.role.value} grant needs a facilityId")]
+        )
+    grant = Grant(role=request.role, agency_id=target.agency_id, facility_id=request.facilityId)
+    if not authz.can_grant(requestor, grant):
+        raise PermissionDenied(GRANT_DENIED)
+    return grant
+
+
+def _audit_grant(requestor: StaffMember, action: str, member: StaffMember, grant: Grant) -> None:
+    scope = grant.facility_id or audit.agency_scope(str(grant.agency_id))  # an AgencyAdmin grant: its agency
+    details: dict = {"role": grant.role.value, "facilityId": grant.facility_id or "", "version": member.version}
+    audit.record(
+        requestor.username,
+        action,
+        "staff",
+        member.username,
+        scopes=[scope],
+        agency_id=member.agency_id,
+        facility_id=grant.facility_id,
+        details=details,
+    )
+
+
+def add_grant(requestor: StaffMember, username: str, request: GrantChangeRequest) -> StaffMember:
+    """One more grant (a role at a facility, or AgencyAdmin) for someone the requestor manages, in their agency."""
+    target = _managed(requestor, username)
+    grant = _requested_grant(requestor, target, request)
+    if grant in target.grants:
+        raise Conflict(f"{username} already holds {grant.role.value} at {grant.facility_id or grant.agency_id}")
+    if grant.facility_id is not None:
+        found = directory.get_location(grant.facility_id)
+        if found is None or found.kind is not LocationKind.FACILITY or found.agency_id != grant.agency_id:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "facilityId",
+                        "INVALID_VALUE",
+                        f"Not a facility of agency {grant.agency_id}: {grant.facility_id}",
+                    )
+                ]
+            )
+    changed = staff_store.replace_staff(target, target.model_copy(update={"grants": (*target.grants, grant)}))
+    _audit_grant(requestor, "STAFF_GRANT_ADDED", changed, grant)
+    return changed
+
+
+def remove_grant(requestor: StaffMember, username: str, request: GrantChangeRequest) -> StaffMember:
+    """Take one grant from someone the requestor manages; the last one is never removed (disable them instead)."""
+    target = _managed(requestor, username)
+    grant = _requested_grant(requestor, target, request)
+    if grant not in target.grants:
+        raise NotFound(f"{username} does not hold {grant.role.value} at {grant.facility_id or grant.agency_id}")
+    if len(target.grants) == 1:
+        raise Conflict("This is the staff member's last grant: disable the staff member instead of removing it")
+    kept = tuple(g for g in target.grants if g != grant)
+    changed = staff_store.replace_staff(target, target.model_copy(update={"grants": kept}))
+    _audit_grant(requestor, "STAFF_GRANT_REMOVED", changed, grant)
     return changed
 
 
@@ -430,6 +526,5 @@ def list_staff(requestor: StaffMember) -> list[StaffMember]:
     return [
         member
         for member in staff_store.list_staff()
-        if member.username == requestor.username
-        or authz.within_grant(requestor, member.role, member.agency_id, member.facility_ids)
+        if member.username == requestor.username or authz.within_grants(requestor, member)
     ]

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from intake.domain import Learner, Location, Role, StaffMember
+from intake.domain import ROLE_RANK, Grant, Learner, Location, Role, StaffMember
 from intake.errors import CREATE_DENIED_MESSAGE, NotFound, PermissionDenied
 
-_WRITERS = frozenset({Role.SYSTEM_ADMIN, Role.AGENCY_ADMIN, Role.FACILITY_ADMIN})
+_WRITER_RANK = ROLE_RANK[Role.FACILITY_ADMIN]  # FacilityAdmin and above change learners and grant roles
+
+
+def _covers(grant: Grant, agency_id: str | None, facility_id: str | None) -> bool:
+    """Whether a grant covers a facility of an agency (facility None: the agency as a whole)."""
+    if grant.role is Role.SYSTEM_ADMIN:
+        return True
+    if grant.agency_id != agency_id:
+        return False
+    return grant.role is Role.AGENCY_ADMIN or grant.facility_id == facility_id  # a facility's grant has its id
+
+
+def covering_rank(staff: StaffMember, agency_id: str | None, facility_id: str | None) -> int:
+    """The rank of the highest grant of an active staff member that covers a facility (facility None: the whole
+    agency), or 0 if none does. Every decision about a place takes this one grant."""
+    if not staff.active:
+        return 0
+    return max((g.rank for g in staff.grants if _covers(g, agency_id, facility_id)), default=0)
 
 
 def in_scope(staff: StaffMember, agency_id: str, facility_id: str) -> bool:
     """Whether a facility (and so its housing units) lies in the staff member's scope."""
-    if not staff.active:
-        return False
-    if staff.role is Role.SYSTEM_ADMIN:
-        return True
-    if staff.role is Role.AGENCY_ADMIN:
-        return staff.agency_id == agency_id
-    return staff.agency_id == agency_id and facility_id in staff.facility_ids
+    return covering_rank(staff, agency_id, facility_id) > 0
 
 
 def can_view_location(staff: StaffMember, location: Location) -> bool:
@@ -26,23 +37,22 @@ def can_view_location(staff: StaffMember, location: Location) -> bool:
 
 def can_write_location(staff: StaffMember, location: Location) -> bool:
     """Whether the staff member may create learners in, or move learners into, a location."""
-    return staff.role in _WRITERS and in_scope(staff, location.agency_id, location.facility_id)
+    return covering_rank(staff, location.agency_id, location.facility_id) >= _WRITER_RANK
 
 
 def can_view_learner(staff: StaffMember, learner: Learner) -> bool:
-    """Admins see every learner of their agency (to find arrivals to move); educators only those in scope."""
+    """Admins see every learner of their agency (to find arrivals to move): an AgencyAdmin or FacilityAdmin grant
+    anywhere in it is enough. Otherwise (Educator grants) only the learners of the facilities covered."""
     if not staff.active:
         return False
-    if staff.role is Role.SYSTEM_ADMIN:
+    if any(g.rank >= _WRITER_RANK and g.agency_id == learner.agency_id for g in staff.grants):
         return True
-    if staff.role is Role.EDUCATOR:
-        return in_scope(staff, learner.agency_id, learner.facility_id)
-    return staff.agency_id == learner.agency_id
+    return in_scope(staff, learner.agency_id, learner.facility_id)  # (a SystemAdmin's grant covers every facility)
 
 
 def can_write_learner(staff: StaffMember, learner: Learner) -> bool:
     """Whether the staff member may change a learner (edit, status, password): a writer in the learner's facility."""
-    return staff.role in _WRITERS and in_scope(staff, learner.agency_id, learner.facility_id)
+    return covering_rank(staff, learner.agency_id, learner.facility_id) >= _WRITER_RANK
 
 
 def require_learner_write(staff: StaffMember, learner: Learner | None) -> Learner:
@@ -78,8 +88,6 @@ def searchable_agencies(staff: StaffMember) -> frozenset[str] | None:
 
 # ------------------------------------------------------------------ administration (agencies, locations, staff)
 
-_RANK = {Role.EDUCATOR: 1, Role.FACILITY_ADMIN: 2, Role.AGENCY_ADMIN: 3, Role.SYSTEM_ADMIN: 4}
-
 
 def can_view_agency(staff: StaffMember, agency_id: str) -> bool:
     """Whether an agency is visible to the staff member: any agency for a SystemAdmin, else their own."""
@@ -98,47 +106,67 @@ def can_admin_facility(staff: StaffMember, facility: Location) -> bool:
     return can_write_location(staff, facility)
 
 
+def _may_give(staff: StaffMember, role: Role, agency_id: str | None, facility_id: str | None) -> bool:
+    return covering_rank(staff, agency_id, facility_id) >= max(ROLE_RANK[role], _WRITER_RANK)
+
+
+def can_grant(staff: StaffMember, grant: Grant) -> bool:
+    """Whether the staff member may give (or take away) a grant: their own covering grant at its scope is at least
+    its role, and FacilityAdmin or above (Educators grant nothing). A SystemAdmin grant only a SystemAdmin gives."""
+    return _may_give(staff, grant.role, grant.agency_id, grant.facility_id)
+
+
 def within_grant(staff: StaffMember, role: Role, agency_id: str | None, facility_ids: tuple[str, ...]) -> bool:
-    """Whether a role and scope is no more than the staff member has (the most anyone may grant)."""
-    if not staff.active or staff.role is Role.EDUCATOR or _RANK[role] > _RANK[staff.role]:
-        return False
-    if staff.role is Role.SYSTEM_ADMIN:
-        return True
-    if agency_id != staff.agency_id:
-        return False
-    if staff.role is Role.AGENCY_ADMIN:
-        return True
-    return role in (Role.FACILITY_ADMIN, Role.EDUCATOR) and set(facility_ids) <= set(staff.facility_ids)
+    """Whether a role and scope (v1: a role, an agency, facilities) is no more than the staff member has, facility
+    by facility (the most anyone may grant)."""
+    if role is Role.SYSTEM_ADMIN:
+        return _may_give(staff, role, None, None)
+    if role is Role.AGENCY_ADMIN:
+        return _may_give(staff, role, agency_id, None)
+    if not facility_ids:  # a scope of no facilities: within the grant of an admin of the agency
+        need = max(ROLE_RANK[role], _WRITER_RANK)
+        return staff.active and any(g.rank >= need and g.agency_id in (agency_id, None) for g in staff.grants)
+    return all(_may_give(staff, role, agency_id, f) for f in facility_ids)
+
+
+def within_grants(staff: StaffMember, other: StaffMember) -> bool:
+    """Whether every grant another staff member holds is one the staff member could give."""
+    if not other.grants:  # a record that covers nothing (incomplete, from before grants): its agency's admins'
+        return covering_rank(staff, other.agency_id, None) >= ROLE_RANK[Role.AGENCY_ADMIN]
+    return all(can_grant(staff, grant) for grant in other.grants)
 
 
 def staff_in_scope(staff: StaffMember, other: StaffMember) -> bool:
-    """Whether another staff member's scope lies within the staff member's own (whatever either's role)."""
+    """Whether another staff member's scope lies within the staff member's own (whatever either's role): each of
+    their grants' places is covered by one of the staff member's."""
     if not staff.active:
         return False
     if staff.role is Role.SYSTEM_ADMIN:
         return True
-    if other.role is Role.SYSTEM_ADMIN or other.agency_id != staff.agency_id:
+    if other.agency_id != staff.agency_id:
         return False
-    if staff.role is Role.AGENCY_ADMIN:
-        return True
-    return other.role is not Role.AGENCY_ADMIN and set(other.facility_ids) <= set(staff.facility_ids)
+    return all(covering_rank(staff, g.agency_id, g.facility_id) > 0 for g in other.grants)
 
 
 def outranks(staff: StaffMember, other: StaffMember) -> bool:
-    """Whether the staff member's role is above another's: only a higher role changes a staff member.
+    """Whether the staff member is above another at every one of the other's grants: only a higher role changes a
+    staff member.
 
     Peers never change each other (a FacilityAdmin cannot lock out the FacilityAdmin beside them, nor an AgencyAdmin
-    another AgencyAdmin). SystemAdmin is the top role, with no one above it: a SystemAdmin changes other SystemAdmins,
-    so that a departed or compromised one can be disabled through the API at all.
+    another AgencyAdmin), nor anyone who is their peer or above at one facility. SystemAdmin is the top role, with no
+    one above it: a SystemAdmin changes other SystemAdmins, so that a departed or compromised one can be disabled
+    through the API at all.
     """
-    return staff.active and (staff.role is Role.SYSTEM_ADMIN or _RANK[staff.role] > _RANK[other.role])
+    if not staff.active:
+        return False
+    if staff.role is Role.SYSTEM_ADMIN:
+        return True
+    if not other.grants:  # a record that covers nothing: its v1 role
+        return ROLE_RANK[staff.role] > ROLE_RANK[other.role]
+    return all(covering_rank(staff, g.agency_id, g.facility_id) > g.rank for g in other.grants)
 
 
 def can_manage_staff(staff: StaffMember, other: StaffMember) -> bool:
     """Whether the staff member may change, demote, disable or enable another's record: never their own, only of a
-    lower role (see `outranks`), and only within what they could grant."""
-    return (
-        staff.username != other.username
-        and outranks(staff, other)
-        and within_grant(staff, other.role, other.agency_id, other.facility_ids)
-    )
+    lower role at each of their grants (see `outranks`), and only within what they could grant."""
+    return staff.username != other.username and outranks(staff, other) and within_grants(staff, other)

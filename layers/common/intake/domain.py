@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -96,14 +97,126 @@ class Location(DomainModel):
     max_sync_deactivation_percent: int | None = Field(default=None, ge=0, le=100)  # None: the default (10)
 
 
-class StaffMember(DomainModel):
-    """An authenticated requestor: one role and a scope, from Intake's own records."""
+ROLE_RANK = {Role.EDUCATOR: 1, Role.FACILITY_ADMIN: 2, Role.AGENCY_ADMIN: 3, Role.SYSTEM_ADMIN: 4}
+STAFF_TEXT_MAX = 120
 
-    username: str
+
+class Grant(DomainModel):
+    """One role at one scope: SystemAdmin everywhere, AgencyAdmin an agency, FacilityAdmin and Educator a facility."""
+
     role: Role
     agency_id: str | None = None
-    facility_ids: tuple[str, ...] = ()
+    facility_id: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if self.role is Role.SYSTEM_ADMIN:
+            wrong = self.agency_id is not None or self.facility_id is not None
+        elif self.role is Role.AGENCY_ADMIN:
+            wrong = self.agency_id is None or self.facility_id is not None
+        else:
+            wrong = self.agency_id is None or self.facility_id is None
+        if wrong:
+            raise ValueError(
+                "A SystemAdmin grant has no agency or facility, an AgencyAdmin grant an agency and no facility, "
+                "a FacilityAdmin or Educator grant an agency and a facility"
+            )
+        return self
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK[self.role]
+
+
+def _legacy_grants(role: Role, agency_id: str | None, facility_ids: tuple[str, ...]) -> tuple[Grant, ...]:
+    """The grants a v1 record (one role, an agency, facilities) stands for: one for a SystemAdmin (whatever agency or
+    facilities it names) or an AgencyAdmin (its agency's, whatever facilities), else one per facility. A record that
+    covers nothing today (no agency, or a FacilityAdmin or Educator without facilities) has none."""
+    if role is Role.SYSTEM_ADMIN:
+        return (Grant(role=role),)
+    if not agency_id:
+        return ()
+    if role is Role.AGENCY_ADMIN:
+        return (Grant(role=role, agency_id=agency_id),)
+    return tuple(Grant(role=role, agency_id=agency_id, facility_id=f) for f in sorted(set(facility_ids)))
+
+
+def _ordered(grants: tuple[Grant, ...]) -> tuple[Grant, ...]:
+    """The grants highest first (then by facility), each (role, facility) once; all in one agency, or one
+    SystemAdmin grant alone."""
+    ordered = tuple(sorted(grants, key=lambda g: (-g.rank, g.facility_id or "")))
+    if len({(g.role, g.agency_id, g.facility_id) for g in ordered}) != len(ordered):
+        raise ValueError("A staff member holds each role at each facility once")
+    if ordered[0].role is Role.SYSTEM_ADMIN and len(ordered) > 1:
+        raise ValueError("A SystemAdmin grant stands alone")
+    if len({g.agency_id for g in ordered}) > 1:
+        raise ValueError("All grants of a staff member are in one agency")
+    return ordered
+
+
+_DERIVED = frozenset({"role", "agency_id", "facility_ids"})
+
+
+class StaffMember(DomainModel):
+    """An authenticated requestor, from Intake's own records: who they are and their grants (role per scope).
+
+    `role`, `agency_id` and `facility_ids` are the v1 view of the grants, kept for every reader of them: the highest
+    grant's role, the grants' one agency and the facilities they name. A staff member is built either from grants or,
+    as in v1, from a role, agency and facilities (then one grant per facility)."""
+
+    username: str
+    # None only until the validator below fills it from the grants (a model without a role is refused)
+    role: Role = Field(default=None, description="The highest grant's role (v1)")  # type: ignore[assignment]
+    agency_id: str | None = Field(default=None, description="The grants' agency (v1); none for a SystemAdmin")
+    facility_ids: tuple[str, ...] = Field(default=(), description="The facilities the grants name (v1)")
     active: bool = True
+    title: str | None = Field(default=None, max_length=STAFF_TEXT_MAX)
+    first_name: str | None = Field(default=None, max_length=STAFF_TEXT_MAX)
+    last_name: str | None = Field(default=None, max_length=STAFF_TEXT_MAX)
+    display_first_name: str | None = Field(default=None, max_length=STAFF_TEXT_MAX)
+    display_last_name: str | None = Field(default=None, max_length=STAFF_TEXT_MAX)
+    email: str | None = Field(default=None, max_length=254)
+    grants: tuple[Grant, ...] = ()
+    version: int = Field(default=0, ge=0, description="Bumped by each change (conditional writes)")
+
+    @model_validator(mode="after")
+    def _grants_and_their_v1_view(self) -> Self:
+        given = self.model_fields_set
+        if not self.grants:
+            if "role" not in given:
+                raise ValueError("A staff member needs a role or grants")
+            object.__setattr__(self, "grants", _legacy_grants(self.role, self.agency_id, self.facility_ids))
+            if not self.grants:  # covers nothing: the v1 fields stand as given
+                return self
+        grants = _ordered(self.grants)
+        derived = {
+            "role": grants[0].role,
+            "agency_id": grants[0].agency_id,
+            "facility_ids": tuple(sorted({g.facility_id for g in grants if g.facility_id})),
+        }
+        if "grants" in given:  # v1 fields sent with grants (a record read back from JSON) must agree with them
+            stated = {name: getattr(self, name) for name in _DERIVED & given}
+            if "facility_ids" in stated:
+                stated["facility_ids"] = tuple(sorted(set(self.facility_ids)))
+            if wrong := sorted(name for name, value in stated.items() if value != derived[name]):
+                raise ValueError(f"{', '.join(wrong)} must follow from the grants")
+        object.__setattr__(self, "grants", grants)
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+        return self
+
+    def facilities_as(self, role: Role) -> tuple[str, ...]:
+        """The facilities where the staff member holds this very role (by id)."""
+        return tuple(g.facility_id for g in self.grants if g.role is role and g.facility_id)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with changes; changing the role, agency or facilities makes the grants again, and changing the
+        grants their v1 view (a plain model_copy would leave them disagreeing)."""
+        if not update or not (set(update) & (_DERIVED | {"grants"})):
+            return super().model_copy(update=update, deep=deep)
+        dropped = _DERIVED if "grants" in update else {"grants"}
+        data = {name: getattr(self, name) for name in type(self).model_fields if name not in dropped}
+        return type(self).model_validate(data | dict(update))
 
 
 class LearnerStatus(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import math
@@ -87,15 +88,32 @@ def derived_chooser(key: bytes, label: str) -> Chooser:
 # ------------------------------------------------------------------ envelope encryption of given passwords
 
 _NONCE_BYTES = 12
+_NONCES_AT_ONCE = 256
 
 
 def seal(key: bytes, text: str, context: str) -> str:
     """`text` encrypted with AES-256-GCM under `key`, bound to `context` (e.g. upload and line): base64 of nonce+ct."""
+    return sealer(key, nonces_at_once=1)(text, context)
+
+
+def sealer(key: bytes, nonces_at_once: int = _NONCES_AT_ONCE) -> Callable[[str, str], str]:
+    """`seal` under one key, its cipher made once: sealed(text, context). The validator seals every given password
+    of an upload under the upload's one data key; making the cipher per password cost more than the encryption."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, text.encode("utf-8"), context.encode())
-    return base64.b64encode(nonce + sealed).decode("ascii")
+    encrypt, urandom, encode = AESGCM(key).encrypt, os.urandom, binascii.b2a_base64
+    # Random nonces as seal's, read from the OS nonces_at_once at a time (one system call, not one per password):
+    # each nonce is its own fresh slice of the CSPRNG's output, used once.
+    nonces: list[bytes] = []
+
+    def sealed(text: str, context: str) -> str:
+        if not nonces:
+            pool = urandom(_NONCE_BYTES * nonces_at_once)
+            nonces.extend(pool[at : at + _NONCE_BYTES] for at in range(0, len(pool), _NONCE_BYTES))
+        nonce = nonces.pop()
+        return encode(nonce + encrypt(nonce, text.encode("utf-8"), context.encode()), newline=False).decode("ascii")
+
+    return sealed
 
 
 class SealBroken(Exception):

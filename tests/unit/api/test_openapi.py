@@ -254,3 +254,27 @@ def test_a_staff_body_is_a_one_of_discriminated_by_role(document, component, suf
     refs = [f"#/components/schemas/{role}{suffix}" for role in roles]
     assert [one["$ref"] for one in schema["oneOf"]] == refs
     assert schema["discriminator"] == {"propertyName": "role", "mapping": dict(zip(roles, refs, strict=True))}
+
+
+@pytest.mark.parametrize(
+    ("grant", "valid"),
+    [
+        ({"role": "Educator", "facilityId": "f1"}, True),
+        ({"role": "FacilityAdmin", "facilityId": "f1"}, True),
+        ({"role": "AgencyAdmin"}, True),
+        ({"role": "AgencyAdmin", "facilityId": None}, True),
+        ({"role": "Educator"}, False),
+        ({"role": "FacilityAdmin", "facilityId": None}, False),
+        ({"role": "AgencyAdmin", "facilityId": "f1"}, False),
+        ({"role": "SystemAdmin"}, False),
+        ({"role": "Educator", "facilityId": "f1", "agencyId": "a"}, False),
+        ({"role": "Educator", "facilityId": "not an id"}, False),
+    ],
+)
+def test_one_grant_added_or_removed_is_one_body_per_role(document, grant, valid) -> None:
+    # Given a grant a client sends to add to or remove from a staff member (issue 19)
+    # Then the document accepts it exactly when admin_service's check (beyond stored state) does
+    assert _valid(document, "GrantChangeRequest", grant) is valid
+    roles = ("Educator", "FacilityAdmin", "AgencyAdmin")
+    refs = [f"#/components/schemas/{role}OneGrant" for role in roles]
+    assert [one["$ref"] for one in document["components"]["schemas"]["GrantChangeRequest"]["oneOf"]] == refs

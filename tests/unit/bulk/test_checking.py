@@ -9,7 +9,7 @@ import pytest
 from intake.bulk.checking import RowChecker, check_file
 from intake.bulk.reading import TOO_LONG
 from intake.bulk.types import as_checked
-from intake.domain import Role
+from intake.domain import Grant, Role
 from intake.errors import CREATE_DENIED_MESSAGE
 from tests.unit.bulk.support import World
 
@@ -130,6 +130,27 @@ def test_a_location_outside_the_scope_is_denied_naming_the_scope(world: World) -
     assert issue.message.startswith(CREATE_DENIED_MESSAGE)
     assert "outside your scope" in issue.message
     assert "fac-oak" in issue.message
+
+
+def test_the_hint_names_only_the_facilities_where_the_requestor_is_facility_admin(world: World) -> None:
+    # Given a FacilityAdmin of fac-oak who is an Educator at fac-pine
+    mixed = world.requestor.model_copy(
+        update={
+            "grants": (
+                Grant(role=Role.FACILITY_ADMIN, agency_id="agency-north", facility_id="fac-oak"),
+                Grant(role=Role.EDUCATOR, agency_id="agency-north", facility_id="fac-pine"),
+            )
+        }
+    )
+    # When a row for fac-pine (read-only to them) is checked
+    (issue,) = (
+        RowChecker(mixed, world.resolve, world.today, facility_id="fac-oak")
+        .check(2, cells(locationId="fac-pine"))
+        .issues
+    )
+    # Then it is denied, and the hint names fac-oak alone, where they may create learners
+    assert issue.code == "PERMISSION_DENIED" and "outside your scope" in issue.message
+    assert "enter your facility's id (fac-oak)" in issue.message and issue.message.count("fac-pine") == 1
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from intake import passwords
 from intake.bulk import creation, keys
 from intake.bulk.types import CREATE, MOVE, REACTIVATE, ExistingLearner, PlanEntry
 from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerStatus, Location, Upload, UploadStatus
+from intake.errors import Conflict
 from tests.unit.learner_fakes import AGENCY, FACILITY, OTHER_FACILITY, OTHER_UNIT, UNIT, Repository, location
 
 UPLOAD = "up-1"
@@ -94,7 +95,9 @@ def inactive(repo: Repository, doc_id: str) -> Learner:
 
 
 def apply(repo: Repository, plan_entry: PlanEntry, move_existing: bool = False) -> creation._Outcome:
-    return creation.apply_entry(plan_entry, upload(move_existing), {}, DATA_KEY, repo)
+    outcome = creation.apply_entry(plan_entry, upload(move_existing), {}, DATA_KEY, repo)
+    assert outcome.row is plan_entry  # every outcome is of its own row: results.csv writes the row's line and cells
+    return outcome
 
 
 def test_a_create_stores_the_learner_once_with_its_given_password() -> None:
@@ -119,6 +122,8 @@ def test_a_repeated_create_is_its_own_earlier_attempt_with_the_same_generated_pa
     assert first.outcome == again.outcome == "CREATED" and first.password and again.password == first.password
     assert again.learner_id == first.learner_id and len(repo.learners) == 1
     assert again.created is not None and again.created.learner_id == first.learner_id
+    # and its audit entry names the username the first attempt claimed
+    assert first.created is not None and first.created.username and again.created.username == first.created.username
     assert passwords.verify_password(repo.hashes[(AGENCY, "B1")], first.password)
 
 
@@ -395,3 +400,79 @@ def test_a_reactivated_row_is_audited_under_both_facilities_and_reported_with_it
     assert (row[2], row[5], row[6], row[7]) == ("T1", "id-T1", UNIT, "REACTIVATED")
     assert row[8] != outcomes[0].password
     assert passwords.unseal(DATA_KEY, row[8], keys.result_password_context(UPLOAD, 31)) == outcomes[0].password
+
+
+class MovedFirst(Repository):
+    """A repository where another delivery moves the learner between the worker's read and its conditional write,
+    leaving `after` (a function of the learner moved by that delivery) as the stored learner, or None (gone)."""
+
+    def __init__(self, after: object) -> None:
+        super().__init__()
+        self.after = after
+
+    def move_learner(self, learner: Learner, destination: Location, move: HistoryEntry) -> Learner:
+        key = (learner.agency_id, learner.doc_id)
+        moved = super().move_learner(learner, destination, move)  # the other delivery's move
+        replaced = self.after(moved)  # type: ignore[operator]
+        if replaced is None:
+            del self.learners[key]
+            raise Conflict("The learner moved meanwhile")  # as the store's condition refuses a learner gone
+        self.learners[key] = replaced
+        return super().move_learner(learner, destination, move)  # ours: refused, the learner is no longer there
+
+
+def _other(entry: HistoryEntry, upload_id: str | None = "up-other") -> HistoryEntry:
+    return entry.model_copy(update={"upload_id": upload_id})
+
+
+def test_a_move_refused_because_a_concurrent_delivery_of_this_upload_made_it_is_done_once() -> None:
+    # Given a learner arriving from another facility with two earlier moves, moved by a concurrent delivery of this
+    # same upload just before the worker's write
+    repo = MovedFirst(lambda moved: moved.model_copy(update={"history": (
+        _other(moved.history[-1]), _other(moved.history[-1]), *moved.history)}))  # fmt: skip
+    repo.learners[(AGENCY, "K1")] = existing_learner("K1")
+    # When the row is applied
+    outcome = apply(repo, move_entry(12, "K1"), move_existing=True)
+    # Then the refusal is recognised as this upload's own move: MOVED, once, by the staff member who confirmed
+    assert (outcome.outcome, outcome.learner_id) == ("MOVED", "id-K1")
+    after = repo.learners[(AGENCY, "K1")]
+    assert after.location_id == UNIT and [e.upload_id for e in after.history] == ["up-other", "up-other", UPLOAD]
+    assert after.history[-1].by == "confirmer"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["gone", "moved elsewhere", "moved here by another upload", "moved here with no history"],
+)
+def test_a_move_refused_by_anything_but_this_uploads_own_move_is_not_reported_done(case: str) -> None:
+    # Given a learner changed by someone else between the worker's read and its write
+    changes = {
+        "gone": lambda moved: None,
+        "moved elsewhere": lambda moved: moved.model_copy(update={"location_id": "unit-elsewhere"}),
+        "moved here by another upload": lambda moved: moved.model_copy(
+            update={"history": (*moved.history[:-1], _other(moved.history[-1]))}
+        ),
+        "moved here with no history": lambda moved: moved.model_copy(update={"history": ()}),
+    }
+    repo = MovedFirst(changes[case])
+    repo.learners[(AGENCY, "K2")] = existing_learner("K2")
+    # When the row is applied
+    outcome = apply(repo, move_entry(13, "K2"), move_existing=True)
+    # Then the store's refusal stands: the row fails with its reason, and the learner is as the other change left it
+    assert (outcome.outcome, outcome.message) == ("FAILED", "The learner moved meanwhile")
+    stored = repo.learners.get((AGENCY, "K2"))
+    assert (stored is None) == (case == "gone")
+    assert stored is None or stored.location_id != UNIT or [e.upload_id for e in stored.history] != [UPLOAD]
+
+
+def test_a_move_into_another_facilitys_unit_names_the_learner_and_moves_nothing() -> None:
+    # Given a MOVE row whose unit is in another facility than the upload's
+    repo = Repository()
+    repo.learners[(AGENCY, "K3")] = existing_learner("K3")
+    repo.locations["unit-far"] = location("unit-far", "fac-far")
+    # When it is applied
+    outcome = apply(repo, move_entry(14, "K3")._replace(location_id="unit-far"), move_existing=True)
+    # Then it fails naming the learner, and the learner stays where it was
+    assert (outcome.outcome, outcome.learner_id) == ("FAILED", "id-K3")
+    assert outcome.message is not None and outcome.message.startswith("Location unit-far is in facility fac-far")
+    assert repo.learners[(AGENCY, "K3")] == existing_learner("K3")

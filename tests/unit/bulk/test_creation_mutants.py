@@ -10,8 +10,6 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from intake import passwords
 from intake.bulk import creation, keys, lifecycle
 from intake.bulk.types import CREATE, MOVE, ExistingLearner, PlanEntry, plan_chunk_json
@@ -20,7 +18,9 @@ from intake.dal import keys as key_store
 from intake.dal import learners, objects
 from intake.dal import uploads as upload_store
 from intake.domain import Learner, Upload, UploadStatus
+from intake.observability import metrics
 from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A2
+from tests.log_capture import cloudwatch_lines
 from tests.unit.upload_support import creation_messages
 
 S = UploadStatus
@@ -143,7 +143,9 @@ def test_a_confirmed_plan_is_created_reported_with_its_generated_passwords_and_c
     filed = datetime.fromisoformat(upload.confirmed_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert confirmed[0].entry_id == f"{filed}#u-flow:0000000"  # filed at the confirm, before its rows' entries
     # When its chunk is processed
-    creation.process_chunk("u-flow", 0, 0, lambda: PLENTY)
+    metrics.clear_metrics()
+    with cloudwatch_lines() as logged:
+        creation.process_chunk("u-flow", 0, 0, lambda: PLENTY)
     # Then the upload is completed with each row counted once
     done = _stored("u-flow")
     assert done.status is S.COMPLETED
@@ -167,6 +169,14 @@ def test_a_confirmed_plan_is_created_reported_with_its_generated_passwords_and_c
     assert [row[:8] for row in secret[1:]] == [row[:8] for row in plain[1:]]
     generated = secret[2][8]
     assert secret[1][8] == "" and secret[3][8] == "" and generated
+    assert [[*row[:8], "", *row[9:]] for row in secret[1:]] == plain[1:]  # the same cells, the password aside
+    # And the rows without a password are no unreadable password; the learners created are counted, the copy logged
+    assert _logged(logged, "result password unreadable") == []
+    assert metrics.metric_set["LearnersCreated"]["Value"] == [2.0]
+    assert metrics.metric_set["LearnersCreated"]["Unit"] == "Count"
+    metrics.clear_metrics()
+    (written,) = _logged(logged, "results with passwords written")
+    assert (written["upload_id"], written["passwords"]) == ("u-flow", 1)
     assert passwords.verify_password(learners.stored_password_hash(AGENCY_A, "N1") or "", generated)
     assert passwords.verify_password(learners.stored_password_hash(AGENCY_A, "G1") or "", "Given-pass-123")
     # And the trail holds each learner once, the move under both facilities
@@ -370,9 +380,7 @@ def test_a_failed_creation_reports_the_generated_passwords_of_the_rows_created(a
     assert _rows(failed.result_report_key or "")[1][8] == ""
 
 
-def test_a_result_password_that_does_not_open_is_left_blank_and_the_others_are_kept(
-    aws: Any, directory: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_result_password_that_does_not_open_is_left_blank_and_the_others_are_kept(aws: Any, directory: Any) -> None:
     # Given a completed part of two created rows, one of whose sealed password was damaged
     upload, data_key = _validated("u-seal", [[_entry(2, "R1"), _entry(3, "R2")]])
     started = creation.begin_creation(upload, False, False, "ridge")
@@ -384,12 +392,16 @@ def test_a_result_password_that_does_not_open_is_left_blank_and_the_others_are_k
     objects.put_bytes(part, _csv_of(cells))
     upload_store.record_part("u-seal", "0:0", {"created": 2}, True)
     # When the upload is finished
-    done = creation.finish_upload("u-seal")
+    with cloudwatch_lines() as logged:
+        done = creation.finish_upload("u-seal")
     # Then the damaged one is blank, the other is the learner's
     assert done is not None and done.result_passwords_key is not None
     secret = _rows(done.result_passwords_key)[1:]
     assert secret[0][8] == "" and secret[1][8] == outcomes[1].password
-    assert "result password unreadable" in caplog.text
+    # And the damaged one is logged once, by upload id and line (never the cell)
+    unreadable = _logged(logged, "result password unreadable")
+    assert [(r["level"], r["upload_id"], r["line"]) for r in unreadable] == [("WARNING", "u-seal", "2")]
+    assert cells[0][8] not in logged.text
 
 
 def _rows_of(data: bytes) -> list[list[str]]:
@@ -520,3 +532,103 @@ def test_each_move_outcome_names_its_row_and_learner() -> None:
     again = creation.apply_entry(row, upload, {}, None, repo)
     assert (moved.row, moved.outcome, moved.learner_id) == (row, "MOVED", "id-now")
     assert (again.row, again.outcome, again.learner_id) == (row, "MOVED", "id-now")
+
+
+def test_a_dead_lettered_sync_counts_its_reactivated_updated_and_deactivated_rows_as_done(
+    aws: Any, directory: Any
+) -> None:
+    # Given a creating upload whose recorded parts count rows of every kind, each kind a different power of two
+    _creating("u-sync-dead", [[_move(2, "Y1")], [_move(3, "Y2")]])
+    done = {"created": 1, "moved": 2, "reactivated": 4, "updated": 8, "deactivated": 16}
+    assert upload_store.record_part("u-sync-dead", "0:0", done, True) is not None
+    # When its other chunk is dead-lettered
+    metrics.clear_metrics()
+    with cloudwatch_lines() as logged:
+        failed = creation.fail_creation("u-sync-dead")
+    # Then every kind counts as done, each once (a sum no other mix of the five gives)
+    assert failed is not None and failed.reason is not None
+    assert failed.reason.startswith("Creating the learners stopped after several attempts, with 31 of 2 rows done")
+    # And the failure is logged by upload id and counted once, for the alarm on UploadsFailed
+    assert [
+        (r["level"], r["message"], r.get("upload_id")) for r in logged.records if r["message"] == "upload failed"
+    ] == [("WARNING", "upload failed", "u-sync-dead")]
+    assert metrics.metric_set["UploadsFailed"]["Value"] == [1.0]
+    assert metrics.metric_set["UploadsFailed"]["Unit"] == "Count"
+    # And a second dead letter of it neither logs nor counts it again
+    metrics.clear_metrics()
+    with cloudwatch_lines() as again:
+        assert creation.fail_creation("u-sync-dead") == _stored("u-sync-dead")
+    assert [r for r in again.records if r["message"] == "upload failed"] == []
+    assert "UploadsFailed" not in metrics.metric_set
+
+
+def _logged(logged: Any, message: str) -> list[dict[str, Any]]:
+    return [record for record in logged.records if record["message"] == message]
+
+
+def test_a_chunk_handed_back_skipped_or_finishing_its_upload_says_so_by_ids_and_counts_completions(
+    aws: Any, directory: Any
+) -> None:
+    # Given a plan of one chunk of 60 moves (skipped, quickly), and an upload still validated
+    _creating("u-said", [[_move(n, f"Z{n}") for n in range(2, 62)]])
+    _validated("u-said-waiting", [[_move(2, "Z1")]])
+    metrics.clear_metrics()
+    with cloudwatch_lines() as logged:
+        # When the chunk is handed back after its first part, a chunk of the validated one arrives, and the rest of
+        # the chunk finishes the upload
+        creation.process_chunk("u-said", 0, 0, lambda: creation.HAND_BACK_MARGIN_MS - 1)
+        creation.process_chunk("u-said-waiting", 0, 0, lambda: PLENTY)
+        creation.process_chunk("u-said", 0, 50, lambda: PLENTY)
+    # Then each is logged by its ids, never a row
+    assert [{k: r.get(k) for k in ("upload_id", "chunk", "start")} for r in _logged(logged, "chunk handed back")] == [
+        {"upload_id": "u-said", "chunk": 0, "start": 50}
+    ]
+    skipped = _logged(logged, "chunk skipped: upload not creating")
+    assert [(r["upload_id"], r["chunk"]) for r in skipped] == [("u-said-waiting", 0)]
+    (finished,) = _logged(logged, "upload finished")
+    assert (finished["upload_id"], finished["status"], finished["counts"]["skipped"]) == ("u-said", "COMPLETED", 60)
+    assert "Z2" not in logged.text
+    # And the completion is counted once
+    assert metrics.metric_set["UploadsCompleted"]["Value"] == [1.0]
+    assert metrics.metric_set["UploadsCompleted"]["Unit"] == "Count"
+    metrics.clear_metrics()
+    # And an upload that does not exist is not finished
+    assert creation.finish_upload("u-said-missing") is None
+
+
+def test_a_part_counts_a_change_refused_since_planning_as_failed_and_says_when_it_was_recorded_before(
+    aws: Any, directory: Any
+) -> None:
+    # Given a creating upload of two chunks, and a part of its first holding a row refused as changed since planning
+    upload = _creating("u-changed", [[_move(2, "C1")], [_move(3, "C2")]])
+    refused = creation._Outcome(_move(2, "C1"), creation.CHANGED_SINCE_PLAN, "id-C1", message="changed")
+    # When the part is recorded, and recorded again (a redelivery)
+    with cloudwatch_lines() as logged:
+        creation._record(upload, 0, 0, [refused], None, True)
+        first = _stored("u-changed")
+        creation._record(upload, 0, 0, [refused], None, True)
+    # Then the row counts once, as failed, and the second recording is logged by ids and counts nothing
+    assert (first.counts["failed"], first.chunks_done) == (1, 1)
+    assert _stored("u-changed").counts == first.counts
+    again = _logged(logged, "part already recorded")
+    assert [(r["upload_id"], r["chunk"]) for r in again] == [("u-changed", 0)]
+
+
+def test_a_confirm_stores_what_the_confirmer_chose(aws: Any, directory: Any) -> None:
+    # Given a validated upload
+    validated, _ = _validated("u-chose", [[_move(2, "O1")]])
+    # When it is confirmed skipping invalid rows and allowing a mass deactivation
+    started = creation.begin_creation(validated, True, False, "ridge", allow_mass_deactivation=True)
+    # Then both choices are stored with the upload
+    assert started is not None and started == _stored("u-chose")
+    assert (started.skip_invalid_rows, started.move_existing, started.allow_mass_deactivation) == (True, False, True)
+
+
+def test_a_chunk_of_exactly_one_part_finishes_its_upload(aws: Any, directory: Any) -> None:
+    # Given a plan of one chunk of exactly PART_SIZE rows (skipped, quickly)
+    _creating("u-fifty", [[_move(n, f"F{n}") for n in range(2, 2 + creation.PART_SIZE)]])
+    # When it is processed
+    creation.process_chunk("u-fifty", 0, 0, lambda: PLENTY)
+    # Then its one part finished the chunk, and the upload is completed
+    done = _stored("u-fifty")
+    assert (done.status, done.chunks_done, done.counts["skipped"]) == (S.COMPLETED, 1, creation.PART_SIZE)

@@ -57,7 +57,9 @@ def sync_upload():
 
 
 def apply(repo: Repository, plan_entry: PlanEntry) -> creation._Outcome:
-    return creation.apply_entry(plan_entry, sync_upload(), {}, DATA_KEY, repo)
+    outcome = creation.apply_entry(plan_entry, sync_upload(), {}, DATA_KEY, repo)
+    assert outcome.row is plan_entry  # every outcome is of its own row: results.csv writes the row's line and cells
+    return outcome
 
 
 def history(learner: Learner) -> list[tuple[HistoryKind, str | None, tuple[str, ...]]]:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from intake.bulk.checking import check_file
 from intake.bulk.planning import (
+    IGNORED_CELL_MESSAGE,
     LOOKUP_BATCH,
     Planned,
     SyncPlanner,
@@ -520,3 +521,92 @@ def test_an_unchanged_all_digit_doc_id_still_sets_the_windows_width_for_lost_zer
     assert lookup.calls == [["1234", "001234"]]
     assert [(i.line, i.code, i.severity) for i in issues(planned)] == [(3, "DOC_ID_LEADING_ZEROS", "warning")]
     assert [(e.line, e.action) for e in entries(planned)] == [(3, CREATE)]
+
+
+def test_every_entry_of_a_sync_carries_the_rows_details_or_for_a_deactivation_the_stored_ones() -> None:
+    # Given a roster of three, one of them with details unlike any row's, and a learner active here that the roster
+    # Query has not shown yet (stored with the row's details)
+    gone = RosterLearner("G1", "id-G1", UNIT_B, "Gil", "Moss", "05/06/1985", 7)
+    missed = learner("E1", FACILITY, UNIT)
+    lookup = Lookup([on_roster("A1"), on_roster("A2"), gone], [missed])
+    stored = (missed.first_name, missed.last_name, missed.date_of_birth)
+    # When the file has A1 as stored (a clean tuple), A2 with a new first name, and E1 as stored
+    planner, planned = run(
+        [
+            clean(2, "A1"),
+            clean(3, "A2", first="Dana"),
+            (4, "r4", "E1", *stored, None, UNIT, FACILITY, AGENCY),
+        ],
+        lookup,
+    )
+
+    # Then each entry is the row's, whole: request id, names, date of birth, unit, facility and agency
+    def at(version: int, doc_id: str, location_id: str = UNIT) -> ExistingLearner:
+        return ExistingLearner(f"id-{doc_id}", location_id, FACILITY, LearnerStatus.ACTIVE, version)
+
+    dee = ("Dee", "Lee", "01/02/1990", UNIT, FACILITY, AGENCY)
+    assert issues(planned) == []
+    assert entries(planned) == [
+        PlanEntry(2, "r2", UNCHANGED, "A1", *dee, None, at(3, "A1"), None, ()),
+        PlanEntry(3, "r3", UPDATE, "A2", "Dana", *dee[1:], None, at(3, "A2"), None, ("firstName",)),
+        # the learner the Query missed is compared with its stored details too: as stored, it is UNCHANGED
+        PlanEntry(4, "r4", UNCHANGED, "E1", *stored, UNIT, FACILITY, AGENCY, None, at(5, "E1"), None, ()),
+        # and the roster learner on no row is deactivated with its own stored details, after the last line
+        PlanEntry(
+            5, "", DEACTIVATE, "G1", "Gil", "Moss", "05/06/1985", UNIT_B, FACILITY, AGENCY, None, at(7, "G1", UNIT_B)
+        ),
+    ]
+    assert (planner.counts["unchanged"], planner.counts["toUpdate"], planner.counts["toDeactivate"]) == (2, 1, 1)
+
+
+def test_a_roster_rows_warnings_come_with_the_ignored_password_and_each_row_with_warnings_is_counted() -> None:
+    # Given two roster learners, and rows of both with a password and a warning of the checker's
+    lookup = Lookup([on_roster("A1"), on_roster("A2")])
+
+    def warned(line: int, doc_id: str) -> CheckedRow:
+        warning = RowIssue(line, f"r{line}", doc_id, "role", "ROLE_IGNORED", "role is ignored", "warning")
+        row = CheckedRow(line, f"r{line}", doc_id, "Dee", "Lee", "01/02/1990", "Secret-pass-1", UNIT, FACILITY,
+                         AGENCY, issues=[warning])  # fmt: skip
+        return row
+
+    planner, planned = run([warned(2, "A1"), warned(3, "A2")], lookup)
+    # Then each row keeps its warning and gets the PASSWORD_IGNORED one, whole, on its own line, request id and DOC ID
+    ignored = [
+        RowIssue(line, f"r{line}", doc_id, "password", "PASSWORD_IGNORED", IGNORED_CELL_MESSAGE, "warning")
+        for line, doc_id in ((2, "A1"), (3, "A2"))
+    ]
+    assert [(i.line, i.code) for i in issues(planned)] == [
+        (2, "ROLE_IGNORED"),
+        (2, "PASSWORD_IGNORED"),
+        (3, "ROLE_IGNORED"),
+        (3, "PASSWORD_IGNORED"),
+    ]
+    assert [i for i in issues(planned) if i.code == "PASSWORD_IGNORED"] == ignored
+    # And both rows count as valid rows with warnings
+    assert (planner.counts["warnings"], planner.counts["valid"], planner.counts["unchanged"]) == (2, 2, 2)
+
+
+def test_a_lost_zeros_error_names_the_row_the_learner_and_the_doc_id_to_write() -> None:
+    # Given a roster learner 001234, and a file where Excel made it 1234 beside a six-digit ID
+    lookup = Lookup([on_roster("001234")], [learner("001234", FACILITY, UNIT)])
+    _, planned = run([clean(2, "987654"), clean(3, "1234")], lookup)
+    # Then the error says which learner has which DOC ID, and what to write
+    (issue,) = issues(planned)
+    assert issue.message == (
+        "DOC ID 1234 may have lost its leading zeros in Excel: learner id-001234 of this facility has DOC ID 001234. "
+        "Format the column as Text and write 001234"
+    )
+
+
+def test_add_gives_a_windows_plan_at_the_row_that_fills_it_and_end_the_rest() -> None:
+    # Given a roster of LOOKUP_BATCH + 1, each row of one with a new first name (an UPDATE: planned as a CheckedRow)
+    lookup = Lookup([on_roster(f"D{n}") for n in range(LOOKUP_BATCH + 1)])
+    planner = SyncPlanner(lookup, seal, facility_id=FACILITY, agency_id=AGENCY)
+    rows = [clean(n + 2, f"D{n}", first="Dana") for n in range(LOOKUP_BATCH + 1)]
+    # When they are added one at a time
+    given = [planner.add(row) for row in rows]
+    # Then nothing comes before the window is full, the whole window comes at the row that fills it, in line order
+    assert all(planned == [] for planned in given[: LOOKUP_BATCH - 1])
+    assert [entry.line for entry in entries(given[LOOKUP_BATCH - 1])] == list(range(2, LOOKUP_BATCH + 2))
+    # And the last row comes at end
+    assert given[LOOKUP_BATCH] == [] and [entry.line for entry in entries(planner.end())] == [LOOKUP_BATCH + 2]

@@ -389,3 +389,47 @@ def test_a_file_with_only_warnings_is_validated_and_reports_the_warnings(aws: An
     assert found.error_report_key == f"reports/{FAC_A1}/up-warn/errors.csv"
     assert "DOC_ID_LEADING_ZEROS" in _read(aws, found.error_report_key).decode("utf-8-sig")
     assert sum(len(chunk) for chunk in plan_objects(aws, "up-warn")) == 2
+
+
+def test_two_validations_of_one_upload_at_once_seal_with_the_one_key_it_keeps(
+    aws: Any, directory: dict[str, Any]
+) -> None:
+    from intake import passwords
+    from intake.bulk import keys
+    from intake.bulk.types import plan_chunk_of
+    from intake.dal import keys as key_store
+    from intake.dal import uploads as upload_store
+
+    # Given an upload claimed by two validations at once (its event redelivered while the first still ran): both
+    # read it without a data key, and the other one kept its key first
+    rows = [f"1,800011,Bo,Ray,03/04/1991,Learner,Given-Pass-77,{UNIT_A1}"]
+    upload = validating(aws, "up-twice", csv_file(rows))
+    assert upload.data_key is None
+    _, theirs = key_store.new_data_key("up-twice")
+    assert upload_store.keep_data_key("up-twice", theirs) == theirs
+    # When this one validates the file, writing the same plan chunk
+    result = validate(upload, directory)
+    # Then it sealed the given password with the key the upload keeps, not one of its own
+    assert result is not None and result.data_key == theirs and stored("up-twice").data_key == theirs
+    (chunk,) = plan_objects(aws, "up-twice")
+    (entry,) = plan_chunk_of(chunk)
+    assert entry.sealed_password is not None
+    opened = passwords.unseal(
+        key_store.open_data_key("up-twice", theirs), entry.sealed_password, keys.given_password_context("up-twice", 2)
+    )
+    assert opened == "Given-Pass-77"
+
+
+def test_a_validation_again_of_an_upload_that_keeps_a_key_makes_none(aws: Any, directory: dict[str, Any]) -> None:
+    from intake.dal import keys as key_store
+    from intake.dal import uploads as upload_store
+
+    # Given an upload whose first validation kept a data key and stopped (it is claimed again, as read now)
+    rows = [f"1,800012,Cy,Fox,05/06/1992,Learner,,{UNIT_A1}"]
+    first = validating(aws, "up-again", csv_file(rows))
+    _, kept = key_store.new_data_key("up-again")
+    upload_store.keep_data_key("up-again", kept)
+    again = stored("up-again")
+    # When it is validated again, Then it uses the kept key (no new one): the upload keeps it
+    assert validate(again, directory) is not None
+    assert stored("up-again").data_key == kept and first.data_key is None

@@ -3,6 +3,7 @@ deleted location leaves a tombstone that keeps its id taken and is absent from e
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from intake.domain import (
     Location,
     LocationKind,
     PasswordRule,
+    UploadMode,
     history_entry,
 )
 from intake.errors import Conflict, NotFound, StorageUnavailable
@@ -394,3 +396,116 @@ def test_failed_reads_are_storage_unavailable(aws, refuse):
         directory.list_locations()
     with pytest.raises(StorageUnavailable, match="look for learners"):
         directory.has_learners(RIDGE)
+
+
+# What the mutation run showed unchecked (issue 21)
+
+
+def test_every_setting_that_differs_from_its_default_round_trips_and_the_defaults_store_nothing(aws):
+    # Given an inactive facility with every setting away from its default, and a unit with every default
+    rule = PasswordRule(min_length=12, blank_format="{lastName}{random:9}")
+    away = RIDGE.model_copy(
+        update={
+            "active": False,
+            "learner_access": False,
+            "drop_mode": UploadMode.SYNC,
+            "max_sync_deactivation_percent": 25,
+            "password_rule": rule,
+        }
+    )
+    # When both are stored and read back
+    directory.put_location(away)
+    directory.put_location(RIDGE_A)
+    # Then each reads back as it was
+    assert directory.get_location("fac-ridge") == away
+    assert directory.get_location("unit-a") == RIDGE_A
+    # And the facility's item holds each setting as DynamoDB sees it (the rule as compact JSON)
+    raw = _raw_location("fac-ridge")
+    assert (raw["active"], raw["learnerAccess"], raw["dropMode"]) == ({"BOOL": False}, {"BOOL": False}, {"S": "sync"})
+    assert raw["maxSyncDeactivationPercent"] == {"N": "25"}
+    assert raw["passwordRule"] == {"S": json.dumps(rule.to_json_dict(), separators=(",", ":"))}
+    # And the defaults are no attribute at all (learner access ON, drops in create mode, the default percent)
+    assert not {"learnerAccess", "dropMode", "maxSyncDeactivationPercent"} & set(_raw_location("unit-a"))
+
+
+def test_each_setting_is_updated_under_its_own_attribute(aws):
+    # Given ridge with every default
+    _seed()
+    # When each setting is set in turn
+    directory.update_location("fac-ridge", auto_confirm_drops=True)
+    directory.update_location("fac-ridge", max_upload_bytes=2048)
+    directory.update_location("fac-ridge", max_upload_rows=70)
+    directory.update_location("fac-ridge", max_sync_deactivation_percent=30)
+    synced = directory.update_location("fac-ridge", drop_mode=UploadMode.SYNC)
+    # Then each is stored and read back as set
+    assert directory.get_location("fac-ridge") == RIDGE.model_copy(
+        update={
+            "auto_confirm_drops": True,
+            "max_upload_bytes": 2048,
+            "max_upload_rows": 70,
+            "max_sync_deactivation_percent": 30,
+            "drop_mode": UploadMode.SYNC,
+        }
+    )
+    assert synced.drop_mode is UploadMode.SYNC and _raw_location("fac-ridge")["dropMode"] == {"S": "sync"}
+    # And create mode, given by name or as the mode, is the default again: no attribute
+    directory.update_location("fac-ridge", drop_mode="create")
+    assert "dropMode" not in _raw_location("fac-ridge")
+    directory.update_location("fac-ridge", drop_mode=UploadMode.SYNC)
+    directory.update_location("fac-ridge", drop_mode=UploadMode.CREATE)
+    assert "dropMode" not in _raw_location("fac-ridge")
+    assert directory.get_location("fac-ridge").drop_mode is UploadMode.CREATE
+
+
+def test_refusals_say_exactly_what_was_refused(aws):
+    # Given unit A deleted, and no agency or location ghost
+    _seed()
+    directory.delete_location(RIDGE_A)
+    # When each refused change is made, Then each says what happened and what to do, in the words staff see
+    with pytest.raises(Conflict) as reused:
+        directory.insert_location(BAY.model_copy(update={"location_id": "unit-a"}))
+    assert reused.value.message == (
+        "Location id unit-a was used before by a location that has been deleted: ids are never reused (its uploads "
+        "and audit trail keep it), choose another id"
+    )
+    with pytest.raises(NotFound) as no_location:
+        directory.update_location("ghost", name="Ghost")
+    assert no_location.value.message == "No such location"
+    with pytest.raises(NotFound) as no_agency:
+        directory.rename_agency("ghost", "Ghost")
+    assert no_agency.value.message == "No such agency"
+    with pytest.raises(Conflict) as changed:
+        directory.delete_location(RIDGE_B.model_copy(update={"facility_id": "fac-lake"}))
+    assert changed.value.message == "The location changed meanwhile; reload it"
+
+
+def _unavailable(what: str) -> str:
+    return f"Could not {what} right now; try again in a moment"
+
+
+def test_every_storage_failure_names_exactly_what_could_not_be_done(aws, refuse):
+    # Given DynamoDB refusing every read and write of the directory
+    _seed()
+    for operation in ("GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem"):
+        refuse("dynamodb", operation, "AccessDeniedException")
+    agency = Agency(agency_id="north", name="North")
+    # When each is tried, Then each failure's message names its own action, whole
+    for call, what in (
+        (lambda: directory.put_agency(agency), "save the agency"),
+        (lambda: directory.insert_agency(agency), "save the agency"),
+        (lambda: directory.get_agency("ag"), "read the agency"),
+        (lambda: directory.rename_agency("ag", "A"), "rename the agency"),
+        (lambda: directory.list_agencies(), "list agencies"),
+        (lambda: directory.put_location(RIDGE), "save the location"),
+        (lambda: directory.insert_location(RIDGE), "save the location"),
+        (lambda: directory._was_deleted("unit-a"), "read the location"),
+        (lambda: directory.update_location("fac-ridge", name="R"), "update the location"),
+        (lambda: directory.get_location("fac-ridge"), "read the location"),
+        (lambda: directory.get_locations(["fac-ridge"]), "read locations"),
+        (lambda: directory.list_locations("ag"), "list locations"),
+        (lambda: directory.list_locations(), "list locations"),
+        (lambda: directory.has_learners(RIDGE), "look for learners"),
+    ):
+        with pytest.raises(StorageUnavailable) as raised:
+            call()
+        assert raised.value.message == _unavailable(what)

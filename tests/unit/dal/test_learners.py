@@ -182,6 +182,36 @@ def test_find_by_doc_ids_reads_many_doc_ids_in_batches_of_one_hundred(aws, fault
     assert faults.calls[("dynamodb", "BatchGetItem")] == 2
 
 
+def test_find_by_doc_ids_from_the_planners_look_up_threads_answers_as_in_the_calling_thread(aws, faults):
+    # Given 300 learners of agency ag
+    from intake.bulk.planning import LOOKUPS_IN_FLIGHT, lookup_pool
+
+    with faults.disarmed(), LearnerItem.batch_write() as batch:
+        for n in range(300):
+            batch.save(learners._item(_learner(doc_id=f"D{n:03}", learner_id=f"L-{n}"), "h"))
+    windows = [[f"D{n:03}" for n in range(start, start + 100)] + [f"X{start}"] for start in (0, 100, 200)]
+    # When three windows of DOC IDs (one unknown each) are looked up at once in the planner's look-up threads
+    answers = [lookup_pool().submit(learners.find_by_doc_ids, "ag", doc_ids) for doc_ids in windows]
+    found = [answer.result(timeout=60) for answer in answers]
+    # Then each answer is the one the calling thread gets, and each window was its own batch request (101 keys: two)
+    assert LOOKUPS_IN_FLIGHT >= 2
+    assert found == [learners.find_by_doc_ids("ag", doc_ids) for doc_ids in windows]
+    assert [sorted(one) for one in found] == [sorted(doc_ids[:-1]) for doc_ids in windows]
+    assert faults.calls[("dynamodb", "BatchGetItem")] == 2 * 3 * 2
+
+
+def test_a_look_up_refused_by_storage_in_a_look_up_thread_is_storage_unavailable(aws, refuse):
+    # Given DynamoDB refusing batch reads of the learners table
+    from intake.bulk.planning import lookup_pool
+
+    refuse("dynamodb", "BatchGetItem", "ProvisionedThroughputExceededException")
+    # When DOC IDs are looked up in the planner's look-up threads
+    answer = lookup_pool().submit(learners.find_by_doc_ids, "ag", ["D100"])
+    # Then the caller that waits for the answer gets the domain's error, as it would in its own thread
+    with pytest.raises(StorageUnavailable, match="Could not look up DOC IDs"):
+        answer.result(timeout=60)
+
+
 def test_find_by_no_doc_ids_makes_no_request(aws, faults):
     # Given nothing to look up
     # When the lookup runs

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from intake.dal import staff
 from intake.dal.tables import StaffItem
-from intake.domain import Role, StaffMember
+from intake.domain import Grant, Role, StaffMember
 from intake.errors import Conflict, StorageUnavailable
 
 FAULTED = ("StaffItem",)
@@ -69,9 +70,10 @@ def test_replace_staff_writes_a_record_still_as_read(aws):
     after = before.model_copy(update={"active": False})
     # When the read record is replaced by a deactivated one
     returned = staff.replace_staff(before, after)
-    # Then the change is stored
-    assert returned == after
-    assert staff.get_staff("ridge") == after
+    # Then the change is stored, at the next version
+    assert returned == after.model_copy(update={"version": 1})
+    assert staff.get_staff("ridge") == returned
+    assert _stored("ridge")["version"] == {"N": "1"}
 
 
 @pytest.mark.parametrize(
@@ -217,3 +219,129 @@ def test_get_staff_reads_consistently(aws):
         events.unregister("provide-client-params.dynamodb.GetItem", unique_id="record-get")
     # Then the read was consistent (a change just written decides access at once)
     assert seen == [True]
+
+
+# ---------------------------------------------------------------- grants, the new fields, versions
+MIXED = StaffMember(
+    username="mia",
+    title="Professor",
+    first_name="Mia",
+    last_name="Jones",
+    display_first_name="Professor",
+    display_last_name="Jones",
+    email="mia@example.org",
+    grants=(
+        Grant(role=Role.EDUCATOR, agency_id="ag", facility_id="fac-b"),
+        Grant(role=Role.FACILITY_ADMIN, agency_id="ag", facility_id="fac-a"),
+    ),
+)
+
+
+def _put_raw(item: dict) -> None:
+    """An item written as DynamoDB's own client writes it, bypassing the DAL (e.g. by code older than grants)."""
+    boto3.client("dynamodb").put_item(TableName=StaffItem.Meta.table_name, Item=item)
+
+
+def test_grants_and_the_new_fields_round_trip_and_the_v1_view_is_stored_too(aws):
+    # Given a FacilityAdmin of fac-a who is an Educator at fac-b, with a title, names and an email
+    # When she is inserted and read back
+    staff.insert_staff(MIXED)
+    read = staff.get_staff("mia")
+    # Then she comes back whole: both grants, the fields, version 0
+    assert read == MIXED
+    assert (read.role, read.agency_id, read.facility_ids) == (Role.FACILITY_ADMIN, "ag", ("fac-a", "fac-b"))
+    # And the item holds the grants and, for older readers, the v1 role, agency and facilities
+    stored = _stored("mia")
+    assert stored["grants"]["L"] == [
+        {"M": {"role": {"S": "FacilityAdmin"}, "agencyId": {"S": "ag"}, "facilityId": {"S": "fac-a"}}},
+        {"M": {"role": {"S": "Educator"}, "agencyId": {"S": "ag"}, "facilityId": {"S": "fac-b"}}},
+    ]
+    assert (stored["role"], stored["agencyId"]) == ({"S": "FacilityAdmin"}, {"S": "ag"})
+    assert sorted(stored["facilityIds"]["SS"]) == ["fac-a", "fac-b"]
+    assert (stored["displayFirstName"], stored["email"], stored["version"]) == (
+        {"S": "Professor"},
+        {"S": "mia@example.org"},
+        {"N": "0"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "grants"),
+    [
+        (
+            {"role": {"S": "FacilityAdmin"}, "agencyId": {"S": "ag"}, "facilityIds": {"SS": ["fac-z", "fac-a"]}},
+            (
+                Grant(role=Role.FACILITY_ADMIN, agency_id="ag", facility_id="fac-a"),
+                Grant(role=Role.FACILITY_ADMIN, agency_id="ag", facility_id="fac-z"),
+            ),
+        ),
+        ({"role": {"S": "AgencyAdmin"}, "agencyId": {"S": "ag"}}, (Grant(role=Role.AGENCY_ADMIN, agency_id="ag"),)),
+        ({"role": {"S": "SystemAdmin"}}, (Grant(role=Role.SYSTEM_ADMIN),)),
+    ],
+    ids=["facility-admin-of-two", "agency-admin", "system-admin"],
+)
+def test_an_item_written_before_grants_reads_as_the_grants_its_role_and_scope_give(aws, item, grants):
+    # Given an item written the v1 way: a role and scope, no grants, no version, no names
+    _put_raw({"username": {"S": "old"}, "active": {"BOOL": True}, **item})
+    # When it is read
+    read = staff.get_staff("old")
+    # Then it has one grant per facility (one for an agency- or system-wide role), at version 0
+    assert read.grants == grants
+    assert read.version == 0 and read.title is None and read.email is None
+    assert staff.list_staff() == [read]
+
+
+def test_an_item_written_before_versions_is_replaced_as_version_0_and_upgrades_to_grants(aws):
+    # Given a v1 Educator item (no grants, no version), read
+    _put_raw(
+        {
+            "username": {"S": "old"},
+            "role": {"S": "Educator"},
+            "agencyId": {"S": "ag"},
+            "facilityIds": {"SS": ["fac-a"]},
+            "active": {"BOOL": True},
+        }
+    )
+    read = staff.get_staff("old")
+    # When she is given a second grant and replaced
+    after = read.model_copy(
+        update={"grants": (*read.grants, Grant(role=Role.EDUCATOR, agency_id="ag", facility_id="fac-b"))}
+    )
+    staff.replace_staff(read, after)
+    # Then the item is at version 1 with both grants written
+    stored = _stored("old")
+    assert stored["version"] == {"N": "1"}
+    assert [g["M"]["facilityId"]["S"] for g in stored["grants"]["L"]] == ["fac-a", "fac-b"]
+    assert staff.get_staff("old").facility_ids == ("fac-a", "fac-b")
+
+
+def test_two_writers_from_the_same_read_one_wins_the_other_is_a_conflict(aws):
+    # Given mia stored, and read by two writers
+    staff.insert_staff(MIXED)
+    first, second = staff.get_staff("mia"), staff.get_staff("mia")
+    # When the first adds a grant and the second, from the same read, changes her title (role and active unchanged)
+    won = staff.replace_staff(
+        first,
+        first.model_copy(
+            update={"grants": (*first.grants, Grant(role=Role.EDUCATOR, agency_id="ag", facility_id="fac-c"))}
+        ),
+    )
+    winner = _stored("mia")
+    with pytest.raises(Conflict, match="changed by someone else"):
+        staff.replace_staff(second, second.model_copy(update={"title": "Dean"}))
+    # Then the stored item is the winner's, at version 1
+    assert _stored("mia") == winner
+    assert staff.get_staff("mia") == won and won.version == 1 and won.title == "Professor"
+
+
+def test_a_replace_from_an_older_version_is_a_conflict(aws):
+    # Given mia replaced twice (version 2), and a read of her at version 1
+    staff.insert_staff(MIXED)
+    at_1 = staff.replace_staff(MIXED, MIXED.model_copy(update={"title": "Dr"}))
+    staff.replace_staff(at_1, at_1.model_copy(update={"title": "Dean"}))
+    before = _stored("mia")
+    # When the version-1 read is replaced
+    with pytest.raises(Conflict):
+        staff.replace_staff(at_1, at_1.model_copy(update={"email": "x@example.org"}))
+    # Then the version-2 item stands
+    assert _stored("mia") == before and before["version"] == {"N": "2"}

@@ -5,6 +5,7 @@ named. The transitions and the ETag claim are in test_uploads.py."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from intake.dal import uploads
 from intake.dal.uploads import UploadChange
-from intake.domain import AuditEntry, Upload, UploadStatus
+from intake.domain import AuditEntry, Upload, UploadMode, UploadStatus
 from intake.errors import StorageUnavailable
 
 S = UploadStatus
@@ -497,3 +498,83 @@ def test_each_refused_call_says_what_could_not_be_done(aws: Any, refuse: Any) ->
         "Could not update the upload",
         "Could not list uploads",
     ]
+
+
+def test_an_upload_keeps_the_first_data_key_stored_and_answers_it_to_every_later_one(aws: Any) -> None:
+    # Given an upload without a data key
+    _insert("u-key")
+    # When two validations keep their own keys, one after the other
+    first = uploads.keep_data_key("u-key", "sealed-first")
+    second = uploads.keep_data_key("u-key", "sealed-second")
+    # Then both are answered the first, which alone is stored
+    assert (first, second) == ("sealed-first", "sealed-first")
+    assert uploads.get_upload("u-key").data_key == "sealed-first"  # type: ignore[union-attr]
+    # And an upload that does not exist keeps nothing and is not made
+    assert uploads.keep_data_key("u-none", "sealed") is None
+    assert uploads.get_upload("u-none") is None
+
+
+def test_a_data_key_not_kept_for_a_storage_failure_says_so_and_stores_nothing(aws: Any, refuse: Any) -> None:
+    # Given an upload, and DynamoDB refusing updates of the uploads table
+    _insert("u-key-down")
+    refuse("dynamodb", "UpdateItem", "ProvisionedThroughputExceededException", table="UploadsTable")
+    # When a key is kept, Then the failure is the domain's, and the upload has no key
+    with pytest.raises(StorageUnavailable) as raised:
+        uploads.keep_data_key("u-key-down", "sealed")
+    assert raised.value.message == "Could not update the upload right now; try again in a moment"
+    assert uploads.get_upload("u-key-down").data_key is None  # type: ignore[union-attr]
+
+
+def _as_stored(upload: Upload) -> Upload:
+    """An upload as read back: every creation count there, 0 if none was recorded."""
+    return upload.model_copy(update={"counts": dict.fromkeys(uploads.CREATION_COUNTS, 0) | upload.counts})
+
+
+def test_a_sync_uploads_hold_mode_and_plan_report_round_trip_and_the_hold_is_stored_as_sorted_compact_json(
+    aws: Any,
+) -> None:
+    # Given a sync upload validating
+    _insert("u-held", S.VALIDATING, mode=UploadMode.SYNC)
+    hold = {"code": "MASS_DEACTIVATION", "toDeactivate": 9, "activeLearners": 20, "message": "check plan.csv"}
+    plan = f"reports/{FACILITY}/u-held/plan.csv"
+    # When it is validated held for a mass deactivation, with a plan.csv, then confirmed with allowMassDeactivation
+    validated = uploads.transition("u-held", {S.VALIDATING}, S.VALIDATED, UploadChange(hold=hold, plan_report_key=plan))
+    confirmed = uploads.transition(
+        "u-held", {S.VALIDATED}, S.CREATING, UploadChange(allow_mass_deactivation=True, confirmed_by="ridge")
+    )
+    # Then each is read back as written, the mode too
+    assert validated is not None and (validated.hold, validated.plan_report_key) == (hold, plan)
+    assert confirmed == uploads.get_upload("u-held")
+    assert confirmed is not None and confirmed.mode is UploadMode.SYNC
+    assert (confirmed.hold, confirmed.plan_report_key, confirmed.allow_mass_deactivation) == (hold, plan, True)
+    # And the hold is one attribute of sorted, compact JSON
+    assert _raw("u-held")["hold"] == json.dumps(hold, separators=(",", ":"), sort_keys=True)
+
+
+def test_a_finished_syncs_deactivations_are_marked_undone_once_by_the_first_who_did(aws: Any) -> None:
+    # Given a completed sync, and one still creating
+    finished = {S.COMPLETED, S.COMPLETED_WITH_ERRORS}
+    _insert("u-undo", S.COMPLETED, mode=UploadMode.SYNC)
+    busy = _insert("u-busy", S.CREATING, mode=UploadMode.SYNC)
+    # When its deactivations are undone, then undone again by someone else later
+    first = uploads.mark_deactivations_undone("u-undo", "2026-02-01T00:00:00+00:00", "ridge", finished)
+    again = uploads.mark_deactivations_undone("u-undo", "2026-02-02T00:00:00+00:00", "lake", finished)
+    # Then the first instant and staff member are kept, and answered both times
+    assert first is not None and again == first == uploads.get_upload("u-undo")
+    assert (first.deactivations_undone_at, first.deactivations_undone_by) == ("2026-02-01T00:00:00+00:00", "ridge")
+    # And an unfinished or missing upload is not marked
+    assert uploads.mark_deactivations_undone("u-busy", "2026-02-01T00:00:00+00:00", "ridge", finished) is None
+    assert uploads.get_upload("u-busy") == _as_stored(busy)
+    assert uploads.mark_deactivations_undone("u-nowhere", "2026-02-01T00:00:00+00:00", "ridge", finished) is None
+    assert uploads.get_upload("u-nowhere") is None
+
+
+def test_a_mark_of_undone_deactivations_refused_by_storage_says_so_and_marks_nothing(aws: Any, refuse: Any) -> None:
+    # Given a completed sync, and DynamoDB denying updates of the uploads table
+    stored = _insert("u-undo-down", S.COMPLETED, mode=UploadMode.SYNC)
+    refuse("dynamodb", "UpdateItem", "AccessDeniedException", table="UploadsTable")
+    # When its deactivations are marked undone, Then the failure is the domain's, and nothing is marked
+    with pytest.raises(StorageUnavailable) as raised:
+        uploads.mark_deactivations_undone("u-undo-down", "2026-02-01T00:00:00+00:00", "ridge", {S.COMPLETED})
+    assert raised.value.message == "Could not update the upload right now; try again in a moment"
+    assert uploads.get_upload("u-undo-down") == _as_stored(stored)

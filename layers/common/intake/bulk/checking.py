@@ -593,7 +593,7 @@ def _scope_hint(requestor: StaffMember) -> str:
         return "enter the id of a facility or of one of its housing units"
     if requestor.role is Role.AGENCY_ADMIN:
         return f"enter the id of a facility of your agency ({requestor.agency_id}) or of one of its housing units"
-    facilities = requestor.facility_ids
+    facilities = requestor.facilities_as(Role.FACILITY_ADMIN)  # not those where they are an Educator
     if len(facilities) == 1:
         return f"enter your facility's id ({facilities[0]}) or the id of one of its housing units"
     return f"enter the id of one of your facilities ({', '.join(facilities)}) or of one of their housing units"

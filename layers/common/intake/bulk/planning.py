@@ -7,7 +7,8 @@ toReactivate and never an error. An active learner already at this facility is a
 
 No I/O here: the look-up is a port (the learners table in production, a dict in tests) and sealing a given password
 is a callable the caller passes in (it holds the upload's data key). DOC IDs are looked up in windows of
-LOOKUP_BATCH valid rows, one batched read per agency and window, so the planner holds at most one window of rows.
+LOOKUP_BATCH valid rows, one batched read per agency and window, so the planner holds at most one window of rows
+(and, with look-ups in flight, the few windows whose answers it awaits).
 
 Sync mode (contract "Uploads: create or sync"): the file is the facility's whole roster. The facility's ACTIVE
 learners are read once (one paged Query, RosterLearner tuples); a valid row whose DOC ID is one of them is an UPDATE
@@ -18,10 +19,13 @@ learner whose DOC ID is on no row of the file, valid or not, is a DEACTIVATE num
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
+from itertools import chain, repeat
 from operator import itemgetter
-from typing import Protocol
+from typing import Any, Protocol
 
 from intake.bulk.types import (
     CREATE,
@@ -46,6 +50,9 @@ from intake.domain import (
 )
 
 LOOKUP_BATCH = 100
+# Windows whose look-up the validator keeps in flight while it reads on (Planner's in_flight): BatchGetItem requests
+# at once, each of LOOKUP_BATCH keys; the reads per row stay the same.
+LOOKUPS_IN_FLIGHT = 3
 # What only a sync counts: a create-mode plan's counts are those of v1, as they always were.
 SYNC_COUNT_NAMES = ("toUpdate", "unchanged", "toDeactivate")
 CREATE_COUNT_NAMES = tuple(name for name in PLAN_COUNT_NAMES if name not in SYNC_COUNT_NAMES)
@@ -59,6 +66,18 @@ UnchangedRow = CleanRow
 Planned = PlanEntry | RowIssue | UnchangedRow
 # seal(password, line): a given password as the plan keeps it.
 Seal = Callable[[str, int], str]
+# What a look-up found: the agency's learners by (agency_id, doc_id).
+_Existing = dict[tuple[str, str], Learner]
+# A window of CleanRows only as its ten columns (zip(*rows)), or None.
+_Columns = list[tuple[Any, ...]] | None
+_Pending = tuple[list[CheckedRow | CleanRow], dict[int, str], _Columns, Future[_Existing]]
+_TUPLE = {tuple}
+
+
+@cache
+def lookup_pool() -> ThreadPoolExecutor:
+    """The threads that answer look-ups in flight: made on first use, one per process, shared by its planners."""
+    return ThreadPoolExecutor(max_workers=LOOKUPS_IN_FLIGHT, thread_name_prefix="intake-lookup")
 
 
 class LearnerLookup(Protocol):
@@ -78,14 +97,26 @@ class Planner:
 
     A row is planned when its window is looked up, so `add` returns nothing until LOOKUP_BATCH valid rows wait.
     `plan` does the same for a whole iterable.
+
+    A CleanRow waits in its window as it is: a new DOC ID's becomes its CREATE entry straight from the tuple (no
+    CheckedRow); only a row whose DOC ID the agency has, or may have lost its leading zeros, is made a CheckedRow.
+
+    in_flight=0 (the default): each window is looked up and planned when it closes. in_flight=N (the validator's
+    LOOKUPS_IN_FLIGHT): a closed window's look-up is sent to a small shared thread pool and rows keep coming while
+    it is answered; at most N look-ups wait, the oldest is awaited when one more would, and windows are planned in
+    order as their answers come (`flush` and `end` wait for all). A look-up's error (the DAL's StorageUnavailable)
+    is raised where its window is planned.
     """
 
-    def __init__(self, lookup: LearnerLookup, seal: Seal) -> None:
+    def __init__(self, lookup: LearnerLookup, seal: Seal, *, in_flight: int = 0) -> None:
         self.lookup = lookup
         self.seal = seal
         self.counts = dict.fromkeys(CREATE_COUNT_NAMES, 0)
-        self.window: list[CheckedRow] = []
+        self.window: list[CheckedRow | CleanRow] = []
         self.window_valid = 0
+        self.in_flight = in_flight
+        # closed windows whose look-up was sent, oldest first: rows, restored DOC IDs, columns, the answer to come
+        self.pending: deque[_Pending] = deque()
 
     def plan(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[Planned]:
         for row in rows:
@@ -97,43 +128,145 @@ class Planner:
         return self.flush()
 
     def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
-        """`add` each row, giving what is planned as it comes (a window at a time, none while it fills)."""
-        for row in rows:
-            planned = self.add(row)
-            if planned:
-                yield planned
+        """`add` each row, giving what is planned as it comes (a window at a time, none while it fills): the
+        validator's loop, with no call per row (rows are counted when their window closes)."""
+        window, valid = self.window, self.window_valid
+        try:
+            for row in rows:
+                window.append(row)
+                if row.__class__ is tuple or row.is_valid:  # type: ignore[union-attr]  # a CleanRow is valid
+                    valid += 1
+                    if valid >= LOOKUP_BATCH:
+                        self.window_valid = valid
+                        planned = self._close()
+                        window, valid = self.window, self.window_valid
+                        if planned:
+                            yield planned
+        finally:
+            self.window_valid = valid
 
     def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
-        row = as_checked(checked)  # the plan entry and any later issue need a CheckedRow
-        self.counts["rows"] += 1
-        self.window.append(row)
-        if row.is_valid:
+        self.window.append(checked)
+        if checked.__class__ is tuple or checked.is_valid:  # type: ignore[union-attr]  # a CleanRow is valid
             self.window_valid += 1
             if self.window_valid >= LOOKUP_BATCH:
-                return self.flush()
+                return self._close()
         return []
 
     def flush(self) -> list[Planned]:
-        """Look up the window's DOC IDs (one batched read per agency) and plan each of its rows."""
+        """Look up the window's DOC IDs (one batched read per agency) and plan each of its rows; with look-ups in
+        flight, every window that waits is planned first, in order."""
+        planned = self._close() if self.window else []  # an empty window looks nothing up
+        while self.pending:
+            planned += self._plan_pending()
+        return planned
+
+    def _close(self) -> list[Planned]:
+        """The window closed (its rows counted): looked up and planned (in_flight=0), or its look-up sent and the
+        windows whose answers came (or the oldest, when more than in_flight wait) planned."""
         window = self.window
         self.window = []
         self.window_valid = 0
-        restored = _zero_padded_doc_ids(window)
-        existing = self._look_up(window, restored)
+        self.counts["rows"] += len(window)
+        restored, wanted, columns = self._wanted(window)
+        if not self.in_flight:
+            return self._plan_window(window, restored, self._find(wanted), columns)
+        self.pending.append((window, restored, columns, lookup_pool().submit(self._find, wanted)))
         planned: list[Planned] = []
-        for row in window:
-            self._plan_looked_up(row, existing, restored, planned)
+        pending = self.pending
+        while pending and (len(pending) > self.in_flight or pending[0][3].done()):
+            planned += self._plan_pending()
         return planned
 
-    def _look_up(self, rows: list[CheckedRow], restored: dict[int, str]) -> dict[tuple[str, str], Learner]:
+    def _plan_pending(self) -> list[Planned]:
+        window, restored, columns, answer = self.pending.popleft()
+        return self._plan_window(window, restored, answer.result(), columns)  # a look-up's error is raised here
+
+    def _wanted(self, window: list[CheckedRow | CleanRow]) -> tuple[dict[int, str], dict[str, list[str]], _Columns]:
+        """The window's restored DOC IDs (by line), the DOC IDs to look up per agency, and its columns if it is
+        CleanRows only. The usual window, CleanRows of one agency and maybe a few invalid rows, no all-digit DOC ID
+        shorter than another, is read at C speed."""
+        clean_only = set(map(type, window)) == _TUPLE
+        checked = [] if clean_only else [row for row in window if row.__class__ is not tuple]
+        if not any(row.is_valid for row in checked):  # type: ignore[union-attr]
+            clean = window if clean_only else [row for row in window if row.__class__ is tuple]
+            if clean:
+                columns = list(zip(*clean, strict=True))
+                doc_ids, agencies = columns[2], set(columns[9])
+                digits = list(filter(str.isdigit, doc_ids))
+                if len(agencies) == 1 and (not digits or min(map(len, digits)) == max(map(len, digits))):
+                    return {}, {agencies.pop(): list(doc_ids)}, columns if clean_only else None
+        restored = _zero_padded_doc_ids(window)
+        return restored, self._doc_ids(window, restored), None
+
+    def _plan_window(
+        self, window: list[CheckedRow | CleanRow], restored: dict[int, str], existing: _Existing, columns: _Columns
+    ) -> list[Planned]:
+        """Each row of a looked-up window planned, in order: each run of clean rows of new DOC IDs as their CREATE
+        entries, made at once from the tuples themselves; any other row (checked by the full rules, of a DOC ID the
+        agency has or that may have lost its zeros) as a CheckedRow. `columns`: the window's if it is CleanRows only
+        with no DOC ID restored."""
+        if columns is not None and not existing:
+            return self._created(columns)
+        found = {doc_id for _, doc_id in existing}
+        odd = [
+            at
+            for at, row in enumerate(window)
+            if row.__class__ is not tuple or (found and row[2] in found) or (restored and row[0] in restored)
+        ]
+        planned: list[Planned] = []
+        start = 0
+        for at in odd:
+            if at > start:
+                planned += self._created(list(zip(*window[start:at], strict=True)))
+            self._plan_looked_up(as_checked(window[at]), existing, restored, planned)
+            start = at + 1
+        if start < len(window):
+            planned += self._created(list(zip(*window[start:], strict=True)))
+        return planned
+
+    def _created(self, columns: list[tuple[Any, ...]]) -> list[Planned]:
+        """The CREATE entries of clean rows of new DOC IDs (given as their columns), in order, given passwords sealed:
+        made by C-level calls, no Python call per row (tuple.__new__ over PlanEntry's fields, every one given)."""
+        lines, request_ids, doc_ids, firsts, lasts, borns, passwords, location_ids, facility_ids, agencies = columns
+        seal = self.seal
+        sealed = (
+            [seal(password, line) if password else None for password, line in zip(passwords, lines, strict=True)]
+            if any(passwords)
+            else repeat(None)
+        )
+        values = zip(lines, request_ids, repeat(CREATE), doc_ids, firsts, lasts, borns, location_ids, facility_ids,
+                     agencies, sealed, repeat(None), repeat(None), repeat(()))  # fmt: skip
+        planned: list[Planned] = list(map(tuple.__new__, repeat(PlanEntry), values))
+        self.counts["valid"] += len(planned)
+        self.counts["toCreate"] += len(planned)
+        return planned
+
+    def _look_up(self, rows: Sequence[CheckedRow | CleanRow], restored: dict[int, str]) -> _Existing:
         """The learners of the rows' DOC IDs (and of their restored zeros): one batched read per agency."""
-        existing: dict[tuple[str, str], Learner] = {}
+        return self._find(self._doc_ids(rows, restored))
+
+    def _doc_ids(self, rows: Sequence[CheckedRow | CleanRow], restored: dict[int, str]) -> dict[str, list[str]]:
+        """The DOC IDs to look up per agency: each valid row's that needs it, and its restored zeros after it."""
         by_agency: dict[str, list[str]] = {}
         for row in rows:
-            if row.is_valid and self._needs_lookup(row):
-                by_agency.setdefault(row.agency_id, []).append(row.doc_id)
-                if row.line in restored:
-                    by_agency[row.agency_id].append(restored[row.line])
+            if isinstance(row, tuple):
+                line, doc_id, agency_id = row[0], row[2], row[9]
+            elif row.is_valid and self._needs_lookup(row):
+                line, doc_id, agency_id = row.line, row.doc_id, row.agency_id
+            else:
+                continue
+            doc_ids = by_agency.get(agency_id)
+            if doc_ids is None:
+                doc_ids = by_agency[agency_id] = []
+            doc_ids.append(doc_id)
+            if line in restored:
+                doc_ids.append(restored[line])
+        return by_agency
+
+    def _find(self, by_agency: dict[str, list[str]]) -> _Existing:
+        """The port asked once per agency (in a look-up thread when in flight): the learners found, by key."""
+        existing: _Existing = {}
         for agency_id, doc_ids in by_agency.items():
             for doc_id, found in self.lookup.find_by_doc_ids(agency_id, doc_ids).items():
                 existing[(agency_id, doc_id)] = found
@@ -204,7 +337,7 @@ class Planner:
         )
 
 
-def _zero_padded_doc_ids(window: list[CheckedRow], passed: Sequence[CleanRow] = ()) -> dict[int, str]:
+def _zero_padded_doc_ids(window: Sequence[CheckedRow | CleanRow], passed: Sequence[CleanRow] = ()) -> dict[int, str]:
     """For all-digit DOC IDs shorter than the window's longest all-digit one, that ID with its zeros restored, by line.
 
     Excel drops leading zeros from a numeric column; IDs of a fixed width mostly start with a non-zero digit, so the
@@ -212,13 +345,20 @@ def _zero_padded_doc_ids(window: list[CheckedRow], passed: Sequence[CleanRow] = 
     `passed`: the window's rows a sync planned UNCHANGED as they came (valid, so they count in the width, but never
     restored themselves: only the checked rows' restored IDs are asked for).
     """
-    digits = [row for row in window if row.is_valid and row.doc_id.isdigit()]
+    digits: dict[int, str] = {}  # line -> the valid row's all-digit DOC ID
+    for row in window:
+        if isinstance(row, tuple):  # a CleanRow: valid
+            doc_id = row[2]
+            if doc_id.isdigit():
+                digits[row[0]] = doc_id
+        elif row.is_valid and row.doc_id.isdigit():
+            digits[row.line] = row.doc_id
     if not digits:
         return {}
-    width = max(len(row.doc_id) for row in digits)
+    width = max(map(len, digits.values()))
     if passed:
         width = max(width, max(map(len, filter(str.isdigit, map(_DOC_ID, passed))), default=0))  # at C speed
-    return {row.line: row.doc_id.zfill(width) for row in digits if len(row.doc_id) < width}
+    return {line: doc_id.zfill(width) for line, doc_id in digits.items() if len(doc_id) < width}
 
 
 def _warn_lost_zeros(row: CheckedRow, learner: Learner | None) -> None:
@@ -389,7 +529,7 @@ class SyncPlanner(Planner):
             if before > done:
                 planned += passed[done:before]
                 done = before
-            self._plan_looked_up(row, existing, restored, planned)
+            self._plan_looked_up(as_checked(row), existing, restored, planned)  # a sync's window holds CheckedRows
         planned += passed[done:]
         return planned
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, BinaryIO, cast
 
 from intake import clock, passwords
 from intake.bulk import keys, lifecycle
 from intake.bulk.checking import check_file
-from intake.bulk.planning import Planned, Planner, SyncPlanner, mass_deactivation_hold
+from intake.bulk.planning import LOOKUPS_IN_FLIGHT, Planned, Planner, SyncPlanner, mass_deactivation_hold
 from intake.bulk.reports import PlanReport, write_error_report
 from intake.bulk.types import (
     CREATE,
@@ -27,6 +27,7 @@ from intake.bulk.types import (
 from intake.dal import directory, objects
 from intake.dal import keys as key_store
 from intake.dal import learners as learner_store
+from intake.dal import uploads as upload_store
 from intake.domain import Location, StaffMember, Upload, UploadMode, UploadStatus
 from intake.errors import NotFound
 from intake.facility_service import upload_limits
@@ -88,7 +89,7 @@ class _Planner:
         self.planner: Planner = (
             SyncPlanner(learner_store, self._seal, facility_id=upload.facility_id, agency_id=upload.agency_id)
             if upload.mode is UploadMode.SYNC
-            else Planner(learner_store, self._seal)
+            else Planner(learner_store, self._seal, in_flight=LOOKUPS_IN_FLIGHT)
         )
         self.counts = self.planner.counts
         self.chunk: list[PlanEntry] = []
@@ -98,6 +99,7 @@ class _Planner:
         self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by finish or discard
         self.issue_count = 0
         self.data_key: tuple[bytes, str] | None = None  # (plaintext, KMS ciphertext), made for the first valid row
+        self.sealed: Callable[[str, str], str] | None = None  # passwords.sealer of the data key, made at the first seal
         # A sync's plan.csv, written as entries are planned (in line order; UNCHANGED ones too, which no chunk holds).
         # Create mode keeps its v1 hot path and reports (errors.csv, results.csv).
         self.plan_spool: IO[bytes] | None = None
@@ -108,11 +110,26 @@ class _Planner:
 
     def _seal(self, password: str, line: int) -> str:
         """A given password as the plan keeps it: AES-GCM under the upload's data key, bound to upload and line."""
-        return passwords.seal(self._key(), password, keys.given_password_context(self.upload.upload_id, line))
+        if self.sealed is None:
+            self.sealed = passwords.sealer(self._key())  # the cipher made once per upload
+        return self.sealed(password, keys.given_password_context(self.upload.upload_id, line))
 
     def _key(self) -> bytes:
+        """The upload's one data key: the one it keeps (an earlier or a concurrent validation of it made it), or one
+        made now and kept, unless a concurrent validation kept its own first (then that one: both write the same
+        chunks, and only the kept key opens them)."""
         if self.data_key is None:
-            self.data_key = key_store.new_data_key(self.upload.upload_id)
+            upload_id = self.upload.upload_id
+            kept = self.upload.data_key
+            if kept is None:
+                plaintext, made = key_store.new_data_key(upload_id)
+                kept = upload_store.keep_data_key(upload_id, made)
+                if kept is None:
+                    raise NotFound("The upload was deleted while its file was checked")
+                if kept == made:
+                    self.data_key = (plaintext, made)
+                    return plaintext
+            self.data_key = (key_store.open_data_key(upload_id, kept), kept)
         return self.data_key[0]
 
     def note(self, issue: RowIssue) -> None:

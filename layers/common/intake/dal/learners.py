@@ -164,7 +164,9 @@ def _changed(entries: Sequence[HistoryEntry], at: datetime) -> list[Action]:
     """What every change also writes: its history entries, the next version, when."""
     return [
         LearnerItem.history.set(LearnerItem.history.append([_attribute(e) for e in entries])),
-        LearnerItem.version.add(1),
+        # An item never updated has no version and reads as version 1: the next is 2 (ADD would make it 1, and a
+        # writer that read it at version 1 before this change would pass its condition: a lost update).
+        LearnerItem.version.set((LearnerItem.version | 1) + 1),
         LearnerItem.updatedAt.set(at),
     ]
 

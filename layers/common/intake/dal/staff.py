@@ -1,12 +1,12 @@
-"""Staff records: the role and scope of each Cognito user, which alone decide what they may do."""
+"""Staff records: the grants (role per scope) of each Cognito user, which alone decide what they may do."""
 
 from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
 from intake.dal.storage_errors import is_condition_failure, storage_call
-from intake.dal.tables import StaffItem, bind_tables
-from intake.domain import Role, StaffMember
+from intake.dal.tables import GrantAttribute, StaffItem, bind_tables
+from intake.domain import Grant, Role, StaffMember
 from intake.errors import Conflict
 
 
@@ -17,21 +17,45 @@ def _item(staff: StaffMember) -> StaffItem:
         agencyId=staff.agency_id,
         facilityIds=set(staff.facility_ids) or None,
         active=staff.active,
+        grants=[GrantAttribute(role=g.role.value, agencyId=g.agency_id, facilityId=g.facility_id) for g in staff.grants]
+        or None,
+        title=staff.title,
+        firstName=staff.first_name,
+        lastName=staff.last_name,
+        displayFirstName=staff.display_first_name,
+        displayLastName=staff.display_last_name,
+        email=staff.email,
+        version=staff.version,
     )
 
 
 def _staff(item: StaffItem) -> StaffMember:
+    """The staff member an item holds; an item written before grants (v1) upgrades to the grants its role, agency
+    and facilities give."""
+    details = {
+        "username": item.username,
+        "active": bool(item.active),
+        "title": item.title,
+        "first_name": item.firstName,
+        "last_name": item.lastName,
+        "display_first_name": item.displayFirstName,
+        "display_last_name": item.displayLastName,
+        "email": item.email,
+        "version": int(item.version or 0),
+    }
+    if item.grants:
+        grants = tuple(Grant(role=Role(g.role), agency_id=g.agencyId, facility_id=g.facilityId) for g in item.grants)
+        return StaffMember(grants=grants, **details)
     return StaffMember(
-        username=item.username,
         role=Role(item.role),
         agency_id=item.agencyId,
         facility_ids=tuple(sorted(item.facilityIds or ())),
-        active=bool(item.active),
+        **details,
     )
 
 
 def put_staff(staff: StaffMember) -> StaffMember:
-    """Create or replace a staff record."""
+    """Create or replace a staff record, unconditionally (seeding and tools; the API uses `replace_staff`)."""
     bind_tables()
     with storage_call("save the staff member"):
         _item(staff).save()
@@ -52,9 +76,15 @@ def insert_staff(staff: StaffMember) -> StaffMember:
 
 
 def replace_staff(before: StaffMember, after: StaffMember) -> StaffMember:
-    """Write a changed staff record if it is still as the caller read it (no lost update)."""
+    """Write a changed staff record if it is still at the version the caller read (no lost update), at the next
+    version. An item written before versions is at version 0. Its role and active flag are checked too, for writers
+    that do not know versions."""
     bind_tables()
-    condition = (StaffItem.role == before.role.value) & (StaffItem.active == before.active)
+    version = StaffItem.version == before.version
+    if before.version == 0:
+        version = StaffItem.version.does_not_exist() | version
+    condition = version & (StaffItem.role == before.role.value) & (StaffItem.active == before.active)
+    after = after.model_copy(update={"version": before.version + 1})
     with storage_call("save the staff member"):
         try:
             _item(after).save(condition=condition)

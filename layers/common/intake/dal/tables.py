@@ -56,7 +56,19 @@ class LocationItem(Model):
     by_agency = LocationsByAgency()
 
 
+class GrantAttribute(MapAttribute):
+    """One role at one scope (a staff member's grant)."""
+
+    role = UnicodeAttribute()
+    agencyId = UnicodeAttribute(null=True)
+    facilityId = UnicodeAttribute(null=True)
+
+
 class StaffItem(Model):
+    """A staff record. `grants` is the truth; `role`, `agencyId`, `facilityIds` are its v1 view, still written for
+    older readers. An item without `grants` (written before them) is the grants its v1 fields give; one without
+    `version` is at version 0."""
+
     class Meta:
         table_name = "unbound-staff"
 
@@ -65,6 +77,14 @@ class StaffItem(Model):
     agencyId = UnicodeAttribute(null=True)
     facilityIds = UnicodeSetAttribute(null=True)
     active = BooleanAttribute(default=True)
+    grants = ListAttribute(of=GrantAttribute, null=True)
+    title = UnicodeAttribute(null=True)
+    firstName = UnicodeAttribute(null=True)
+    lastName = UnicodeAttribute(null=True)
+    displayFirstName = UnicodeAttribute(null=True)
+    displayLastName = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
 
 
 class HistoryAttribute(MapAttribute):

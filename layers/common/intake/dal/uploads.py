@@ -242,6 +242,32 @@ def claim_object(upload_id: str, etag: str, allowed_from: Collection[UploadStatu
     return _transition(upload_id, condition, UploadStatus.VALIDATING, {"objectEtag": etag})
 
 
+def keep_data_key(upload_id: str, sealed_key: str) -> str | None:
+    """The upload's one data key (its KMS ciphertext): this one, stored now if the upload has none yet, or else the
+    one stored first; None if there is no such upload.
+
+    Two validations of one upload can run at once (its object event redelivered while the first still runs). Both
+    write the same plan chunks, sealing given passwords as they go, and either's chunk may be the one left: both must
+    seal with the key the upload keeps. One conditional write (a retry whose first attempt was applied finds its own
+    key), read back only when refused."""
+    bind_tables()
+    item = UploadItem(uploadId=upload_id)
+    with storage_call("update the upload"):
+        try:
+            item.update(
+                actions=[UploadItem.dataKey.set(sealed_key)],
+                condition=UploadItem.uploadId.exists() & UploadItem.dataKey.does_not_exist(),
+            )
+            return sealed_key
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+        try:
+            return UploadItem.get(upload_id, consistent_read=True).dataKey
+        except UploadItem.DoesNotExist:
+            return None
+
+
 def _transition(upload_id: str, condition: Condition, to: UploadStatus, fields: dict[str, Any]) -> Upload | None:
     bind_tables()
     actions: list[Action] = [UploadItem.status.set(to.value)]
