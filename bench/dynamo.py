@@ -31,6 +31,8 @@ class CountingClient:
 
     def __init__(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
+        # items written, by (how: single, batch or transaction, table): what write units are charged on
+        self.written: Counter[tuple[str, str]] = Counter()
 
     @contextmanager
     def installed(self) -> Iterator[CountingClient]:
@@ -38,7 +40,8 @@ class CountingClient:
         from botocore.client import BaseClient
 
         original = BaseClient._make_api_call
-        calls, lock = self.calls, threading.Lock()  # the validator's look-ups in flight count from their threads
+        calls, written = self.calls, self.written
+        lock = threading.Lock()  # the validator's look-ups in flight count from their threads
 
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
             if client.meta.service_model.service_name == "dynamodb":
@@ -48,6 +51,7 @@ class CountingClient:
                 tables = params.get("TableName") or ",".join(sorted(params.get("RequestItems") or transacted)) or "-"
                 with lock:
                     calls[(operation, tables)] += 1
+                    _count_written(written, operation, params)
             return original(client, operation, params)
 
         BaseClient._make_api_call = counted  # type: ignore[method-assign]
@@ -62,6 +66,20 @@ class CountingClient:
 
     def reset(self) -> None:
         self.calls.clear()
+        self.written.clear()
+
+
+def _count_written(written: Counter[tuple[str, str]], operation: str, params: dict[str, Any]) -> None:
+    """Count the items one write request writes (a refused conditional write is charged too)."""
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        written[("single", params["TableName"])] += 1
+    elif operation == "BatchWriteItem":
+        for table, requests in params.get("RequestItems", {}).items():
+            written[("batch", table)] += len(requests)
+    elif operation == "TransactWriteItems":
+        for item in params.get("TransactItems", []):
+            for action in item.values():
+                written[("transaction", action["TableName"])] += 1
 
 
 def attribute_size(value: dict[str, Any]) -> int:
@@ -227,6 +245,7 @@ def run(rows: int, learners: int) -> dict[str, Any]:
         result["bare_hash_wall_seconds"] = min(wall_seconds for _, wall_seconds in bare)
         result["write_requests"] = counter.total(WRITES)
         result["writes_by_operation"] = {f"{op} {table}": n for (op, table), n in counter.calls.items() if op in WRITES}
+        result["written_items"] = [[how, table, n] for (how, table), n in sorted(counter.written.items())]
 
         # item sizes for WCU: a created learner, and the upload record a part counter update rewrites
         client = boto3.client("dynamodb", region_name="us-east-1")
@@ -244,6 +263,12 @@ def run(rows: int, learners: int) -> dict[str, Any]:
         result["audit_entries"] = sum(1 for entry in entries if entry["action"]["S"] != "UPLOAD_CONFIRMED")
         result["audit_item_bytes"] = max(item_size(entry) for entry in entries)
         result["audit_indexes"] = _index_count(client, resources.tables["AuditTable"])
+        # every table's largest item as the run left it, and its GSIs: the sizes write units are charged on
+        result["table_item_bytes"], result["table_indexes"] = {}, {}
+        for name in resources.tables.values():
+            items = client.scan(TableName=name, Limit=200).get("Items", [])
+            result["table_item_bytes"][name] = max((item_size(item) for item in items), default=0)
+            result["table_indexes"][name] = _index_count(client, name)
     return result
 
 

@@ -47,8 +47,8 @@ BUGS = (
     Bug(
         "the learner insert without its condition",
         "layers/common/intake/dal/learners.py",
-        "transaction.save(item, condition=LearnerItem.docId.does_not_exist())",
-        "transaction.save(item)",
+        "item.save(condition=LearnerItem.docId.does_not_exist())",
+        "item.save()",
         ("tests/integration/test_learners_api.py::test_concurrent_creations_of_one_doc_id_create_exactly_one",),
     ),
     Bug(

@@ -135,8 +135,9 @@ def _target(body: Any, url: str) -> str:
             request = json.loads(text)
         except ValueError:
             return ""
-        # a transaction is about every table its items write
+        # a transaction is about every table its items write, a batch about every table it names
         tables = {action.get("TableName", "") for item in request.get("TransactItems", []) for action in item.values()}
+        tables |= set(request.get("RequestItems", {}))
         return str(request.get("TableName", "")) or ",".join(sorted(tables))
     return unquote(url)
 
@@ -175,7 +176,7 @@ def attach_everywhere(faults: Faults) -> None:
     for service in ("s3", "sqs", "kms"):
         faults.attach(aws.client(service))
     models = (tables.AgencyItem, tables.LocationItem, tables.StaffItem, tables.LearnerItem, tables.UploadItem)
-    for model in (*models, tables.AuditItem):
+    for model in (*models, tables.UsernameItem, tables.AuditItem):
         faults.attach(model._get_connection().connection.client)
     for persistence in (worker.persistence, confirming.persistence):
         faults.attach(persistence.bind())

@@ -17,22 +17,25 @@ from tests.integration import fault_flows
 from tests.integration.bulk_helpers import csv_file, drain, put_object
 from tests.integration.fault_injection import Faults, Rule, install
 
-# (where the process dies, the rule). Upload updates in order: VALIDATING, VALIDATED, CREATING (the confirm),
-# COMPLETED; each creation part (three chunks of one part) is recorded in a transaction with its audit entries.
+# (where the process dies, the rule). Upload updates in order: VALIDATING, VALIDATED, CREATING (the confirm), one
+# part record per chunk (three chunks of one part), COMPLETED. Each learner is a username claim (an UpdateItem) then
+# its conditional put; each part files its audit entries (a batch write) before its record.
 CRASHES = {
     "validator-before-writing-the-plan": Rule("s3", "PutObject", kind="crash_before", key_part="/plans/"),
-    "validator-after-VALIDATED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=1),
-    "worker-before-its-first-learner": Rule("dynamodb", "TransactWriteItems", kind="crash_before", table="Learners"),
-    "worker-between-learners": Rule("dynamodb", "TransactWriteItems", kind="crash_before", table="Learners", skip=3),
-    "worker-after-a-learner-written": Rule(
-        "dynamodb", "TransactWriteItems", kind="crash_after", table="Learners", skip=3
-    ),
+    "validator-after-its-data-key-kept": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=1),
+    "validator-after-VALIDATED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=2),
+    "worker-before-its-first-learner": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Usernames"),
+    "worker-between-a-claim-and-its-learner": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners"),
+    "worker-between-learners": Rule("dynamodb", "PutItem", kind="crash_before", table="Learners", skip=3),
+    "worker-after-a-learner-written": Rule("dynamodb", "PutItem", kind="crash_after", table="Learners", skip=3),
     "worker-after-a-move": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Learners"),
     "worker-after-a-result-part-saved": Rule("s3", "PutObject", kind="crash_after", key_part="/results/"),
-    "worker-after-a-part-counted": Rule("dynamodb", "TransactWriteItems", kind="crash_after", table="Uploads"),
+    "worker-after-a-part's-entries-filed": Rule("dynamodb", "BatchWriteItem", kind="crash_after", table="Audit"),
+    "worker-before-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Uploads", skip=4),
+    "worker-after-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=4),
     "worker-after-results-csv-saved": Rule("s3", "PutObject", kind="crash_after", key_part="results.csv"),
-    # (the 5th UpdateItem of the uploads table: claim, data key kept, validated, creating, then COMPLETED)
-    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=4),
+    # (the 8th UpdateItem of the uploads table: claim, data key kept, validated, creating, three parts, COMPLETED)
+    "worker-after-COMPLETED": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=7),
     "worker-during-clean-up": Rule("s3", "DeleteObjects", kind="crash_before"),
 }
 
@@ -77,7 +80,7 @@ def test_worker_crashing_after_half_a_chunk_is_retried_without_duplicates(call_a
     assert call_api("POST", f"/uploads/{upload_id}/confirm", "ridge", {})[0] == 202
     # And a worker that dies after writing 60 learners (past one recorded part, inside the next)
     faults = install(monkeypatch)
-    rule = faults.add(Rule("dynamodb", "TransactWriteItems", kind="crash_before", table="Learners", skip=60))
+    rule = faults.add(Rule("dynamodb", "PutItem", kind="crash_before", table="Learners", skip=60))
     # When the queue is drained (the failed message is redelivered and retried)
     drain(aws)
     faults.armed = False

@@ -32,12 +32,19 @@ from tests.integration.bulk_helpers import csv_file, drain, put_object, sqs_even
 
 # Grants no flow here can reach, each with its reason: (function, statement Sid, action) → why it is still needed.
 _POWERTOOLS_DELETE = "Powertools' idempotency deletes its in-progress record when the decorated call raises"
+_RELEASE_CLAIM = "a learner's put refused for an existing DOC ID releases the username it claimed (a duplicate)"
 NOT_EXERCISED: dict[tuple[str, str, str], str] = {
     ("ApiFunction", "IdempotencyRecords", "dynamodb:DeleteItem"): _POWERTOOLS_DELETE,
     ("WorkerFunction", "IdempotencyRecords", "dynamodb:DeleteItem"): _POWERTOOLS_DELETE,
     # byRosterDocId is exercised (whether a location has learners); byRosterName/byRosterFirst serve
     # GET /facilities/{id}/learners, whose route lands with issue #15's API part: remove this entry then
     ("ApiFunction", "LearnerRosters", "dynamodb:Query"): "the roster route (issue #15's API part) lists and searches",
+    # intake.dal.learners._release_claim: a creation refused for an existing DOC ID deletes its username claim in one
+    # transaction with a check that the stored learner does not hold it (tests/unit/dal/test_username_claims.py)
+    ("ApiFunction", "ClaimUsernames", "dynamodb:DeleteItem"): _RELEASE_CLAIM,
+    ("ApiFunction", "Learners", "dynamodb:ConditionCheckItem"): _RELEASE_CLAIM,
+    ("WorkerFunction", "ClaimUsernames", "dynamodb:DeleteItem"): _RELEASE_CLAIM,
+    ("WorkerFunction", "Learners", "dynamodb:ConditionCheckItem"): _RELEASE_CLAIM,
 }
 
 FUNCTIONS = (

@@ -18,13 +18,14 @@ CALLS = [
     ("dynamodb", "GetItem", "StaffTable"),
     ("dynamodb", "GetItem", "LearnersTable"),
     ("dynamodb", "BatchGetItem", None),
-    ("dynamodb", "TransactWriteItems", "LearnersTable"),
+    ("dynamodb", "UpdateItem", "UsernamesTable"),
+    ("dynamodb", "PutItem", "LearnersTable"),
     ("dynamodb", "PutItem", "IdempotencyTable"),
     ("dynamodb", "PutItem", "AuditTable"),
     ("dynamodb", "UpdateItem", "UploadsTable"),
     ("dynamodb", "UpdateItem", "LearnersTable"),
     ("dynamodb", "UpdateItem", "IdempotencyTable"),
-    ("dynamodb", "TransactWriteItems", "UploadsTable"),
+    ("dynamodb", "BatchWriteItem", "AuditTable"),
     ("s3", "HeadObject", None),
     ("s3", "GetObject", None),
     ("s3", "PutObject", None),
@@ -35,11 +36,12 @@ CALLS = [
     ("kms", "Decrypt", None),
 ]
 WRITES = [
-    ("dynamodb", "TransactWriteItems", "LearnersTable"),
+    ("dynamodb", "UpdateItem", "UsernamesTable"),
+    ("dynamodb", "PutItem", "LearnersTable"),
     ("dynamodb", "PutItem", "AuditTable"),
     ("dynamodb", "UpdateItem", "UploadsTable"),
     ("dynamodb", "UpdateItem", "LearnersTable"),
-    ("dynamodb", "TransactWriteItems", "UploadsTable"),
+    ("dynamodb", "BatchWriteItem", "AuditTable"),
     ("s3", "PutObject", None),
     ("s3", "DeleteObjects", None),
     ("sqs", "SendMessageBatch", None),
@@ -125,9 +127,9 @@ def test_throttling_longer_than_sdk_retries_is_retried_by_sqs(call_api, aws, fau
     # Given learner writes, upload updates and part records throttled more times in a row than the SDK retries
     # (4 attempts)
     calls = (
-        ("TransactWriteItems", "LearnersTable"),
+        ("PutItem", "LearnersTable"),
         ("UpdateItem", "UploadsTable"),
-        ("TransactWriteItems", "UploadsTable"),
+        ("BatchWriteItem", "AuditTable"),
     )
     rules = [
         faults.add(Rule("dynamodb", operation, code="ThrottlingException", status=400, table=table, times=5))

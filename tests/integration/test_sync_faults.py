@@ -15,8 +15,9 @@ from tests.integration.bulk_helpers import drain
 from tests.integration.fault_injection import Faults, Rule, install
 from tests.integration.test_delivery_faults import _deliver_tolerant, _take_all
 
-# Learner writes in order: chunk 0 creates 3 (transactions) and updates 2, chunk 1 updates 2 and deactivates 3,
-# chunk 2 deactivates 1 (every UPDATE and DEACTIVATE is one UpdateItem on the learners table).
+BEFORE_PARTS = 3  # upload updates before the first part record: VALIDATING, VALIDATED, CREATING
+# Learner writes in order: chunk 0 creates 3 (a username claim, then a put) and updates 2, chunk 1 updates 2 and
+# deactivates 3, chunk 2 deactivates 1 (every UPDATE and DEACTIVATE is one UpdateItem on the learners table).
 CRASHES = {
     "before-the-first-update": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Learners"),
     "after-the-first-update": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Learners"),
@@ -25,16 +26,19 @@ CRASHES = {
     "before-a-deactivation": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Learners", skip=5),
     "after-the-last-deactivation": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Learners", skip=7),
     "after-a-result-part-saved": Rule("s3", "PutObject", kind="crash_after", key_part="/results/"),
-    "after-a-part-counted": Rule("dynamodb", "TransactWriteItems", kind="crash_after", table="Uploads", skip=1),
+    "after-a-part's-entries-filed": Rule("dynamodb", "BatchWriteItem", kind="crash_after", table="Audit", skip=1),
+    "before-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_before", table="Uploads", skip=BEFORE_PARTS),
+    "after-a-part-counted": Rule("dynamodb", "UpdateItem", kind="crash_after", table="Uploads", skip=BEFORE_PARTS + 1),
     "after-results-csv-saved": Rule("s3", "PutObject", kind="crash_after", key_part="results.csv"),
     "during-clean-up": Rule("s3", "DeleteObjects", kind="crash_before"),
 }
 # The writes of the confirm and the workers (UPDATE and DEACTIVATE are UpdateItem on the learners table).
 WRITES = [
-    ("dynamodb", "TransactWriteItems", "LearnersTable"),
+    ("dynamodb", "UpdateItem", "UsernamesTable"),
+    ("dynamodb", "PutItem", "LearnersTable"),
     ("dynamodb", "UpdateItem", "LearnersTable"),
     ("dynamodb", "UpdateItem", "UploadsTable"),
-    ("dynamodb", "TransactWriteItems", "UploadsTable"),
+    ("dynamodb", "BatchWriteItem", "AuditTable"),
     ("dynamodb", "PutItem", "AuditTable"),
     ("s3", "PutObject", None),
     ("s3", "DeleteObjects", None),
@@ -90,7 +94,7 @@ def test_transient_500s_on_the_workers_reads_and_learner_writes_are_retried(call
         ("GetItem", "Uploads"),
         ("GetItem", "Locations"),
         ("UpdateItem", "Learners"),
-        ("TransactWriteItems", "Learners"),
+        ("PutItem", "Learners"),
     )
     rules = [faults.add(Rule("dynamodb", operation, table=table, times=2)) for operation, table in calls]
     # When the sync runs end to end

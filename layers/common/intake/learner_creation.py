@@ -10,6 +10,7 @@ ever had, and says what the audit trail records for it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from itertools import islice
 from typing import Protocol
@@ -183,15 +184,21 @@ def new_learner(
     )
 
 
-def insert(learner: Learner, password: str, repository: LearnerRepository = STORE) -> Learner:
-    """Hash the password once and store the learner if its agency has no learner with its DOC ID (LearnerExists if
-    so), under the first of its username candidates no other learner of the agency holds; the stored learner, with
-    its username, is returned.
+# What turns a password into its stored hash: passwords.hash_password, or the bulk worker's hashes made ahead.
+Hasher = Callable[[str], str]
+
+
+def insert(
+    learner: Learner, password: str, repository: LearnerRepository = STORE, *, hasher: Hasher | None = None
+) -> Learner:
+    """Hash the password once (with `hasher`, passwords.hash_password by default) and store the learner if its
+    agency has no learner with its DOC ID (LearnerExists if so), under the first of its username candidates no other
+    learner of the agency holds; the stored learner, with its username, is returned.
 
     Each try claims the username and puts the learner in one conditional transaction, so two creations racing for
     the same username cannot both have it: the loser's claim fails (UsernameTaken) and it tries the next candidate.
     """
-    password_hash = passwords.hash_password(password)
+    password_hash = (hasher or passwords.hash_password)(password)
     candidates = rules.username_candidates(learner.first_name, learner.last_name, learner.doc_id)
     for candidate in islice(candidates, USERNAME_TRIES):
         try:
@@ -208,15 +215,19 @@ def reactivate(
     by: str,
     upload_id: str | None = None,
     repository: LearnerRepository = STORE,
+    *,
+    hasher: Hasher | None = None,
 ) -> Learner:
     """Give an inactive learner its account back at a destination with a new password (Conflict if it is no
-    longer inactive): a MOVED entry when the location changes, then REACTIVATED, in one conditional write."""
+    longer inactive): a MOVED entry when the location changes, then REACTIVATED, in one conditional write. The
+    password is hashed with `hasher` (passwords.hash_password by default)."""
     now = clock.utc_now()
     entries: list[HistoryEntry] = []
     if destination.location_id != existing.location_id:
         entries.append(move_of(existing, destination, now, by, upload_id))
     entries.append(history_entry(HistoryKind.REACTIVATED, now, by, upload_id))
-    return repository.reactivate(existing, destination, passwords.hash_password(password), entries, upload_id)
+    password_hash = (hasher or passwords.hash_password)(password)
+    return repository.reactivate(existing, destination, password_hash, entries, upload_id)
 
 
 def reactivation_audit(

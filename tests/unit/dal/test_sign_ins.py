@@ -12,7 +12,7 @@ import pytest
 
 from bench.dynamo import CountingClient
 from intake.dal import learners, sign_ins
-from intake.dal.tables import LearnerItem, SignInAttemptItem
+from intake.dal.tables import LearnerItem, SignInAttemptItem, UsernameItem
 from intake.domain import Learner
 from intake.errors import StorageUnavailable
 
@@ -87,6 +87,20 @@ def test_a_username_that_is_also_its_learners_doc_id_is_one_request(aws) -> None
     # Then looking it up is the batch alone
     look, operations = _counted(lambda: sign_ins.look_up("ag", "abc123"))
     assert operations == ["BatchGetItem"] and look.learner is not None and look.learner.learner_id == "L-1"
+
+
+def test_a_claim_whose_learner_holds_another_username_names_nobody(aws) -> None:
+    # Given a learner, and a claim of another username left for its DOC ID (a refused creation of the same person
+    # whose release of the claim failed: intake.dal.learners.insert_learner)
+    learners.insert_learner(_learner("D100", "lovelacea0100", "L-1"), "h1")
+    UsernameItem(agencyId="ag", username="lovelacea0101", docId="D100", learnerId="L-2", createdAt=AT).save()
+    # When the left claim's username is typed
+    look = sign_ins.look_up("ag", "lovelacea0101")
+    # Then it names nobody: that learner's password does not sign in under a username the learner does not hold
+    assert (look.learner, look.password_hash) == (None, None)
+    assert look.login_key == sign_ins.login_key("lovelacea0101")
+    # And the learner's own username still finds it
+    assert sign_ins.look_up("ag", "lovelacea0100").password_hash == "h1"
 
 
 def test_failures_count_atomically_under_the_hashed_login_with_a_ttl(aws) -> None:

@@ -168,8 +168,8 @@ def test_every_read_of_an_upload_is_consistent(reads: list[Any]) -> None:
     uploads.get_upload("u-read")
     uploads.transition("u-read", {S.VALIDATED}, S.EXPIRED, UploadChange(reason="late"))
     uploads.transition("u-read", {S.VALIDATED}, S.EXPIRED, UploadChange(reason="later"))
-    # And a part with audit entries is recorded (its upload read back after the transaction)
-    _insert("u-part", S.CREATING)
+    # And a part with audit entries is refused (its upload read to tell a replay from an upload not creating)
+    _insert("u-part", S.FAILED)
     uploads.record_part("u-part", "0:0", {"created": 1}, True, _entries("u-part", range(2, 3)))
     # Then each read is strongly consistent: a read just after a write sees it
     assert reads == [True, True, True]
@@ -343,24 +343,29 @@ def test_a_part_with_more_entries_than_one_transaction_takes_files_them_all(aws:
     assert stored is not None and stored.counts["moved"] == 75
 
 
-def test_a_part_of_a_hundred_items_fits_one_transaction(aws: Any, faults: Any) -> None:
-    # Given an upload creating and a part of 99 entries (with the counter update: 100 items, DynamoDB's limit)
+def test_a_part_of_a_hundred_entries_is_four_batch_writes_and_one_update(aws: Any, faults: Any) -> None:
+    # Given an upload creating and a part of 99 entries
     _insert("u-hundred", S.CREATING)
     entries = _entries("u-hundred", range(2, 101))
     # When it is recorded
     assert uploads.record_part("u-hundred", "0:0", {"created": 99}, True, entries) is not None
-    # Then it is one transaction, with no batch write beside it, and the trail holds every entry
-    assert faults.calls[("dynamodb", "TransactWriteItems")] == 1
-    assert faults.calls[("dynamodb", "BatchWriteItem")] == 0
+    # Then the entries went in batch writes of 25 (no transaction: 1 WCU each, not 2), the counts in one update and
+    # nothing was read, and the trail holds every entry
+    assert faults.calls[("dynamodb", "TransactWriteItems")] == 0
+    assert faults.calls[("dynamodb", "BatchWriteItem")] == 4
+    assert faults.calls[("dynamodb", "UpdateItem")] == 1
+    assert faults.calls[("dynamodb", "GetItem")] == 0
     assert len(_trail()) == 99
 
 
-def test_a_refused_part_transaction_that_is_not_a_condition_is_storage_unavailable(aws: Any, refuse: Any) -> None:
+def test_refused_part_entries_are_storage_unavailable_and_nothing_is_counted(aws: Any, refuse: Any) -> None:
     _insert("u-refused", S.CREATING)
-    refuse("dynamodb", "TransactWriteItems", "AccessDeniedException")
+    refuse("dynamodb", "BatchWriteItem", "AccessDeniedException")
     with pytest.raises(StorageUnavailable) as raised:
-        uploads.record_part("u-refused", "0:0", {"created": 1}, True, _entries("u-refused", range(2, 3)))
-    assert raised.value.message == "Could not count created learners right now; try again in a moment"
+        uploads.record_part("u-refused", "0:0", {"created": 1}, True, _entries("u-refused", range(2, 4)))
+    assert raised.value.message == "Could not record the audit trail right now; try again in a moment"
+    stored = uploads.get_upload("u-refused")
+    assert stored is not None and (stored.counts["created"], stored.chunks_done) == (0, 0)
 
 
 def test_a_refused_part_update_that_is_not_a_condition_is_storage_unavailable(aws: Any, refuse: Any) -> None:

@@ -1,11 +1,11 @@
 """Creating an upload's plan: chunks fanned out over SQS, rows created, moved or reactivated exactly once, results
 assembled.
 
-Each chunk is processed in parts of PART_SIZE rows. A part's counts and its audit entries are recorded once (one
-transaction, conditional on the upload's set of done parts), and every row is a conditional write, so a retried or
-duplicated message neither creates a learner twice nor counts it twice. The worker that records a chunk's last part
-and finds every chunk done finishes the upload: results.csv, then the raw file and the plan are deleted, then the
-final status.
+Each chunk is processed in parts of PART_SIZE rows. A part's audit entries (keyed by upload and line) are filed, then
+its counts recorded once (conditional on the upload's set of done parts; intake.dal.uploads.record_part), and every row
+is a conditional write, so a retried or duplicated message neither creates a learner twice nor counts it twice. The
+worker that records a chunk's last part and finds every chunk done finishes the upload: results.csv, then the raw
+file and the plan are deleted, then the final status.
 
 No plaintext password is kept outside the with-passwords results: the plan holds given passwords sealed with the
 upload's data key (KMS envelope encryption), a generated password is derived from that key and the row's line (the
@@ -30,7 +30,9 @@ import csv
 import io
 import secrets
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO, cast
@@ -39,7 +41,7 @@ from intake import audit, clock, learner_creation, passwords
 from intake.bulk import keys, lifecycle
 from intake.bulk.events import CreationMessage
 from intake.bulk.reports import ReportWriter, neutralise
-from intake.bulk.types import DEACTIVATE, MOVE, REACTIVATE, UPDATE, ExistingLearner, PlanEntry, plan_chunk_of
+from intake.bulk.types import CREATE, DEACTIVATE, MOVE, REACTIVATE, UPDATE, ExistingLearner, PlanEntry, plan_chunk_of
 from intake.dal import keys as key_store
 from intake.dal import objects, queues
 from intake.dal import uploads as upload_store
@@ -58,7 +60,7 @@ from intake.domain import (
     move_of,
 )
 from intake.errors import Conflict, LearnerExists
-from intake.learner_creation import STORE, LearnerRepository
+from intake.learner_creation import STORE, Hasher, LearnerRepository
 from intake.observability import logger, metrics
 from intake.password_rules import blank_password
 
@@ -73,6 +75,8 @@ _AT_ROW_LOCATION = frozenset({"CREATED", "MOVED", "REACTIVATED", "UPDATED", "DEA
 _EDIT_FIELDS = ("firstName", "lastName", "dateOfBirth", "locationId")
 FINISHED = frozenset({UploadStatus.COMPLETED, UploadStatus.COMPLETED_WITH_ERRORS})
 HAND_BACK_MARGIN_MS = 15_000
+# Rows whose password is hashed ahead, in the hashing thread, while the row before them is applied.
+HASH_AHEAD = 2
 RESULT_COLUMNS = (
     "line",
     "requestId",
@@ -170,14 +174,128 @@ def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable
     rows = plan_chunk_of(objects.get_json(keys.plan_chunk_key(upload.facility_id, upload_id, chunk)))
     data_key = _data_key(upload)  # one kms:Decrypt per chunk message
     locations: dict[str, Location | None] = {}
-    for part_start in range(start, len(rows), PART_SIZE):
-        if part_start > start and remaining_ms() < HAND_BACK_MARGIN_MS:
-            queues.send_creation_messages([CreationMessage(uploadId=upload_id, chunk=chunk, start=part_start)])
-            logger.info("chunk handed back", extra={"upload_id": upload_id, "chunk": chunk, "start": part_start})
-            return
-        part_rows = rows[part_start : part_start + PART_SIZE]
-        outcomes = [apply_entry(row, upload, locations, data_key) for row in part_rows]
-        _record(upload, chunk, part_start, outcomes, data_key, finishes_chunk=part_start + PART_SIZE >= len(rows))
+    with HashesAhead(rows, upload, locations, data_key) as ahead:
+        for part_start in range(start, len(rows), PART_SIZE):
+            if part_start > start and remaining_ms() < HAND_BACK_MARGIN_MS:
+                queues.send_creation_messages([CreationMessage(uploadId=upload_id, chunk=chunk, start=part_start)])
+                logger.info("chunk handed back", extra={"upload_id": upload_id, "chunk": chunk, "start": part_start})
+                return
+            outcomes = ahead.apply(part_start, min(part_start + PART_SIZE, len(rows)))
+            _record(upload, chunk, part_start, outcomes, data_key, finishes_chunk=part_start + PART_SIZE >= len(rows))
+
+
+_pools = threading.local()
+
+
+def _hashing_pool() -> ThreadPoolExecutor:
+    """The calling thread's hashing thread, made on its first chunk and kept for the next ones (a Lambda has one
+    calling thread; two deliveries run side by side in one process, as tests do, never wait on each other's hashes).
+    It ends with its calling thread: the pool is then collected, which wakes its thread to exit."""
+    pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
+    if pool is None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-hash")
+        _pools.pool = pool
+    return pool
+
+
+class HashesAhead:
+    """A chunk's rows applied in order, one at a time, with the Argon2id hashes of the next HASH_AHEAD rows made in
+    the hashing thread meanwhile (argon2 releases the GIL), so that hashing overlaps this thread's waits on DynamoDB
+    and S3.
+
+    Hashing ahead changes nothing a row does: a row's password is derived (data key and line) or given, so the one
+    hashed ahead is the one the row will hash, and a row uses a hash made ahead only for that very password (else it
+    hashes its own, as before). A hash made for a row that needs none (it failed, or an earlier attempt did its work)
+    is dropped unread; one whose hashing raised raises in the row that uses it, where hashing in line would have. No
+    storage is read ahead: a row is hashed ahead only once its facility's rule is known (read by an earlier row).
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[PlanEntry],
+        upload: Upload,
+        locations: dict[str, Location | None],
+        data_key: bytes | None,
+        repository: LearnerRepository = STORE,
+    ) -> None:
+        self._rows = rows
+        self._upload = upload
+        self._locations = locations
+        self._data_key = data_key
+        self._repository = repository
+        self._considered = 0  # rows before this one were hashed ahead, or need no hash made ahead
+        self._made: dict[int, tuple[str, Future[str]]] = {}  # row index: (password, its hash on the way)
+
+    def __enter__(self) -> HashesAhead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def apply(self, first: int, stop: int) -> list[_Outcome]:
+        """The outcomes of rows[first:stop], applied in order (apply_entry), with hashes made ahead."""
+        outcomes: list[_Outcome] = []
+        for index in range(first, stop):
+            self.hash_after(index)
+            row = self._rows[index]
+            outcomes.append(
+                apply_entry(
+                    row, self._upload, self._locations, self._data_key, self._repository, hasher=self.hasher(index)
+                )
+            )
+        return outcomes
+
+    def hash_after(self, index: int) -> None:
+        """Drop the hashes made for rows before `index`; start hashing the next rows after it that need one."""
+        for dropped in [i for i in self._made if i < index]:
+            self._made.pop(dropped)[1].cancel()
+        self._considered = max(self._considered, index + 1)
+        stop = min(index + 1 + HASH_AHEAD, len(self._rows))
+        while self._considered < stop:
+            row = self._rows[self._considered]
+            if row.action not in (CREATE, REACTIVATE):
+                self._considered += 1
+                continue
+            if self._upload.facility_id not in self._locations:
+                return  # its password rule is not known yet: tried again at the next row
+            password = self._password_of(row)
+            if password:
+                try:
+                    self._made[self._considered] = (password, _hashing_pool().submit(passwords.hash_password, password))
+                except RuntimeError:  # the pool is shut down (the interpreter is exiting): the row hashes in line
+                    return
+            self._considered += 1
+
+    def hasher(self, index: int) -> Hasher:
+        """How row `index` hashes a password: with the hash made ahead for it if it is of that password."""
+
+        def hash_password(password: str) -> str:
+            self.hash_after(index)  # the row may have just read the facility: hash the next ones meanwhile
+            made = self._made.pop(index, None)
+            if made is not None and made[0] == password:
+                return made[1].result()
+            if made is not None:
+                made[1].cancel()
+            return passwords.hash_password(password)
+
+        return hash_password
+
+    def close(self) -> None:
+        """Drop every hash made ahead and not used (a hand-back, the chunk's end, or its error)."""
+        for _, future in self._made.values():
+            future.cancel()
+        self._made.clear()
+
+    def _password_of(self, row: PlanEntry) -> str:
+        """The password the row will hash if it needs one ('' if it cannot be told: the row will say why)."""
+        if self._data_key is None and not row.password:
+            return ""  # a plan made before plans were sealed generates at random: the row's own password is another
+        facility = self._locations[self._upload.facility_id]
+        try:
+            given, generated = _row_password(row, self._upload, facility, self._data_key)
+        except Exception:  # a broken seal, say: raised or handled when the row itself meets it, not here
+            return ""
+        return given or generated
 
 
 def _data_key(upload: Upload) -> bytes | None:
@@ -297,17 +415,20 @@ def apply_entry(
     locations: dict[str, Location | None],
     data_key: bytes | None,
     repository: LearnerRepository = STORE,
+    *,
+    hasher: Hasher | None = None,
 ) -> _Outcome:
     """Create, move, reactivate, update or deactivate one plan entry's learner, once (a repeat finds its own earlier
     attempt); what came of it.
 
-    `locations` caches the locations read for a chunk; `repository` is where learners and locations live.
+    `locations` caches the locations read for a chunk; `repository` is where learners and locations live; `hasher`
+    hashes the row's password (passwords.hash_password by default; a chunk's HashesAhead.hasher).
     """
     try:
         if row.action == MOVE:
             return _move(row, upload, locations, repository)
         if row.action == REACTIVATE:
-            return _reactivate(row, upload, locations, data_key, repository)
+            return _reactivate(row, upload, locations, data_key, repository, hasher)
         if row.action == UPDATE:
             return _update(row, upload, locations, repository)
         if row.action == DEACTIVATE:
@@ -322,7 +443,7 @@ def apply_entry(
             given, generated = _row_password(row, upload, facility, data_key)
         except passwords.SealBroken:
             return _unreadable(row, upload)
-        return _create(row, upload, given, generated, repository)
+        return _create(row, upload, given, generated, repository, hasher)
     except Conflict as exc:
         return _Outcome(row, "FAILED", message=exc.message)
 
@@ -382,7 +503,14 @@ def _given_password(row: PlanEntry, upload: Upload, data_key: bytes | None) -> s
     return row.password or ""  # a plan written before plans were sealed
 
 
-def _create(row: PlanEntry, upload: Upload, given: str, generated: str, repository: LearnerRepository) -> _Outcome:
+def _create(
+    row: PlanEntry,
+    upload: Upload,
+    given: str,
+    generated: str,
+    repository: LearnerRepository,
+    hasher: Hasher | None = None,
+) -> _Outcome:
     """Create the row's learner once. The generated password is the same on every attempt (derived from the
     upload's data key and the line), so a retried or concurrently redelivered part never changes an issued one."""
     learner = learner_creation.new_learner(
@@ -397,7 +525,7 @@ def _create(row: PlanEntry, upload: Upload, given: str, generated: str, reposito
         upload_id=upload.upload_id,
     )
     try:
-        learner = learner_creation.insert(learner, given or generated, repository)
+        learner = learner_creation.insert(learner, given or generated, repository, hasher=hasher)
         return _Outcome(row, "CREATED", learner.learner_id, generated, created=learner)
     except LearnerExists as exists:
         previous = repository.get_by_doc_id(row.agency_id, row.doc_id)
@@ -466,6 +594,7 @@ def _reactivate(
     locations: dict[str, Location | None],
     data_key: bytes | None,
     repository: LearnerRepository,
+    hasher: Hasher | None = None,
 ) -> _Outcome:
     """Bring the row's inactive learner back at the row's location with a new password, once.
 
@@ -503,7 +632,9 @@ def _reactivate(
         return misplaced
     by = upload.confirmed_by or upload.created_by
     try:
-        learner_creation.reactivate(current, destination, given or generated, by, upload.upload_id, repository)
+        learner_creation.reactivate(
+            current, destination, given or generated, by, upload.upload_id, repository, hasher=hasher
+        )
     except Conflict:
         # Refused: reactivated or changed meanwhile, by someone else or by a concurrent delivery of this very part.
         after = repository.get_by_doc_id(row.agency_id, row.doc_id)

@@ -55,6 +55,16 @@ def put_entries(entries: Sequence[AuditEntry]) -> None:
                 batch.save(audit_item(entry))
 
 
+def delete_entries(entries: Sequence[AuditEntry]) -> None:
+    """Remove entries by their keys (a batch write; an entry already gone is no error)."""
+    if not entries:
+        return
+    bind_tables()
+    with storage_call("record the audit trail"), AuditItem.batch_write() as batch:
+        for entry in entries:
+            batch.delete(AuditItem(scope=entry.scope, entryId=entry.entry_id))
+
+
 def entries_with_prefix(scope: str, entry_id_prefix: str, action: str) -> list[AuditEntry]:
     """Every entry of one scope whose entryId starts with this prefix and whose action is this one, oldest first
     (one Query, paged by 1 MB; the action is a filter)."""

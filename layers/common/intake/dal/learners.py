@@ -1,5 +1,5 @@
 """Learners. One per (agency, DOC ID), enforced by a conditional put on the table's key; one username per learner
-of an agency, enforced by a claim in UsernamesTable written in the same transaction.
+of an agency, enforced by a conditional claim in UsernamesTable owned by the DOC ID, written just before the put.
 
 Only this module writes the computed keys of a learner item: `roster` (f"{facilityId}#{status}") and the sort keys
 `nameKey`, `firstKey`, `docKey` of the three roster indexes, from intake.rules.search_key. A roster page is one Query
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
-import random
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -27,11 +26,10 @@ from intake import clock
 from intake.dal.storage_errors import is_condition_failure, storage_call
 from intake.dal.tables import HistoryAttribute, LearnerItem, UsernameItem, bind_tables
 from intake.domain import HistoryEntry, HistoryKind, Learner, LearnerEdit, LearnerStatus, Location, RosterLearner
-from intake.errors import Conflict, FieldError, LearnerExists, UsernameTaken, ValidationFailed
+from intake.errors import Conflict, FieldError, LearnerExists, StorageUnavailable, UsernameTaken, ValidationFailed
 from intake.rules import search_key
 
 BATCH_GET_LIMIT = 100
-_TRANSACTION_TRIES = 4  # a TransactionConflict (another transaction on the same claim at that moment) is retried
 _CURSOR_KEYS = ("agencyId", "docId", "roster", "nameKey")
 _CHANGED_MESSAGE = "The learner was changed by someone else meanwhile; reload and try again"
 
@@ -189,39 +187,66 @@ def _update(item: LearnerItem, actions: list[Action], condition: Condition, what
 
 
 def insert_learner(learner: Learner, password_hash: str) -> Learner:
-    """Store a new learner and claim its username in one transaction.
+    """Claim the learner's username for its DOC ID, then store the learner: two conditional writes, no transaction
+    (which would cost each item and each index entry twice).
 
-    UsernameTaken if another learner of the agency holds the username; LearnerExists if the agency already has the
-    DOC ID (both checked atomically by DynamoDB; no orphan claim can exist)."""
+    The claim goes first, owned by the DOC ID: a claim held by another DOC ID is UsernameTaken; one already held by
+    this DOC ID (a retry of the same row, or a concurrent creation of the same person) is taken over as it is. Then
+    the learner's put, conditional on the DOC ID: LearnerExists if the agency has it. So a username is only ever on
+    the learner of the DOC ID its claim names, and no two learners share one. A refused put (the DOC ID was there)
+    removes its claim again if the stored learner does not hold it, in one transaction with that check (a rare
+    path); a crash between the two writes leaves a claim without a learner, which keeps its username from others and
+    is taken over by the next creation of that DOC ID."""
     if not learner.username:
         raise ValueError("a learner is stored with its username (intake.learner_creation picks one)")
     bind_tables()
     item = _item(learner, password_hash)
-    claim = UsernameItem(
-        agencyId=learner.agency_id,
-        username=learner.username,
-        learnerId=learner.learner_id,
-        docId=learner.doc_id,
-        createdAt=learner.created_at,
-    )
-    claim_condition = UsernameItem.username.does_not_exist() | (UsernameItem.learnerId == learner.learner_id)
-    for attempt in range(_TRANSACTION_TRIES):
-        with storage_call("save the learner"):
-            try:
-                with TransactWrite(connection=LearnerItem._get_connection().connection) as transaction:
-                    transaction.save(claim, condition=claim_condition)  # reason 0
-                    transaction.save(item, condition=LearnerItem.docId.does_not_exist())  # reason 1
-                return _learner(item)
-            except TransactWriteError as exc:
-                codes = [reason.code if reason else None for reason in exc.cancellation_reasons]
-                if len(codes) == 2 and codes[1] == "ConditionalCheckFailed":
-                    _raise_exists(learner, exc)
-                if len(codes) == 2 and codes[0] == "ConditionalCheckFailed":
-                    raise UsernameTaken(learner.username) from exc
-                if "TransactionConflict" not in codes or attempt == _TRANSACTION_TRIES - 1:
-                    raise
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 (jitter, not a secret)
-    raise AssertionError("unreachable")  # pragma: no cover
+    claim = UsernameItem(agencyId=learner.agency_id, username=learner.username)
+    with storage_call("save the learner"):
+        try:
+            claim.update(
+                actions=[
+                    UsernameItem.docId.set(learner.doc_id),
+                    UsernameItem.learnerId.set(UsernameItem.learnerId | learner.learner_id),
+                    UsernameItem.createdAt.set(UsernameItem.createdAt | learner.created_at),
+                ],
+                condition=UsernameItem.username.does_not_exist() | (UsernameItem.docId == learner.doc_id),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise UsernameTaken(learner.username) from exc
+            raise
+        try:
+            item.save(condition=LearnerItem.docId.does_not_exist())
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            _release_claim(learner)
+            _raise_exists(learner, exc)
+        if claim.learnerId != learner.learner_id:  # the claim was another attempt's at this DOC ID: it is ours now
+            claim.update(
+                actions=[UsernameItem.learnerId.set(learner.learner_id)],
+                condition=UsernameItem.docId == learner.doc_id,
+            )
+    return _learner(item)
+
+
+def _release_claim(learner: Learner) -> None:
+    """After a refused put: delete this DOC ID's claim of the username unless the stored learner holds it (checked
+    in the same transaction). Best effort: a claim left behind only keeps its username from others."""
+    claim = UsernameItem(agencyId=learner.agency_id, username=learner.username)
+    with (
+        contextlib.suppress(StorageUnavailable),
+        storage_call("release the username"),
+        TransactWrite(connection=LearnerItem._get_connection().connection) as transaction,
+    ):
+        transaction.condition_check(
+            LearnerItem,
+            learner.agency_id,
+            learner.doc_id,
+            condition=LearnerItem.username.does_not_exist() | (LearnerItem.username != learner.username),
+        )
+        transaction.delete(claim, condition=UsernameItem.docId == learner.doc_id)
 
 
 def _raise_exists(learner: Learner, exc: Exception) -> None:

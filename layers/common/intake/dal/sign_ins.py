@@ -103,13 +103,16 @@ def look_up(agency_id: str, typed: str) -> SignInLook:
         failures, last = _counter(next(iter(found.get(attempts, [])), None))
         item: LearnerItem | None = LearnerItem.from_raw_data(by_doc_raw) if by_doc_raw else None
         key = typed_key
+        claimed: LearnerItem | None = None
         if claim_raw is not None:  # a username wins over a DOC ID
             claim = UsernameItem.from_raw_data(claim_raw)
-            if item is None or item.docId != claim.docId:
-                try:
-                    item = LearnerItem.get(agency_id, claim.docId, consistent_read=True)
-                except LearnerItem.DoesNotExist:
-                    item = None
+            claimed = item if item is not None and item.docId == claim.docId else _learner_item(agency_id, claim.docId)
+            if claimed is not None and claimed.username != claim.username:
+                # A claim left by a refused creation of that DOC ID (intake.dal.learners.insert_learner), whose
+                # learner holds another username: the username names nobody.
+                claimed = None
+        if claimed is not None:
+            item = claimed
         elif item is not None and item.username and item.username != typed_lower:
             key = login_key(item.username)
             try:
@@ -120,6 +123,13 @@ def look_up(agency_id: str, typed: str) -> SignInLook:
     if item is None:
         return SignInLook(None, None, key, failures, last)
     return SignInLook(_learner(item), item.passwordHash, key, failures, last)
+
+
+def _learner_item(agency_id: str, doc_id: str) -> LearnerItem | None:
+    try:
+        return LearnerItem.get(agency_id, doc_id, consistent_read=True)
+    except LearnerItem.DoesNotExist:
+        return None
 
 
 def _as_float(value: Any) -> float | None:

@@ -214,7 +214,8 @@ class LearnerItem(Model):
 
 
 class UsernameItem(Model):
-    """A username claimed in an agency, written in the same transaction as its learner and never deleted."""
+    """A username claimed in an agency for one DOC ID, written just before its learner (intake.dal.learners); deleted
+    only when that learner's put was refused and the stored learner does not hold it."""
 
     class Meta:
         table_name = "unbound-usernames"
