@@ -14,7 +14,7 @@ import pytest
 from intake.dal import learners
 from intake.dal.tables import LearnerItem
 from intake.domain import HistoryKind, LearnerEdit, LearnerStatus, history_entry
-from intake.errors import Conflict, ValidationFailed
+from intake.errors import Conflict, StorageUnavailable, ValidationFailed
 from intake.settings import get_settings
 from tests.unit.dal.test_learners import AT, _learner, _stored
 from tests.unit.test_learner_migration import _put_v1_item
@@ -190,3 +190,60 @@ def test_the_migration_scan_finds_an_item_missing_any_one_v2_attribute(aws, miss
     # When the migration scans, Then it finds the v1 item and the one missing an attribute, not the whole one
     assert sorted(learner.learner_id for learner in learners.unmigrated(page_size=1)) == ["L-2", "L-9"]
     assert LearnerItem.count() == 3
+
+
+def test_the_active_roster_gives_each_learner_its_own_details(aws):
+    # Given two active learners of ridge who differ in every detail a sync compares, and one never versioned
+    learners.insert_learner(_learner("D100", "L-1"), "h")
+    learners.insert_learner(
+        _learner("D200", "L-2", first_name="Grace", last_name="Hopper", date_of_birth="12/09/1986", location_id="u-c"),
+        "h",
+    )
+    _remove("D200", "version")
+    # When the sync reads the facility's active roster
+    roster = {learner.doc_id: learner for learner in learners.active_roster("fac-ridge")}
+    # Then each learner has its own unit, names and date of birth (not the first row's), and a missing version is 1
+    first, second = roster["D100"], roster["D200"]
+    assert (first.location_id, first.first_name, first.last_name, first.date_of_birth) == (
+        "unit-a",
+        "Ada",
+        "Lovelace",
+        "12/10/1990",
+    )
+    assert (second.location_id, second.first_name, second.last_name, second.date_of_birth) == (
+        "u-c",
+        "Grace",
+        "Hopper",
+        "12/09/1986",
+    )
+    assert second.version == 1
+
+
+def test_a_reactivation_of_an_item_without_a_status_finds_it_active_already(aws):
+    # Given a v1 item (no status attribute: it reads as ACTIVE)
+    _put_v1_item("D900", "L-9")
+    learner = learners.get_by_doc_id("ag", "D900")
+    assert learner is not None and learner.status is LearnerStatus.ACTIVE
+    before = _stored("ag", "D900")
+    # When it is set ACTIVE, Then nothing is written (it is active already), and it still has no status attribute
+    assert learners.set_status(learner, LearnerStatus.ACTIVE, history_entry(HistoryKind.REACTIVATED, AT, "r")) is None
+    assert _stored("ag", "D900") == before
+
+
+@pytest.mark.parametrize(
+    ("call", "what"),
+    [
+        (lambda: list(learners.whole_roster("fac-ridge", ACTIVE)), "read the facility's learners"),
+        (lambda: list(learners.unmigrated()), "scan the learners"),
+    ],
+    ids=["whole_roster", "unmigrated"],
+)
+def test_a_read_refused_by_storage_names_what_could_not_be_done(aws, refuse, call, what):
+    # Given a learner, and DynamoDB throttling queries and scans
+    learners.insert_learner(_learner(), "h")
+    refuse("dynamodb", "Query", "ProvisionedThroughputExceededException")
+    refuse("dynamodb", "Scan", "ProvisionedThroughputExceededException")
+    # When the read is made, Then the domain error names it
+    with pytest.raises(StorageUnavailable) as raised:
+        call()
+    assert raised.value.message == f"Could not {what} right now; try again in a moment"
