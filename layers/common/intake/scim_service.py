@@ -14,7 +14,7 @@ grants beyond its agency.
   renamed or deleted over SCIM.
 - `active=false` (PATCH, PUT) and DELETE disable the record and the login at once (DELETE also hides it from SCIM:
   404 afterwards; the record and its audit trail stay). A client disabling staff who hold grants is limited to
-  MAX_DEACTIVATION_PERCENT of the agency's active staff with grants per clock hour (at least one): past it, the
+  MAX_DEACTIVATION_PERCENT of the agency's active staff with grants within any hour (at least one): past it, the
   deactivation is held on the record, answered 409, until an AgencyAdmin releases or discards it.
 """
 
@@ -422,11 +422,12 @@ def _deactivation_allowed(client: ScimClient, member: StaffMember) -> bool:
     to lose: never held."""
     if not member.grants:
         return True
-    hour = int(utc_now().timestamp()) // 3600
-    # the agency's staff with access as the hour began: those still active and those this hour disabled
-    base = _staff_count_with_access(client.agency_id) + scim_store.deactivations_in(client.agency_id, hour)
+    now = utc_now().timestamp()
+    # the agency's staff with access an hour ago: those still active and those disabled by SCIM since
+    since = now - scim_store.WINDOW_SECONDS
+    base = _staff_count_with_access(client.agency_id) + scim_store.deactivations_since(client.agency_id, since)
     limit = max(1, base * MAX_DEACTIVATION_PERCENT // 100)
-    return scim_store.count_deactivation(client.agency_id, hour, limit)
+    return scim_store.count_deactivation(client.agency_id, now, limit)
 
 
 def _held_answer(client: ScimClient, member: StaffMember) -> ScimHeld:

@@ -44,17 +44,35 @@ def test_no_client_is_bound_to_an_agency_that_does_not_exist(directory: dict) ->
     assert _agency_item("no-such-agency") == {}
 
 
-def test_the_hourly_count_is_atomic_per_agency_and_hour(directory: dict) -> None:
-    # Given a limit of 2 in hour 100
-    results = [scim_store.count_deactivation(AGENCY_A, 100, 2) for _ in range(3)]
-    # Then the first two count and the third does not; another agency and the next hour count apart
-    assert results == [True, True, False]
-    assert scim_store.count_deactivation(AGENCY_B, 100, 2) is True
-    assert [scim_store.count_deactivation(AGENCY_A, 101, 2) for _ in range(3)] == [True, True, False]
-    # And a limit of 0 never counts, an agency that does not exist neither
-    assert scim_store.count_deactivation(AGENCY_A, 102, 0) is False
-    assert scim_store.count_deactivation("no-such-agency", 100, 5) is False
-    # And the count is stored on the agency item with its hour
+def test_the_count_is_per_agency_over_the_hour_before_each_deactivation(directory: dict) -> None:
+    # Given a limit of 2 an hour, and an instant T that ends a clock hour (a clock-hour count would start again at
+    # T + 1)
+    t = 3600.0 * 500 - 1
+    # When deactivations are counted at T, T + 1 and T + 3,000, Then the third is refused: two in the hour before it
+    assert [scim_store.count_deactivation(AGENCY_A, at, 2) for at in (t, t + 1, t + 3000)] == [True, True, False]
+    # And another agency counts apart
+    assert scim_store.count_deactivation(AGENCY_B, t, 2) is True
+    # When an hour has passed since T, one more counts (T left the window), and the next does not (T + 1 and it)
+    assert scim_store.count_deactivation(AGENCY_A, t + 3600, 2) is True
+    assert scim_store.count_deactivation(AGENCY_A, t + 3600.5, 2) is False
+    # And a limit of 0 never counts, an agency that does not exist neither (and is not made)
+    assert scim_store.count_deactivation(AGENCY_A, t + 9999, 0) is False
+    assert scim_store.count_deactivation("no-such-agency", t, 5) is False
+    assert _agency_item("no-such-agency") == {}
+    # And the agency item holds only the instants of the window, which deactivations_since counts
     item = _agency_item(AGENCY_A)
-    assert (item["scimWindow"], item["scimDeactivations"]) == ({"N": "101"}, {"N": "2"})
-    assert scim_store.deactivations_in(AGENCY_A, 101) == 2 and scim_store.deactivations_in(AGENCY_A, 100) == 0
+    assert item["scimDeactivatedAt"] == {"L": [{"N": str(t + 1)}, {"N": str(t + 3600)}]}
+    assert scim_store.deactivations_since(AGENCY_A, t) == 2 and scim_store.deactivations_since(AGENCY_A, t + 1) == 1
+    assert item["name"] == {"S": AGENCY_A.title()}
+
+
+def test_concurrent_counts_never_pass_the_limit(directory: dict) -> None:
+    # Given a limit of 5, When 12 deactivations are counted at once from 12 threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda n: scim_store.count_deactivation(AGENCY_A, 1000.0 + n, 5), range(12)))
+    # Then at most 5 counted, and the window holds exactly those that did
+    counted = sum(results)
+    assert 1 <= counted <= 5
+    assert len(_agency_item(AGENCY_A)["scimDeactivatedAt"]["L"]) == counted

@@ -1,10 +1,13 @@
-"""SCIM's own storage: which agency each SCIM app client is bound to, the agency's count of SCIM deactivations in
-the current hour (the mass-deactivation guard's), and the app clients themselves in the user pool.
+"""SCIM's own storage: which agency each SCIM app client is bound to, when SCIM disabled the agency's staff within
+the last hour (the mass-deactivation guard's rolling window), and the app clients themselves in the user pool.
 
-Both live on the agency's item: a client is bound by adding its id to `scimClientIds`, and the guard's count is
-taken with conditional updates, so two deactivations at once never both pass the limit."""
+Both live on the agency's item: a client is bound by adding its id to `scimClientIds`, and a deactivation is counted
+by writing the window's instants back conditional on the list as read, so two deactivations at once never both pass
+the limit."""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import UpdateError
@@ -69,45 +72,55 @@ def client_ids(agency_id: str) -> list[str]:
     return sorted(item.scimClientIds or ())
 
 
-def deactivations_in(agency_id: str, hour: int) -> int:
-    """How many SCIM deactivations the agency's `hour` has counted so far."""
+WINDOW_SECONDS = 3600
+_COUNT_TRIES = 8  # a deactivation counted by another request between the read and the write: read again
+
+
+def _window(agency_id: str) -> tuple[bool, list[float]]:
+    """Whether the agency exists, and the instants its window holds (all of them, however old)."""
+    try:
+        item = AgencyItem.get(agency_id, consistent_read=True, attributes_to_get=["agencyId", "scimDeactivatedAt"])
+    except AgencyItem.DoesNotExist:
+        return False, []
+    return True, [float(cast(float, at)) for at in item.scimDeactivatedAt or ()]  # PynamoDB types items as attributes
+
+
+def deactivations_since(agency_id: str, since: float) -> int:
+    """How many SCIM deactivations of the agency were counted after `since` (epoch seconds)."""
     bind_tables()
     with storage_call("read the SCIM deactivation count"):
-        try:
-            item = AgencyItem.get(agency_id, consistent_read=True)
-        except AgencyItem.DoesNotExist:
-            return 0
-    return int(item.scimDeactivations or 0) if item.scimWindow == hour else 0
+        _, instants = _window(agency_id)
+    return sum(1 for at in instants if at > since)
 
 
-def count_deactivation(agency_id: str, hour: int, limit: int) -> bool:
-    """Count one more SCIM deactivation in the agency's `hour` if fewer than `limit` were counted in it (True), else
-    count nothing (False). Atomic: the count and its hour are only changed under conditions on both."""
+def count_deactivation(agency_id: str, now: float, limit: int) -> bool:
+    """Count one more SCIM deactivation of the agency at `now` if fewer than `limit` were counted in the hour before
+    it (True), else count nothing (False). The instants older than the hour are dropped in the same write, which is
+    conditional on the list being as read: a concurrent count makes this one read and decide again."""
     if limit <= 0:
         return False
     bind_tables()
-    same_hour = (AgencyItem.scimWindow == hour) & (AgencyItem.scimDeactivations < limit)
-    new_hour = AgencyItem.agencyId.exists() & (AgencyItem.scimWindow.does_not_exist() | (AgencyItem.scimWindow != hour))
     with storage_call("count the SCIM deactivation"):
-        for _ in range(2):  # a new hour started by another request meanwhile: count in it
+        for _ in range(_COUNT_TRIES):
+            exists, instants = _window(agency_id)
+            if not exists:
+                return False
+            recent = [at for at in instants if at > now - WINDOW_SECONDS]
+            if len(recent) >= limit:
+                return False
+            unchanged = (
+                AgencyItem.scimDeactivatedAt == instants if instants else AgencyItem.scimDeactivatedAt.does_not_exist()
+            )
             try:
                 AgencyItem(agencyId=agency_id).update(
-                    actions=[AgencyItem.scimDeactivations.add(1)], condition=same_hour
+                    actions=[AgencyItem.scimDeactivatedAt.set(cast(Any, [*recent, now]))],
+                    condition=AgencyItem.agencyId.exists() & unchanged,
                 )
                 return True
             except UpdateError as exc:
                 if not is_condition_failure(exc):
                     raise
-            try:
-                AgencyItem(agencyId=agency_id).update(
-                    actions=[AgencyItem.scimWindow.set(hour), AgencyItem.scimDeactivations.set(1)],
-                    condition=new_hour,
-                )
-                return True
-            except UpdateError as exc:
-                if not is_condition_failure(exc):
-                    raise
-    return False
+    return False  # counted over by others every time: held, the safe side
 
 
 def create_app_client(name: str) -> tuple[str, str]:

@@ -25,10 +25,10 @@ class AgencyItem(Model):
 
     agencyId = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
-    # SCIM (issue 19): the app clients bound to the agency, and the staff deactivations SCIM made in one clock hour
+    # SCIM (issue 19): the app clients bound to the agency, and when (epoch seconds) SCIM disabled its staff within
+    # the last hour (the mass-deactivation guard's rolling window: at most its limit of entries)
     scimClientIds = UnicodeSetAttribute(null=True)
-    scimWindow = NumberAttribute(null=True)  # the hour (epoch seconds // 3600) scimDeactivations counts in
-    scimDeactivations = NumberAttribute(null=True)
+    scimDeactivatedAt = ListAttribute(of=NumberAttribute, null=True)
 
 
 class LocationsByAgency(GlobalSecondaryIndex["LocationItem"]):
