@@ -13,38 +13,14 @@ from intake import scim_holds, scim_service
 from intake.dal import audit as audit_store
 from intake.dal import scim as scim_store
 from intake.dal import staff as staff_store
-from intake.domain import Role, StaffMember
+from intake.domain import Role
 from intake.errors import PermissionDenied
 from intake.settings import get_settings
-from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, FAC_A2, FAC_B1, reset_intake_caches
+from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, FAC_A2, FAC_B1
 
 BASE = "https://api.example/scim/v2"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-@pytest.fixture
-def user_pool(directory: dict, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The template's staff user pool in moto, named in the settings."""
-    from local.resources import provision_user_pool
-
-    pool = provision_user_pool("us-east-1").pool_id
-    monkeypatch.setenv("USER_POOL_ID", pool)
-    reset_intake_caches()
-    return pool
-
-
-@pytest.fixture
-def north(user_pool: str) -> scim_service.ScimClient:
-    """A SCIM client bound to agency A."""
-    scim_store.bind_client(AGENCY_A, "client-north")
-    return scim_service.scim_client("client-north")
-
-
-@pytest.fixture
-def south(user_pool: str) -> scim_service.ScimClient:
-    scim_store.bind_client(AGENCY_B, "client-south")
-    return scim_service.scim_client("client-south")
 
 
 def _login(username: str) -> dict[str, Any]:
@@ -393,17 +369,6 @@ def test_groups_never_take_users_the_client_cannot_see_nor_change_their_name(nor
 # ------------------------------------------------------------------ the mass-deactivation guard
 
 
-@pytest.fixture
-def many(north: scim_service.ScimClient) -> list[str]:
-    """16 more Educators of agency A: 20 staff with grants, so 2 deactivations an hour pass the guard."""
-    names = [f"edu{i:02d}" for i in range(16)]
-    for name in names:
-        staff_store.put_staff(
-            StaffMember(username=name, role=Role.EDUCATOR, agency_id=AGENCY_A, facility_ids=(FAC_A2,))
-        )
-    return names
-
-
 def _disable(client: scim_service.ScimClient, username: str) -> Any:
     return scim_service.patch_user(client, username, _patch({"op": "replace", "path": "active", "value": False}), BASE)
 
@@ -441,37 +406,6 @@ def test_past_ten_percent_in_an_hour_deactivations_are_held(
     assert _disable(north, many[4]).active is False
     assert _scim_error(_disable, north, many[2]).status == 409
     assert staff_store.get_staff(many[2]).active is True  # type: ignore[union-attr]
-
-
-def test_an_agency_admin_releases_or_discards_held_deactivations(
-    north: scim_service.ScimClient, many: list[str]
-) -> None:
-    _disable(north, many[0])
-    _disable(north, many[1])
-    _scim_error(_disable, north, many[2])
-    _scim_error(scim_service.delete_user, north, many[3])
-    admin = staff_store.get_staff("north")
-    facility_admin = staff_store.get_staff("ridge")
-    assert admin is not None and facility_admin is not None
-    # Then the agency's admin sees both holds; a FacilityAdmin may not; another agency's admin sees no such agency
-    holds = scim_holds.list_holds(admin, AGENCY_A)
-    assert [(h.username, h.delete, h.client_id) for h in holds] == [
-        (many[2], False, "client-north"),
-        (many[3], True, "client-north"),
-    ]
-    with pytest.raises(PermissionDenied):
-        scim_holds.list_holds(facility_admin, AGENCY_A)
-    # When the admin discards one and releases the other
-    assert scim_holds.settle_holds(admin, AGENCY_A, [many[2]], release=False) == [many[2]]
-    assert scim_holds.settle_holds(admin, AGENCY_A, None, release=True) == [many[3]]
-    # Then the discarded one is active with no hold; the released one disabled (login too) and gone from SCIM
-    kept, released = staff_store.get_staff(many[2]), staff_store.get_staff(many[3])
-    assert kept is not None and kept.active and scim_holds.record_of(kept).hold is None
-    assert released is not None and not released.active and scim_holds.record_of(released).deleted
-    assert _scim_error(scim_service.get_user, north, many[3], BASE).status == 404
-    assert scim_holds.list_holds(admin, AGENCY_A) == []
-    actions = _actions(FAC_A2)
-    assert "SCIM_DEACTIVATION_DISCARDED" in actions and "STAFF_DISABLED" in actions
 
 
 def test_an_exact_username_look_up_reads_one_record_not_the_table(north: scim_service.ScimClient) -> None:
