@@ -42,6 +42,19 @@ def test_a_member_without_facilities_or_agency_round_trips(aws):
     assert _stored("sys")["active"] == {"BOOL": False}
 
 
+def test_the_record_scim_keeps_round_trips_and_a_record_without_one_stores_none(aws):
+    # Given a staff member SCIM provisioned (the resource as sent, kept as JSON), and one made through the API
+    scim_kept = RIDGE.model_copy(update={"scim_record": '{"resource":{"userName":"ridge"},"deleted":false}'})
+    staff.put_staff(scim_kept)
+    staff.put_staff(StaffMember(username="api-made", role=Role.EDUCATOR, agency_id="ag", facility_ids=("fac-a",)))
+    # When both are read back, Then the SCIM record is exactly as written, and the other has none stored
+    read = staff.get_staff("ridge")
+    assert read is not None and read.scim_record == scim_kept.scim_record
+    assert _stored("ridge")["scimRecord"] == {"S": scim_kept.scim_record}
+    other = staff.get_staff("api-made")
+    assert other is not None and other.scim_record is None and "scimRecord" not in _stored("api-made")
+
+
 def test_inserting_a_taken_username_is_a_conflict_and_leaves_the_record_unchanged(aws):
     # Given ridge stored as a FacilityAdmin
     staff.insert_staff(RIDGE)
