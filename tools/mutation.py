@@ -59,10 +59,19 @@ TARGETS = (
             "tests/unit/bulk/test_creation_mutants.py",
             "tests/unit/bulk/test_creation_sync.py",
             "tests/unit/bulk/test_creation_sync_mutants.py",
+            "tests/unit/bulk/test_creation_hashing.py",
         ),
         0.75,
     ),
-    Target("intake/dal/uploads.py", ("tests/unit/dal/test_uploads.py", "tests/unit/dal/test_uploads_mutants.py"), 0.75),
+    Target(
+        "intake/dal/uploads.py",
+        (
+            "tests/unit/dal/test_uploads.py",
+            "tests/unit/dal/test_uploads_mutants.py",
+            "tests/unit/dal/test_part_trail.py",
+        ),
+        0.75,
+    ),
     Target("intake/dal/objects.py", ("tests/unit/dal/test_objects.py", "tests/unit/dal/test_objects_mutants.py"), 0.75),
     Target(
         "intake/dal/learners.py",
@@ -71,6 +80,7 @@ TARGETS = (
             "tests/unit/dal/test_learners_at_version.py",
             "tests/unit/dal/test_learners_writes.py",
             "tests/unit/dal/test_learners_mutants.py",
+            "tests/unit/dal/test_username_claims.py",
             "tests/unit/test_learner_migration.py",
         ),
         0.75,
