@@ -692,8 +692,8 @@ def _with_location(resource: Any, kind: str, base_url: str) -> dict[str, Any]:
     return dict(resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
-def list_schemas(base_url: str) -> dict[str, Any]:
-    found = [_with_location(schema, "Schema", base_url) for schema in schemas()]
+def _whole_list(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ListResponse of every resource found, on one page."""
     return {
         "schemas": [ListResponse.__schema__],
         "totalResults": len(found),
@@ -701,6 +701,11 @@ def list_schemas(base_url: str) -> dict[str, Any]:
         "itemsPerPage": len(found),
         "Resources": found,
     }
+
+
+def list_schemas(base_url: str) -> dict[str, Any]:
+    found = [_with_location(schema, "Schema", base_url) for schema in schemas()]
+    return _whole_list(found)
 
 
 def get_schema(schema_id: str, base_url: str) -> dict[str, Any]:
@@ -712,13 +717,7 @@ def get_schema(schema_id: str, base_url: str) -> dict[str, Any]:
 
 def list_resource_types(base_url: str) -> dict[str, Any]:
     found = [_with_location(rt, "ResourceType", base_url) for rt in resource_types()]
-    return {
-        "schemas": [ListResponse.__schema__],
-        "totalResults": len(found),
-        "startIndex": 1,
-        "itemsPerPage": len(found),
-        "Resources": found,
-    }
+    return _whole_list(found)
 
 
 def get_resource_type(type_id: str, base_url: str) -> dict[str, Any]:
