@@ -27,23 +27,12 @@ from intake.dal import staff as staff_store
 from intake.domain import CharacterClass, Grant, Learner, LocationKind, PasswordRule, Role, StaffMember
 from intake.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from intake.settings import get_settings
-from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, FAC_A2, FAC_B1, UNIT_A1, UNIT_A1B, UNIT_A2, reset_intake_caches
+from tests.conftest import AGENCY_A, AGENCY_B, FAC_A1, FAC_A2, FAC_B1, UNIT_A1, UNIT_A1B, UNIT_A2
 from tests.log_capture import cloudwatch_lines
 
 
 def _actions(scope: str) -> list[str]:
     return [entry.action for entry in audit_store.list_entries(scope, 100)]
-
-
-@pytest.fixture
-def user_pool(directory: dict, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The template's staff user pool in moto, named in the settings."""
-    from local.resources import provision_user_pool
-
-    pool = provision_user_pool("us-east-1").pool_id
-    monkeypatch.setenv("USER_POOL_ID", pool)
-    reset_intake_caches()
-    return pool
 
 
 # ------------------------------------------------------------------ ids
