@@ -3,21 +3,20 @@ last, so that the trail holds a part's learners exactly when its counts do, what
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from intake.dal import uploads
-from intake.dal.audit import list_entries
 from intake.dal.tables import UploadItem
 from intake.domain import AuditEntry, Upload, UploadStatus
 from tests.integration.fault_injection import Rule, WorkerCrash
+from tests.unit.dal import test_uploads_mutants as mutants
+from tests.unit.dal.test_uploads_mutants import _trail
 
 S = UploadStatus
 FACILITY, OTHER_FACILITY = "fac-ridge", "fac-lake"
 FAULTED = ("UploadItem", "AuditItem")
-AT = datetime(2026, 1, 1, 1, tzinfo=UTC)
 
 
 def _insert(upload_id: str, status: UploadStatus) -> None:
@@ -36,25 +35,8 @@ def _insert(upload_id: str, status: UploadStatus) -> None:
 
 
 def _entries(upload_id: str, lines: range, scope: str = FACILITY) -> list[AuditEntry]:
-    return [
-        AuditEntry(
-            scope=scope,
-            entry_id=f"{AT.isoformat()}#{upload_id}:{line:07d}",
-            at=AT,
-            actor="ridge-admin",
-            action="LEARNER_MOVED",
-            target_type="learner",
-            target_id=f"L-{line}",
-            agency_id="ag-north",
-            facility_id=FACILITY,
-            details={"uploadId": upload_id},
-        )
-        for line in lines
-    ]
-
-
-def _trail(scope: str = FACILITY) -> list[str]:
-    return sorted(entry.target_id for entry in list_entries(scope, 1000))
+    """A part's move entries (each learner filed under the facility it left and the one it joined)."""
+    return mutants._entries(upload_id, lines, scope, action="LEARNER_MOVED")
 
 
 def _parts(upload_id: str) -> set[str]:

@@ -237,7 +237,7 @@ def test_a_list_of_uploads_is_one_page_of_fifty_by_default(aws: Any) -> None:
 # A part recorded exactly once
 
 
-def _entries(upload_id: str, lines: range, scope: str = FACILITY) -> list[AuditEntry]:
+def _entries(upload_id: str, lines: range, scope: str = FACILITY, action: str = "LEARNER_CREATED") -> list[AuditEntry]:
     at = datetime(2026, 1, 1, 1, tzinfo=UTC)
     return [
         AuditEntry(
@@ -245,7 +245,7 @@ def _entries(upload_id: str, lines: range, scope: str = FACILITY) -> list[AuditE
             entry_id=f"{at.isoformat()}#{upload_id}:{line:07d}",
             at=at,
             actor="ridge-admin",
-            action="LEARNER_CREATED",
+            action=action,
             target_type="learner",
             target_id=f"L-{line}",
             agency_id="ag-north",
