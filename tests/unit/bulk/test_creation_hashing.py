@@ -96,6 +96,29 @@ def test_rows_are_applied_in_order_each_with_the_hash_of_its_own_password(monkey
     assert sorted(hashing.ahead()) == sorted(p for doc_id, p in expected.items() if doc_id != "A1")
 
 
+def test_each_rows_password_is_worked_out_once_ahead_or_in_its_row(monkeypatch) -> None:
+    # Given creates and a reactivation, generated and given passwords, with _row_password counted
+    repo = repository()
+    inactive(repo, "T1")
+    worked_out: list[int] = []
+    real = creation._row_password
+
+    def counted(row: PlanEntry, *args: object) -> tuple[str, str]:
+        worked_out.append(row.line)
+        return real(row, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(creation, "_row_password", counted)
+    rows = [entry(2, "A1"), entry(3, "A2"), reactivate_entry(4, "T1"), entry(5, "A3", password="Given-pass-5")]
+    # When the chunk's rows are applied with hashes made ahead
+    outcomes = apply_all(repo, rows)
+    # Then each row's password was worked out once: the first row's in its row, the others' ahead and handed over
+    assert [o.outcome for o in outcomes] == ["CREATED", "CREATED", "REACTIVATED", "CREATED"]
+    assert sorted(worked_out) == [2, 3, 4, 5]
+    # And each stored hash is of the password its outcome reports (the pair handed over is the row's own)
+    for doc_id, outcome in zip(["A1", "A2", "T1", "A3"], outcomes, strict=True):
+        assert passwords.verify_password(repo.hashes[(AGENCY, doc_id)], outcome.password or "Given-pass-5"), doc_id
+
+
 def test_a_hash_made_ahead_for_a_row_that_then_fails_is_never_stored(monkeypatch) -> None:
     # Given a create at a housing unit closed since the check, between two creates
     hashing = Hashing(monkeypatch)

@@ -225,6 +225,7 @@ class HashesAhead:
         self._repository = repository
         self._considered = 0  # rows before this one were hashed ahead, or need no hash made ahead
         self._made: dict[int, tuple[str, Future[str]]] = {}  # row index: (password, its hash on the way)
+        self._derived: dict[int, tuple[str, str]] = {}  # row index: its (given, generated), worked out to hash it
 
     def __enter__(self) -> HashesAhead:
         return self
@@ -240,7 +241,13 @@ class HashesAhead:
             row = self._rows[index]
             outcomes.append(
                 apply_entry(
-                    row, self._upload, self._locations, self._data_key, self._repository, hasher=self.hasher(index)
+                    row,
+                    self._upload,
+                    self._locations,
+                    self._data_key,
+                    self._repository,
+                    hasher=self.hasher(index),
+                    derived=self._derived.pop(index, None),
                 )
             )
         return outcomes
@@ -249,6 +256,8 @@ class HashesAhead:
         """Drop the hashes made for rows before `index`; start hashing the next rows after it that need one."""
         for dropped in [i for i in self._made if i < index]:
             self._made.pop(dropped)[1].cancel()
+        for dropped in [i for i in self._derived if i < index]:
+            del self._derived[dropped]
         self._considered = max(self._considered, index + 1)
         stop = min(index + 1 + HASH_AHEAD, len(self._rows))
         while self._considered < stop:
@@ -258,7 +267,7 @@ class HashesAhead:
                 continue
             if self._upload.facility_id not in self._locations:
                 return  # its password rule is not known yet: tried again at the next row
-            password = self._password_of(row)
+            password = self._password_of(self._considered, row)
             if password:
                 try:
                     self._made[self._considered] = (password, _hashing_pool().submit(passwords.hash_password, password))
@@ -285,9 +294,12 @@ class HashesAhead:
         for _, future in self._made.values():
             future.cancel()
         self._made.clear()
+        self._derived.clear()
 
-    def _password_of(self, row: PlanEntry) -> str:
-        """The password the row will hash if it needs one ('' if it cannot be told: the row will say why)."""
+    def _password_of(self, index: int, row: PlanEntry) -> str:
+        """The password the row will hash if it needs one ('' if it cannot be told: the row will say why). Its
+        (given, generated) pair is kept for the row, which then does not derive it again (the same facility, from the
+        chunk's cache, and the same data key and line: the same pair)."""
         if self._data_key is None and not row.password:
             return ""  # a plan made before plans were sealed generates at random: the row's own password is another
         facility = self._locations[self._upload.facility_id]
@@ -295,6 +307,7 @@ class HashesAhead:
             given, generated = _row_password(row, self._upload, facility, self._data_key)
         except Exception:  # a broken seal, say: raised or handled when the row itself meets it, not here
             return ""
+        self._derived[index] = (given, generated)
         return given or generated
 
 
@@ -417,18 +430,21 @@ def apply_entry(
     repository: LearnerRepository = STORE,
     *,
     hasher: Hasher | None = None,
+    derived: tuple[str, str] | None = None,
 ) -> _Outcome:
     """Create, move, reactivate, update or deactivate one plan entry's learner, once (a repeat finds its own earlier
     attempt); what came of it.
 
     `locations` caches the locations read for a chunk; `repository` is where learners and locations live; `hasher`
-    hashes the row's password (passwords.hash_password by default; a chunk's HashesAhead.hasher).
+    hashes the row's password (passwords.hash_password by default; a chunk's HashesAhead.hasher); `derived` is the
+    row's (given, generated) password pair if the caller already worked it out (_row_password with the facility of
+    `locations` and this data key), so that it is not derived twice.
     """
     try:
         if row.action == MOVE:
             return _move(row, upload, locations, repository)
         if row.action == REACTIVATE:
-            return _reactivate(row, upload, locations, data_key, repository, hasher)
+            return _reactivate(row, upload, locations, data_key, repository, hasher, derived)
         if row.action == UPDATE:
             return _update(row, upload, locations, repository)
         if row.action == DEACTIVATE:
@@ -440,7 +456,7 @@ def apply_entry(
         if (misplaced := _outside_upload(row, upload, location, facility)) is not None:
             return misplaced
         try:
-            given, generated = _row_password(row, upload, facility, data_key)
+            given, generated = derived or _row_password(row, upload, facility, data_key)
         except passwords.SealBroken:
             return _unreadable(row, upload)
         return _create(row, upload, given, generated, repository, hasher)
@@ -595,6 +611,7 @@ def _reactivate(
     data_key: bytes | None,
     repository: LearnerRepository,
     hasher: Hasher | None = None,
+    derived: tuple[str, str] | None = None,
 ) -> _Outcome:
     """Bring the row's inactive learner back at the row's location with a new password, once.
 
@@ -608,7 +625,7 @@ def _reactivate(
         return _Outcome(row, "FAILED", existing.learner_id, message="The learner no longer exists: nothing was changed")
     facility = _location(upload.facility_id, locations, repository)
     try:
-        given, generated = _row_password(row, upload, facility, data_key)
+        given, generated = derived or _row_password(row, upload, facility, data_key)
     except passwords.SealBroken:
         return _unreadable(row, upload, current.learner_id)
     if _reactivated_by(current, upload.upload_id):  # an earlier attempt of this row did it (its answer was lost)
