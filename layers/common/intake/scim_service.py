@@ -422,12 +422,13 @@ def _deactivation_allowed(client: ScimClient, member: StaffMember) -> bool:
     to lose: never held."""
     if not member.grants:
         return True
-    now = utc_now().timestamp()
-    # the agency's staff with access an hour ago: those still active and those disabled by SCIM since
-    since = now - scim_store.WINDOW_SECONDS
-    base = _staff_count_with_access(client.agency_id) + scim_store.deactivations_since(client.agency_id, since)
-    limit = max(1, base * MAX_DEACTIVATION_PERCENT // 100)
-    return scim_store.count_deactivation(client.agency_id, now, limit)
+    with_access = _staff_count_with_access(client.agency_id)
+
+    def limit(counted_in_the_hour: int) -> int:
+        # the agency's staff with access an hour ago: those still active and those disabled by SCIM since
+        return max(1, (with_access + counted_in_the_hour) * MAX_DEACTIVATION_PERCENT // 100)
+
+    return scim_store.count_deactivation(client.agency_id, utc_now().timestamp(), limit)
 
 
 def _held_answer(client: ScimClient, member: StaffMember) -> ScimHeld:

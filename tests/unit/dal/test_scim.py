@@ -59,11 +59,30 @@ def test_the_count_is_per_agency_over_the_hour_before_each_deactivation(director
     assert scim_store.count_deactivation(AGENCY_A, t + 9999, 0) is False
     assert scim_store.count_deactivation("no-such-agency", t, 5) is False
     assert _agency_item("no-such-agency") == {}
-    # And the agency item holds only the instants of the window, which deactivations_since counts
+    # And the agency item holds only the instants of the window
     item = _agency_item(AGENCY_A)
     assert item["scimDeactivatedAt"] == {"L": [{"N": str(t + 1)}, {"N": str(t + 3600)}]}
-    assert scim_store.deactivations_since(AGENCY_A, t) == 2 and scim_store.deactivations_since(AGENCY_A, t + 1) == 1
     assert item["name"] == {"S": AGENCY_A.title()}
+
+
+def test_a_limit_worked_out_from_the_hours_count_sees_the_list_the_write_checks(directory: dict) -> None:
+    # Given two deactivations counted in the hour, and one more than an hour before
+    for at in (1000.0, 5000.0, 5001.0):
+        assert scim_store.count_deactivation(AGENCY_A, at, 10) is True
+    seen: list[int] = []
+
+    def limit(counted: int) -> int:
+        seen.append(counted)
+        return 3
+
+    # When one more is counted with a limit that is a function of the hour's count
+    # Then the function is given the two in the hour before it (not the old one), and the third one counts
+    assert scim_store.count_deactivation(AGENCY_A, 6000.0, limit) is True
+    assert seen == [2]
+    # And with the limit reached (three in the hour), the next is refused and nothing is written
+    assert scim_store.count_deactivation(AGENCY_A, 6001.0, limit) is False
+    assert seen == [2, 3]
+    assert [float(n["N"]) for n in _agency_item(AGENCY_A)["scimDeactivatedAt"]["L"]] == [5000.0, 5001.0, 6000.0]
 
 
 def test_concurrent_counts_never_pass_the_limit(directory: dict) -> None:

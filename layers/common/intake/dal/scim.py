@@ -7,6 +7,7 @@ the limit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -85,20 +86,13 @@ def _window(agency_id: str) -> tuple[bool, list[float]]:
     return True, [float(cast(float, at)) for at in item.scimDeactivatedAt or ()]  # PynamoDB types items as attributes
 
 
-def deactivations_since(agency_id: str, since: float) -> int:
-    """How many SCIM deactivations of the agency were counted after `since` (epoch seconds)."""
-    bind_tables()
-    with storage_call("read the SCIM deactivation count"):
-        _, instants = _window(agency_id)
-    return sum(1 for at in instants if at > since)
-
-
-def count_deactivation(agency_id: str, now: float, limit: int) -> bool:
+def count_deactivation(agency_id: str, now: float, limit: int | Callable[[int], int]) -> bool:
     """Count one more SCIM deactivation of the agency at `now` if fewer than `limit` were counted in the hour before
     it (True), else count nothing (False). The instants older than the hour are dropped in the same write, which is
-    conditional on the list being as read: a concurrent count makes this one read and decide again."""
-    if limit <= 0:
-        return False
+    conditional on the list being as read: a concurrent count makes this one read and decide again.
+
+    `limit` may be a function of how many were counted in that hour (the guard's base includes them): it is then
+    worked out from the very list the write is conditional on, in the same read."""
     bind_tables()
     with storage_call("count the SCIM deactivation"):
         for _ in range(_COUNT_TRIES):
@@ -106,7 +100,7 @@ def count_deactivation(agency_id: str, now: float, limit: int) -> bool:
             if not exists:
                 return False
             recent = [at for at in instants if at > now - WINDOW_SECONDS]
-            if len(recent) >= limit:
+            if len(recent) >= (limit(len(recent)) if callable(limit) else limit):
                 return False
             unchanged = (
                 AgencyItem.scimDeactivatedAt == instants if instants else AgencyItem.scimDeactivatedAt.does_not_exist()
