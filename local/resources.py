@@ -7,10 +7,13 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 from local.template import TEMPLATE_PATH, load_template
 
@@ -748,7 +751,20 @@ def _as_str(value: Any) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=1)
+def _loader() -> botocore.loaders.Loader:
+    """One botocore data loader for every session made here: it keeps the service models it has parsed, which a
+    new session's own loader would parse again (half of what provisioning a moto backend costs, once per test)."""
+    loader = botocore.loaders.create_loader()
+    loader.search_paths.append(str(Path(boto3.__file__).parent / "data"))  # as boto3's Session adds to its own
+    return loader
+
+
 def _session(session_or_region: str | boto3.session.Session) -> boto3.session.Session:
+    """A new session (its own credentials and handlers, as boto3.session.Session() makes), sharing the loader."""
     if isinstance(session_or_region, boto3.session.Session):
         return session_or_region
-    return boto3.session.Session(region_name=session_or_region)
+    core = botocore.session.Session()
+    session = boto3.session.Session(region_name=session_or_region, botocore_session=core)
+    core.register_component("data_loader", _loader())  # after boto3 has added its data path to the session's own
+    return session
