@@ -4,12 +4,12 @@
 REPEATS` prints the CPU seconds of each pass as one JSON document; `python -m bench.validation memory PATH` (a fresh
 process that validates the file once, so its peak RSS is the validator's) prints the peak RSS.
 
-The validator's CPU is reading, checking and planning (issue 20): full_pass drives check_file_batches and the
-create-mode Planner as validate_upload does (add_batches over the checker's batches, then end, LOOKUPS_IN_FLIGHT
-look-ups in flight), each given password sealed as the validator seals it (passwords.sealer under a data key, bound
-to upload and line), the DynamoDB look-ups answered from memory (MemoryLearners: a learner elsewhere for one DOC ID in
-KNOWN_EVERY, the others unknown). What the validator then does with each planned item (plan chunks' JSON, S3 puts,
-the error report) is not in it. check_pass (checking alone, the figure before issue 20) is printed beside it.
+The validator's CPU is reading, checking and planning (issue 20): full_pass drives check_file and the create-mode
+Planner as validate_upload does (add_all, then end, LOOKUPS_IN_FLIGHT look-ups in flight), each given password
+sealed as the validator seals it (passwords.sealer under a data key, bound to upload and line), the DynamoDB
+look-ups answered from memory (MemoryLearners: a learner elsewhere for one DOC ID in KNOWN_EVERY, the others
+unknown). What the validator then does with each planned item (plan chunks' JSON, S3 puts, the error report) is not
+in it. check_pass (checking alone, the figure before issue 20) is printed beside it.
 """
 
 from __future__ import annotations
@@ -58,14 +58,13 @@ class MemoryLearners:
         return found
 
 
-def checked_rows(stream: Any, *, batches: bool = False) -> Any:
-    """The checker's rows of a generated file (every rule, the bench's requestor and locations); with batches=True
-    in the batches the checker makes them, as the validator takes them."""
+def checked_rows(stream: Any) -> Any:
+    """The checker's rows of a generated file (every rule, the bench's requestor and locations)."""
     from bench import data
-    from intake.bulk.checking import check_file, check_file_batches
+    from intake.bulk.checking import check_file
 
     locations = data.locations()
-    _, checked = (check_file_batches if batches else check_file)(
+    _, checked = check_file(
         stream,
         requestor=data.requestor(),
         resolve_location=locations.get,
@@ -101,7 +100,7 @@ def full_pass(path: Path, lookup: MemoryLearners) -> tuple[int, int]:
 
     planner = Planner(lookup, sealed, in_flight=LOOKUPS_IN_FLIGHT)  # as validate_upload's planner
     with path.open("rb") as stream:
-        for planned in planner.add_batches(checked_rows(stream, batches=True)):
+        for planned in planner.add_all(checked_rows(stream)):
             for _ in planned:
                 pass
         for _ in planner.end():

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
-from intake.bulk.checking import RowChecker, check_file, check_file_batches
+from intake.bulk.checking import RowChecker, check_file
 from intake.bulk.reading import TOO_LONG
-from intake.bulk.types import FileRejected, as_checked
+from intake.bulk.types import as_checked
 from intake.domain import Grant, Role
 from intake.errors import CREATE_DENIED_MESSAGE
 from tests.unit.bulk.support import World
@@ -256,49 +254,6 @@ def test_check_file_checks_every_row_lazily(world: World) -> None:
         (3, "role", "INVALID_ROLE"),
         (3, "docID", "DUPLICATE_IN_FILE"),
     ]
-
-
-def _plain_file(rows: int, odd_every: int = 7) -> bytes:
-    """A file of plain rows, one in odd_every with a name the fast path's run does not take (so batches vary)."""
-    lines = [b"requestId,docID,firstName,lastName,dateOfBirth,role,password,locationId\r\n"]
-    for n in range(rows):
-        first = "Jos\u00e9" if n % odd_every == 3 else "Ann"
-        lines.append(f"{n + 1},{1000 + n},{first},Lee,01/01/1990,Learner,,fac-oak\r\n".encode())
-    return b"".join(lines)
-
-
-@pytest.mark.parametrize("max_rows", [1, 9, 10, 11, 40])
-def test_check_file_batches_are_check_files_rows_cut_at_the_row_limit(world: World, max_rows: int) -> None:
-    # Given a file of 40 rows that the checker hands on in runs and single rows
-    data = _plain_file(40)
-
-    def checked(read: Callable[..., tuple[Any, Iterator[Any]]]) -> tuple[list[Any], str | None]:
-        taken: list[Any] = []
-        try:
-            _, rows = read(
-                io.BytesIO(data),
-                requestor=world.requestor,
-                resolve_location=world.resolve,
-                today=world.today,
-                facility_id=world.facility_id,
-                max_bytes=100_000,
-                max_rows=max_rows,
-            )
-            for row in rows:
-                taken.append(row)
-        except FileRejected as rejected:
-            return taken, rejected.code
-        return taken, None
-
-    # When it is checked row by row, and in batches
-    rows, code = checked(check_file)
-    batches, batch_code = checked(check_file_batches)
-    # Then the batches hold the same rows in the same order, none empty, and the limit cuts both at the same row
-    assert all(len(batch) > 0 for batch in batches)
-    assert [row for batch in batches for row in batch] == rows
-    assert len(rows) == min(max_rows, 40)
-    assert code == batch_code == ("TOO_MANY_ROWS" if max_rows < 40 else None)
-    assert max_rows < 9 or len(batches) > 1
 
 
 @pytest.mark.parametrize("role", [Role.SYSTEM_ADMIN, Role.AGENCY_ADMIN])

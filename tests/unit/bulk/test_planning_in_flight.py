@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -63,11 +62,6 @@ def planned_by(planner: Planner, rows: Iterable[CheckedRow | CleanRow]) -> list[
     return planned + planner.end()
 
 
-def fresh(rows: list[CheckedRow | CleanRow]) -> list[CheckedRow | CleanRow]:
-    """The same rows, each CheckedRow a fresh copy (planning appends issues to a CheckedRow), CleanRows as they are."""
-    return [row if isinstance(row, tuple) else replace(row, issues=list(row.issues)) for row in rows]
-
-
 def checked_copies(rows: list[CheckedRow | CleanRow]) -> list[CheckedRow | CleanRow]:
     """The same rows as CheckedRows (fresh ones: planning appends issues to a CheckedRow)."""
     return [as_checked(row) if isinstance(row, tuple) else replace(row, issues=list(row.issues)) for row in rows]
@@ -107,39 +101,6 @@ def test_look_ups_in_flight_give_the_plan_of_look_ups_one_at_a_time(kinds: list[
     assert in_flight.counts == one_at_a_time.counts
     assert sorted(flying.calls) == sorted(sequential.calls)
     assert not in_flight.pending and not in_flight.window
-
-
-def in_batches(rows: list[CheckedRow | CleanRow], cuts: list[int]) -> list[list[CheckedRow | CleanRow]]:
-    """The rows cut into consecutive batches at these positions (none empty), as the checker hands them on."""
-    edges = sorted({0, len(rows), *(cut % (len(rows) + 1) for cut in cuts)})
-    return [rows[start:end] for start, end in pairwise(edges) if end > start]
-
-
-@FAST
-@given(
-    st.lists(st.tuples(KINDS, st.booleans()), max_size=4 * LOOKUP_BATCH + 30),
-    st.lists(st.integers(min_value=0, max_value=10 * LOOKUP_BATCH), max_size=12),
-    st.sampled_from([0, LOOKUPS_IN_FLIGHT]),
-)
-def test_rows_given_in_batches_get_the_plan_and_look_ups_of_the_same_rows_one_by_one(
-    kinds: list[tuple[str, bool]], cuts: list[int], in_flight: int
-) -> None:
-    # Given a file's rows, and the same rows cut into batches of any sizes (runs of clean rows, mixed ones, single
-    # rows), as check_file_batches gives them
-    rows, learners = generated(kinds)
-    batches = in_batches(rows, cuts)
-    assert [row for batch in batches for row in batch] == rows
-    # When the batches are planned with add_batches, and the rows one by one with add_all
-    by_batch = Planner(batched := Lookup(learners), seal, in_flight=in_flight)
-    planned: list[Planned] = []
-    for some in by_batch.add_batches([fresh(batch) for batch in batches]):
-        planned += some
-    planned += by_batch.end()
-    by_row = Planner(single := Lookup(learners), seal, in_flight=in_flight)
-    # Then the plan, the counts and the look-ups (windows of LOOKUP_BATCH valid rows, whatever the cuts) are the same
-    assert planned == planned_by(by_row, fresh(rows))
-    assert by_batch.counts == by_row.counts
-    assert sorted(batched.calls) == sorted(single.calls)
 
 
 class GatedLookup(Lookup):

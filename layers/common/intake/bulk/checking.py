@@ -486,41 +486,12 @@ def check_file(
     FileRejected comes from this call or from the iterator. quick=False sends every row through the full rules
     (the reference the quick check is tested against); a row's outcome is the same either way.
     """
-    info, batches = check_file_batches(
-        stream,
-        requestor=requestor,
-        resolve_location=resolve_location,
-        today=today,
-        facility_id=facility_id,
-        max_bytes=max_bytes,
-        max_rows=max_rows,
-        max_cell_chars=max_cell_chars,
-        quick=quick,
-    )
-    return info, chain.from_iterable(batches)
-
-
-def check_file_batches(
-    stream: BinaryIO,
-    *,
-    requestor: StaffMember,
-    resolve_location: Callable[[str], Location | None],
-    today: date,
-    facility_id: str,
-    max_bytes: int,
-    max_rows: int,
-    max_cell_chars: int = 1000,
-    quick: bool = True,
-) -> tuple[FileInfo, Iterator[Sequence[Row]]]:
-    """check_file's rows in the batches the checker makes them (a run of plain lines at once, else a row at a time),
-    none empty: the validator's planner takes a batch at a time (Planner.add_batches), with no call per row."""
     checker = RowChecker(requestor, resolve_location, today, facility_id=facility_id, max_cell_chars=max_cell_chars)
     # the fast path's shapes take cells of up to _QUICK_CELL_MAX characters, which must not need the TOO_LONG cut
     fast = quick and max_cell_chars >= _QUICK_CELL_MAX
     info, sheet = read_file(stream, max_bytes=max_bytes, max_rows=max_rows, max_cell_chars=max_cell_chars, blocks=fast)
     # the quick check reads cells in the template's order: records of any other layout take the full rules
-    rows = checker.rows(sheet.parts(), after=info.header_line, quick=fast and sheet.template)
-    return info, sheet.bound_batches(rows)
+    return info, sheet.bound(checker.rows(sheet.parts(), after=info.header_line, quick=fast and sheet.template))
 
 
 def _clean_shape(today: date) -> re.Pattern[str]:

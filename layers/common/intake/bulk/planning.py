@@ -145,25 +145,6 @@ class Planner:
         finally:
             self.window_valid = valid
 
-    def add_batches(self, batches: Iterable[Sequence[CheckedRow | CleanRow]]) -> Iterator[list[Planned]]:
-        """add_all over the checker's batches (intake.bulk.checking.check_file_batches), in order: a batch of
-        CleanRows only (a run of plain lines) fills windows by slices, with no Python step per row; any other batch
-        goes row by row."""
-        for batch in batches:
-            if len(batch) > 1 and set(map(type, batch)) == _TUPLE:
-                start, size = 0, len(batch)
-                while start < size:
-                    taken = batch[start : start + LOOKUP_BATCH - self.window_valid]
-                    self.window += taken
-                    self.window_valid += len(taken)
-                    start += len(taken)
-                    if self.window_valid >= LOOKUP_BATCH:
-                        planned = self._close()
-                        if planned:
-                            yield planned
-            else:
-                yield from self.add_all(batch)
-
     def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
         self.window.append(checked)
         if checked.__class__ is tuple or checked.is_valid:  # type: ignore[union-attr]  # a CleanRow is valid
@@ -466,10 +447,6 @@ class SyncPlanner(Planner):
         for some in self.add_all((checked,)):
             planned += some
         return planned
-
-    def add_batches(self, batches: Iterable[Sequence[CheckedRow | CleanRow]]) -> Iterator[list[Planned]]:
-        """add_all over the rows of the batches: a sync's clean rows are compared with the roster one by one."""
-        return self.add_all(chain.from_iterable(batches))
 
     def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
         """`add` each row, giving what is planned as it comes (a window at a time): the validator's loop.

@@ -254,37 +254,31 @@ class Sheet:
         TOO_MANY_ROWS (after the first max_rows rows) or TOO_SLOW; both are looked at once per batch, and at least
         every _CPU_CHECK_EVERY rows.
         """
-        return chain.from_iterable(self.bound_batches(batches))  # rows handed on at C speed, no call per row
-
-    def bound_batches(self, batches: Iterable[Sequence[_R]]) -> Iterator[Sequence[_R]]:
-        """bound's rows as they came, in batches (none empty): for a consumer that takes a batch at a time."""
-        bounded = self._bounded(batches)
-        first = next(bounded, None)
-        if first is None:
+        rows = self._bounded(batches)
+        sentinel = object()
+        first = next(rows, sentinel)
+        if first is sentinel:
             raise FileRejected(
                 "EMPTY_FILE",
                 "The file has a header but no learners: add one row per learner under the header and upload it again",
             )
-        return chain((first,), bounded)
+        return chain((cast(_R, first),), rows)
 
-    def _bounded(self, batches: Iterable[Sequence[_R]]) -> Iterator[Sequence[_R]]:
+    def _bounded(self, batches: Iterable[Sequence[_R]]) -> Iterator[_R]:
         limits = self._limits
         max_rows = limits.max_rows
         count = 0
         look_at = min(max_rows, _CPU_CHECK_EVERY)  # one comparison per batch serves both the row limit and the clock
         try:
             for batch in batches:
-                if not batch:
-                    continue
                 count += len(batch)
                 if count > look_at:
                     if count > max_rows:
-                        if count - len(batch) < max_rows:
-                            yield batch[: len(batch) - (count - max_rows)]
+                        yield from batch[: len(batch) - (count - max_rows)]
                         raise _too_many_rows(max_rows)
                     limits.check_time()
                     look_at = min(max_rows, count + _CPU_CHECK_EVERY)
-                yield batch
+                yield from batch
         finally:
             self._close()
 

@@ -9,7 +9,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from intake import clock, passwords
 from intake.bulk import keys, lifecycle
-from intake.bulk.checking import check_file_batches
+from intake.bulk.checking import check_file
 from intake.bulk.planning import LOOKUPS_IN_FLIGHT, Planned, Planner, SyncPlanner, mass_deactivation_hold
 from intake.bulk.reports import PlanReport, write_error_report
 from intake.bulk.types import (
@@ -56,7 +56,7 @@ def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = N
     planner = _Planner(upload, facility)
     try:
         with body:
-            info, batches = check_file_batches(
+            info, rows = check_file(
                 cast(BinaryIO, body),
                 requestor=requestor,
                 resolve_location=directory.get_location,
@@ -67,7 +67,7 @@ def validate_upload(upload: Upload, requestor: StaffMember, etag: str | None = N
             )
             for issue in info.warnings:
                 planner.note(issue)
-            planner.add_batches(batches)
+            planner.add_all(rows)
             planner.end()
     except FileRejected as rejected:
         planner.discard()
@@ -145,11 +145,6 @@ class _Planner:
     def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> None:
         """Every row, what is planned taken as it comes (in a sync, UNCHANGED rows with no call each)."""
         for planned in self.planner.add_all(rows):
-            self._take(planned)
-
-    def add_batches(self, batches: Iterable[Sequence[CheckedRow | CleanRow]]) -> None:
-        """add_all over the checker's batches: what validate_upload drives."""
-        for planned in self.planner.add_batches(batches):
             self._take(planned)
 
     def flush(self) -> None:
