@@ -51,14 +51,12 @@ _share_botocore_loader()
 
 def _share_pynamodb_sessions() -> None:
     """PynamoDB's connections reuse one botocore session per thread. PynamoDB makes a session per model connection
-    per thread, and tests rebind every model's connection (tables.bind_tables), so each test made several, ~20 ms
-    each (~6 % of the user time of three integration files, measured). A session holds no state of a test
-    (credentials are the environment's constant ones; endpoints and table names are the clients'), and clients are
-    still made per connection.
+    per thread, and tests rebind every model's connection (tables.bind_tables), so each test made a dozen: about
+    20 ms each, most of a short moto test. A session holds no state of a test (credentials are the environment's
+    constant ones; endpoints and table names are the clients'), and clients are still made per connection.
 
     A session is made anew once the built-in handlers change (tests.iam_recorder adds its hooks there, for the
-    sessions made while it is installed): the last handler is kept and compared by identity, so a later hook can
-    never pass for an earlier one. moto is imported first so every session has moto's stubber."""
+    sessions made while it is installed), and moto is imported first so every session has moto's stubber."""
     import threading
 
     import botocore.handlers
@@ -72,10 +70,11 @@ def _share_pynamodb_sessions() -> None:
     def get_session(env_vars: Any = None) -> botocore.session.Session:
         if env_vars is not None:
             return botocore.session.get_session(env_vars)
+        state = (len(handlers), id(handlers[-1]))
         kept = getattr(local, "kept", None)
-        if kept is None or kept[0] != len(handlers) or kept[1] is not handlers[-1]:
-            kept = local.kept = (len(handlers), handlers[-1], botocore.session.get_session())
-        return kept[2]
+        if kept is None or kept[0] != state:
+            kept = local.kept = (state, botocore.session.get_session())
+        return kept[1]
 
     pynamodb.connection.base.get_session = get_session  # type: ignore[assignment]
 
