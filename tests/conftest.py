@@ -48,39 +48,6 @@ def _share_botocore_loader() -> None:
 
 _share_botocore_loader()
 
-
-def _share_pynamodb_sessions() -> None:
-    """PynamoDB's connections reuse one botocore session per thread. PynamoDB makes a session per model connection
-    per thread, and tests rebind every model's connection (tables.bind_tables), so each test made a dozen: about
-    20 ms each, most of a short moto test. A session holds no state of a test (credentials are the environment's
-    constant ones; endpoints and table names are the clients'), and clients are still made per connection.
-
-    A session is made anew once the built-in handlers change (tests.iam_recorder adds its hooks there, for the
-    sessions made while it is installed), and moto is imported first so every session has moto's stubber."""
-    import threading
-
-    import botocore.handlers
-    import botocore.session
-    import moto.core  # noqa: F401 - registers moto's stubber among the built-in handlers
-    import pynamodb.connection.base
-
-    local = threading.local()
-    handlers = botocore.handlers.BUILTIN_HANDLERS
-
-    def get_session(env_vars: Any = None) -> botocore.session.Session:
-        if env_vars is not None:
-            return botocore.session.get_session(env_vars)
-        state = (len(handlers), id(handlers[-1]))
-        kept = getattr(local, "kept", None)
-        if kept is None or kept[0] != state:
-            kept = local.kept = (state, botocore.session.get_session())
-        return kept[1]
-
-    pynamodb.connection.base.get_session = get_session  # type: ignore[assignment]
-
-
-_share_pynamodb_sessions()
-
 EVENTS = Path(__file__).parent / "events"
 
 
