@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import threading
 from functools import lru_cache
 from typing import Any
@@ -19,7 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_routes.errors import register_error_handlers, unsupported_media_type
-from intake.observability import logger, metrics, tracer
+from intake.observability import logger, metrics, snapshotting, tracer
 
 # The first segment of a request path -> the api_routes modules with a route under it. Every module whose routes
 # could match a path is loaded before the path is resolved, so a static route still wins over a dynamic one exactly
@@ -84,9 +83,8 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 
 
-if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
-    # SnapStart (template parameter SnapStart): the init runs once, when a version is published, and is snapshotted;
-    # loading every router then puts them all in the snapshot, so no restored sandbox imports one on a request.
+if snapshotting():
+    # every router goes into the snapshot, so no restored sandbox imports one on a request
     include_all_routers()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -10,14 +9,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intake.bulk.events import CreationRecord
-from intake.observability import logger, metrics, tracer
+from intake.observability import logger, metrics, snapshotting, tracer
 
 # A body that is not a creation message fails its record (model validation): retried, then dead-lettered.
 processor = BatchProcessor(event_type=EventType.SQS, model=CreationRecord)
 
-if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
-    # SnapStart (template parameter SnapStart): this init runs once per published version and is snapshotted, so
-    # what the first chunk would load is loaded now, into the snapshot (its SDK clients are still made on first use).
+if snapshotting():
+    # what the first chunk would load goes into the snapshot (its SDK clients are still made on first use)
     import intake.bulk.worker  # noqa: F401
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 import traceback
 from collections.abc import AsyncGenerator, Generator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -16,6 +17,13 @@ from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 # botocore carries every AWS call we make (boto3, PynamoDB 6, Powertools' idempotency); the full patch set would also
 # import and patch sqlite3, http.client, requests, httpx... which we never use on Lambda.
 TRACED_MODULES = ("botocore",)
+
+
+def snapshotting() -> bool:
+    """Whether this init is SnapStart's (template parameter SnapStart): it runs once per published version and is
+    snapshotted, so a handler loads now what its first invocation would, into the snapshot (no client, connection or
+    thread is made by that: those come on first use, after a restore)."""
+    return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
 
 
 @lru_cache(maxsize=1)
