@@ -119,8 +119,8 @@ class Planner:
         self.pending: deque[_Pending] = deque()
 
     def plan(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[Planned]:
-        for row in rows:
-            yield from self.add(row)
+        for planned in self.add_all(rows):
+            yield from planned
         yield from self.end()
 
     def end(self) -> list[Planned]:
@@ -146,12 +146,11 @@ class Planner:
             self.window_valid = valid
 
     def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
-        self.window.append(checked)
-        if checked.__class__ is tuple or checked.is_valid:  # type: ignore[union-attr]  # a CleanRow is valid
-            self.window_valid += 1
-            if self.window_valid >= LOOKUP_BATCH:
-                return self._close()
-        return []
+        """One row: what its window planned if it closed the window, else nothing yet."""
+        planned: list[Planned] = []
+        for some in self.add_all((checked,)):
+            planned += some
+        return planned
 
     def flush(self) -> list[Planned]:
         """Look up the window's DOC IDs (one batched read per agency) and plan each of its rows; with look-ups in
@@ -441,12 +440,6 @@ class SyncPlanner(Planner):
         line, request_id, doc_id, first_name, last_name, date_of_birth, _, location_id, facility_id, agency_id = row
         return PlanEntry(line, request_id, UNCHANGED, doc_id, first_name, last_name, date_of_birth, location_id,
                          facility_id, agency_id, None, existing, None, ())  # fmt: skip
-
-    def add(self, checked: CheckedRow | CleanRow) -> list[Planned]:
-        planned: list[Planned] = []
-        for some in self.add_all((checked,)):
-            planned += some
-        return planned
 
     def add_all(self, rows: Iterable[CheckedRow | CleanRow]) -> Iterator[list[Planned]]:
         """`add` each row, giving what is planned as it comes (a window at a time): the validator's loop.
