@@ -14,7 +14,7 @@ CARDS_OVER_HASHES = 1.1
 WRITE_WAIT_SECONDS = 0.005
 
 
-def _api() -> dict:
+def _api() -> dict[str, int]:
     template = load_template()
     props = template["Resources"]["ApiFunction"]["Properties"]
     globals_ = template["Globals"]["Function"]
