@@ -246,8 +246,14 @@ class Recorder:
             ]
         else:
             needs.append((f"s3:{op}", bucket_arn, ()))
-        if op in ("GetObject", "HeadObject") and call.status == 404:
-            # S3 tells "no such key" (404) only to a caller that may list the bucket; to others it answers 403.
+        conditional_delete = op == "DeleteObject" and str(p.get("IfMatch", "*")) != "*"
+        if conditional_delete:
+            # S3's conditional delete on an ETag needs s3:GetObject on the object too (its user guide, "Enforce
+            # conditional deletes"): without it the delete is AccessDenied, whatever the object is.
+            needs.append(("s3:GetObject", f"{bucket_arn}/{p['Key']}", ()))
+        if call.status == 404 and (op in ("GetObject", "HeadObject") or conditional_delete):
+            # S3 tells "no such key" (404) only to a caller that may list the bucket; to others it answers 403 (a
+            # conditional delete, which needs s3:GetObject, is held to the same here: AWS does not say otherwise).
             needs.append(("s3:ListBucket", bucket_arn, ()))
         key = self._bucket_kms_key(bucket)
         succeeded = call.presigned or call.status is None or call.status < 300

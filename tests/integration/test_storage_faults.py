@@ -30,6 +30,7 @@ CALLS = [
     ("s3", "GetObject", None),
     ("s3", "PutObject", None),
     ("s3", "ListObjectsV2", None),
+    ("s3", "DeleteObject", None),
     ("s3", "DeleteObjects", None),
     ("sqs", "SendMessageBatch", None),
     ("kms", "GenerateDataKey", None),
@@ -43,6 +44,7 @@ WRITES = [
     ("dynamodb", "UpdateItem", "LearnersTable"),
     ("dynamodb", "BatchWriteItem", "AuditTable"),
     ("s3", "PutObject", None),
+    ("s3", "DeleteObject", None),
     ("s3", "DeleteObjects", None),
     ("sqs", "SendMessageBatch", None),
 ]

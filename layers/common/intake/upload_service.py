@@ -139,10 +139,11 @@ def load_upload(requestor: StaffMember, upload_id: str) -> tuple[Upload, Locatio
 
 
 def expire_if_due(upload: Upload) -> Upload:
-    """An unconfirmed upload past its expiry becomes EXPIRED (its file and plan are removed)."""
+    """An unconfirmed upload past its expiry becomes EXPIRED (its plan is removed; its raw file is left to the
+    bucket's ExpireIncoming rule: the API may not touch incoming/)."""
     if upload.status not in UNFINISHED or clock.utc_now().isoformat() < upload.expires_at:
         return upload
-    expired = lifecycle.expire(upload)  # deletes its file and plan unconditionally: the API has no GetObject
+    expired = lifecycle.expire(upload)
     if expired is None:
         return upload_store.get_upload(upload.upload_id) or upload
     return expired

@@ -10,6 +10,8 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
+
 from intake import passwords
 from intake.bulk import creation, keys, lifecycle
 from intake.bulk.types import CREATE, MOVE, ExistingLearner, PlanEntry, plan_chunk_json
@@ -19,6 +21,7 @@ from intake.dal import learners, objects
 from intake.dal import uploads as upload_store
 from intake.domain import Learner, Upload, UploadStatus
 from intake.observability import metrics
+from intake.settings import get_settings
 from tests.conftest import AGENCY_A, FAC_A1, FAC_A2, UNIT_A1, UNIT_A2
 from tests.log_capture import cloudwatch_lines
 from tests.unit.upload_support import creation_messages
@@ -72,13 +75,16 @@ def _validated(upload_id: str, chunks: list[list[PlanEntry]] | None = None) -> t
     )
     assert upload_store.insert_upload(upload, ttl=0)
     objects.put_bytes(upload.object_key, b"docID\r\n")
+    etag = boto3.client("s3", region_name="us-east-1").head_object(
+        Bucket=get_settings().uploads_bucket, Key=upload.object_key
+    )["ETag"]
     data_key, sealed = key_store.new_data_key(upload_id)
     chunks = [] if chunks is None else chunks
     for chunk, entries in enumerate(chunks):
         sealed_entries = [_sealed(entry, data_key, upload_id) for entry in entries]
         objects.put_json(keys.plan_chunk_key(FAC_A1, upload_id, chunk), plan_chunk_json(sealed_entries))
     rows = sum(len(entries) for entries in chunks)
-    validating = lifecycle.start_validating(upload, '"etag-1"')
+    validating = lifecycle.start_validating(upload, etag)  # the file's own: clean-up deletes it only while current
     assert validating is not None
     validated = lifecycle.mark_validated(
         validating,

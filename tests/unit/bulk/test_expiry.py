@@ -31,6 +31,10 @@ def _put(aws: Any, key: str, data: bytes = b"requestId,docID\n1,A1,pw\n") -> str
     return _s3().put_object(Bucket=aws.bucket, Key=key, Body=data)["ETag"].strip('"')
 
 
+def _body(aws: Any, key: str) -> bytes:
+    return bytes(_s3().get_object(Bucket=aws.bucket, Key=key)["Body"].read())
+
+
 def _stored(upload_id: str) -> Upload:
     from intake.dal import uploads as upload_store
 
@@ -280,13 +284,8 @@ def test_the_expiry_sweep_also_deletes_due_passwords(aws: Any) -> None:
     assert _stored("u-done").status is S.COMPLETED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lifecycle.expire deletes the raw file's key unconditionally (docs/security.md: the sweeper has no "
-    "s3:GetObject on incoming/), so expiring an older drop deletes a newer drop put since at the same key "
-    "(a nightly file of the same name); while that newer drop awaits validation it then ends FAILED",
-)
 def test_expiring_an_old_drop_leaves_a_newer_drop_at_the_same_key(aws: Any) -> None:
+    from intake.bulk import keys
     from intake.bulk.expiry import sweep_expired
 
     # Given an unconfirmed drop past its expiry, and a newer file dropped since at the same key
@@ -295,5 +294,60 @@ def test_expiring_an_old_drop_leaves_a_newer_drop_at_the_same_key(aws: Any) -> N
     _put(aws, old.object_key, newer)
     # When the sweep expires the old drop
     assert sweep_expired() == 1 and _stored("u-old-drop").status is S.EXPIRED
-    # Then the newer file (not the one the old upload took) is still there
-    assert _keys(aws, old.object_key) == [old.object_key]
+    # Then the newer file (not the one the old upload took) is still there, as it was put, and the old plan is gone
+    assert _body(aws, old.object_key) == newer
+    assert _keys(aws, keys.plan_prefix(FAC_A1, "u-old-drop")) == []
+
+
+def test_an_old_drop_expired_when_read_leaves_a_newer_drop_at_the_same_key(aws: Any) -> None:
+    from intake import upload_service
+    from intake.bulk import keys
+
+    # Given an unconfirmed drop past its expiry, and a newer file dropped since at the same key
+    old = make_upload(aws, "u-read-drop", S.VALIDATED)
+    newer = b"requestId,docID\n1,B3,tonight\n"
+    _put(aws, old.object_key, newer)
+    # When staff read it (the API expires it on read)
+    assert upload_service.expire_if_due(old).status is S.EXPIRED
+    # Then it is EXPIRED in storage, its plan is gone, and the newer file is still there as it was put
+    assert _stored("u-read-drop").status is S.EXPIRED
+    assert _keys(aws, keys.plan_prefix(FAC_A1, "u-read-drop")) == []
+    assert _body(aws, old.object_key) == newer
+
+
+def test_a_read_past_expiry_leaves_every_raw_file_to_the_buckets_rule(aws: Any) -> None:
+    from intake import upload_service
+
+    # Given a validated drop past its expiry whose own file is still at its key, and a link upload past its expiry
+    # that never took the file now at its key (its event never came)
+    took = make_upload(aws, "u-took", S.VALIDATED)
+    never = make_upload(aws, "u-never", S.AWAITING_FILE)
+    _put(aws, never.object_key)
+    # When staff read each (the API expires them; its role may not touch incoming/)
+    for upload in (took, never):
+        assert upload_service.expire_if_due(upload).status is S.EXPIRED
+    # Then both files stay for the bucket's ExpireIncoming rule
+    assert _keys(aws, took.object_key) == [took.object_key]
+    assert _keys(aws, never.object_key) == [never.object_key]
+
+
+def test_finishing_an_old_drop_leaves_a_newer_drop_at_the_same_key_and_deletes_its_own_file(aws: Any) -> None:
+    from intake.bulk import keys, lifecycle
+
+    # Given two drops being created (confirmed days after they came), the key of the first holding a newer file
+    replaced = make_upload(aws, "u-replaced", S.CREATING, expires_at=FUTURE)
+    kept = make_upload(aws, "u-kept", S.CREATING, expires_at=FUTURE)
+    newer = b"requestId,docID\n1,B4,tonight\n"
+    _put(aws, replaced.object_key, newer)
+    # When each finishes and what it leaves behind is deleted
+    for upload in (replaced, kept):
+        done = lifecycle.complete(
+            upload, S.COMPLETED, result_report_key=keys.results_report_key(FAC_A1, upload.upload_id),
+            passwords_key=None, at=NOW,
+        )  # fmt: skip
+        assert done is not None
+    # Then the newer file stays as it was put, the second drop's own file is deleted, and both plans are gone
+    assert _body(aws, replaced.object_key) == newer
+    assert _keys(aws, kept.object_key) == []
+    for upload in (replaced, kept):
+        assert _keys(aws, keys.plan_prefix(FAC_A1, upload.upload_id)) == []

@@ -262,8 +262,11 @@ def report_failure(upload: Upload, result_report_key: str, passwords_key: str | 
 
 
 def clean_up(upload: Upload) -> None:
-    """Delete what a finished upload leaves behind: the raw file (it holds passwords) and the plan."""
-    _delete_files(upload)
+    """Delete what a finished upload leaves behind: the raw file (it holds passwords) and the plan.
+
+    The raw file only while it is the object the upload took (If-Match its ETag): a drop's key is the facility's file
+    name, and the next night's file put there since is another upload's."""
+    _delete_files(upload, upload.object_etag)
 
 
 def expire(upload: Upload, swept_at: str | None = None) -> Upload | None:
@@ -273,6 +276,14 @@ def expire(upload: Upload, swept_at: str | None = None) -> Upload | None:
     The sweeper gives its own instant: the reason and completedAt are recorded, and completedAt (this sweep's own
     instant) tells this sweep's transition apart from a concurrent sweep's. A read that finds the upload past its
     expiry (the API) records only the status.
+
+    The raw file goes only while it is the object the upload took (S3's conditional delete, If-Match its ETag): a
+    drop's key is the facility's file name, so a newer drop put there since (the next night's roster, maybe still
+    awaiting validation) stays. S3 makes that delete only for a caller that may also get the object, so the API,
+    which may not touch incoming/ at all (its role may decrypt: no s3:GetObject there, on purpose), deletes only the
+    plan and leaves the raw file to the bucket's ExpireIncoming rule (it deletes incoming/ objects 2 days after they
+    were put; a file the upload took was put about when the upload was created, its expiry days ago). The sweeper
+    expires the upload within the hour anyway when no one reads it first.
     """
     change = UploadChange()
     if swept_at is not None:
@@ -281,8 +292,9 @@ def expire(upload: Upload, swept_at: str | None = None) -> Upload | None:
     expired = _transition(Step.EXPIRE, upload.upload_id, UploadStatus.EXPIRED, change)
     if expired is None:
         return None
-    # Unconditional (it may hold passwords): a conditional (If-Match) delete would need s3:GetObject on incoming/,
-    # which the API has not.
-    _delete_files(upload)
+    if swept_at is not None:  # the sweeper
+        _delete_files(upload, upload.object_etag)
+    else:  # the API: its plan only; its raw file, if any, is left to the bucket's lifecycle rule
+        _delete_plan(upload)
     logger.info("upload expired", extra={"upload_id": upload.upload_id})
     return expired
