@@ -263,6 +263,23 @@ def _creation_paths(aws: Any, doc_ids: Iterator[int]) -> None:
     assert "resultReportUrl" in view and view["counts"]["moved"] == 1
     _dead_letter(aws, "CreationDLQ", _worker_short_of_time(aws, stopped))
     assert _api("GET", f"/uploads/{stopped}", "ridge")[1]["status"] == "FAILED"
+    # a link upload and a drop with no valid row, confirmed with skipInvalidRows: a worker completes each (the API
+    # writes no report and may not touch incoming/)
+    bad_row = f"1,{next(doc_ids)},Ann,Lee,13/45/1990,Learner,,{UNIT_A1}"
+    empty_link = _upload_with(aws, csv_file([bad_row]))
+    put_object(aws, f"incoming/{FAC_A1}/roster-empty.csv", csv_file([bad_row.replace("1,", "2,", 1)]))
+    drain(aws)
+    empty_drop = next(
+        u["uploadId"]
+        for u in _api("GET", f"/facilities/{FAC_A1}/uploads", "ridge")[1]["uploads"]
+        if u["source"] == "drop" and u["fileName"] == "roster-empty.csv"
+    )
+    for upload_id in (empty_link, empty_drop):
+        status, answer = _api("POST", f"/uploads/{upload_id}/confirm", "ridge", {"skipInvalidRows": True})
+        assert status == 202, answer
+    drain(aws)
+    for upload_id in (empty_link, empty_drop):
+        assert _api("GET", f"/uploads/{upload_id}", "ridge")[1]["status"] == "COMPLETED"
 
 
 def _sync_paths(aws: Any) -> None:

@@ -268,14 +268,15 @@ def test_a_confirm_starts_creation(aws, directory, lambda_context):
     assert "UPLOAD_CONFIRMED" in actions
 
 
-def test_an_empty_plan_completes_at_once(aws, directory, lambda_context):
+def test_an_empty_plan_is_left_to_a_worker_to_finish(aws, directory, lambda_context):
     # Given a validated upload with nothing to create
     upload = validated_upload(chunks=0)
     # When it is confirmed
     upload_service.confirm_upload(directory["ridge"], upload.upload_id, False, False, lambda_context)
-    # Then nothing is queued and it is finished
-    assert creation_messages(aws) == []
-    assert stored(upload.upload_id).status not in {UploadStatus.VALIDATED, UploadStatus.CREATING}
+    # Then it is CREATING with one message queued, whose worker finishes it (the API writes no report)
+    assert creation_messages(aws) == [{"uploadId": upload.upload_id, "chunk": 0, "start": 0}]
+    assert stored(upload.upload_id).status is UploadStatus.CREATING
+    assert stored(upload.upload_id).result_report_key is None
 
 
 # ------------------------------------------------------------------ with_links / report_links

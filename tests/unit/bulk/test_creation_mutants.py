@@ -264,13 +264,22 @@ def test_a_failed_row_completes_the_upload_with_errors(aws: Any, directory: Any)
     assert row[9].startswith(f"Location {UNIT_A2} is in facility {FAC_A2}, not in this upload's facility {FAC_A1}")
 
 
-def test_an_empty_plan_completes_at_once_with_an_empty_results_file(aws: Any, directory: Any) -> None:
+def test_an_empty_plan_is_finished_by_its_one_message_with_an_empty_results_file(aws: Any, directory: Any) -> None:
+    # Given a validated upload with nothing to create, begun: one message, and the upload still creating
     validated, _ = _validated("u-empty")
     started = creation.begin_creation(validated, True, False, "ridge")
-    assert started is not None and creation_messages(aws) == []
+    assert started is not None and creation_messages(aws) == [{"uploadId": "u-empty", "chunk": 0, "start": 0}]
+    assert _stored("u-empty").status is S.CREATING
+    # When its worker takes the message (twice, as a redelivery would)
+    for _ in range(2):
+        creation.process_chunk("u-empty", 0, 0, lambda: PLENTY)
+    # Then it is COMPLETED once, with a results.csv of no row, and its raw file and plan are gone
     done = _stored("u-empty")
     assert done.status is S.COMPLETED and done.result_passwords_key is None
+    assert done.counts.get("created", 0) == 0
     assert _rows(keys.results_report_key(FAC_A1, "u-empty")) == [list(creation.RESULT_COLUMNS)]
+    assert _keys("incoming/") == [] and _keys(keys.plan_prefix(FAC_A1, "u-empty")) == []
+    assert creation_messages(aws) == []
 
 
 def test_an_upload_no_longer_confirmable_is_not_begun(aws: Any, directory: Any) -> None:

@@ -144,12 +144,11 @@ def begin_creation(
 
 
 def fan_out(upload: Upload) -> None:
-    """One message per plan chunk to the creation queue; an empty plan completes at once."""
-    if upload.chunks_total == 0:
-        finish_upload(upload.upload_id)
-        return
+    """One message per plan chunk to the creation queue; for an empty plan one message all the same, whose worker
+    finishes the upload (results.csv, the final status, the clean-up): the confirm may come from the API, whose role
+    writes no report and may not touch incoming/."""
     queues.send_creation_messages(
-        [CreationMessage(uploadId=upload.upload_id, chunk=chunk) for chunk in range(upload.chunks_total)]
+        [CreationMessage(uploadId=upload.upload_id, chunk=chunk) for chunk in range(max(upload.chunks_total, 1))]
     )
 
 
@@ -170,6 +169,9 @@ def process_chunk(upload_id: str, chunk: int, start: int, remaining_ms: Callable
         clean_up(upload)  # a finisher that stopped between its status change and its deletes
     if upload is None or upload.status is not UploadStatus.CREATING:
         logger.info("chunk skipped: upload not creating", extra={"upload_id": upload_id, "chunk": chunk})
+        return
+    if upload.chunks_total == 0:  # an empty plan's one message (fan_out): nothing to create, the upload finishes
+        finish_upload(upload_id)
         return
     rows = plan_chunk_of(objects.get_json(keys.plan_chunk_key(upload.facility_id, upload_id, chunk)))
     data_key = _data_key(upload)  # one kms:Decrypt per chunk message
